@@ -1,0 +1,740 @@
+//! The settings that differ between KFP's multi-user and single-user installs (facts §4), and how
+//! each is read from and written to its file.
+//!
+//! Every row names its file (relative to `installs/multi-user`), its value in each mode, the
+//! releases it applies to, and why it must change with MULTIUSER. The plan, the status report and
+//! the audit all read this one table, so a new release's quirk is added here once.
+
+use crate::envfile::{EnvFile, KeyState, Malformed, parse_go_bool};
+use crate::install::Install;
+use crate::yamledit::{
+    self, EnvList, LeafChange, Splice, YamlText, document_index, env_leaf, line_of, reindent,
+    scalar_like, string_leaf,
+};
+
+/// Multi-user mode on (upstream) or off (single-user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    On,
+    Off,
+}
+
+impl Mode {
+    pub fn word(self) -> &'static str {
+        match self {
+            Mode::On => "on",
+            Mode::Off => "off",
+        }
+    }
+
+    pub fn other(self) -> Mode {
+        match self {
+            Mode::On => Mode::Off,
+            Mode::Off => Mode::On,
+        }
+    }
+}
+
+/// Which switch includes a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// The `params.env` files (`--params-only` stops here).
+    Params,
+    /// The other settings a working single-user install needs (the default).
+    Related,
+    /// Exact parity with the single-user install (`--parity`).
+    Parity,
+}
+
+/// Where in its file a setting lives.
+#[derive(Debug, Clone, Copy)]
+pub enum Place {
+    /// A key of a kustomize `.env` file.
+    EnvKey(&'static str),
+    /// An env entry of a container in a Deployment patch. `restore` is the upstream text of the
+    /// `env:` block holding just this entry, used to put the entry back byte for byte.
+    ContainerEnv {
+        deployment: &'static str,
+        container: &'static str,
+        var: &'static str,
+        insert_after: Option<&'static str>,
+        restore: &'static str,
+    },
+    /// `spec.serviceAccountName` in the JSON of `viewer-pod-template.json` in the UI ConfigMap.
+    ViewerAccount,
+}
+
+#[derive(Debug)]
+pub struct Setting {
+    pub row: u8,
+    pub file: &'static str,
+    pub place: Place,
+    /// The value in multi-user mode; `None` means the entry is absent.
+    pub multi: Option<&'static str>,
+    pub single: Option<&'static str>,
+    pub scope: Scope,
+    pub only_before_kfp_2_beta: bool,
+    pub why: &'static str,
+}
+
+const UI: &str = "pipelines-ui/deployment-patch.yaml";
+
+pub const CATALOGUE: &[Setting] = &[
+    Setting {
+        row: 1,
+        file: "api-service/params.env",
+        place: Place::EnvKey("MULTIUSER"),
+        multi: Some("true"),
+        single: Some("false"),
+        scope: Scope::Params,
+        only_before_kfp_2_beta: false,
+        why: "the switch itself",
+    },
+    Setting {
+        row: 2,
+        file: "api-service/params.env",
+        place: Place::EnvKey("DEFAULTPIPELINERUNNERSERVICEACCOUNT"),
+        multi: Some("default-editor"),
+        single: Some("pipeline-runner"),
+        scope: Scope::Params,
+        only_before_kfp_2_beta: false,
+        why: "single-user runs go to the kubeflow namespace, where default-editor does not exist and run pods fail; pipeline-runner exists there",
+    },
+    Setting {
+        row: 3,
+        file: "persistence-agent/params.env",
+        place: Place::EnvKey("MULTIUSER"),
+        multi: Some("true"),
+        single: Some("false"),
+        scope: Scope::Params,
+        only_before_kfp_2_beta: false,
+        why: "the persistence agent's own switch: left on, it looks for a profile owner on kubeflow and run status is never recorded",
+    },
+    Setting {
+        row: 4,
+        file: UI,
+        place: Place::ContainerEnv {
+            deployment: "ml-pipeline-ui",
+            container: "ml-pipeline-ui",
+            var: "DEPLOYMENT",
+            insert_after: Some("VIEWER_TENSORBOARD_POD_TEMPLATE_SPEC_PATH"),
+            restore: "        env:\n        - name: DEPLOYMENT\n          value: KUBEFLOW\n",
+        },
+        multi: Some("KUBEFLOW"),
+        single: None,
+        scope: Scope::Related,
+        only_before_kfp_2_beta: true,
+        why: "KFP below 2.0.0-beta.0: the UI sends the dashboard's namespace and the API server rejects it in single-user mode (ListExperiment cannot filter by namespace)",
+    },
+    Setting {
+        row: 5,
+        file: "pipelines-ui/configmap-patch.yaml",
+        place: Place::ViewerAccount,
+        multi: Some("default-editor"),
+        single: Some("kubeflow-pipelines-viewer"),
+        scope: Scope::Related,
+        only_before_kfp_2_beta: false,
+        why: "TensorBoard viewer pods run in the kubeflow namespace, where default-editor does not exist",
+    },
+    Setting {
+        row: 6,
+        file: UI,
+        place: Place::ContainerEnv {
+            deployment: "ml-pipeline-ui",
+            container: "ml-pipeline-ui",
+            var: "ENABLE_AUTHZ",
+            insert_after: None,
+            restore: "",
+        },
+        multi: Some("true"),
+        single: Some("false"),
+        scope: Scope::Related,
+        only_before_kfp_2_beta: false,
+        why: "authorization checks need users; single-user mode has none",
+    },
+    Setting {
+        row: 7,
+        file: UI,
+        place: Place::ContainerEnv {
+            deployment: "ml-pipeline-ui",
+            container: "ml-pipeline-ui",
+            var: "ARTIFACTS_SERVICE_PROXY_ENABLED",
+            insert_after: None,
+            restore: "",
+        },
+        multi: Some("true"),
+        single: Some("false"),
+        scope: Scope::Related,
+        only_before_kfp_2_beta: false,
+        why: "the per-namespace artifact proxies exist only in profile namespaces",
+    },
+    Setting {
+        row: 8,
+        file: "persistence-agent/deployment-patch.yaml",
+        place: Place::ContainerEnv {
+            deployment: "ml-pipeline-persistenceagent",
+            container: "ml-pipeline-persistenceagent",
+            var: "NAMESPACE",
+            insert_after: None,
+            restore: "        env:\n        - name: NAMESPACE\n          value: ''\n          valueFrom: null\n",
+        },
+        multi: Some(""),
+        single: None,
+        scope: Scope::Parity,
+        only_before_kfp_2_beta: false,
+        why: PARITY_WHY,
+    },
+    Setting {
+        row: 8,
+        file: "scheduled-workflow/deployment-patch.yaml",
+        place: Place::ContainerEnv {
+            deployment: "ml-pipeline-scheduledworkflow",
+            container: "ml-pipeline-scheduledworkflow",
+            var: "NAMESPACE",
+            insert_after: None,
+            restore: "        env:\n        - name: NAMESPACE\n          value: '' # Empty namespace let viewer controller watch all namespaces\n          valueFrom: null # HACK: https://github.com/kubernetes-sigs/kustomize/issues/2606\n",
+        },
+        multi: Some(""),
+        single: None,
+        scope: Scope::Parity,
+        only_before_kfp_2_beta: false,
+        why: PARITY_WHY,
+    },
+    Setting {
+        row: 8,
+        file: "viewer-controller/deployment-patch.yaml",
+        place: Place::ContainerEnv {
+            deployment: "ml-pipeline-viewer-crd",
+            container: "ml-pipeline-viewer-crd",
+            var: "NAMESPACE",
+            insert_after: None,
+            restore: "        env:\n        - name: NAMESPACE\n          value: '' # Empty namespace let viewer controller watch all namespaces\n          valueFrom: null\n",
+        },
+        multi: Some(""),
+        single: None,
+        scope: Scope::Parity,
+        only_before_kfp_2_beta: false,
+        why: PARITY_WHY,
+    },
+    Setting {
+        row: 8,
+        file: "cache/deployment-patch.yaml",
+        place: Place::ContainerEnv {
+            deployment: "cache-server",
+            container: "server",
+            var: "NAMESPACE_TO_WATCH",
+            insert_after: None,
+            restore: "        env:\n          - name: NAMESPACE_TO_WATCH\n            value: ''\n            valueFrom: null\n",
+        },
+        multi: Some(""),
+        single: None,
+        scope: Scope::Parity,
+        only_before_kfp_2_beta: false,
+        why: PARITY_WHY,
+    },
+    Setting {
+        row: 8,
+        file: "metadata-writer/deployment-patch.yaml",
+        place: Place::ContainerEnv {
+            deployment: "metadata-writer",
+            container: "main",
+            var: "NAMESPACE_TO_WATCH",
+            insert_after: None,
+            restore: "        env:\n        - name: NAMESPACE_TO_WATCH\n          value: ''\n          valueFrom: null\n",
+        },
+        multi: Some(""),
+        single: None,
+        scope: Scope::Parity,
+        only_before_kfp_2_beta: false,
+        why: PARITY_WHY,
+    },
+];
+
+const PARITY_WHY: &str =
+    "parity with the single-user install: watch only the kubeflow namespace (harmless either way)";
+
+/// The keys the KFP API server reads from its ConfigMap (facts §3), for `set` and the audit.
+pub const API_SERVER_KEYS: &[&str] = &[
+    "MULTIUSER",
+    "MULTIUSER_SHARED_READ",
+    "REQUIRE_NAMESPACE_FOR_PIPELINES",
+    "AUTO_UPDATE_PIPELINE_DEFAULT_VERSION",
+    "METADATA_TLS_ENABLED",
+    "DEFAULTPIPELINERUNNERSERVICEACCOUNT",
+    "KUBEFLOW_USERID_HEADER",
+    "KUBEFLOW_USERID_PREFIX",
+    "TOKEN_REVIEW_AUDIENCE",
+    "POD_NAMESPACE",
+    "ML_PIPELINE_SERVICE_NAME",
+    "METADATA_SERVICE_NAME",
+    "CLUSTER_DOMAIN",
+    "CABUNDLE_SECRET_NAME",
+    "CABUNDLE_CONFIGMAP_NAME",
+    "CABUNDLE_KEY_NAME",
+    "DEFAULT_SECURITY_CONTEXT_RUN_AS_USER",
+    "DEFAULT_SECURITY_CONTEXT_RUN_AS_GROUP",
+    "DEFAULT_SECURITY_CONTEXT_RUN_AS_NON_ROOT",
+    "VISUALIZATIONSERVICE_NAME",
+    "VISUALIZATIONSERVICE_PORT",
+];
+
+/// API server keys parsed with Go's fatal `strconv.ParseBool`.
+pub const API_SERVER_BOOL_KEYS: &[&str] = &[
+    "MULTIUSER",
+    "MULTIUSER_SHARED_READ",
+    "REQUIRE_NAMESPACE_FOR_PIPELINES",
+    "AUTO_UPDATE_PIPELINE_DEFAULT_VERSION",
+    "METADATA_TLS_ENABLED",
+];
+
+impl Setting {
+    /// A short name for output: `MULTIUSER`, `env ENABLE_AUTHZ of ml-pipeline-ui`.
+    pub fn name(&self) -> String {
+        match self.place {
+            Place::EnvKey(key) => key.to_string(),
+            Place::ContainerEnv { container, var, .. } => format!("env {var} of {container}"),
+            Place::ViewerAccount => "viewer-pod-template.json serviceAccountName".to_string(),
+        }
+    }
+
+    pub fn value_in(&self, mode: Mode) -> Option<&'static str> {
+        match mode {
+            Mode::On => self.multi,
+            Mode::Off => self.single,
+        }
+    }
+
+    /// Whether the row belongs to a switch of this scope on this release. `Err` says why not.
+    pub fn applies(&self, install: &Install, scope: Scope) -> Result<(), String> {
+        if self.scope > scope {
+            return Err(match self.scope {
+                Scope::Parity => "only with --parity".to_string(),
+                _ => "not with --params-only".to_string(),
+            });
+        }
+        if self.only_before_kfp_2_beta {
+            match install.is_kfp_before_2_beta() {
+                Some(true) => {}
+                Some(false) => {
+                    return Err(format!(
+                        "KFP {} is 2.0.0-beta.0 or later: the API server ignores the namespace, and KUBEFLOW keeps the UI fitted into the dashboard",
+                        install
+                            .version
+                            .as_ref()
+                            .map(|v| v.to_string())
+                            .unwrap_or_default()
+                    ));
+                }
+                None => return Err("KFP version unknown, so left as is".to_string()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a setting's file says now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reading {
+    /// The setting holds `value`, on `line` (1-based).
+    Value { value: String, line: usize },
+    /// The entry is not there (`line`: where it would be looked for, if known).
+    Absent,
+    /// The row does not apply to this file (e.g. the file does not exist in this release).
+    NotApplicable(String),
+}
+
+/// A problem in a managed file: where, what the cluster would do with it, and the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub line: usize,
+    pub code: &'static str,
+    pub message: String,
+    pub fix: String,
+}
+
+impl Problem {
+    pub fn render(&self) -> String {
+        format!(
+            "{}:{}: {}\n  fix: {}",
+            self.file, self.line, self.message, self.fix
+        )
+    }
+}
+
+/// A file's content, parsed once for every setting that lives in it.
+pub enum Parsed<'a> {
+    Env(EnvFile),
+    Yaml(YamlText<'a>),
+}
+
+impl<'a> Parsed<'a> {
+    pub fn parse(file: &str, shown: &str, text: &'a str) -> Result<Parsed<'a>, Problem> {
+        if file.ends_with(".env") {
+            return Ok(Parsed::Env(EnvFile::parse(text)));
+        }
+        YamlText::parse(text).map(Parsed::Yaml).map_err(|e| {
+            let (line, message) = split_line(&e);
+            Problem {
+                file: shown.to_string(),
+                line,
+                code: "yaml-syntax",
+                message: format!("not valid YAML: {message}"),
+                fix: "repair the YAML (kustomize would refuse it too)".to_string(),
+            }
+        })
+    }
+}
+
+fn split_line(e: &str) -> (usize, String) {
+    e.strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+        .and_then(|(n, msg)| Some((n.parse().ok()?, msg.to_string())))
+        .unwrap_or((1, e.to_string()))
+}
+
+/// An env-file problem for `key` as a [`Problem`].
+pub fn malformed_problem(shown: &str, key: &str, m: &Malformed) -> Problem {
+    let (message, fix) = m.explain(key);
+    let code = match m {
+        Malformed::Repeated { .. } => "env-repeated-key",
+        Malformed::SpacesAroundEquals { .. } => "env-spaces-around-equals",
+        Malformed::ExportPrefix { .. } => "env-export-prefix",
+        Malformed::NoEquals { .. } => "env-no-equals",
+        Malformed::Quoted { .. } => "env-quoted-value",
+        Malformed::InlineComment { .. } => "env-inline-comment",
+        Malformed::SurroundingSpace { .. } => "env-value-spaces",
+    };
+    Problem {
+        file: shown.to_string(),
+        line: m.line(),
+        code,
+        message,
+        fix,
+    }
+}
+
+fn shape_problem(shown: &str, what: &str) -> Problem {
+    Problem {
+        file: shown.to_string(),
+        line: 1,
+        code: "unknown-shape",
+        message: format!("{what} is not in this file, which is not in the shape kfpatch knows"),
+        fix: "compare the file with upstream (kfpatch audit --against REF), or edit it by hand"
+            .to_string(),
+    }
+}
+
+/// Reads `setting` from its parsed file.
+pub fn read(setting: &Setting, shown: &str, parsed: &Parsed<'_>) -> Result<Reading, Problem> {
+    match (setting.place, parsed) {
+        (Place::EnvKey(key), Parsed::Env(env)) => match env.check_key(key) {
+            KeyState::Absent => Ok(Reading::Absent),
+            KeyState::Malformed(m) => Err(malformed_problem(shown, key, &m)),
+            KeyState::Set { line, value } => {
+                if key == "MULTIUSER" && parse_go_bool(value).is_none() {
+                    return Err(Problem {
+                        file: shown.to_string(),
+                        line,
+                        code: "multiuser-not-bool",
+                        message: format!(
+                            "MULTIUSER={value} is not a value Go's strconv.ParseBool accepts; the API server exits at start-up (crash loop)"
+                        ),
+                        fix: "write MULTIUSER=true or MULTIUSER=false".to_string(),
+                    });
+                }
+                Ok(Reading::Value {
+                    value: value.to_string(),
+                    line,
+                })
+            }
+        },
+        (
+            Place::ContainerEnv {
+                deployment,
+                container,
+                var,
+                ..
+            },
+            Parsed::Yaml(yaml),
+        ) => {
+            let env = yaml.container_env(deployment, container).ok_or_else(|| {
+                shape_problem(
+                    shown,
+                    &format!("container {container} of Deployment {deployment}"),
+                )
+            })?;
+            read_env_item(&env, var, yaml)
+        }
+        (Place::ViewerAccount, Parsed::Yaml(yaml)) => {
+            let Some((range, account)) = viewer_account(yaml) else {
+                return Err(shape_problem(
+                    shown,
+                    "spec.serviceAccountName in data.viewer-pod-template.json of ConfigMap ml-pipeline-ui-configmap",
+                ));
+            };
+            Ok(Reading::Value {
+                value: account,
+                line: line_of(yaml.text(), range.start),
+            })
+        }
+        _ => Err(shape_problem(shown, &setting.name())),
+    }
+}
+
+fn read_env_item(env: &EnvList, var: &str, yaml: &YamlText<'_>) -> Result<Reading, Problem> {
+    let Some(item) = env.get(var) else {
+        return Ok(Reading::Absent);
+    };
+    let line = line_of(yaml.text(), item.lines.start);
+    match &item.value {
+        Some(v) => Ok(Reading::Value {
+            value: v.value.clone(),
+            line,
+        }),
+        None if item.has_value_from => Ok(Reading::NotApplicable(format!(
+            "set with valueFrom on line {line}, not a literal"
+        ))),
+        None => Ok(Reading::Value {
+            value: String::new(),
+            line,
+        }),
+    }
+}
+
+/// The byte range of the account's JSON string content, and the account.
+fn viewer_account(yaml: &YamlText<'_>) -> Option<(std::ops::Range<usize>, String)> {
+    let data = yaml.configmap_data("ml-pipeline-ui-configmap", "viewer-pod-template.json")?;
+    let json: yaml_serde::Value = yaml_serde::from_str(&data.value).ok()?;
+    let account = json
+        .get("spec")?
+        .get("serviceAccountName")?
+        .as_str()?
+        .to_string();
+    // Find the one `"serviceAccountName": "<account>"` token in the scalar's bytes.
+    let raw = &yaml.text()[data.range.clone()];
+    let mut found = None;
+    let mut search = 0;
+    while let Some(i) = raw[search..].find("\"serviceAccountName\"") {
+        let key_end = search + i + "\"serviceAccountName\"".len();
+        let rest = &raw[key_end..];
+        let after_colon = rest.trim_start().strip_prefix(':')?.trim_start();
+        let value_start = key_end + (rest.len() - after_colon.len()) + 1;
+        let quoted = format!("\"{account}\"");
+        if after_colon.starts_with(&quoted) {
+            if found.is_some() {
+                return None;
+            }
+            let start = data.range.start + value_start;
+            found = Some(start..start + account.len());
+        }
+        search = key_end;
+    }
+    found.map(|r| (r, account))
+}
+
+/// One file's edit for one setting: the splices (YAML) and the leaf changes they must cause.
+pub struct YamlEdit {
+    pub splices: Vec<Splice>,
+    pub leaves: Vec<LeafChange>,
+}
+
+/// Writes `to` (a value, or `None` for an absent entry) into an env file.
+pub fn edit_env(
+    env: &mut EnvFile,
+    setting: &Setting,
+    to: &str,
+    shown: &str,
+) -> Result<(), Problem> {
+    let Place::EnvKey(key) = setting.place else {
+        return Err(shape_problem(shown, &setting.name()));
+    };
+    env.set(key, to, false)
+        .map_err(|m| malformed_problem(shown, key, &m))
+}
+
+/// Computes the splices that set a YAML setting to `to` (`None`: remove the entry).
+pub fn edit_yaml(
+    setting: &Setting,
+    yaml: &YamlText<'_>,
+    to: Option<&str>,
+    shown: &str,
+) -> Result<YamlEdit, Problem> {
+    let text = yaml.text();
+    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    match setting.place {
+        Place::ViewerAccount => {
+            let (range, old) =
+                viewer_account(yaml).ok_or_else(|| shape_problem(shown, &setting.name()))?;
+            let new = to.unwrap_or_default();
+            let doc = document_index(text, "ConfigMap", "ml-pipeline-ui-configmap").unwrap_or(0);
+            let data = yaml
+                .configmap_data("ml-pipeline-ui-configmap", "viewer-pod-template.json")
+                .ok_or_else(|| shape_problem(shown, &setting.name()))?;
+            let new_value = data
+                .value
+                .replacen(&format!("\"{old}\""), &format!("\"{new}\""), 1);
+            Ok(YamlEdit {
+                splices: vec![Splice {
+                    range,
+                    replacement: new.to_string(),
+                }],
+                leaves: vec![LeafChange {
+                    path: format!("doc{doc}.data.viewer-pod-template.json"),
+                    old: Some(string_leaf(&data.value)),
+                    new: Some(string_leaf(&new_value)),
+                }],
+            })
+        }
+        Place::ContainerEnv {
+            deployment,
+            container,
+            var,
+            insert_after,
+            restore,
+        } => {
+            let env = yaml.container_env(deployment, container).ok_or_else(|| {
+                shape_problem(
+                    shown,
+                    &format!("container {container} of Deployment {deployment}"),
+                )
+            })?;
+            let doc = document_index(text, "Deployment", deployment).unwrap_or(0);
+            let leaf = |field: &str| env_leaf(doc, container, var, field);
+            let before = yamledit::leaves(text).map_err(|e| shape_problem(shown, &e))?;
+            let prefix = leaf("");
+            match (env.get(var), to) {
+                (Some(item), Some(value)) => {
+                    let scalar = item.value.clone().ok_or_else(|| {
+                        shape_problem(shown, &format!("a literal value of {var}"))
+                    })?;
+                    Ok(YamlEdit {
+                        splices: vec![Splice {
+                            range: scalar.range.clone(),
+                            replacement: scalar_like(&text[scalar.range.clone()], value),
+                        }],
+                        leaves: vec![LeafChange {
+                            path: leaf("value"),
+                            old: Some(string_leaf(&scalar.value)),
+                            new: Some(string_leaf(value)),
+                        }],
+                    })
+                }
+                (Some(item), None) => {
+                    let range = match (&env.block, env.items.len()) {
+                        (Some(block), 1) => block.clone(),
+                        _ => item.lines.clone(),
+                    };
+                    let leaves = before
+                        .iter()
+                        .filter(|(path, _)| path.starts_with(&prefix))
+                        .map(|(path, old)| LeafChange {
+                            path: path.clone(),
+                            old: Some(old.clone()),
+                            new: None,
+                        })
+                        .collect();
+                    Ok(YamlEdit {
+                        splices: vec![Splice {
+                            range,
+                            replacement: String::new(),
+                        }],
+                        leaves,
+                    })
+                }
+                (None, Some(value)) => {
+                    if restore.is_empty() {
+                        return Err(shape_problem(shown, &format!("env {var}")));
+                    }
+                    let (at, mut insert) = insertion(&env, text, restore, insert_after);
+                    if !value.is_empty() && !restore.contains(&format!("value: {value}")) {
+                        return Err(shape_problem(shown, &format!("env {var}")));
+                    }
+                    if newline == "\r\n" {
+                        insert = insert.replace('\n', "\r\n");
+                    }
+                    let item_text = restore.split_once('\n').map_or("", |(_, items)| items);
+                    let added = yamledit::leaves(&format!("x:\n{item_text}"))
+                        .map_err(|e| shape_problem(shown, &e))?;
+                    let leaves = added
+                        .into_iter()
+                        .map(|(path, new)| LeafChange {
+                            path: path.replacen(&format!("doc0.x[name={var}]."), &prefix, 1),
+                            old: None,
+                            new: Some(new),
+                        })
+                        .collect();
+                    Ok(YamlEdit {
+                        splices: vec![Splice {
+                            range: at..at,
+                            replacement: insert,
+                        }],
+                        leaves,
+                    })
+                }
+                (None, None) => Ok(YamlEdit {
+                    splices: Vec::new(),
+                    leaves: Vec::new(),
+                }),
+            }
+        }
+        Place::EnvKey(_) => Err(shape_problem(shown, &setting.name())),
+    }
+}
+
+/// Where and what to insert so that the entry in `restore` is back in `env`.
+fn insertion(
+    env: &EnvList,
+    text: &str,
+    restore: &str,
+    insert_after: Option<&str>,
+) -> (usize, String) {
+    let item_text = restore.split_once('\n').map_or("", |(_, items)| items);
+    match env.items.first() {
+        Some(first) => {
+            let line = &text[first.lines.clone()];
+            let dash_column = line.len() - line.trim_start_matches(' ').len();
+            let at = insert_after
+                .and_then(|name| env.get(name))
+                .map_or(first.lines.start, |item| item.lines.end);
+            (at, reindent(item_text, dash_column))
+        }
+        None => {
+            let at = env.container_end;
+            let mut block = reindent(restore, env.container_indent);
+            if at > 0 && !text[..at].ends_with('\n') {
+                block.insert(0, '\n');
+            }
+            (at, block)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_cover_facts_table() {
+        let rows: Vec<u8> = CATALOGUE.iter().map(|s| s.row).collect();
+        assert_eq!(rows, vec![1, 2, 3, 4, 5, 6, 7, 8, 8, 8, 8, 8]);
+        for s in CATALOGUE {
+            assert_ne!(s.multi, s.single, "row {}", s.row);
+        }
+    }
+
+    #[test]
+    fn restore_blocks_parse_as_the_multi_value() {
+        for s in CATALOGUE {
+            if let Place::ContainerEnv { restore, var, .. } = s.place {
+                if restore.is_empty() {
+                    continue;
+                }
+                let v: yaml_serde::Value = yaml_serde::from_str(restore).unwrap();
+                let item = &v["env"][0];
+                assert_eq!(item["name"].as_str(), Some(var));
+                assert_eq!(item["value"].as_str(), s.multi);
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! What git knows about the checkout: the commit and tag an install came from, and whether the
+//! files kfpatch is about to write hold somebody's uncommitted work.
+//!
+//! git2 is built without network support; kfpatch only ever reads the repository. The tag is
+//! found by comparing tag targets with HEAD rather than with `git describe`, which walks history
+//! and costs tens of milliseconds on kubeflow/manifests.
+
+use std::path::{Path, PathBuf};
+
+use git2::{ObjectType, Repository};
+
+pub struct Checkout {
+    repo: Repository,
+    workdir: PathBuf,
+}
+
+impl Checkout {
+    /// The git work tree containing `root`, if any.
+    pub fn open(root: &Path) -> Option<Checkout> {
+        let repo = Repository::discover(root).ok()?;
+        let workdir = std::fs::canonicalize(repo.workdir()?).ok()?;
+        Some(Checkout { repo, workdir })
+    }
+
+    pub fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    /// HEAD's commit id (full), or `None` in a repository without commits.
+    pub fn head(&self) -> Option<String> {
+        let commit = self.repo.head().ok()?.peel_to_commit().ok()?;
+        Some(commit.id().to_string())
+    }
+
+    /// A tag pointing at HEAD (the first by name), if any.
+    pub fn head_tag(&self) -> Option<String> {
+        let head = self.repo.head().ok()?.peel_to_commit().ok()?.id();
+        let names = self.repo.tag_names(None).ok()?;
+        let mut tags: Vec<&str> = names.iter().flatten().flatten().collect();
+        tags.sort_unstable();
+        tags.into_iter()
+            .find(|name| {
+                self.repo
+                    .revparse_single(&format!("refs/tags/{name}"))
+                    .and_then(|o| o.peel(ObjectType::Commit))
+                    .is_ok_and(|c| c.id() == head)
+            })
+            .map(str::to_string)
+    }
+
+    /// The content of `path` (absolute, inside the work tree) at HEAD; `None` when HEAD does not
+    /// have it (untracked or new) or the repository has no commits.
+    pub fn at_head(&self, path: &Path) -> Option<Vec<u8>> {
+        let rel = path.strip_prefix(&self.workdir).ok()?;
+        let tree = self.repo.head().ok()?.peel_to_tree().ok()?;
+        let entry = tree.get_path(rel).ok()?;
+        let blob = entry.to_object(&self.repo).ok()?.peel_to_blob().ok()?;
+        Some(blob.content().to_vec())
+    }
+
+    pub fn repository(&self) -> &Repository {
+        &self.repo
+    }
+}

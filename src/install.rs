@@ -1,0 +1,397 @@
+//! Finding the KFP multi-user install in a checkout, and reading its files safely.
+//!
+//! An install is the `installs/multi-user` folder whose `api-service/params.env` holds the
+//! MULTIUSER switch. Its path changed between releases (facts §2), so the known layouts are probed
+//! first: a checkout root, or a KFP tree itself, is answered with a handful of `stat` calls. Only
+//! when none matches does kfpatch walk the tree (pruning `.git`, `node_modules`, `target`, and
+//! not descending into an install once found). kfp-tekton ships identical copies of the file for a
+//! different, optional component; they are never picked unless named with `--install`.
+
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::error::{Failure, Result};
+use crate::version::Version;
+
+/// The API server's switch file, relative to the install.
+pub const PARAMS_ENV: &str = "api-service/params.env";
+
+/// Which upstream repository layout an install sits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// kubeflow/manifests v1.3.0 to v1.10.1: `apps/pipeline/upstream/...`
+    ManifestsApps,
+    /// kubeflow/manifests v1.10.2 on: `applications/pipeline/upstream/...`
+    ManifestsApplications,
+    /// kubeflow/manifests v1.1.0, v1.2.0: `pipeline/installs/...`
+    ManifestsLegacy,
+    /// kubeflow/pipelines: `manifests/kustomize/base/...`
+    Pipelines,
+    /// Found by name in a tree kfpatch does not recognise (a vendored or renamed copy).
+    Unrecognised,
+}
+
+impl Layout {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Layout::ManifestsApps => "kubeflow/manifests, apps/ layout (v1.3.0 to v1.10.1)",
+            Layout::ManifestsApplications => {
+                "kubeflow/manifests, applications/ layout (v1.10.2 and later)"
+            }
+            Layout::ManifestsLegacy => "kubeflow/manifests, legacy pipeline/ layout (v1.1, v1.2)",
+            Layout::Pipelines => "kubeflow/pipelines, manifests/kustomize layout",
+            Layout::Unrecognised => "unrecognised layout (found by its installs/multi-user path)",
+        }
+    }
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Layout::ManifestsApps => "manifests-apps",
+            Layout::ManifestsApplications => "manifests-applications",
+            Layout::ManifestsLegacy => "manifests-legacy",
+            Layout::Pipelines => "pipelines",
+            Layout::Unrecognised => "unrecognised",
+        }
+    }
+
+    fn of(rel: &str) -> Layout {
+        let known = [
+            (
+                "apps/pipeline/upstream/base/installs/multi-user",
+                Layout::ManifestsApps,
+            ),
+            (
+                "applications/pipeline/upstream/base/installs/multi-user",
+                Layout::ManifestsApplications,
+            ),
+            (
+                "manifests/kustomize/base/installs/multi-user",
+                Layout::Pipelines,
+            ),
+            ("pipeline/installs/multi-user", Layout::ManifestsLegacy),
+        ];
+        known
+            .iter()
+            .find(|(suffix, _)| rel == *suffix || rel.ends_with(&format!("/{suffix}")))
+            .map_or(Layout::Unrecognised, |(_, layout)| *layout)
+    }
+}
+
+/// Where installs sit relative to a checkout root, per layout, most recent first; and relative
+/// to the folders a user may pass as `-C` inside a checkout.
+const KNOWN_PLACES: &[&str] = &[
+    "applications/pipeline/upstream/base/installs/multi-user",
+    "apps/pipeline/upstream/base/installs/multi-user",
+    "manifests/kustomize/base/installs/multi-user",
+    "pipeline/installs/multi-user",
+    "pipeline/upstream/base/installs/multi-user",
+    "upstream/base/installs/multi-user",
+    "kustomize/base/installs/multi-user",
+    "base/installs/multi-user",
+    "installs/multi-user",
+    "",
+];
+
+const PRUNED: &[&str] = &[".git", "node_modules", "target"];
+
+/// A KFP multi-user install.
+#[derive(Debug, Clone)]
+pub struct Install {
+    /// The checkout root kfpatch runs in (`-C`), canonical.
+    pub root: PathBuf,
+    /// The `installs/multi-user` folder, canonical.
+    pub dir: PathBuf,
+    /// `dir` relative to `root`, with `/` separators (`.` when they are the same).
+    pub rel: String,
+    pub layout: Layout,
+    /// `appVersion` of `installs/generic/pipeline-install-config.yaml`, or why it is unknown.
+    pub version: std::result::Result<Version, String>,
+}
+
+impl Install {
+    /// A managed file's path relative to the checkout root, for messages and diffs.
+    pub fn display(&self, file: &str) -> String {
+        if self.rel == "." {
+            file.to_string()
+        } else {
+            format!("{}/{file}", self.rel)
+        }
+    }
+
+    /// The folder that holds the whole KFP tree: `pipeline/` (with `upstream/`) in
+    /// kubeflow/manifests, `manifests/kustomize` in kubeflow/pipelines.
+    pub fn kfp_tree(&self) -> PathBuf {
+        let levels = match self.layout {
+            Layout::ManifestsApps | Layout::ManifestsApplications => 4,
+            Layout::Pipelines => 3,
+            Layout::ManifestsLegacy => 2,
+            Layout::Unrecognised => 3,
+        };
+        let mut tree = self.dir.clone();
+        for _ in 0..levels {
+            if tree == self.root {
+                break;
+            }
+            tree.pop();
+        }
+        tree
+    }
+
+    /// `appVersion` below 2.0.0-beta.0 (the old UI/API-server namespace behaviour).
+    pub fn is_kfp_before_2_beta(&self) -> Option<bool> {
+        let beta = Version::parse("2.0.0-beta.0")?;
+        self.version.as_ref().ok().map(|v| *v < beta)
+    }
+
+    /// Reads a file of the install, or `None` when it does not exist. Refuses files that are not
+    /// UTF-8, that are not regular files, or whose real path leaves the checkout.
+    pub fn read(&self, file: &str) -> Result<Option<String>> {
+        let path = self.dir.join(file);
+        read_inside(&self.root, &path, &self.display(file))
+    }
+
+    /// The real path to write `file` to (through any symlink that stays in the checkout).
+    pub fn real_path(&self, file: &str) -> Result<PathBuf> {
+        let path = self.dir.join(file);
+        let real = fs::canonicalize(&path).map_err(|e| Failure::io("resolve", &path, &e))?;
+        ensure_inside(&self.root, &real, &self.display(file))?;
+        Ok(real)
+    }
+}
+
+/// Reads `path` as UTF-8 text after checking that its real path is inside `root`.
+pub fn read_inside(root: &Path, path: &Path, shown: &str) -> Result<Option<String>> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Failure::io("read", Path::new(shown), &e)),
+    };
+    let real = if meta.file_type().is_symlink() {
+        match fs::canonicalize(path) {
+            Ok(real) => real,
+            Err(e) => {
+                return Err(Failure::new(format!(
+                    "{shown} is a symlink that cannot be followed ({}); fix or remove the link",
+                    e
+                )));
+            }
+        }
+    } else {
+        path.to_path_buf()
+    };
+    ensure_inside(root, &real, shown)?;
+    let meta = fs::metadata(&real).map_err(|e| Failure::io("read", Path::new(shown), &e))?;
+    if !meta.is_file() {
+        return Err(Failure::new(format!(
+            "{shown} is not a regular file; kfpatch expects the upstream file there"
+        )));
+    }
+    let bytes = fs::read(&real).map_err(|e| Failure::io("read", Path::new(shown), &e))?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            let line = e.as_bytes()[..offset]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
+            Err(Failure::new(format!(
+                "{shown}:{line}: not valid UTF-8 (byte {offset}); kustomize refuses such files too. Re-save it as UTF-8"
+            )))
+        }
+    }
+}
+
+fn ensure_inside(root: &Path, real: &Path, shown: &str) -> Result<()> {
+    let real = fs::canonicalize(real).unwrap_or_else(|_| real.to_path_buf());
+    if real.starts_with(root) {
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "{shown} resolves to {}, outside the checkout {}; kfpatch does not read or write through symlinks that leave the checkout",
+            real.display(),
+            root.display()
+        )))
+    }
+}
+
+/// Finds the install under `root`, or the one named by `--install` (relative to `root`).
+pub fn find(root: &Path, named: Option<&Path>) -> Result<Install> {
+    let root = fs::canonicalize(root).map_err(|e| Failure::io("open", root, &e))?;
+    if !root.is_dir() {
+        return Err(Failure::new(format!(
+            "{} is not a directory; pass the manifests checkout with -C",
+            root.display()
+        )));
+    }
+    if let Some(named) = named {
+        return named_install(&root, named);
+    }
+    let mut found: Vec<PathBuf> = KNOWN_PLACES
+        .iter()
+        .map(|place| root.join(place))
+        .filter(|dir| dir.join(PARAMS_ENV).is_file())
+        .collect();
+    found.dedup();
+    if found.is_empty() {
+        found = walk(&root);
+    }
+    match found.as_slice() {
+        [one] => open(&root, one),
+        [] => Err(nothing_found(&root)),
+        many => {
+            let list: Vec<String> = many
+                .iter()
+                .map(|d| format!("  {}", relative(&root, d)))
+                .collect();
+            Err(Failure::new(format!(
+                "found {} KFP multi-user installs under {}:\n{}\npick one with --install PATH (the multi-user folder or its api-service/params.env)",
+                many.len(),
+                root.display(),
+                list.join("\n")
+            )))
+        }
+    }
+}
+
+fn named_install(root: &Path, named: &Path) -> Result<Install> {
+    let path = root.join(named);
+    let dir = if path.file_name().is_some_and(|n| n == "params.env") {
+        path.parent().and_then(Path::parent).map(Path::to_path_buf)
+    } else {
+        Some(path.clone())
+    };
+    match dir {
+        Some(dir) if dir.join(PARAMS_ENV).is_file() => {
+            let real = fs::canonicalize(&dir).map_err(|e| Failure::io("open", &dir, &e))?;
+            ensure_inside(root, &real, &named.display().to_string())?;
+            open(root, &real)
+        }
+        _ => Err(Failure::new(format!(
+            "--install {}: no {PARAMS_ENV} there; name the installs/multi-user folder or its api-service/params.env",
+            named.display()
+        ))),
+    }
+}
+
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut walker = WalkDir::new(root).into_iter();
+    while let Some(entry) = walker.next() {
+        let Ok(entry) = entry else { continue };
+        if !entry.file_type().is_dir() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy();
+        if entry.depth() > 0 && (PRUNED.contains(&name.as_ref()) || name == "kfp-tekton") {
+            walker.skip_current_dir();
+            continue;
+        }
+        if name == "multi-user"
+            && entry
+                .path()
+                .parent()
+                .is_some_and(|p| p.file_name().is_some_and(|n| n == "installs"))
+        {
+            if entry.path().join(PARAMS_ENV).is_file() {
+                found.push(entry.path().to_path_buf());
+            }
+            walker.skip_current_dir();
+        }
+    }
+    found
+}
+
+fn nothing_found(root: &Path) -> Failure {
+    let places: Vec<String> = KNOWN_PLACES[..4]
+        .iter()
+        .map(|p| format!("  {p}/{PARAMS_ENV}"))
+        .collect();
+    Failure::new(format!(
+        "no KFP multi-user install under {}: looked for */installs/multi-user/{PARAMS_ENV} (skipping .git, node_modules, target and kfp-tekton copies).\nkfpatch knows these layouts:\n{}\nrun it in a kubeflow/manifests or kubeflow/pipelines checkout (-C DIR), or name the install with --install PATH",
+        root.display(),
+        places.join("\n")
+    ))
+}
+
+fn open(root: &Path, dir: &Path) -> Result<Install> {
+    let dir = fs::canonicalize(dir).map_err(|e| Failure::io("open", dir, &e))?;
+    ensure_inside(root, &dir, &relative(root, &dir))?;
+    let rel = relative(root, &dir);
+    let version = read_version(root, &dir);
+    Ok(Install {
+        root: root.to_path_buf(),
+        layout: Layout::of(&dir.to_string_lossy()),
+        rel,
+        dir,
+        version,
+    })
+}
+
+fn read_version(root: &Path, dir: &Path) -> std::result::Result<Version, String> {
+    let Some(installs) = dir.parent() else {
+        return Err("no installs/ folder".to_string());
+    };
+    let file = installs.join("generic/pipeline-install-config.yaml");
+    let shown = relative(root, &file);
+    let text = match read_inside(root, &file, &shown) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Err(format!("{shown} not found")),
+        Err(e) => return Err(e.message),
+    };
+    let value: yaml_serde::Value =
+        yaml_serde::from_str(&text).map_err(|e| format!("{shown}: {e}"))?;
+    let raw = value
+        .get("data")
+        .and_then(|d| d.get("appVersion"))
+        .ok_or_else(|| format!("{shown} has no data.appVersion"))?;
+    let text = match raw {
+        yaml_serde::Value::String(s) => s.clone(),
+        other => yaml_serde::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    };
+    Version::parse(&text).ok_or_else(|| format!("{shown}: appVersion {text:?} is not a version"))
+}
+
+/// `path` relative to `root` with `/` separators; `.` for the root itself.
+pub fn relative(root: &Path, path: &Path) -> String {
+    match path.strip_prefix(root) {
+        Ok(rel) if rel.as_os_str().is_empty() => ".".to_string(),
+        Ok(rel) => rel
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("/"),
+        Err(_) => path.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_by_path() {
+        assert_eq!(
+            Layout::of("apps/pipeline/upstream/base/installs/multi-user"),
+            Layout::ManifestsApps
+        );
+        assert_eq!(
+            Layout::of("vendor/kubeflow/applications/pipeline/upstream/base/installs/multi-user"),
+            Layout::ManifestsApplications
+        );
+        assert_eq!(
+            Layout::of("manifests/kustomize/base/installs/multi-user"),
+            Layout::Pipelines
+        );
+        assert_eq!(Layout::of("x/installs/multi-user"), Layout::Unrecognised);
+    }
+}

@@ -1,0 +1,160 @@
+//! What `status` reports: the install, its release and git state, and where every catalogue
+//! setting stands.
+
+use crate::catalogue::{self, CATALOGUE, Mode, Parsed, Place, Reading, Scope};
+use crate::envfile::parse_go_bool;
+use crate::error::Result;
+use crate::git::Checkout;
+use crate::install::Install;
+use crate::plan::show_value;
+
+/// Where one catalogue row stands.
+#[derive(Debug, Clone)]
+pub struct RowState {
+    pub row: u8,
+    pub file: &'static str,
+    pub setting: String,
+    pub line: Option<usize>,
+    /// The value, `(absent)`, or why the row does not apply / cannot be read.
+    pub shown: String,
+    /// Which mode's upstream value it holds, if any.
+    pub mode: Option<Mode>,
+    /// Part of the default switch (not parity-only, applicable to this release)?
+    pub counts: bool,
+    pub problem: Option<String>,
+}
+
+/// The git facts of the checkout around an install.
+#[derive(Debug, Clone)]
+pub struct GitState {
+    pub commit: String,
+    pub tag: Option<String>,
+    /// Managed files whose bytes differ from HEAD (relative to the checkout root).
+    pub modified: Vec<String>,
+}
+
+pub fn git_state(install: &Install) -> Option<GitState> {
+    let checkout = Checkout::open(&install.root)?;
+    let commit = checkout.head()?;
+    let mut files: Vec<&str> = CATALOGUE.iter().map(|s| s.file).collect();
+    files.dedup();
+    let mut modified = Vec::new();
+    for file in files {
+        let path = install.dir.join(file);
+        let Ok(current) = std::fs::read(&path) else {
+            continue;
+        };
+        if checkout.at_head(&path).as_deref() != Some(current.as_slice()) {
+            modified.push(install.display(file));
+        }
+    }
+    Some(GitState {
+        commit,
+        tag: checkout.head_tag(),
+        modified,
+    })
+}
+
+/// Reads every catalogue row.
+pub fn rows(install: &Install) -> Result<Vec<RowState>> {
+    let mut out = Vec::new();
+    let mut texts: Vec<(&str, Option<String>)> = Vec::new();
+    for setting in CATALOGUE {
+        if !texts.iter().any(|(f, _)| *f == setting.file) {
+            texts.push((setting.file, install.read(setting.file)?));
+        }
+    }
+    for setting in CATALOGUE {
+        let shown_file = install.display(setting.file);
+        let text = texts
+            .iter()
+            .find(|(f, _)| *f == setting.file)
+            .and_then(|(_, t)| t.as_deref());
+        let applies = setting.applies(install, Scope::Related);
+        let mut state = RowState {
+            row: setting.row,
+            file: setting.file,
+            setting: setting.name(),
+            line: None,
+            shown: String::new(),
+            mode: None,
+            counts: applies.is_ok(),
+            problem: None,
+        };
+        let Some(text) = text else {
+            state.shown = "(file not present)".to_string();
+            state.counts &= setting.file != "persistence-agent/params.env";
+            if state.counts {
+                state.problem = Some(format!("{shown_file} is missing"));
+            }
+            out.push(state);
+            continue;
+        };
+        let reading = Parsed::parse(setting.file, &shown_file, text)
+            .and_then(|parsed| catalogue::read(setting, &shown_file, &parsed));
+        match reading {
+            Err(problem) => {
+                state.line = Some(problem.line);
+                state.shown = "(malformed)".to_string();
+                state.problem = Some(problem.render());
+            }
+            Ok(Reading::NotApplicable(reason)) => {
+                state.shown = format!("(n/a: {reason})");
+                state.counts = false;
+            }
+            Ok(reading) => {
+                let value = match &reading {
+                    Reading::Value { value, line } => {
+                        state.line = Some(*line);
+                        Some(value.as_str())
+                    }
+                    _ => None,
+                };
+                state.shown = show_value(value);
+                state.mode = [Mode::On, Mode::Off].into_iter().find(|m| {
+                    let wanted = setting.value_in(*m);
+                    match (value, wanted) {
+                        (Some(v), Some(w))
+                            if matches!(setting.place, Place::EnvKey("MULTIUSER")) =>
+                        {
+                            parse_go_bool(v).is_some() && parse_go_bool(v) == parse_go_bool(w)
+                        }
+                        (v, w) => v == w,
+                    }
+                });
+            }
+        }
+        if let Err(reason) = &applies
+            && state.problem.is_none()
+            && setting.scope != Scope::Parity
+        {
+            state.shown = format!("{} (not switched: {reason})", state.shown);
+        }
+        out.push(state);
+    }
+    Ok(out)
+}
+
+/// The install's mode as the default switch sees it.
+pub fn overall_mode(rows: &[RowState]) -> String {
+    let counted: Vec<&RowState> = rows.iter().filter(|r| r.counts).collect();
+    if counted.iter().any(|r| r.problem.is_some()) {
+        return "unknown: a managed file has a problem (see below)".to_string();
+    }
+    let all = |m: Mode| counted.iter().all(|r| r.mode == Some(m));
+    if all(Mode::On) {
+        "on (multi-user: every managed setting at its multi-user value)".to_string()
+    } else if all(Mode::Off) {
+        "off (single-user: every managed setting at its single-user value)".to_string()
+    } else {
+        let odd: Vec<String> = counted
+            .iter()
+            .filter(|r| r.mode != counted[0].mode)
+            .map(|r| r.setting.clone())
+            .collect();
+        format!(
+            "mixed: {} disagree with MULTIUSER (run kfpatch multiuser on|off to make them agree)",
+            odd.join(", ")
+        )
+    }
+}
