@@ -8,7 +8,7 @@ use crate::cli::{Cli, Color, Command, MultiuserArgs, OnOff, SetArgs, WriteFlags}
 use crate::error::{Failure, Result};
 use crate::install::{self, Install};
 use crate::plan::{self, Plan, show_value};
-use crate::status;
+use crate::{access, audit, overlay, reinstall, status};
 
 /// Exit code of `--check` when something would change.
 pub const EXIT_CHANGES: i32 = 1;
@@ -34,9 +34,14 @@ pub fn use_color(choice: Color) -> bool {
 /// Runs `cli`, printing to `io`; returns the process exit code.
 pub fn run(cli: &Cli, io: &mut Output<'_>) -> i32 {
     let result = match &cli.command {
-        Command::Status => status_command(cli, io),
+        Command::Status(args) => status::run(cli, args, io),
+        Command::Multiuser(args) if args.overlay.is_some() => overlay::run(cli, args, io),
         Command::Multiuser(args) => multiuser_command(cli, args, io),
         Command::Set(args) => set_command(cli, args, io),
+        Command::Audit(args) => audit::run(cli, args, io),
+        Command::Render(args) => reinstall::render(cli, args, io),
+        Command::Reinstall(args) => reinstall::run(cli, args, io),
+        Command::Access(args) => access::run(cli, args, io),
     };
     match result {
         Ok(code) => code,
@@ -47,100 +52,29 @@ pub fn run(cli: &Cli, io: &mut Output<'_>) -> i32 {
     }
 }
 
-fn find(cli: &Cli) -> Result<Install> {
+/// The install the command line names (`-C`, `--install`).
+pub fn find(cli: &Cli) -> Result<Install> {
     install::find(&cli.dir, cli.install.as_deref())
 }
 
-fn version_text(install: &Install) -> String {
+/// The KFP version for output, or why it is unknown.
+pub fn version_text(install: &Install) -> String {
     match &install.version {
         Ok(v) => v.to_string(),
         Err(why) => format!("unknown ({why})"),
     }
 }
 
-fn status_command(cli: &Cli, io: &mut Output<'_>) -> Result<i32> {
-    let install = find(cli)?;
-    let rows = status::rows(&install)?;
-    let mut text = String::new();
-    text.push_str(&format!("install:  {}\n", install.rel));
-    text.push_str(&format!("layout:   {}\n", install.layout.describe()));
-    text.push_str(&format!("KFP:      {}\n", version_text(&install)));
-    text.push_str(&format!(
-        "git:      {}\n",
-        match status::git_state(&install) {
-            None => "not a git checkout".to_string(),
-            Some(git) => {
-                let mut s = git.commit[..12.min(git.commit.len())].to_string();
-                if let Some(tag) = git.tag {
-                    s.push_str(&format!(" (tag {tag})"));
-                }
-                if git.modified.is_empty() {
-                    s.push_str(", managed files unmodified");
-                } else {
-                    s.push_str(&format!(
-                        ", uncommitted changes in {}",
-                        git.modified.join(", ")
-                    ));
-                }
-                s
-            }
-        }
-    ));
-    text.push_str(&format!("mode:     {}\n", status::overall_mode(&rows)));
-    text.push_str("settings:\n");
-    let width = rows
-        .iter()
-        .map(|r| location(r.file, r.line).len())
-        .max()
-        .unwrap_or(0);
-    let name_width = rows.iter().map(|r| r.setting.len()).max().unwrap_or(0);
-    let mut problems = Vec::new();
-    for r in &rows {
-        let mode = match (r.mode, r.counts) {
-            (Some(Mode::On), _) => "multi-user",
-            (Some(Mode::Off), _) => "single-user",
-            (None, true) if r.problem.is_none() => "customised",
-            _ => "",
-        };
-        text.push_str(
-            format!(
-                "  {} {:width$}  {:name_width$}  {}{}\n",
-                r.row,
-                location(r.file, r.line),
-                r.setting,
-                r.shown,
-                if mode.is_empty() {
-                    String::new()
-                } else {
-                    format!("  [{mode}]")
-                },
-            )
-            .trim_end_matches(' '),
-        );
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
-        if let Some(p) = &r.problem {
-            problems.push(p.clone());
-        }
-    }
-    write_out(io, &text)?;
-    if problems.is_empty() {
-        Ok(0)
-    } else {
-        problems.dedup();
-        Err(Failure::new(problems.join("\n")))
-    }
-}
-
-fn location(file: &str, line: Option<usize>) -> String {
+/// `file:line`, or `file` when the line is unknown.
+pub fn location(file: &str, line: Option<usize>) -> String {
     match line {
         Some(l) => format!("{file}:{l}"),
         None => file.to_string(),
     }
 }
 
-fn write_out(io: &mut Output<'_>, text: &str) -> Result<()> {
+/// Writes to standard output (a closed pipe is an error, not a panic).
+pub fn write_out(io: &mut Output<'_>, text: &str) -> Result<()> {
     io.out
         .write_all(text.as_bytes())
         .map_err(|e| Failure::new(format!("cannot write to standard output: {e}")))

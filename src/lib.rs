@@ -6,14 +6,18 @@
 //! the lossless editors, [`plan`] holds the edits with their diff and atomic write, [`git`] reads
 //! the repository, [`status`] reports, and [`app`] runs a command line that [`cli`] parsed.
 
+pub mod access;
 pub mod app;
+pub mod audit;
 pub mod catalogue;
 pub mod cli;
 pub mod envfile;
 pub mod error;
 pub mod git;
 pub mod install;
+pub mod overlay;
 pub mod plan;
+pub mod reinstall;
 pub mod status;
 pub mod version;
 pub mod yamledit;

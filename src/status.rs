@@ -1,9 +1,11 @@
 //! What `status` reports: the install, its release and git state, and where every catalogue
 //! setting stands.
 
+use crate::app::{Output, find, location, version_text, write_out};
 use crate::catalogue::{self, CATALOGUE, Mode, Parsed, Place, Reading, Scope};
+use crate::cli::{Cli, StatusArgs};
 use crate::envfile::parse_go_bool;
-use crate::error::Result;
+use crate::error::{Failure, Result};
 use crate::git::Checkout;
 use crate::install::Install;
 use crate::plan::show_value;
@@ -156,5 +158,81 @@ pub fn overall_mode(rows: &[RowState]) -> String {
             "mixed: {} disagree with MULTIUSER (run kfpatch multiuser on|off to make them agree)",
             odd.join(", ")
         )
+    }
+}
+
+/// `kfpatch status`.
+pub fn run(cli: &Cli, _args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
+    let install = find(cli)?;
+    let rows = rows(&install)?;
+    let mut text = String::new();
+    text.push_str(&format!("install:  {}\n", install.rel));
+    text.push_str(&format!("layout:   {}\n", install.layout.describe()));
+    text.push_str(&format!("KFP:      {}\n", version_text(&install)));
+    text.push_str(&format!(
+        "git:      {}\n",
+        match git_state(&install) {
+            None => "not a git checkout".to_string(),
+            Some(git) => {
+                let mut s = git.commit[..12.min(git.commit.len())].to_string();
+                if let Some(tag) = git.tag {
+                    s.push_str(&format!(" (tag {tag})"));
+                }
+                if git.modified.is_empty() {
+                    s.push_str(", managed files unmodified");
+                } else {
+                    s.push_str(&format!(
+                        ", uncommitted changes in {}",
+                        git.modified.join(", ")
+                    ));
+                }
+                s
+            }
+        }
+    ));
+    text.push_str(&format!("mode:     {}\n", overall_mode(&rows)));
+    text.push_str("settings:\n");
+    let width = rows
+        .iter()
+        .map(|r| location(r.file, r.line).len())
+        .max()
+        .unwrap_or(0);
+    let name_width = rows.iter().map(|r| r.setting.len()).max().unwrap_or(0);
+    let mut problems = Vec::new();
+    for r in &rows {
+        let mode = match (r.mode, r.counts) {
+            (Some(Mode::On), _) => "multi-user",
+            (Some(Mode::Off), _) => "single-user",
+            (None, true) if r.problem.is_none() => "customised",
+            _ => "",
+        };
+        text.push_str(
+            format!(
+                "  {} {:width$}  {:name_width$}  {}{}\n",
+                r.row,
+                location(r.file, r.line),
+                r.setting,
+                r.shown,
+                if mode.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{mode}]")
+                },
+            )
+            .trim_end_matches(' '),
+        );
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        if let Some(p) = &r.problem {
+            problems.push(p.clone());
+        }
+    }
+    write_out(io, &text)?;
+    if problems.is_empty() {
+        Ok(0)
+    } else {
+        problems.dedup();
+        Err(Failure::new(problems.join("\n")))
     }
 }

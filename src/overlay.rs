@@ -1,0 +1,9 @@
+//! PLACEHOLDER: built by its issue.
+
+use crate::app::Output;
+use crate::cli::{Cli, MultiuserArgs};
+use crate::error::{Failure, Result};
+
+pub fn run(_cli: &Cli, _args: &MultiuserArgs, _io: &mut Output<'_>) -> Result<i32> {
+    Err(Failure::new("not built yet"))
+}

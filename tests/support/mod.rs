@@ -1,0 +1,92 @@
+//! Shared by the integration tests: where `../shared` is, and a real API server to apply to.
+#![allow(dead_code)]
+
+pub mod cluster;
+
+use std::path::PathBuf;
+
+/// `../shared` beside the project (or `KFPATCH_SHARED`). Tests that need it are `#[ignore]`d so
+/// that `cargo test` passes on a fresh clone; `.ci/run` runs them with `--ignored`, and then a
+/// missing `shared/` is a failure, never a skip.
+pub fn shared() -> PathBuf {
+    let dir = std::env::var_os("KFPATCH_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    assert!(
+        dir.join("kubeflow").is_dir(),
+        "{} has no kubeflow/ folder: these tests need the shared release trees (set KFPATCH_SHARED)",
+        dir.display()
+    );
+    dir
+}
+
+/// The real upstream release trees, by folder name.
+pub fn real_trees() -> Vec<PathBuf> {
+    let root = shared().join("kubeflow");
+    let mut trees: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("read shared/kubeflow")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    trees.sort();
+    assert_eq!(trees.len(), 5, "expected the five release trees in {}", root.display());
+    trees
+}
+
+/// The kfpatch binary under test.
+pub fn kfpatch() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kfpatch"));
+    cmd.env_remove("NO_COLOR").env_remove("KFPATCH_TEST_PAUSE_BEFORE_RENAME");
+    cmd
+}
+
+/// Copies a tree (files and folders; symlinks as links) and makes it writable.
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.expect("walk");
+        let rel = entry.path().strip_prefix(from).expect("prefix");
+        let dest = to.join(rel);
+        let kind = entry.file_type();
+        if kind.is_dir() {
+            std::fs::create_dir_all(&dest).expect("mkdir");
+        } else if kind.is_symlink() {
+            let target = std::fs::read_link(entry.path()).expect("readlink");
+            std::os::unix::fs::symlink(target, &dest).expect("symlink");
+        } else {
+            std::fs::copy(entry.path(), &dest).expect("copy");
+            let mut perms = std::fs::metadata(&dest).expect("meta").permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perms.set_readonly(false);
+            std::fs::set_permissions(&dest, perms).expect("chmod");
+        }
+    }
+}
+
+/// Makes `dir` a git repository with one commit of everything in it, and an optional tag.
+pub fn git_commit_all(dir: &std::path::Path, message: &str, tag: Option<&str>) -> git2::Oid {
+    let repo = git2::Repository::open(dir).or_else(|_| git2::Repository::init(dir)).expect("git init");
+    let mut index = repo.index().expect("index");
+    index
+        .add_all(["*"].iter(), git2::IndexAddOption::DEFAULT, None)
+        .expect("add");
+    index.update_all(["*"].iter(), None).expect("update");
+    index.write().expect("write index");
+    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("find tree");
+    let sig = git2::Signature::now("kfpatch tests", "tests@kfpatch.invalid").expect("sig");
+    let parents: Vec<git2::Commit> = repo
+        .head()
+        .ok()
+        .and_then(|h| h.peel_to_commit().ok())
+        .into_iter()
+        .collect();
+    let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
+    let oid = repo
+        .commit(Some("HEAD"), &sig, &sig, message, &tree, &parent_refs)
+        .expect("commit");
+    if let Some(tag) = tag {
+        let obj = repo.find_object(oid, None).expect("obj");
+        repo.tag_lightweight(tag, &obj, false).expect("tag");
+    }
+    oid
+}
