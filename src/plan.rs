@@ -156,6 +156,7 @@ pub fn switch(install: &Install, mode: Mode, scope: Scope) -> Result<Plan> {
         }
     }
     if problems.is_empty() {
+        plan.sort();
         Ok(plan)
     } else {
         Err(problems_failure(&problems))
@@ -509,6 +510,16 @@ fn normalise(file: &str, text: &str, extra_keys: &[&str]) -> Option<String> {
 }
 
 impl Plan {
+    /// Orders files, changes and notes by file, then line, as the diff shows them.
+    fn sort(&mut self) {
+        self.files.sort_by(|a, b| a.file.cmp(&b.file));
+        self.changes
+            .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        for notes in [&mut self.kept, &mut self.skipped] {
+            notes.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }

@@ -30,14 +30,20 @@ pub fn real_trees() -> Vec<PathBuf> {
         .filter(|p| p.is_dir())
         .collect();
     trees.sort();
-    assert_eq!(trees.len(), 5, "expected the five release trees in {}", root.display());
+    assert_eq!(
+        trees.len(),
+        5,
+        "expected the five release trees in {}",
+        root.display()
+    );
     trees
 }
 
 /// The kfpatch binary under test.
 pub fn kfpatch() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kfpatch"));
-    cmd.env_remove("NO_COLOR").env_remove("KFPATCH_TEST_PAUSE_BEFORE_RENAME");
+    cmd.env_remove("NO_COLOR")
+        .env_remove("KFPATCH_TEST_PAUSE_BEFORE_RENAME");
     cmd
 }
 
@@ -65,14 +71,18 @@ pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 
 /// Makes `dir` a git repository with one commit of everything in it, and an optional tag.
 pub fn git_commit_all(dir: &std::path::Path, message: &str, tag: Option<&str>) -> git2::Oid {
-    let repo = git2::Repository::open(dir).or_else(|_| git2::Repository::init(dir)).expect("git init");
+    let repo = git2::Repository::open(dir)
+        .or_else(|_| git2::Repository::init(dir))
+        .expect("git init");
     let mut index = repo.index().expect("index");
     index
         .add_all(["*"].iter(), git2::IndexAddOption::DEFAULT, None)
         .expect("add");
     index.update_all(["*"].iter(), None).expect("update");
     index.write().expect("write index");
-    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("find tree");
+    let tree = repo
+        .find_tree(index.write_tree().expect("tree"))
+        .expect("find tree");
     let sig = git2::Signature::now("kfpatch tests", "tests@kfpatch.invalid").expect("sig");
     let parents: Vec<git2::Commit> = repo
         .head()

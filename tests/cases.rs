@@ -1,0 +1,230 @@
+//! CLI cases in the style of cargo-edit: each folder under `tests/cases/` is one run of kfpatch.
+//!
+//! - `fixture` (a folder name under `fixtures/`) or `in/`: the tree the command runs in (its cwd)
+//! - `setup` (optional): `git` commits the tree first; `tag NAME` tags that commit; then `dirty/`
+//!   (optional) is copied over it as uncommitted changes
+//! - `args`: the arguments, one per line, exactly (no shell)
+//! - `out/` (optional): the whole tree afterwards, compared byte for byte; without it the tree must
+//!   be unchanged
+//! - `stdout`, `stderr`, `status`: the exact output (the run's root shown as `[ROOT]`) and exit code
+//!
+//! `UPDATE_CASES=1 cargo test --test cases` rewrites the expectations, for review in `git diff`.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every file under `root` (not `.git`) with its bytes, by relative path.
+fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".git")
+    {
+        let entry = entry.expect("walk");
+        if entry.file_type().is_file() {
+            let rel = entry
+                .path()
+                .strip_prefix(root)
+                .expect("prefix")
+                .to_string_lossy()
+                .into_owned();
+            files.insert(rel, fs::read(entry.path()).expect("read"));
+        }
+    }
+    files
+}
+
+fn read_opt(path: &Path) -> Option<String> {
+    fs::read_to_string(path).ok()
+}
+
+struct Outcome {
+    stdout: String,
+    stderr: String,
+    status: i32,
+    tree: BTreeMap<String, Vec<u8>>,
+    input: BTreeMap<String, Vec<u8>>,
+}
+
+fn run_case(case: &Path) -> Outcome {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let root = temp.path().join("root");
+    fs::create_dir_all(&root).expect("mkdir");
+    if let Some(name) = read_opt(&case.join("fixture")) {
+        support::copy_tree(&manifest_dir().join("fixtures").join(name.trim()), &root);
+    } else {
+        support::copy_tree(&case.join("in"), &root);
+    }
+    let setup = read_opt(&case.join("setup")).unwrap_or_default();
+    for line in setup.lines() {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("git"), None) => {
+                support::git_commit_all(&root, "upstream", None);
+            }
+            (Some("tag"), Some(tag)) => {
+                let repo = git2::Repository::open(&root).expect("open repo");
+                let head = repo.head().expect("head").peel_to_commit().expect("commit");
+                repo.tag_lightweight(tag, head.as_object(), false)
+                    .expect("tag");
+            }
+            (None, _) => {}
+            other => panic!("{}: unknown setup line {other:?}", case.display()),
+        }
+    }
+    if case.join("dirty").is_dir() {
+        support::copy_tree(&case.join("dirty"), &root);
+    }
+    let input = snapshot(&root);
+    let args: Vec<String> = read_opt(&case.join("args"))
+        .unwrap_or_else(|| panic!("{}: no args file", case.display()))
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let output = support::kfpatch()
+        .args(&args)
+        .current_dir(&root)
+        .output()
+        .expect("run kfpatch");
+    let shown_root = root.to_string_lossy().into_owned();
+    let real_root = fs::canonicalize(&root)
+        .expect("canonicalize")
+        .to_string_lossy()
+        .into_owned();
+    let clean = |bytes: &[u8]| {
+        String::from_utf8_lossy(bytes)
+            .replace(&real_root, "[ROOT]")
+            .replace(&shown_root, "[ROOT]")
+    };
+    Outcome {
+        stdout: clean(&output.stdout),
+        stderr: clean(&output.stderr),
+        status: output.status.code().unwrap_or(-1),
+        tree: snapshot(&root),
+        input,
+    }
+}
+
+fn write_tree(dir: &Path, tree: &BTreeMap<String, Vec<u8>>) {
+    let _ = fs::remove_dir_all(dir);
+    for (rel, bytes) in tree {
+        let path = dir.join(rel);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(path, bytes).expect("write");
+    }
+}
+
+/// Describes how two trees differ, file by file, with a line diff for text.
+fn tree_difference(
+    expected: &BTreeMap<String, Vec<u8>>,
+    actual: &BTreeMap<String, Vec<u8>>,
+) -> Option<String> {
+    let mut out = String::new();
+    for (path, want) in expected {
+        match actual.get(path) {
+            None => out.push_str(&format!("  missing: {path}\n")),
+            Some(got) if got != want => {
+                out.push_str(&format!("  differs: {path}\n"));
+                let (want, got) = (String::from_utf8_lossy(want), String::from_utf8_lossy(got));
+                let diff = similar::TextDiff::from_lines(&*want, &*got);
+                out.push_str(&format!(
+                    "{}",
+                    diff.unified_diff().header("expected", "actual")
+                ));
+                if want == got {
+                    out.push_str("    (same text, different bytes)\n");
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    for path in actual.keys() {
+        if !expected.contains_key(path) {
+            out.push_str(&format!("  unexpected: {path}\n"));
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn text_difference(what: &str, expected: &str, actual: &str) -> Option<String> {
+    (expected != actual).then(|| {
+        format!(
+            "  {what} differs:\n{}",
+            similar::TextDiff::from_lines(expected, actual)
+                .unified_diff()
+                .header("expected", "actual")
+        )
+    })
+}
+
+#[test]
+fn cli_cases() {
+    let cases_dir = manifest_dir().join("tests/cases");
+    let mut cases: Vec<PathBuf> = fs::read_dir(&cases_dir)
+        .expect("tests/cases")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(!cases.is_empty(), "no cases in {}", cases_dir.display());
+    let update = std::env::var_os("UPDATE_CASES").is_some();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let outcome = run_case(case);
+        let name = case.file_name().expect("name").to_string_lossy();
+        if update {
+            fs::write(case.join("stdout"), &outcome.stdout).expect("write stdout");
+            fs::write(case.join("stderr"), &outcome.stderr).expect("write stderr");
+            fs::write(case.join("status"), format!("{}\n", outcome.status)).expect("write status");
+            if outcome.tree == outcome.input {
+                let _ = fs::remove_dir_all(case.join("out"));
+            } else {
+                write_tree(&case.join("out"), &outcome.tree);
+            }
+            continue;
+        }
+        let mut problems = Vec::new();
+        let expected_status: i32 = read_opt(&case.join("status"))
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name}: no status file"));
+        if expected_status != outcome.status {
+            problems.push(format!(
+                "  exit status: expected {expected_status}, got {}\n",
+                outcome.status
+            ));
+        }
+        problems.extend(text_difference(
+            "stdout",
+            &read_opt(&case.join("stdout")).unwrap_or_default(),
+            &outcome.stdout,
+        ));
+        problems.extend(text_difference(
+            "stderr",
+            &read_opt(&case.join("stderr")).unwrap_or_default(),
+            &outcome.stderr,
+        ));
+        let expected_tree = if case.join("out").is_dir() {
+            snapshot(&case.join("out"))
+        } else {
+            outcome.input.clone()
+        };
+        problems.extend(tree_difference(&expected_tree, &outcome.tree));
+        if !problems.is_empty() {
+            failures.push(format!("case {name}:\n{}", problems.concat()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
