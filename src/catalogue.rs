@@ -317,7 +317,7 @@ impl Setting {
                 Some(true) => {}
                 Some(false) => {
                     return Err(format!(
-                        "KFP {} is 2.0.0-beta.0 or later: the API server ignores the namespace, and KUBEFLOW keeps the UI fitted into the dashboard",
+                        "kept in both modes from KFP 2.0.0-beta.0 (this tree has {})",
                         install
                             .version
                             .as_ref()

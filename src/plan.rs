@@ -159,6 +159,9 @@ pub fn switch(install: &Install, mode: Mode, scope: Scope) -> Result<Plan> {
         plan.sort();
         Ok(plan)
     } else {
+        // Several rows of one file can hit the same problem (a renamed container): say it once.
+        problems.sort_by(|a, b| (&a.file, a.line, &a.message).cmp(&(&b.file, b.line, &b.message)));
+        problems.dedup();
         Err(problems_failure(&problems))
     }
 }
@@ -261,7 +264,13 @@ fn plan_file(
     if !problems.is_empty() {
         return Err(problems);
     }
-    let new = apply_settings(&parsed, text, shown, &wanted).map_err(|p| vec![p])?;
+    let (new, lines) = apply_settings(&parsed, text, shown, &wanted).map_err(|p| vec![p])?;
+    // An entry that was absent has no line of its own until it is written: show where it goes.
+    for (change, line) in changes.iter_mut().zip(lines) {
+        if change.old.is_none() {
+            change.line = line;
+        }
+    }
     Ok((changes, notes, new))
 }
 
@@ -271,7 +280,7 @@ fn apply_settings(
     text: &str,
     shown: &str,
     wanted: &[(&Setting, Option<&str>)],
-) -> std::result::Result<String, Problem> {
+) -> std::result::Result<(String, Vec<usize>), Problem> {
     match parsed {
         Parsed::Env(env) => {
             let mut edited = env.clone();
@@ -286,19 +295,31 @@ fn apply_settings(
                 })
                 .collect();
             verify_env(env, &edited, &keys, shown)?;
-            Ok(edited.text().to_string())
+            let lines = keys
+                .iter()
+                .map(|key| match edited.check_key(key) {
+                    KeyState::Set { line, .. } => line,
+                    _ => 1,
+                })
+                .collect();
+            Ok((edited.text().to_string(), lines))
         }
         Parsed::Yaml(yaml) => {
             let mut splices: Vec<Splice> = Vec::new();
             let mut leaves: Vec<LeafChange> = Vec::new();
+            let mut lines = Vec::new();
             for (setting, to) in wanted {
                 let edit = catalogue::edit_yaml(setting, yaml, *to, shown)?;
+                lines.push(edit.splices.first().map_or(1, |s| {
+                    let newline_first = usize::from(s.replacement.starts_with(['\n', '\r']));
+                    yamledit::line_of(text, s.range.start) + newline_first
+                }));
                 splices.extend(edit.splices);
                 leaves.extend(edit.leaves);
             }
             let new = yamledit::apply(text, &splices);
             yamledit::verify(text, &new, &leaves).map_err(|e| refused(shown, &e))?;
-            Ok(new)
+            Ok((new, lines))
         }
     }
 }
@@ -408,7 +429,15 @@ pub fn set(install: &Install, pairs: &[(String, String)], allow_unknown: bool) -
         let (line, current, malformed) = match env.check_key(key) {
             KeyState::Set { value: v, .. } if v == value => continue,
             KeyState::Set { line, value } => (line, Some(value.to_string()), false),
-            KeyState::Malformed(m) => (m.line(), None, true),
+            KeyState::Malformed(m) => {
+                let raw = env
+                    .entries()
+                    .iter()
+                    .find(|e| e.line == m.line())
+                    .and_then(|e| env.value_of(e))
+                    .map(str::to_string);
+                (m.line(), raw, true)
+            }
             KeyState::Absent => (text.lines().count() + 1, None, false),
         };
         env.set(key, value, true)

@@ -83,7 +83,9 @@ pub fn git_commit_all(dir: &std::path::Path, message: &str, tag: Option<&str>) -
     let tree = repo
         .find_tree(index.write_tree().expect("tree"))
         .expect("find tree");
-    let sig = git2::Signature::now("kfpatch tests", "tests@kfpatch.invalid").expect("sig");
+    // A fixed time makes commit ids, and so the outputs that show them, the same on every run.
+    let time = git2::Time::new(1_700_000_000, 0);
+    let sig = git2::Signature::new("kfpatch tests", "tests@kfpatch.invalid", &time).expect("sig");
     let parents: Vec<git2::Commit> = repo
         .head()
         .ok()

@@ -1,0 +1,95 @@
+//! The switch on every bundled fixture: `off` then `on` is the identity, a second run changes
+//! nothing, and `--check` tells the two apart. (The real release trees get the same treatment in
+//! `tests/real_trees.rs`.)
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn files(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            (
+                e.path().to_path_buf(),
+                std::fs::read(e.path()).expect("read"),
+            )
+        })
+        .collect()
+}
+
+fn kfpatch(root: &Path, args: &[&str]) -> (i32, String) {
+    let output = support::kfpatch()
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .expect("run kfpatch");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr),
+    )
+}
+
+const FIXTURES: &[&str] = &[
+    "manifests-v1.5-apps",
+    "manifests-v1.7-apps",
+    "manifests-v1.8-apps",
+    "manifests-26.03-applications",
+    "pipelines-2.0.1",
+    "kfp-tekton",
+    "monorepo",
+];
+
+#[test]
+fn off_then_on_is_the_identity_in_every_scope() {
+    for fixture in FIXTURES {
+        for scope in [&[][..], &["--params-only"][..], &["--parity"][..]] {
+            let temp = tempfile::tempdir().expect("tempdir");
+            let root = temp.path();
+            support::copy_tree(
+                &Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("fixtures")
+                    .join(fixture),
+                root,
+            );
+            let before = files(root);
+            let with = |verb: &str, extra: &[&str]| {
+                let mut args = vec!["multiuser", verb];
+                args.extend_from_slice(scope);
+                args.extend_from_slice(extra);
+                kfpatch(root, &args)
+            };
+            let label = format!("{fixture} {scope:?}");
+            assert_eq!(
+                with("off", &["--check"]).0,
+                1,
+                "{label}: off --check before"
+            );
+            let (code, out) = with("off", &[]);
+            assert_eq!(code, 0, "{label}: off: {out}");
+            let switched = files(root);
+            assert_ne!(switched, before, "{label}: off changed nothing");
+            let (code, out) = with("off", &[]);
+            assert_eq!(
+                (code, out.contains("nothing to change")),
+                (0, true),
+                "{label}: {out}"
+            );
+            assert_eq!(files(root), switched, "{label}: second off changed files");
+            assert_eq!(with("off", &["--check"]).0, 0, "{label}: off --check after");
+            assert_eq!(with("on", &["--check"]).0, 1, "{label}: on --check");
+            let (code, out) = with("on", &[]);
+            assert_eq!(code, 0, "{label}: on: {out}");
+            assert_eq!(
+                files(root),
+                before,
+                "{label}: on did not restore every byte"
+            );
+        }
+    }
+}
