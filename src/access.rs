@@ -198,7 +198,7 @@ pub fn check_namespace(name: &str) -> std::result::Result<(), String> {
 pub fn build(namespaces: &[String], expiration_seconds: u64) -> Result<Vec<PodDefault>> {
     if !(MIN_EXPIRATION_SECONDS..=MAX_EXPIRATION_SECONDS).contains(&expiration_seconds) {
         return Err(Failure::new(format!(
-            "--expiration-seconds {expiration_seconds}: Kubernetes accepts a projected token lifetime from {MIN_EXPIRATION_SECONDS} (10 minutes) to {MAX_EXPIRATION_SECONDS} (2^32) seconds; the upstream default is 7200"
+            "--expiration-seconds {expiration_seconds}: Kubernetes accepts a projected token lifetime from {MIN_EXPIRATION_SECONDS} (10 minutes) to {MAX_EXPIRATION_SECONDS} (2^32) seconds; the upstream default is 7200. Nothing was written"
         )));
     }
     let mut seen: Vec<&str> = Vec::new();
@@ -210,7 +210,7 @@ pub fn build(namespaces: &[String], expiration_seconds: u64) -> Result<Vec<PodDe
         })?;
         if seen.contains(&ns.as_str()) {
             return Err(Failure::new(format!(
-                "--namespace {ns} is given twice; name each profile namespace once"
+                "--namespace {ns} is given twice; name each profile namespace once. Nothing was written"
             )));
         }
         seen.push(ns);

@@ -223,7 +223,7 @@ fn switch_off(
     let target = match &args.target {
         Some(target) => {
             let path = absolute(&root.join(target));
-            check_kustomization_dir(&path, &format!("--target {}", target.display()))?;
+            check_kustomization_dir(&path, root, &format!("--target {}:", target.display()))?;
             path
         }
         None => example_pipeline_overlay(&install)?,
@@ -689,7 +689,7 @@ fn generator_name(install: &Install, env_file: &str) -> Result<String> {
     let shown = install.display(&file);
     let text = install.read(&file)?.ok_or_else(|| {
         Failure::new(format!(
-            "{shown} is missing; it generates the ConfigMap from {env_file}"
+            "{shown} is missing; it generates the ConfigMap from {env_file}. Restore it from upstream; nothing was written"
         ))
     })?;
     let value: yaml_serde::Value = yaml_serde::from_str(&text)
@@ -712,7 +712,7 @@ fn generator_name(install: &Install, env_file: &str) -> Result<String> {
         .map(str::to_string)
         .ok_or_else(|| {
             Failure::new(format!(
-                "{shown}: no configMapGenerator reads {file_name}, so an overlay cannot merge into it; compare the file with upstream"
+                "{shown}: no configMapGenerator reads {file_name}, so an overlay cannot merge into it; compare the file with upstream. Nothing was written"
             ))
         })
 }
@@ -746,13 +746,20 @@ pub fn example_pipeline_overlay(install: &Install) -> Result<PathBuf> {
             .filter_map(|e| e.as_str())
         {
             let path = absolute(&example.join(entry));
-            if path.starts_with(&tree) && path.is_dir() {
+            if path.starts_with(&tree) {
                 found.push((entry.to_string(), path));
             }
         }
     }
     match found.as_slice() {
-        [(_, path)] => Ok(path.clone()),
+        [(entry, path)] => {
+            check_kustomization_dir(
+                path,
+                &install.root,
+                &format!("{shown} installs {entry}, but"),
+            )?;
+            Ok(path.clone())
+        }
         [] => Err(Failure::new(format!(
             "{shown} installs nothing from the KFP tree {}; pass --target PATH (the KFP overlay to build on)",
             install::relative(&install.root, &tree)
@@ -768,7 +775,7 @@ pub fn example_pipeline_overlay(install: &Install) -> Result<PathBuf> {
     }
 }
 
-fn check_kustomization_dir(path: &Path, what: &str) -> Result<()> {
+fn check_kustomization_dir(path: &Path, root: &Path, what: &str) -> Result<()> {
     let found = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
         .iter()
         .any(|name| path.join(name).is_file());
@@ -776,8 +783,8 @@ fn check_kustomization_dir(path: &Path, what: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Failure::new(format!(
-            "{what}: {} is not a kustomization folder (no kustomization.yaml); name the KFP overlay to build on",
-            path.display()
+            "{what} {} is not a kustomization folder (no kustomization.yaml); name the KFP overlay to build on with --target PATH",
+            install::relative(root, path)
         )))
     }
 }
