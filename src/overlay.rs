@@ -262,14 +262,15 @@ fn switch_off(
         }
     }
     for stale in existing.iter().flat_map(|o| &o.patches) {
-        if !wanted.iter().any(|(name, _)| name == stale) && is_owned_patch(stale) {
-            if let Some(old) = read_optional(&dir.join(stale))? {
-                changes.push(FileChange {
-                    name: stale.clone(),
-                    old: Some(old),
-                    new: None,
-                });
-            }
+        if wanted.iter().any(|(name, _)| name == stale) || !is_owned_patch(stale) {
+            continue;
+        }
+        if let Some(old) = read_optional(&dir.join(stale))? {
+            changes.push(FileChange {
+                name: stale.clone(),
+                old: Some(old),
+                new: None,
+            });
         }
     }
     let mut text = format!(
@@ -303,6 +304,9 @@ fn switch_off(
             note.setting,
             note.message
         ));
+    }
+    if plan.changes.is_empty() {
+        text.push_str("  no upstream setting holds its multi-user value (switched in place already?), so the overlay overrides nothing; restore the upstream files (kfpatch multiuser on) to let the overlay carry the switch\n");
     }
     let code = finish(dir, shown, &changes, &args.write, None, &mut text, io)?;
     if !args.write.check {
