@@ -646,6 +646,37 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Writes `content` to `path` atomically whether or not the file exists: an existing file is
+/// replaced by [`write_atomic`] (keeping its permissions); a new one is written to a temporary file
+/// beside it, synced and renamed into place, with the permissions a new file gets.
+pub fn write_file(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(_) => return write_atomic(path, content),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.kfpatch-{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        file.write_all(content)?;
+        file.sync_all()?;
+        fs::rename(&temp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
 /// The crash-safety test sets `KFPATCH_TEST_PAUSE_BEFORE_RENAME` to a number of milliseconds, so
 /// that it can kill kfpatch between the temporary write and the rename.
 fn pause_for_crash_test() {

@@ -1,0 +1,190 @@
+//! `kfpatch access` against a real API server (`../shared/test-cluster` with the PodDefault CRD):
+//! every generated object is accepted, `--apply --yes` stores them, a refused object stops the
+//! apply before anything is stored, and without `--yes` and a terminal nothing is applied.
+//! Output for bad input and the YAML itself are CLI cases (`tests/cases/access-*`).
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use support::cluster::TestCluster;
+
+fn kfpatch(args: &[&str]) -> std::process::Output {
+    support::kfpatch().args(args).output().expect("run kfpatch")
+}
+
+/// `kubectl --kubeconfig K ARGS` with `input` on stdin; returns (success, stdout + stderr).
+fn kubectl_with_input(cluster: &TestCluster, args: &[&str], input: &str) -> (bool, String) {
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&cluster.kubeconfig)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kubectl");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+#[test]
+#[ignore = "needs ../shared; run by .ci/run"]
+fn the_cluster_accepts_and_stores_every_object() {
+    let cluster = TestCluster::start(16600, true);
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    cluster.kubectl(&["create", "namespace", "team-a"]);
+    cluster.kubectl(&["create", "namespace", "team-b"]);
+
+    // The YAML on stdout, checked by the API server (schema of the PodDefault CRD).
+    let printed = kfpatch(&["access", "--namespace", "team-a", "--namespace", "team-b"]);
+    assert_eq!(printed.status.code(), Some(0));
+    let yaml = String::from_utf8(printed.stdout).unwrap();
+    let (ok, report) = kubectl_with_input(
+        &cluster,
+        &["apply", "--server-side", "--dry-run=server", "-f", "-"],
+        &yaml,
+    );
+    assert!(ok, "{report}");
+    assert_eq!(
+        report,
+        "poddefault.kubeflow.org/access-ml-pipeline serverside-applied (server dry run)\n"
+            .repeat(2)
+    );
+
+    // The --output folder, as a GitOps tool would apply it.
+    let temp = tempfile::tempdir().unwrap();
+    let folder = temp.path().join("access");
+    let written = kfpatch(&[
+        "access",
+        "--namespace",
+        "team-a",
+        "--namespace",
+        "team-b",
+        "--output",
+        folder.to_str().unwrap(),
+    ]);
+    assert_eq!(written.status.code(), Some(0));
+    let (ok, report) = kubectl_with_input(
+        &cluster,
+        &[
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "-k",
+            folder.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(ok, "{report}");
+    assert_eq!(
+        report
+            .matches("serverside-applied (server dry run)")
+            .count(),
+        2
+    );
+
+    // --apply --yes stores them.
+    let applied = kfpatch(&[
+        "access",
+        "--namespace",
+        "team-a",
+        "--namespace",
+        "team-b",
+        "--expiration-seconds",
+        "3600",
+        "--apply",
+        "--yes",
+        "--kubeconfig",
+        &kubeconfig,
+    ]);
+    let stdout = String::from_utf8_lossy(&applied.stdout);
+    assert_eq!(
+        applied.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let header = "kfpatch access: server-side apply to context local (https://127.0.0.1:16600):\n  PodDefault team-a/access-ml-pipeline (token lifetime 3600 s)\n  PodDefault team-b/access-ml-pipeline (token lifetime 3600 s)\npoddefault.kubeflow.org/access-ml-pipeline serverside-applied\npoddefault.kubeflow.org/access-ml-pipeline serverside-applied\nHow a notebook in team-a, team-b uses it:\n";
+    assert!(stdout.starts_with(header), "{stdout}");
+    for namespace in ["team-a", "team-b"] {
+        let stored = cluster.kubectl(&[
+            "get",
+            "poddefault",
+            "access-ml-pipeline",
+            "-n",
+            namespace,
+            "-o",
+            "jsonpath={.spec.selector.matchLabels.access-ml-pipeline} {.spec.env[0].value} {.spec.volumes[0].projected.sources[0].serviceAccountToken.expirationSeconds} {.spec.volumes[0].projected.sources[0].serviceAccountToken.audience} {.spec.volumeMounts[0].mountPath} {.metadata.managedFields[0].manager}",
+        ]);
+        assert_eq!(
+            stored,
+            "true /var/run/secrets/kubeflow/pipelines/token 3600 pipelines.kubeflow.org /var/run/secrets/kubeflow/pipelines kfpatch"
+        );
+    }
+
+    // A namespace that does not exist: the dry run refuses, and nothing is stored anywhere.
+    cluster.kubectl(&["create", "namespace", "team-c"]);
+    let refused = kfpatch(&[
+        "access",
+        "--namespace",
+        "team-c",
+        "--namespace",
+        "no-such-team",
+        "--apply",
+        "--yes",
+        "--kubeconfig",
+        &kubeconfig,
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        "kfpatch: error: the API server refused the objects in a dry run, so nothing was applied: kubectl exited with 1:\npoddefault.kubeflow.org/access-ml-pipeline serverside-applied (server dry run)\nError from server (NotFound): namespaces \"no-such-team\" not found\nfix: --namespace must name existing profile namespaces (create the Profile first)\n"
+    );
+    assert_eq!(
+        cluster.kubectl(&["get", "poddefault", "-n", "team-c", "-o", "name"]),
+        ""
+    );
+}
+
+#[test]
+#[ignore = "needs kubectl; run by .ci/run"]
+fn apply_without_yes_and_without_a_terminal_refuses() {
+    // kubectl only reads this file (config view); no cluster is contacted.
+    let temp = tempfile::tempdir().unwrap();
+    let kubeconfig = temp.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: prod\n  cluster:\n    server: https://kfp.example.invalid:6443\ncontexts:\n- name: prod-admin\n  context:\n    cluster: prod\n    user: admin\nusers:\n- name: admin\n  user:\n    token: not-a-real-token\ncurrent-context: prod-admin\n",
+    )
+    .unwrap();
+    let output = support::kfpatch()
+        .args(["access", "--namespace", "team-a", "--apply", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "kfpatch access: server-side apply to context prod-admin (https://kfp.example.invalid:6443):\n  PodDefault team-a/access-ml-pipeline (token lifetime 7200 s)\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "kfpatch: error: not applying: there is no terminal to ask for confirmation; pass --yes to apply without asking\n"
+    );
+}
