@@ -275,12 +275,69 @@ fn malformed_column(env: &EnvFile, m: &Malformed) -> usize {
     column_at(env.text(), offset)
 }
 
-/// Key-by-key shape problems of an env file; `known` says whether a key is read by the component.
-fn lint_env_shapes(shown: &str, env: &EnvFile, known: &dyn Fn(&str) -> bool) -> Vec<Finding> {
+/// Which component reads an env file, for messages about what it makes of a malformed line.
+#[derive(Clone, Copy)]
+enum Reader {
+    ApiServer,
+    PersistenceAgent,
+}
+
+/// What the component does with a malformed line of a key it reads.
+fn consequence(reader: Reader, key: &str, m: &Malformed, raw_value: Option<&str>) -> String {
+    let bool_key = match reader {
+        Reader::ApiServer => catalogue::API_SERVER_BOOL_KEYS.contains(&key),
+        Reader::PersistenceAgent => key == "MULTIUSER",
+    };
+    let raw = raw_value.unwrap_or_default();
+    match (m, reader) {
+        (Malformed::Repeated { .. }, _) => String::new(),
+        (Malformed::NoEquals { .. }, Reader::ApiServer) if bool_key => {
+            " (empty when unset, which Go's strconv.ParseBool rejects: the API server exits at start-up)".to_string()
+        }
+        (Malformed::NoEquals { .. }, _) => String::new(),
+        (
+            Malformed::SpacesAroundEquals { .. } | Malformed::ExportPrefix { .. },
+            Reader::ApiServer,
+        ) if key == "MULTIUSER" => {
+            "; the API server finds no MULTIUSER and runs in single-user mode (an absent key is false)".to_string()
+        }
+        (
+            Malformed::SpacesAroundEquals { .. } | Malformed::ExportPrefix { .. },
+            Reader::ApiServer,
+        ) => format!("; the API server uses its built-in default for {key}"),
+        (
+            Malformed::SpacesAroundEquals { .. } | Malformed::ExportPrefix { .. },
+            Reader::PersistenceAgent,
+        ) => "; the persistence agent finds no MULTIUSER and runs in single-user mode".to_string(),
+        (_, Reader::ApiServer) if bool_key => format!(
+            "; the API server gets `{raw}`, which Go's strconv.ParseBool rejects: it exits at start-up (crash loop)"
+        ),
+        (_, Reader::ApiServer) => format!("; the API server gets {key} as `{raw}`"),
+        (_, Reader::PersistenceAgent) => format!(
+            "; the persistence agent gets `{raw}`, which is not the exact string false, so it runs in multi-user mode"
+        ),
+    }
+}
+
+/// Key-by-key shape problems of an env file; `known` says whether `reader` reads a key.
+fn lint_env_shapes(
+    shown: &str,
+    env: &EnvFile,
+    reader: Reader,
+    known: &dyn Fn(&str) -> bool,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     for key in meant_keys(env) {
         if let KeyState::Malformed(m) = env.check_key(key) {
-            let problem = catalogue::malformed_problem(shown, key, &m);
+            let mut problem = catalogue::malformed_problem(shown, key, &m);
+            if known(key) {
+                let raw = env
+                    .entries()
+                    .iter()
+                    .find(|e| e.line == m.line())
+                    .and_then(|e| env.value_of(e));
+                problem.message.push_str(&consequence(reader, key, &m, raw));
+            }
             // A repeated key fails the build whatever the key; other shapes only matter for
             // keys something reads.
             let severity = if known(key) || matches!(m, Malformed::Repeated { .. }) {
@@ -306,7 +363,7 @@ fn lint_env_shapes(shown: &str, env: &EnvFile, known: &dyn Fn(&str) -> bool) -> 
 fn lint_api_params(shown: &str, text: &str) -> Vec<Finding> {
     let env = EnvFile::parse(text);
     let known = |key: &str| catalogue::API_SERVER_KEYS.contains(&key);
-    let mut findings = lint_env_shapes(shown, &env, &known);
+    let mut findings = lint_env_shapes(shown, &env, Reader::ApiServer, &known);
     for key in meant_keys(&env) {
         let first = env
             .entries()
@@ -397,7 +454,9 @@ fn agent_multi_user(value: &str) -> bool {
 /// `persistence-agent/params.env`: its MULTIUSER must be lowercase `true` or `false`.
 fn lint_agent_params(shown: &str, text: &str) -> Vec<Finding> {
     let env = EnvFile::parse(text);
-    let mut findings = lint_env_shapes(shown, &env, &|key| key == "MULTIUSER");
+    let mut findings = lint_env_shapes(shown, &env, Reader::PersistenceAgent, &|key| {
+        key == "MULTIUSER"
+    });
     if let KeyState::Set { line, value } = env.check_key("MULTIUSER")
         && !matches!(value, "true" | "false")
     {
@@ -407,7 +466,8 @@ fn lint_agent_params(shown: &str, text: &str) -> Vec<Finding> {
         let (severity, consequence) = if meant == Some(agent) {
             (
                 Severity::Warning,
-                "which is what it means today, but only by accident".to_string(),
+                "as meant, but only because any value other than false counts as multi-user"
+                    .to_string(),
             )
         } else {
             (
@@ -562,7 +622,7 @@ fn combinations(install: &Install, facts: &Facts<'_>, texts: &Texts) -> Vec<Find
         let text = text_of(texts, AGENT_PARAMS);
         let column = column_of(text, line, Some("MULTIUSER"));
         let consequence = if multi {
-            "the persistence agent runs in single-user mode while the API server runs in multi-user mode; it watches and reports runs as if there were no profiles, so the status of runs in profile namespaces is not recorded as the API server expects"
+            "the persistence agent runs in single-user mode while the API server runs in multi-user mode, a combination upstream never ships; run status may not be recorded"
         } else {
             "the persistence agent stays in multi-user mode: it looks for a profile owner annotation on the kubeflow namespace, finds none, and run status is never recorded"
         };
