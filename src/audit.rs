@@ -168,7 +168,7 @@ pub fn audit(install: &Install, expect: Option<Mode>) -> Result<Vec<Finding>> {
         }
         texts.push((file, text));
     }
-    let facts = Facts::new(install, &readings, text_of(&texts, AGENT_PARAMS));
+    let facts = Facts::new(install, &readings);
     let combos = combinations(install, &facts, &texts);
     if let Some(mode) = expect {
         let taken: Vec<(String, Option<usize>)> =
@@ -508,8 +508,9 @@ struct Facts<'a> {
     /// MULTIUSER of the API server as it reads it (absent: false); `None` when unreadable.
     api_multi: Option<bool>,
     api_line: Option<usize>,
-    /// The persistence agent's mode, line and raw value, when its params.env sets MULTIUSER.
-    agent: Option<(bool, usize, &'a str)>,
+    /// The persistence agent's mode, line and raw value (`None`: the key is absent), when the
+    /// release has its params.env.
+    agent: Option<(bool, usize, Option<&'a str>)>,
     runner: Option<(&'a str, usize)>,
     viewer: Option<(&'a str, usize)>,
     deployment: Option<(&'a str, usize)>,
@@ -517,7 +518,7 @@ struct Facts<'a> {
 }
 
 impl<'a> Facts<'a> {
-    fn new(install: &Install, readings: &'a [Option<Reading>], agent_text: &'a str) -> Facts<'a> {
+    fn new(install: &Install, readings: &'a [Option<Reading>]) -> Facts<'a> {
         let reading = |row: u8| {
             let i = CATALOGUE.iter().position(|s| s.row == row)?;
             readings[i].as_ref()
@@ -532,11 +533,9 @@ impl<'a> Facts<'a> {
             _ => (None, None),
         };
         let agent = match value(3) {
-            Some((v, line)) => Some((agent_multi_user(v), line, v)),
+            Some((v, line)) => Some((agent_multi_user(v), line, Some(v))),
             // An agent params.env without a MULTIUSER key leaves the variable unset: single-user.
-            None if !agent_text.is_empty() && matches!(reading(3), Some(Reading::Absent)) => {
-                Some((false, 1, ""))
-            }
+            None if matches!(reading(3), Some(Reading::Absent)) => Some((false, 1, None)),
             None => None,
         };
         Facts {
@@ -620,7 +619,7 @@ fn combinations(install: &Install, facts: &Facts<'_>, texts: &Texts) -> Vec<Find
         && agent_multi != multi
     {
         let text = text_of(texts, AGENT_PARAMS);
-        let column = column_of(text, line, Some("MULTIUSER"));
+        let column = column_of(text, line, value.map(|_| "MULTIUSER"));
         let consequence = if multi {
             "the persistence agent runs in single-user mode while the API server runs in multi-user mode, a combination upstream never ships; run status may not be recorded"
         } else {
@@ -633,10 +632,9 @@ fn combinations(install: &Install, facts: &Facts<'_>, texts: &Texts) -> Vec<Find
             ),
             None => format!("no MULTIUSER in {} (false)", install.display(PARAMS_ENV)),
         };
-        let shown_value = if value.is_empty() && line == 1 && !text.contains("MULTIUSER") {
-            "no MULTIUSER (single-user)".to_string()
-        } else {
-            format!("MULTIUSER={value}")
+        let shown_value = match value {
+            Some(v) => format!("MULTIUSER={v}"),
+            None => "no MULTIUSER (single-user)".to_string(),
         };
         out.push(finding(
             install,
@@ -990,7 +988,8 @@ mod tests {
     fn columns_count_characters_and_skip_a_bom() {
         assert_eq!(column_of("\u{feff}A=\"x\"\n", 1, Some("\"")), 3);
         assert_eq!(column_of("a\n  b: c\n", 2, None), 3);
-        assert_eq!(column_at("ab\nüx=1", 6), 2);
+        assert_eq!(column_at("ab\nüx=1", 5), 2);
+        assert_eq!(column_at("ab\nüx=1", 6), 3);
     }
 
     #[test]
