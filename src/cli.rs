@@ -82,6 +82,10 @@ pub struct AuditArgs {
     /// Output format: text, json, or github (workflow command annotations)
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// Also exit 1 on warnings (by default only errors and drift do)
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]

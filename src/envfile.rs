@@ -297,7 +297,7 @@ impl EnvFile {
 }
 
 /// The key a person meant: without surrounding spaces and without an `export ` prefix.
-fn normalise_key(raw: &str) -> &str {
+pub fn normalise_key(raw: &str) -> &str {
     let trimmed = raw.trim();
     match trimmed.strip_prefix("export") {
         Some(rest) if rest.starts_with([' ', '\t']) => rest.trim_start(),

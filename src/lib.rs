@@ -11,6 +11,7 @@ pub mod app;
 pub mod audit;
 pub mod catalogue;
 pub mod cli;
+pub mod drift;
 pub mod envfile;
 pub mod error;
 pub mod git;

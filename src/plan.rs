@@ -74,7 +74,7 @@ pub fn show_value(value: Option<&str>) -> String {
 }
 
 /// Whether a read value means `wanted` for this setting (MULTIUSER compares as Go booleans).
-fn holds(setting: &Setting, reading: &Reading, wanted: Option<&str>) -> bool {
+pub fn holds(setting: &Setting, reading: &Reading, wanted: Option<&str>) -> bool {
     let is_switch = matches!(setting.place, Place::EnvKey("MULTIUSER"));
     match (reading, wanted) {
         (Reading::Value { value, .. }, Some(w)) if is_switch => {

@@ -3,7 +3,9 @@
 
 use crate::app::{Output, find, location, version_text, write_out};
 use crate::catalogue::{self, CATALOGUE, Mode, Parsed, Place, Reading, Scope};
-use crate::cli::{Cli, StatusArgs};
+use serde::Serialize;
+
+use crate::cli::{Cli, Format, StatusArgs};
 use crate::envfile::parse_go_bool;
 use crate::error::{Failure, Result};
 use crate::git::Checkout;
@@ -17,8 +19,12 @@ pub struct RowState {
     pub file: &'static str,
     pub setting: String,
     pub line: Option<usize>,
+    /// The value as read (`None`: absent, not read, or not a literal).
+    pub value: Option<String>,
     /// The value, `(absent)`, or why the row does not apply / cannot be read.
     pub shown: String,
+    /// Why the row does not apply or is not switched by default, if so.
+    pub note: Option<String>,
     /// Which mode's upstream value it holds, if any.
     pub mode: Option<Mode>,
     /// Part of the default switch (not parity-only, applicable to this release)?
@@ -27,7 +33,7 @@ pub struct RowState {
 }
 
 /// The git facts of the checkout around an install.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct GitState {
     pub commit: String,
     pub tag: Option<String>,
@@ -78,7 +84,9 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
             file: setting.file,
             setting: setting.name(),
             line: None,
+            value: None,
             shown: String::new(),
+            note: None,
             mode: None,
             counts: applies.is_ok(),
             problem: None,
@@ -102,6 +110,7 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
             }
             Ok(Reading::NotApplicable(reason)) => {
                 state.shown = format!("(n/a: {reason})");
+                state.note = Some(reason);
                 state.counts = false;
             }
             Ok(reading) => {
@@ -113,6 +122,7 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
                     _ => None,
                 };
                 state.shown = show_value(value);
+                state.value = value.map(str::to_string);
                 state.mode = [Mode::On, Mode::Off].into_iter().find(|m| {
                     let wanted = setting.value_in(*m);
                     match (value, wanted) {
@@ -131,40 +141,162 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
             && setting.scope != Scope::Parity
         {
             state.shown = format!("{} (not switched: {reason})", state.shown);
+            state.note = Some(format!("not switched: {reason}"));
         }
         out.push(state);
     }
     Ok(out)
 }
 
-/// The install's mode as the default switch sees it.
-pub fn overall_mode(rows: &[RowState]) -> String {
+/// The install's mode as the default switch sees it, in one word: `on`, `off`, `mixed` (the
+/// settings disagree) or `unknown` (a managed file has a problem).
+pub fn mode_word(rows: &[RowState]) -> &'static str {
     let counted: Vec<&RowState> = rows.iter().filter(|r| r.counts).collect();
-    if counted.iter().any(|r| r.problem.is_some()) {
-        return "unknown: a managed file has a problem (see below)".to_string();
-    }
     let all = |m: Mode| counted.iter().all(|r| r.mode == Some(m));
-    if all(Mode::On) {
-        "on (multi-user: every managed setting at its multi-user value)".to_string()
+    if counted.iter().any(|r| r.problem.is_some()) {
+        "unknown"
+    } else if all(Mode::On) {
+        "on"
     } else if all(Mode::Off) {
-        "off (single-user: every managed setting at its single-user value)".to_string()
+        "off"
     } else {
-        let odd: Vec<String> = counted
-            .iter()
-            .filter(|r| r.mode != counted[0].mode)
-            .map(|r| r.setting.clone())
-            .collect();
-        format!(
-            "mixed: {} disagree with MULTIUSER (run kfpatch multiuser on|off to make them agree)",
-            odd.join(", ")
-        )
+        "mixed"
     }
 }
 
+/// The install's mode as the default switch sees it.
+pub fn overall_mode(rows: &[RowState]) -> String {
+    let counted: Vec<&RowState> = rows.iter().filter(|r| r.counts).collect();
+    match mode_word(rows) {
+        "unknown" => "unknown: a managed file has a problem (see below)".to_string(),
+        "on" => "on (multi-user: every managed setting at its multi-user value)".to_string(),
+        "off" => "off (single-user: every managed setting at its single-user value)".to_string(),
+        _ => {
+            let odd: Vec<String> = counted
+                .iter()
+                .filter(|r| r.mode != counted[0].mode)
+                .map(|r| r.setting.clone())
+                .collect();
+            format!(
+                "mixed: {} disagree with MULTIUSER (run kfpatch multiuser on|off to make them agree)",
+                odd.join(", ")
+            )
+        }
+    }
+}
+
+/// The version of the JSON objects `status` and `audit` print; it changes only when a field
+/// changes meaning or goes away (new fields may be added within a version).
+pub const JSON_SCHEMA: u32 = 1;
+
+/// The install, as `status` and `audit` print it in JSON.
+#[derive(Debug, Serialize)]
+pub struct InstallJson {
+    /// The `installs/multi-user` folder, relative to the `-C` folder (`.` when it is that folder).
+    pub path: String,
+    /// `manifests-apps`, `manifests-applications`, `manifests-legacy`, `pipelines`, `unrecognised`.
+    pub layout: &'static str,
+    /// `appVersion` of `installs/generic/pipeline-install-config.yaml`; `null` when unknown.
+    pub kfp_version: Option<String>,
+    /// Why the version is unknown; `null` when it is known.
+    pub kfp_version_error: Option<String>,
+}
+
+impl InstallJson {
+    pub fn of(install: &Install) -> InstallJson {
+        InstallJson {
+            path: install.rel.clone(),
+            layout: install.layout.id(),
+            kfp_version: install.version.as_ref().ok().map(|v| v.to_string()),
+            kfp_version_error: install.version.as_ref().err().cloned(),
+        }
+    }
+}
+
+/// `status --format json`.
+#[derive(Debug, Serialize)]
+struct StatusJson {
+    schema: u32,
+    install: InstallJson,
+    git: Option<GitState>,
+    mode: &'static str,
+    settings: Vec<SettingJson>,
+}
+
+#[derive(Debug, Serialize)]
+struct SettingJson {
+    /// The row of the catalogue table (README, "What changes together").
+    row: u8,
+    /// Relative to the `-C` folder.
+    file: String,
+    line: Option<usize>,
+    setting: String,
+    /// The value as read; `null` when absent, not read or not a literal.
+    value: Option<String>,
+    /// `multi-user`, `single-user`, `customised`, `file-absent`, `not-applicable` or `problem`.
+    state: &'static str,
+    /// Part of the default `multiuser on|off` switch on this release.
+    switched_by_default: bool,
+    note: Option<String>,
+    problem: Option<String>,
+}
+
+impl SettingJson {
+    fn of(install: &Install, row: &RowState) -> SettingJson {
+        let state = if row.problem.is_some() {
+            "problem"
+        } else if row.shown.starts_with("(file not present)") {
+            "file-absent"
+        } else if row.shown.starts_with("(n/a") {
+            "not-applicable"
+        } else {
+            match row.mode {
+                Some(Mode::On) => "multi-user",
+                Some(Mode::Off) => "single-user",
+                None => "customised",
+            }
+        };
+        SettingJson {
+            row: row.row,
+            file: install.display(row.file),
+            line: row.line,
+            setting: row.setting.clone(),
+            value: row.value.clone(),
+            state,
+            switched_by_default: row.counts,
+            note: row.note.clone(),
+            problem: row.problem.clone(),
+        }
+    }
+}
+
+/// `value` as pretty-printed JSON with a final newline.
+pub fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string_pretty(value)
+        .map(|text| text + "\n")
+        .map_err(|e| Failure::new(format!("cannot format JSON: {e}")))
+}
+
 /// `kfpatch status`.
-pub fn run(cli: &Cli, _args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
+pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
+    if args.format == Format::Github {
+        return Err(Failure::new(
+            "status --format github: workflow annotations are for findings; use kfpatch audit --format github, or status --format text|json",
+        ));
+    }
     let install = find(cli)?;
     let rows = rows(&install)?;
+    if args.format == Format::Json {
+        let report = StatusJson {
+            schema: JSON_SCHEMA,
+            install: InstallJson::of(&install),
+            git: git_state(&install),
+            mode: mode_word(&rows),
+            settings: rows.iter().map(|r| SettingJson::of(&install, r)).collect(),
+        };
+        write_out(io, &to_json(&report)?)?;
+        return problems_result(&rows);
+    }
     let mut text = String::new();
     text.push_str(&format!("install:  {}\n", install.rel));
     text.push_str(&format!("layout:   {}\n", install.layout.describe()));
@@ -198,7 +330,6 @@ pub fn run(cli: &Cli, _args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
         .max()
         .unwrap_or(0);
     let name_width = rows.iter().map(|r| r.setting.len()).max().unwrap_or(0);
-    let mut problems = Vec::new();
     for r in &rows {
         let mode = match (r.mode, r.counts) {
             (Some(Mode::On), _) => "multi-user",
@@ -224,11 +355,14 @@ pub fn run(cli: &Cli, _args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
         if !text.ends_with('\n') {
             text.push('\n');
         }
-        if let Some(p) = &r.problem {
-            problems.push(p.clone());
-        }
     }
     write_out(io, &text)?;
+    problems_result(&rows)
+}
+
+/// Exit 0, or exit 2 naming every problem a managed file has.
+fn problems_result(rows: &[RowState]) -> Result<i32> {
+    let mut problems: Vec<String> = rows.iter().filter_map(|r| r.problem.clone()).collect();
     if problems.is_empty() {
         Ok(0)
     } else {
