@@ -414,6 +414,19 @@ pub fn malformed_problem(shown: &str, key: &str, m: &Malformed) -> Problem {
     }
 }
 
+/// A file the switch needs is not there.
+pub fn missing_file(shown: &str, file: &str) -> Problem {
+    Problem {
+        file: shown.to_string(),
+        line: 1,
+        code: "missing-file",
+        message: format!("{file} is missing; the switch changes a setting in it"),
+        fix:
+            "restore the file from upstream, or switch only the params.env files with --params-only"
+                .to_string(),
+    }
+}
+
 fn shape_problem(shown: &str, what: &str) -> Problem {
     Problem {
         file: shown.to_string(),

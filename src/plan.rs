@@ -128,7 +128,7 @@ pub fn switch(install: &Install, mode: Mode, scope: Scope) -> Result<Plan> {
                     message: "this release has no persistence-agent/params.env".to_string(),
                 });
             } else {
-                problems.push(missing_file(&shown, file));
+                problems.push(catalogue::missing_file(&shown, file));
             }
             continue;
         };
@@ -163,18 +163,6 @@ pub fn switch(install: &Install, mode: Mode, scope: Scope) -> Result<Plan> {
         problems.sort_by(|a, b| (&a.file, a.line, &a.message).cmp(&(&b.file, b.line, &b.message)));
         problems.dedup();
         Err(problems_failure(&problems))
-    }
-}
-
-fn missing_file(shown: &str, file: &str) -> Problem {
-    Problem {
-        file: shown.to_string(),
-        line: 1,
-        code: "missing-file",
-        message: format!("{file} is missing; the switch changes a setting in it"),
-        fix:
-            "restore the file from upstream, or switch only the params.env files with --params-only"
-                .to_string(),
     }
 }
 

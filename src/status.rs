@@ -95,7 +95,7 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
             state.shown = "(file not present)".to_string();
             state.counts &= setting.file != "persistence-agent/params.env";
             if state.counts {
-                state.problem = Some(format!("{shown_file} is missing"));
+                state.problem = Some(catalogue::missing_file(&shown_file, setting.file).render());
             }
             out.push(state);
             continue;
@@ -138,10 +138,13 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
         }
         if let Err(reason) = &applies
             && state.problem.is_none()
-            && setting.scope != Scope::Parity
+            && state.note.is_none()
         {
-            state.shown = format!("{} (not switched: {reason})", state.shown);
-            state.note = Some(format!("not switched: {reason}"));
+            state.note = Some(if setting.scope == Scope::Parity {
+                "switched only with --parity".to_string()
+            } else {
+                format!("not switched: {reason}")
+            });
         }
         out.push(state);
     }
@@ -324,48 +327,52 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     ));
     text.push_str(&format!("mode:     {}\n", overall_mode(&rows)));
     text.push_str("settings:\n");
-    let width = rows
-        .iter()
-        .map(|r| location(r.file, r.line).len())
-        .max()
-        .unwrap_or(0);
-    let name_width = rows.iter().map(|r| r.setting.len()).max().unwrap_or(0);
+    let width =
+        |cell: &dyn Fn(&RowState) -> String| rows.iter().map(|r| cell(r).len()).max().unwrap_or(0);
+    let place = |r: &RowState| location(r.file, r.line);
+    let value = |r: &RowState| match mode_label(r) {
+        Some(label) => format!("{} [{label}]", r.shown),
+        None => r.shown.clone(),
+    };
+    let (place_width, name_width, value_width) = (
+        width(&place),
+        width(&|r: &RowState| r.setting.clone()),
+        width(&value),
+    );
     for r in &rows {
-        let mode = match (r.mode, r.counts) {
-            (Some(Mode::On), _) => "multi-user",
-            (Some(Mode::Off), _) => "single-user",
-            (None, true) if r.problem.is_none() => "customised",
-            _ => "",
-        };
-        text.push_str(
-            format!(
-                "  {} {:width$}  {:name_width$}  {}{}\n",
-                r.row,
-                location(r.file, r.line),
-                r.setting,
-                r.shown,
-                if mode.is_empty() {
-                    String::new()
-                } else {
-                    format!("  [{mode}]")
-                },
-            )
-            .trim_end_matches(' '),
+        let line = format!(
+            "  {} {:place_width$}  {:name_width$}  {:value_width$}  {}",
+            r.row,
+            place(r),
+            r.setting,
+            value(r),
+            r.note.as_deref().unwrap_or_default(),
         );
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
+        text.push_str(line.trim_end());
+        text.push('\n');
     }
     write_out(io, &text)?;
     problems_result(&rows)
 }
 
-/// Exit 0, or exit 2 naming every problem a managed file has.
+/// `multi-user`, `single-user` or `customised` for a row whose value was read.
+fn mode_label(row: &RowState) -> Option<&'static str> {
+    match row.mode {
+        Some(Mode::On) => Some("multi-user"),
+        Some(Mode::Off) => Some("single-user"),
+        None if row.counts && row.problem.is_none() => Some("customised"),
+        None => None,
+    }
+}
+
+/// Exit 0, or exit 2 naming every problem a managed file has (once, though several rows share
+/// a file).
 fn problems_result(rows: &[RowState]) -> Result<i32> {
     let mut problems: Vec<String> = rows.iter().filter_map(|r| r.problem.clone()).collect();
     if problems.is_empty() {
         Ok(0)
     } else {
+        problems.sort();
         problems.dedup();
         Err(Failure::new(problems.join("\n")))
     }
