@@ -25,6 +25,7 @@ use crate::envfile::{EnvFile, KeyState, Malformed, normalise_key, parse_go_bool}
 use crate::error::Result;
 use crate::git::Checkout;
 use crate::install::{self, Install, PARAMS_ENV};
+use crate::overlay;
 use crate::plan::{holds, show_value};
 use crate::status::{self, InstallJson, JSON_SCHEMA, to_json};
 
@@ -76,6 +77,8 @@ struct Report {
     mode: &'static str,
     /// The `--expect` mode, or `null`.
     expect: Option<&'static str>,
+    /// kfpatch overlays (`multiuser off --overlay DIR`) found in the checkout.
+    overlays: Vec<overlay::Found>,
     findings: Vec<Finding>,
     drift: Option<Drift>,
     summary: Summary,
@@ -96,7 +99,8 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         OnOff::On => Mode::On,
         OnOff::Off => Mode::Off,
     });
-    let findings = audit(&install, expect)?;
+    let overlays = overlay::find_all(&install)?;
+    let findings = with_overlays(expect, audit(&install, expect)?, &overlays);
     let drift = match &args.against {
         Some(reference) => Some(drift::against(&install, reference)?),
         None => None,
@@ -111,6 +115,7 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         install: InstallJson::of(&install),
         mode: status::mode_word(&rows),
         expect: expect.map(Mode::word),
+        overlays,
         findings,
         drift,
         summary: Summary {
@@ -127,6 +132,64 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
     };
     write_out(io, &text)?;
     Ok(report.summary.exit_code)
+}
+
+/// Takes kfpatch overlays into account: an up-to-date overlay over this install carries the
+/// single-user values, so `--expect off` is met for the settings it switches; `--expect on` is not
+/// met while such an overlay exists; and an overlay that no longer matches the upstream files is
+/// a warning, as the cluster would get its stale values.
+fn with_overlays(
+    expect: Option<Mode>,
+    mut findings: Vec<Finding>,
+    overlays: &[overlay::Found],
+) -> Vec<Finding> {
+    for found in overlays.iter().filter(|o| o.over_this_install) {
+        let file = format!("{}/{}", found.path, overlay::KUSTOMIZATION);
+        let at = |severity, code, message: String, fix: String| Finding {
+            file: file.clone(),
+            line: Some(1),
+            column: Some(1),
+            severity,
+            code,
+            message,
+            fix,
+        };
+        if !found.up_to_date {
+            findings.push(at(
+                Severity::Warning,
+                "overlay-stale",
+                format!(
+                    "the overlay {} is not what kfpatch would write for the current upstream files (an upgrade or a hand edit?); applied, it carries stale values",
+                    found.path
+                ),
+                format!("run kfpatch multiuser off --overlay {}", found.path),
+            ));
+        }
+        match expect {
+            Some(Mode::On) => findings.push(at(
+                Severity::Error,
+                "overlay-switches-off",
+                format!(
+                    "the overlay {} switches multi-user mode off over this install; --expect on",
+                    found.path
+                ),
+                format!(
+                    "remove it with kfpatch multiuser on --overlay {}",
+                    found.path
+                ),
+            )),
+            Some(Mode::Off) if found.up_to_date => findings.retain(|f| {
+                f.code != "expect-mismatch"
+                    || !found
+                        .switched
+                        .iter()
+                        .any(|(file, line)| *file == f.file && Some(*line) == f.line)
+            }),
+            _ => {}
+        }
+    }
+    findings.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    findings
 }
 
 /// Every finding of the install, sorted by file, line and column.
@@ -856,6 +919,22 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
             .expect
             .map_or(String::new(), |e| format!(", expecting {e}"))
     );
+    for found in &report.overlays {
+        text.push_str(&format!(
+            "overlay {}: multi-user mode off {}, {}\n",
+            found.path,
+            if found.over_this_install {
+                "over this install"
+            } else {
+                "over another kustomization"
+            },
+            if found.up_to_date {
+                "up to date"
+            } else {
+                "stale"
+            }
+        ));
+    }
     let mut current: Option<&str> = None;
     for f in &report.findings {
         if current != Some(f.file.as_str()) {

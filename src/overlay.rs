@@ -192,6 +192,89 @@ struct FileChange {
     new: Option<String>,
 }
 
+/// A kfpatch overlay found in the checkout, as `audit` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Found {
+    /// The overlay folder, relative to the `-C` folder.
+    pub path: String,
+    /// Its base resolves into this install's KFP tree.
+    pub over_this_install: bool,
+    /// Its files are exactly what `multiuser off --overlay` would write now; when `false`, the
+    /// upstream files changed (an upgrade, an edit) or the overlay was edited by hand.
+    pub up_to_date: bool,
+    /// The catalogue settings it switches, as `file:line` of the upstream file (for `audit`).
+    #[serde(skip)]
+    pub switched: Vec<(String, usize)>,
+}
+
+/// Every kfpatch overlay under the checkout root (pruning `.git`, `node_modules`, `target` and the
+/// KFP tree itself, where kfpatch never writes one).
+pub fn find_all(install: &Install) -> Result<Vec<Found>> {
+    let kfp_tree = install.kfp_tree();
+    let mut found = Vec::new();
+    let mut walker = walkdir::WalkDir::new(&install.root).into_iter();
+    while let Some(entry) = walker.next() {
+        let Ok(entry) = entry else { continue };
+        if entry.file_type().is_dir() {
+            let name = entry.file_name();
+            if entry.depth() > 0
+                && ([".git", "node_modules", "target"]
+                    .iter()
+                    .any(|n| name == *n)
+                    || entry.path() == kfp_tree)
+            {
+                walker.skip_current_dir();
+            }
+            continue;
+        }
+        if entry.file_name() != KUSTOMIZATION {
+            continue;
+        }
+        let Some(dir) = entry.path().parent() else {
+            continue;
+        };
+        let Some(overlay) = detect(dir)? else {
+            continue;
+        };
+        found.push(check(install, dir, &overlay)?);
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(found)
+}
+
+/// Whether `overlay` in `dir` builds on this install, and is what kfpatch would write now.
+fn check(install: &Install, dir: &Path, overlay: &Overlay) -> Result<Found> {
+    let base = absolute(&dir.join(&overlay.resource));
+    let over_this_install = base.starts_with(install.kfp_tree());
+    let mut found = Found {
+        path: install::relative(&install.root, dir),
+        over_this_install,
+        up_to_date: false,
+        switched: Vec::new(),
+    };
+    if !over_this_install {
+        return Ok(found);
+    }
+    for scope in [Scope::Related, Scope::Params] {
+        let plan = plan::switch(install, Mode::Off, scope)?;
+        let wanted = overlay_files(install, &plan, &overlay.resource, overlay.created_folder)?;
+        let mut current = true;
+        for (name, content) in &wanted {
+            current &= read_optional(&dir.join(name))?.as_deref() == Some(content.as_str());
+        }
+        if current {
+            found.up_to_date = true;
+            found.switched = plan
+                .changes
+                .iter()
+                .map(|c| (install.display(&c.file), c.line))
+                .collect();
+            break;
+        }
+    }
+    Ok(found)
+}
+
 pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> {
     let Some(overlay) = &args.overlay else {
         return Err(Failure::new("--overlay DIR is missing"));
