@@ -666,7 +666,7 @@ pub fn apply_with_prompt(
             wait_established(kubectl, &crds, options.deadline, progress)?;
         }
         if !rest.is_empty() {
-            let label = format!("step 2/2 ({} objects)", rest.len());
+            let label = format!("step 2/2 ({})", count(rest.len(), "object"));
             sent += apply_step(kubectl, &label, &rest, &facts, options, progress)?;
         }
     }
@@ -679,11 +679,12 @@ pub fn apply_with_prompt(
         progress.line(&format!("  not checked: {line}"))?;
     }
     progress.line(&format!(
-        "{} {sent} objects in {:.1} s",
+        "{} {} in {:.1} s",
         match options.dry_run {
             DryRun::None => "applied",
             _ => "checked",
         },
+        count(sent, "object"),
         started.elapsed().as_secs_f64()
     ))?;
     Ok(Applied {
@@ -733,6 +734,15 @@ pub fn confirm(out: &mut dyn Write, consent: Consent<'_>, question: &str) -> Res
     match answer.trim().to_ascii_lowercase().as_str() {
         "y" | "yes" => Ok(()),
         _ => Err(Failure::new("not applied: the answer was not yes")),
+    }
+}
+
+/// `1 object`, `2 objects`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
@@ -1011,8 +1021,8 @@ fn apply_step(
     )?;
     let attempts = options.attempts.max(1);
     progress.line(&format!(
-        "{label}: attempt {tries}/{attempts}: ok, {} objects",
-        objects.len()
+        "{label}: attempt {tries}/{attempts}: ok, {}",
+        count(objects.len(), "object")
     ))?;
     Ok(objects.len())
 }
@@ -1051,7 +1061,10 @@ fn wait_established(
             ran.stderr.trim()
         )));
     }
-    progress.line(&format!("step 1/2: {} CRDs Established", crds.len()))
+    progress.line(&format!(
+        "step 1/2: {} Established",
+        count(crds.len(), "CRD")
+    ))
 }
 
 /// Why a Deployment (as `kubectl get -o json` shows it) has not rolled out; `None` when it has.

@@ -130,7 +130,7 @@ pub fn read(install: &Install, objects: &[Object]) -> Result<Effective> {
                     text.push_str(&format!("  env: {}\n", describe_env(env)));
                 }
             }
-            env_from_agrees = Some(api_name.is_some_and(|n| names.contains(n)));
+            env_from_agrees = api_name.map(|n| names.contains(n));
         }
         None => text.push_str(&format!("\nno Deployment {API_SERVER} in this render\n")),
     }

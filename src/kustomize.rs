@@ -71,10 +71,12 @@ impl Kustomize {
     pub fn version_warning(&self, install: &Install) -> Option<String> {
         let (wanted, release) = required_version(install)?;
         let have = self.version.as_ref().ok()?;
+        let mut words = vec![self.program.clone()];
+        words.extend(self.args.iter().cloned());
         (*have < wanted).then(|| {
             format!(
-                "{} is kustomize {have}, older than the {wanted} that the README of {release} asks for; the render may differ from upstream's",
-                self.program
+                "{} runs kustomize {have}, older than the {wanted} that the README of {release} asks for; the render may differ from upstream's",
+                words.join(" ")
             )
         })
     }
@@ -147,7 +149,7 @@ pub fn required_version(install: &Install) -> Option<(Version, &'static str)> {
     let kfp = install.version.as_ref().ok()?;
     let at_least = |v: &str| Version::parse(v).is_some_and(|v| *kfp >= v);
     let (wanted, release) = if at_least("2.6.0") {
-        ("5.7.1", "kubeflow/manifests v1.11")
+        ("5.7.1", "kubeflow/manifests v1.11 and later")
     } else if at_least("2.4.0") {
         ("5.4.3", "kubeflow/manifests v1.10")
     } else if at_least("2.2.0") {
