@@ -536,6 +536,13 @@ impl<'a> Progress<'a> {
     }
 }
 
+impl Drop for Progress<'_> {
+    /// An error printed after the last step must not land on the spinner's line.
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
 /// How to apply.
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {

@@ -202,11 +202,16 @@ fn first_version(text: &str) -> Option<Version> {
         .find_map(Version::parse)
 }
 
-/// kustomize's error without its log prefix and deprecation warnings.
+/// kustomize's error without deprecation warnings and without kubectl's log prefix
+/// (`E1129 02:51:18.163477 23577 run.go:72] "command failed" err="..."`).
 fn error_lines(stderr: &str) -> String {
     let lines: Vec<&str> = stderr
         .lines()
         .filter(|l| !l.starts_with("# Warning") && !l.trim().is_empty())
+        .map(|l| match l.split_once("\"command failed\" err=") {
+            Some((_, err)) => err.trim_matches('"'),
+            None => l,
+        })
         .collect();
     lines.join("\n")
 }
@@ -304,6 +309,16 @@ mod tests {
             Some("v5.5.0".to_string())
         );
         assert!(first_version("no version here").is_none());
+    }
+
+    #[test]
+    fn kubectl_log_prefix_is_dropped() {
+        assert_eq!(
+            error_lines(
+                "# Warning: 'bases' is deprecated.\nE1129 02:51:18.163477   23577 run.go:72] \"command failed\" err=\"accumulating resources: no such file\"\n"
+            ),
+            "accumulating resources: no such file"
+        );
     }
 
     #[test]

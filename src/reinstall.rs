@@ -45,7 +45,7 @@ pub fn resolve(install: &Install, target: &str) -> Result<Target> {
             folder(
                 root,
                 &dir,
-                "--target kfp: a kubeflow/pipelines checkout's multi-user overlay with cert-manager (no example/ here)",
+                "--target kfp: no example/ in a kubeflow/pipelines checkout, so its cert-manager multi-user overlay",
             )
         }
         "kfp" => Err(Failure::new(format!(

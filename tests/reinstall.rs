@@ -327,7 +327,7 @@ fn switch_and_reinstall(tree: &str, port: u16, controller_kind: &str, how: &str)
         run.stdout
     );
     assert!(
-        run.stdout.contains(&format!("apply:   the render of ")),
+        run.stdout.contains("apply:   the render of "),
         "{}",
         run.stdout
     );
