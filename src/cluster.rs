@@ -448,6 +448,8 @@ impl Kubectl {
 #[derive(Debug, Clone, Default)]
 pub struct Discovery {
     pub kinds: BTreeMap<GroupKind, bool>,
+    /// Served `group/version`s (`v1` for core), from `kubectl api-versions`.
+    pub versions: BTreeSet<String>,
     pub namespaces: BTreeSet<String>,
 }
 
@@ -864,51 +866,51 @@ fn discover(
 ) -> Result<Discovery> {
     let none = RenderFacts::default();
     let label = format!("discovery of {}", info.server);
-    let ran = retrying(
-        &label,
-        options.attempts,
-        options.deadline,
-        &none,
+    let read = |args: &[&str], what: &str, progress: &mut Progress<'_>| -> Result<String> {
+        let ran = retrying(
+            &label,
+            options.attempts,
+            options.deadline,
+            &none,
+            progress,
+            &mut |p| {
+                let mut ran = kubectl.run(args, None, Some(options.deadline), &mut || p.tick())?;
+                // An aggregated API that is down (a broken metrics-server) makes discovery
+                // partial; the kinds a KFP render uses are still listed.
+                if !ran.success()
+                    && !ran.stdout.trim().is_empty()
+                    && ran
+                        .stderr
+                        .contains("unable to retrieve the complete list of server APIs")
+                {
+                    ran.code = Some(0);
+                }
+                Ok(ran)
+            },
+        )
+        .map_err(|f| cluster_failure(format!("cannot read {what}: {}", f.message)))?;
+        Ok(ran.stdout)
+    };
+    let kinds = parse_api_resources(&read(
+        &["api-resources", "--no-headers"],
+        "what the cluster serves",
         progress,
-        &mut |p| {
-            kubectl.run(
-                &["api-resources", "--no-headers"],
-                None,
-                Some(options.deadline),
-                &mut || p.tick(),
-            )
-        },
-    )
-    .map_err(|f| {
-        cluster_failure(format!(
-            "cannot read what the cluster serves: {}",
-            f.message
-        ))
-    })?;
-    let kinds = parse_api_resources(&ran.stdout);
-    let ran = retrying(
-        &label,
-        options.attempts,
-        options.deadline,
-        &none,
-        progress,
-        &mut |p| {
-            kubectl.run(
-                &["get", "namespaces", "-o", "name"],
-                None,
-                Some(options.deadline),
-                &mut || p.tick(),
-            )
-        },
-    )
-    .map_err(|f| cluster_failure(format!("cannot list namespaces: {}", f.message)))?;
-    let namespaces = ran
-        .stdout
+    )?);
+    let versions = read(&["api-versions"], "what the cluster serves", progress)?
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let namespaces = read(&["get", "namespaces", "-o", "name"], "namespaces", progress)?
         .lines()
         .filter_map(|l| l.trim().strip_prefix("namespace/"))
         .map(str::to_string)
         .collect();
-    Ok(Discovery { kinds, namespaces })
+    Ok(Discovery {
+        kinds,
+        versions,
+        namespaces,
+    })
 }
 
 /// The objects a dry run cannot check, with why.
@@ -927,6 +929,7 @@ pub fn check<'a>(
     dry_run: DryRun,
 ) -> Result<Checked<'a>> {
     let mut missing_kinds: BTreeMap<GroupKind, usize> = BTreeMap::new();
+    let mut missing_versions: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut missing_namespaces: BTreeSet<String> = BTreeSet::new();
     let mut checked = Checked::default();
     for o in objects {
@@ -935,6 +938,12 @@ pub fn check<'a>(
         let created = facts.crd_kinds.contains(&gk);
         if !served && !created {
             *missing_kinds.entry(gk).or_insert(0) += 1;
+            continue;
+        }
+        if served && !created && !discovery.versions.contains(&o.api_version) {
+            *missing_versions
+                .entry((o.kind.clone(), o.api_version.clone()))
+                .or_insert(0) += 1;
             continue;
         }
         if let Some(ns) = &o.namespace
@@ -958,19 +967,19 @@ pub fn check<'a>(
                 .push((o, "CRD not installed yet".to_string()));
         }
     }
-    if missing_kinds.is_empty() && missing_namespaces.is_empty() {
+    if missing_kinds.is_empty() && missing_versions.is_empty() && missing_namespaces.is_empty() {
         return Ok(checked);
     }
     let mut lines: Vec<String> = missing_kinds
         .iter()
-        .map(|(gk, n)| {
-            format!(
-                "{} ({n} object{})",
-                missing_kind_message(gk),
-                if *n == 1 { "" } else { "s" }
-            )
-        })
+        .map(|(gk, n)| format!("{} ({})", missing_kind_message(gk), count(*n, "object")))
         .collect();
+    lines.extend(missing_versions.iter().map(|((kind, api_version), n)| {
+        format!(
+            "{kind} ({api_version}): the cluster serves {kind}, but not in version {api_version}; its installed CRD or API is of another release ({})",
+            count(*n, "object")
+        )
+    }));
     lines.extend(
         missing_namespaces
             .iter()
@@ -1411,6 +1420,14 @@ Error from server (BadRequest): error when creating \"STDIN\": ConfigMap in vers
         let objects = split(RENDER).unwrap();
         let facts = RenderFacts::of(&objects);
         let mut discovery = Discovery::default();
+        for v in [
+            "v1",
+            "apps/v1",
+            "apiextensions.k8s.io/v1",
+            "security.istio.io/v1beta1",
+        ] {
+            discovery.versions.insert(v.to_string());
+        }
         discovery.kinds.insert(gk("apps", "Deployment"), true);
         discovery.kinds.insert(gk("", "Namespace"), false);
         discovery.kinds.insert(
@@ -1440,6 +1457,12 @@ Error from server (BadRequest): error when creating \"STDIN\": ConfigMap in vers
                 "AuthorizationPolicy/ml-pipeline (namespace kubeflow): namespace kubeflow not created yet",
                 "Deployment/ml-pipeline (namespace kubeflow): namespace kubeflow not created yet",
             ]
+        );
+        discovery.versions.remove("security.istio.io/v1beta1");
+        let err = check(&objects, &facts, &discovery, DryRun::None).unwrap_err();
+        assert_eq!(
+            err.message,
+            "the cluster lacks what this render needs; nothing was applied:\n  AuthorizationPolicy (security.istio.io/v1beta1): the cluster serves AuthorizationPolicy, but not in version security.istio.io/v1beta1; its installed CRD or API is of another release (1 object)"
         );
     }
 
