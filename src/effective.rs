@@ -1,0 +1,449 @@
+//! The KFP settings a render actually gives the cluster, and whether they agree with the files.
+//!
+//! The files are what kfpatch edits; the render is what the API server reads. An overlay or patch
+//! above the install can override a value, and kustomize renames the ConfigMap on every change
+//! (facts §3), so `render` shows the generated ConfigMap, the `ml-pipeline` env and `envFrom`, the
+//! UI env and viewer account that the catalogue manages, and compares each catalogue row with it.
+
+use std::collections::BTreeSet;
+
+use yaml_serde::Value;
+
+use crate::app::location;
+use crate::catalogue::{self, CATALOGUE, Parsed, Place, Reading, Setting};
+use crate::cluster::{API_SERVER_CONFIG_PREFIX, Object};
+use crate::error::Result;
+use crate::install::{Install, PARAMS_ENV};
+use crate::plan::show_value;
+
+/// The Deployment and container of the KFP API server.
+const API_SERVER: &str = "ml-pipeline";
+const UI: (&str, &str) = ("ml-pipeline-ui", "ml-pipeline-ui");
+const UI_ENV: &[&str] = &[
+    "ENABLE_AUTHZ",
+    "DEPLOYMENT",
+    "ARTIFACTS_SERVICE_PROXY_ENABLED",
+];
+const VIEWER_CONFIGMAP: &str = "ml-pipeline-ui-configmap";
+const VIEWER_KEY: &str = "viewer-pod-template.json";
+
+/// What the render gives the cluster, and how it compares with the files.
+#[derive(Debug, Clone)]
+pub struct Effective {
+    /// The ConfigMap generated from `api-service/params.env`.
+    pub api_config: Option<GeneratedConfig>,
+    /// Whether `ml-pipeline`'s envFrom names that ConfigMap (`None`: no `ml-pipeline` Deployment).
+    pub env_from_agrees: Option<bool>,
+    /// The report, ready to print.
+    pub text: String,
+    /// One line per setting whose rendered value differs from its file.
+    pub disagreements: Vec<String>,
+}
+
+impl Effective {
+    /// `MULTIUSER` as the API server will read it.
+    pub fn multiuser(&self) -> Option<&str> {
+        self.api_config.as_ref().and_then(|config| {
+            config
+                .data
+                .iter()
+                .find(|(k, _)| k == "MULTIUSER")
+                .map(|(_, v)| v.as_str())
+        })
+    }
+}
+
+/// A rendered ConfigMap from a kustomize generator.
+#[derive(Debug, Clone)]
+pub struct GeneratedConfig {
+    pub name: String,
+    pub namespace: Option<String>,
+    /// Its data, in render order.
+    pub data: Vec<(String, String)>,
+}
+
+/// A rendered env entry, as the cluster gets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Rendered {
+    Literal(String),
+    ValueFrom(String),
+    Absent,
+    /// The object that would hold it is not in the render.
+    Missing(String),
+}
+
+impl Rendered {
+    fn shown(&self) -> String {
+        match self {
+            Rendered::Literal(v) => show_value(Some(v)),
+            Rendered::ValueFrom(from) => format!("(from {from})"),
+            Rendered::Absent => "(absent)".to_string(),
+            Rendered::Missing(why) => format!("({why})"),
+        }
+    }
+}
+
+/// Reads the effective settings from `objects` and compares them with `install`'s files.
+pub fn read(install: &Install, objects: &[Object]) -> Result<Effective> {
+    let mut text = String::new();
+    let api_config = generated_configmap(install, objects, PARAMS_ENV)?;
+    let api_config = api_config.map(|o| GeneratedConfig {
+        name: o.name.clone(),
+        namespace: o.namespace.clone(),
+        data: data_of(o),
+    });
+    match &api_config {
+        Some(config) => {
+            text.push_str(&format!(
+                "ConfigMap {}{}, from {}:\n",
+                config.name,
+                in_namespace(&config.namespace),
+                install.display(PARAMS_ENV)
+            ));
+            for (k, v) in &config.data {
+                text.push_str(&format!("  {k}={v}\n"));
+            }
+        }
+        None => text.push_str(&format!(
+            "no {API_SERVER_CONFIG_PREFIX}* ConfigMap in this render: it does not include the KFP multi-user install\n"
+        )),
+    }
+    let api_name = api_config.as_ref().map(|c| c.name.as_str());
+    let mut env_from_agrees = None;
+    match deployment(objects, API_SERVER) {
+        Some(d) => {
+            let mut names = BTreeSet::new();
+            for c in containers(d) {
+                text.push_str(&format!(
+                    "\nDeployment {API_SERVER}{}, container {}:\n",
+                    in_namespace(&d.namespace),
+                    c.get("name").and_then(Value::as_str).unwrap_or("?")
+                ));
+                for from in seq(c.get("envFrom")) {
+                    let (what, name) = env_from(from);
+                    text.push_str(&format!("  envFrom: {what} {name}\n"));
+                    if what == "ConfigMap" {
+                        names.insert(name);
+                    }
+                }
+                for env in seq(c.get("env")) {
+                    text.push_str(&format!("  env: {}\n", describe_env(env)));
+                }
+            }
+            env_from_agrees = api_name.map(|n| names.contains(n));
+        }
+        None => text.push_str(&format!("\nno Deployment {API_SERVER} in this render\n")),
+    }
+    if let Some(d) = deployment(objects, UI.0) {
+        text.push_str(&format!(
+            "\nDeployment {}{}, container {} (the env kfpatch manages):\n",
+            UI.0,
+            in_namespace(&d.namespace),
+            UI.1
+        ));
+        for var in UI_ENV {
+            text.push_str(&format!(
+                "  {var}: {}\n",
+                rendered_env(objects, UI.0, UI.1, var).shown()
+            ));
+        }
+    }
+    if let Some(account) = viewer_account(objects) {
+        text.push_str(&format!(
+            "\nConfigMap {VIEWER_CONFIGMAP}: {VIEWER_KEY} spec.serviceAccountName: {}\n",
+            account.shown()
+        ));
+    }
+    let mut disagreements = Vec::new();
+    text.push_str(&format!(
+        "\nagreement with the files (under {}):\n",
+        install.rel
+    ));
+    if let Some(agrees) = env_from_agrees {
+        let what = format!(
+            "envFrom of Deployment {API_SERVER} names {}",
+            api_name.unwrap_or("no generated ConfigMap")
+        );
+        if agrees {
+            text.push_str(&format!("  ok       {what}\n"));
+        } else {
+            text.push_str(&format!("  DIFFERS  {what}\n"));
+            disagreements.push(format!(
+                "Deployment {API_SERVER} does not read the ConfigMap generated from {}",
+                install.display(PARAMS_ENV)
+            ));
+        }
+    }
+    for setting in CATALOGUE {
+        let row = compare(install, objects, setting)?;
+        text.push_str(&format!("  {row}\n"));
+        if let Some(line) = row.strip_prefix("DIFFERS  ") {
+            disagreements.push(line.to_string());
+        }
+    }
+    Ok(Effective {
+        api_config,
+        env_from_agrees,
+        text,
+        disagreements,
+    })
+}
+
+/// One agreement line: `ok`, `DIFFERS` or `-` (not compared), with the file's and the render's
+/// values.
+fn compare(install: &Install, objects: &[Object], setting: &Setting) -> Result<String> {
+    let shown_file = install.display(setting.file);
+    let name = setting.name();
+    let rendered = match setting.place {
+        Place::EnvKey(key) => match generated_configmap(install, objects, setting.file)? {
+            Some(cm) => data_of(cm)
+                .into_iter()
+                .find(|(k, _)| k == key)
+                .map_or(Rendered::Absent, |(_, v)| Rendered::Literal(v)),
+            None => Rendered::Missing("its ConfigMap is not in this render".to_string()),
+        },
+        Place::ContainerEnv {
+            deployment,
+            container,
+            var,
+            ..
+        } => rendered_env(objects, deployment, container, var),
+        Place::ViewerAccount => viewer_account(objects).unwrap_or(Rendered::Missing(format!(
+            "ConfigMap {VIEWER_CONFIGMAP} is not in this render"
+        ))),
+    };
+    let Some(text) = install.read(setting.file)? else {
+        return Ok(format!(
+            "-        {} {}  {name}: file not present",
+            setting.row, setting.file
+        ));
+    };
+    let reading = Parsed::parse(setting.file, &shown_file, &text)
+        .and_then(|p| catalogue::read(setting, &shown_file, &p));
+    let (file_value, line) = match reading {
+        Err(problem) => {
+            return Ok(format!(
+                "-        {} {}  {name}: not compared, the file has a problem: {}",
+                setting.row,
+                location(setting.file, Some(problem.line)),
+                problem.message
+            ));
+        }
+        Ok(Reading::NotApplicable(why)) => {
+            return Ok(format!(
+                "-        {} {}  {name}: {why}; rendered {}",
+                setting.row,
+                setting.file,
+                rendered.shown()
+            ));
+        }
+        Ok(Reading::Absent) => (None, None),
+        Ok(Reading::Value { value, line }) => (Some(value), Some(line)),
+    };
+    let at = location(setting.file, line);
+    if let Rendered::Missing(why) = &rendered {
+        return Ok(format!(
+            "-        {} {at}  {name}: file {}, not compared ({why})",
+            setting.row,
+            show_value(file_value.as_deref())
+        ));
+    }
+    let agrees = match (&file_value, &rendered) {
+        (Some(f), Rendered::Literal(r)) => f == r,
+        (None, Rendered::Absent | Rendered::ValueFrom(_)) => true,
+        _ => false,
+    };
+    Ok(if agrees {
+        format!(
+            "ok       {} {at}  {name}: {}",
+            setting.row,
+            show_value(file_value.as_deref())
+        )
+    } else {
+        format!(
+            "DIFFERS  {} {at}  {name}: file {}, rendered {}",
+            setting.row,
+            show_value(file_value.as_deref()),
+            rendered.shown()
+        )
+    })
+}
+
+fn in_namespace(ns: &Option<String>) -> String {
+    ns.as_ref()
+        .map(|ns| format!(" (namespace {ns})"))
+        .unwrap_or_default()
+}
+
+/// The rendered ConfigMap generated from `env_file` (relative to the install): the generator's
+/// name in the file's kustomization, plus kustomize's hash suffix.
+fn generated_configmap<'a>(
+    install: &Install,
+    objects: &'a [Object],
+    env_file: &str,
+) -> Result<Option<&'a Object>> {
+    let (folder, file_name) = env_file.rsplit_once('/').unwrap_or(("", env_file));
+    let kustomization = format!("{folder}/kustomization.yaml");
+    let Some(text) = install.read(&kustomization)? else {
+        return Ok(None);
+    };
+    let value: Value = yaml_serde::from_str(&text).unwrap_or(Value::Null);
+    let generator = seq(value.get("configMapGenerator")).find_map(|g| {
+        let envs: Vec<&str> = seq(g.get("envs"))
+            .filter_map(Value::as_str)
+            .chain(g.get("env").and_then(Value::as_str))
+            .collect();
+        envs.iter()
+            .any(|e| e.trim_start_matches("./") == file_name)
+            .then(|| g.get("name").and_then(Value::as_str))
+            .flatten()
+    });
+    let Some(generator) = generator else {
+        return Ok(None);
+    };
+    Ok(objects.iter().find(|o| {
+        o.kind == "ConfigMap"
+            && (o.name == generator
+                || o.name.strip_prefix(generator).is_some_and(|rest| {
+                    rest.len() == 11
+                        && rest.starts_with('-')
+                        && rest[1..].bytes().all(|b| b.is_ascii_alphanumeric())
+                }))
+    }))
+}
+
+fn data_of(configmap: &Object) -> Vec<(String, String)> {
+    configmap
+        .value
+        .get("data")
+        .and_then(Value::as_mapping)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), scalar(v))))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => yaml_serde::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
+
+fn deployment<'a>(objects: &'a [Object], name: &str) -> Option<&'a Object> {
+    objects
+        .iter()
+        .find(|o| o.kind == "Deployment" && o.name == name)
+}
+
+fn containers(d: &Object) -> impl Iterator<Item = &Value> {
+    seq(d
+        .value
+        .get("spec")
+        .and_then(|s| s.get("template"))
+        .and_then(|t| t.get("spec"))
+        .and_then(|s| s.get("containers")))
+}
+
+fn seq(v: Option<&Value>) -> impl Iterator<Item = &Value> {
+    v.and_then(Value::as_sequence).into_iter().flatten()
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut v = v;
+    for key in path {
+        match v.get(key) {
+            Some(next) => v = next,
+            None => return "?",
+        }
+    }
+    v.as_str().unwrap_or("?")
+}
+
+fn env_from(from: &Value) -> (&'static str, String) {
+    if let Some(cm) = from.get("configMapRef") {
+        ("ConfigMap", str_at(cm, &["name"]).to_string())
+    } else if let Some(secret) = from.get("secretRef") {
+        ("Secret", str_at(secret, &["name"]).to_string())
+    } else {
+        ("(unknown source)", String::new())
+    }
+}
+
+fn value_from(from: &Value) -> String {
+    if let Some(r) = from.get("configMapKeyRef") {
+        format!(
+            "ConfigMap {} key {}",
+            str_at(r, &["name"]),
+            str_at(r, &["key"])
+        )
+    } else if let Some(r) = from.get("secretKeyRef") {
+        format!(
+            "Secret {} key {}",
+            str_at(r, &["name"]),
+            str_at(r, &["key"])
+        )
+    } else if let Some(r) = from.get("fieldRef") {
+        format!("field {}", str_at(r, &["fieldPath"]))
+    } else if let Some(r) = from.get("resourceFieldRef") {
+        format!("resource {}", str_at(r, &["resource"]))
+    } else {
+        "an unknown source".to_string()
+    }
+}
+
+fn describe_env(env: &Value) -> String {
+    let name = str_at(env, &["name"]);
+    match env_value(env) {
+        Rendered::Literal(v) => format!("{name}={}", show_value(Some(&v))),
+        Rendered::ValueFrom(from) => format!("{name} from {from}"),
+        _ => format!("{name}=''"),
+    }
+}
+
+fn env_value(env: &Value) -> Rendered {
+    match (env.get("value"), env.get("valueFrom")) {
+        (Some(v), _) if !v.is_null() => Rendered::Literal(scalar(v)),
+        (_, Some(from)) if !from.is_null() => Rendered::ValueFrom(value_from(from)),
+        _ => Rendered::Literal(String::new()),
+    }
+}
+
+fn rendered_env(objects: &[Object], deployment_name: &str, container: &str, var: &str) -> Rendered {
+    let Some(d) = deployment(objects, deployment_name) else {
+        return Rendered::Missing(format!(
+            "Deployment {deployment_name} is not in this render"
+        ));
+    };
+    let Some(c) = containers(d).find(|c| c.get("name").and_then(Value::as_str) == Some(container))
+    else {
+        return Rendered::Missing(format!(
+            "Deployment {deployment_name} has no container {container}"
+        ));
+    };
+    seq(c.get("env"))
+        .filter(|e| e.get("name").and_then(Value::as_str) == Some(var))
+        .last()
+        .map_or(Rendered::Absent, env_value)
+}
+
+fn viewer_account(objects: &[Object]) -> Option<Rendered> {
+    let cm = objects
+        .iter()
+        .find(|o| o.kind == "ConfigMap" && o.name == VIEWER_CONFIGMAP)?;
+    let json = cm.value.get("data")?.get(VIEWER_KEY)?.as_str()?;
+    let parsed: Value = yaml_serde::from_str(json).ok()?;
+    Some(
+        parsed
+            .get("spec")
+            .and_then(|s| s.get("serviceAccountName"))
+            .and_then(Value::as_str)
+            .map_or(Rendered::Absent, |a| Rendered::Literal(a.to_string())),
+    )
+}

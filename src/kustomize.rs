@@ -1,0 +1,365 @@
+//! Choosing and running kustomize, once per command.
+//!
+//! Upstream's install loop re-renders on every try (facts §6); kfpatch renders once and re-uses
+//! the objects. It says which kustomize runs, warns when that is older than the release's README
+//! asks for, and turns the failure of a render that needs the network (a remote base, facts §5)
+//! into the URL and the advice to vendor it, instead of kustomize's raw git error alone.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::error::{Failure, Result};
+use crate::install::{Install, Layout, relative};
+use crate::process;
+use crate::version::Version;
+
+/// The kustomize that renders: a program and the arguments before the folder.
+#[derive(Debug, Clone)]
+pub struct Kustomize {
+    pub program: String,
+    pub args: Vec<String>,
+    /// The kustomize version it reports, or why it is unknown.
+    pub version: std::result::Result<Version, String>,
+}
+
+/// The kustomization file names kustomize accepts, in its order of preference.
+pub const KUSTOMIZATION_FILES: &[&str] =
+    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+impl Kustomize {
+    /// `--kustomize CMD` split into words (no shell, no quoting), or the default: `kustomize
+    /// build` when kustomize is on PATH, else `kubectl kustomize`.
+    pub fn choose(flag: Option<&str>) -> Result<Kustomize> {
+        let words: Vec<String> = match flag {
+            Some(cmd) => cmd.split_whitespace().map(str::to_string).collect(),
+            None if process::on_path("kustomize") => vec!["kustomize".into(), "build".into()],
+            None => vec!["kubectl".into(), "kustomize".into()],
+        };
+        let Some((program, args)) = words.split_first() else {
+            return Err(Failure::new(
+                "--kustomize is empty: give a command such as \"kustomize build\" or \"kubectl kustomize\"",
+            ));
+        };
+        let version = detect_version(program);
+        if let Err(why) = &version
+            && why.starts_with("cannot run")
+        {
+            return Err(Failure::new(format!(
+                "{why}; install kustomize or kubectl, or name another with --kustomize CMD"
+            )));
+        }
+        Ok(Kustomize {
+            program: program.clone(),
+            args: args.to_vec(),
+            version,
+        })
+    }
+
+    /// `kubectl kustomize (kustomize v5.5.0)`.
+    pub fn describe(&self) -> String {
+        let mut words = vec![self.program.clone()];
+        words.extend(self.args.iter().cloned());
+        let version = match &self.version {
+            Ok(v) => format!("kustomize {v}"),
+            Err(why) => format!("version unknown: {why}"),
+        };
+        format!("{} ({version})", words.join(" "))
+    }
+
+    /// A warning when this kustomize is older than the release's README asks for.
+    pub fn version_warning(&self, install: &Install) -> Option<String> {
+        let (wanted, release) = required_version(install)?;
+        let have = self.version.as_ref().ok()?;
+        let mut words = vec![self.program.clone()];
+        words.extend(self.args.iter().cloned());
+        (*have < wanted).then(|| {
+            format!(
+                "{} runs kustomize {have}, older than the {wanted} that the README of {release} asks for; the render may differ from upstream's",
+                words.join(" ")
+            )
+        })
+    }
+
+    /// Renders the kustomization in `dir` (shown to the user as `shown`). Stops at `deadline`.
+    pub fn render(
+        &self,
+        dir: &Path,
+        root: &Path,
+        shown: &str,
+        deadline: Option<Instant>,
+        tick: &mut dyn FnMut(),
+    ) -> Result<Rendered> {
+        let remote = remote_bases(dir, root);
+        let mut args: Vec<String> = self.args.clone();
+        args.push(dir.display().to_string());
+        let ran = process::run(&self.program, &args, None, deadline, tick)
+            .map_err(|e| Failure::new(format!("cannot run {}: {e}", self.program)))?;
+        if ran.success() {
+            return Ok(Rendered {
+                yaml: ran.stdout,
+                remote,
+            });
+        }
+        let detail = error_lines(&ran.stderr);
+        if !remote.is_empty() {
+            let urls: Vec<String> = remote
+                .iter()
+                .map(|r| format!("  {}:{}: {}", r.file, r.line, r.url))
+                .collect();
+            return Err(Failure::new(format!(
+                "rendering {shown} needs the network: it references remote bases\n{}\nvendor them: copy the files at that ref into the checkout and point the entries at the copies (relative paths), then render again.{}",
+                urls.join("\n"),
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n{} said: {detail}", self.program)
+                }
+            )));
+        }
+        if ran.timed_out {
+            return Err(Failure::new(format!(
+                "rendering {shown} did not finish before the time limit (--timeout)"
+            )));
+        }
+        Err(Failure::new(format!(
+            "{} failed to render {shown}: {detail}",
+            self.describe()
+        )))
+    }
+}
+
+/// A successful render: its YAML stream, and the remote bases it fetched.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub yaml: String,
+    pub remote: Vec<RemoteBase>,
+}
+
+/// The kustomize a release's README asks for (facts §6), by the KFP version it ships; `None`
+/// outside kubeflow/manifests (kubeflow/pipelines states no version). The KFP version stands in
+/// for the manifests release, which the trees do not record.
+pub fn required_version(install: &Install) -> Option<(Version, &'static str)> {
+    if !matches!(
+        install.layout,
+        Layout::ManifestsApps | Layout::ManifestsApplications
+    ) {
+        return None;
+    }
+    let kfp = install.version.as_ref().ok()?;
+    let at_least = |v: &str| Version::parse(v).is_some_and(|v| *kfp >= v);
+    let (wanted, release) = if at_least("2.6.0") {
+        ("5.7.1", "kubeflow/manifests v1.11 and later")
+    } else if at_least("2.4.0") {
+        ("5.4.3", "kubeflow/manifests v1.10")
+    } else if at_least("2.2.0") {
+        ("5.2.1", "kubeflow/manifests v1.9")
+    } else if at_least("2.0.3") {
+        ("5.0.3", "kubeflow/manifests v1.8")
+    } else if at_least("2.0.0-alpha.7") {
+        ("5.0.0", "kubeflow/manifests v1.7")
+    } else {
+        ("3.2.0", "kubeflow/manifests v1.3 to v1.6")
+    };
+    Some((Version::parse(wanted)?, release))
+}
+
+/// Whether the release's README applies server-side with `--force-conflicts` (v1.10 on, facts
+/// §6), judged by the KFP version like [`required_version`].
+pub fn readme_uses_server_side(install: &Install) -> bool {
+    required_version(install)
+        .is_some_and(|(wanted, _)| Version::parse("5.4.3").is_some_and(|v| wanted >= v))
+}
+
+/// What `kustomize version` (or `kubectl version --client`) reports.
+fn detect_version(program: &str) -> std::result::Result<Version, String> {
+    let is_kubectl = Path::new(program)
+        .file_name()
+        .is_some_and(|n| n == "kubectl");
+    let args: &[&str] = if is_kubectl {
+        &["version", "--client", "-o", "json"]
+    } else {
+        &["version"]
+    };
+    let ran = process::run(program, args, None, None, &mut || {})
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let text = if is_kubectl {
+        ran.stdout
+            .lines()
+            .find(|l| l.contains("kustomizeVersion"))
+            .unwrap_or_default()
+            .to_string()
+    } else {
+        ran.stdout.clone()
+    };
+    first_version(&text).ok_or_else(|| format!("{program} did not report one"))
+}
+
+/// The first `v1.2.3`-like word in `text` (`{Version:kustomize/v4.5.7 ...}`, `v5.5.0`).
+fn first_version(text: &str) -> Option<Version> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+        .filter(|w| w.starts_with('v') || w.starts_with(|c: char| c.is_ascii_digit()))
+        .find_map(Version::parse)
+}
+
+/// kustomize's error without deprecation warnings and without kubectl's log prefix
+/// (`E1129 02:51:18.163477 23577 run.go:72] "command failed" err="..."`).
+fn error_lines(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("# Warning") && !l.trim().is_empty())
+        .map(|l| match l.split_once("\"command failed\" err=") {
+            Some((_, err)) => err.trim_matches('"'),
+            None => l,
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// A `resources:`/`bases:`/`components:` entry that kustomize fetches over the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteBase {
+    /// The kustomization file, as shown to the user.
+    pub file: String,
+    pub line: usize,
+    pub url: String,
+}
+
+/// Every remote base reachable from the kustomization in `dir`, following local entries; files
+/// are shown relative to `root`.
+pub fn remote_bases(dir: &Path, root: &Path) -> Vec<RemoteBase> {
+    let mut found = Vec::new();
+    let mut seen = BTreeSet::new();
+    collect_remote(dir, root, &mut seen, &mut found);
+    found
+}
+
+fn collect_remote(
+    dir: &Path,
+    shown_root: &Path,
+    seen: &mut BTreeSet<PathBuf>,
+    found: &mut Vec<RemoteBase>,
+) {
+    let Ok(real) = dir.canonicalize() else { return };
+    if !seen.insert(real.clone()) {
+        return;
+    }
+    let Some((file, text)) = KUSTOMIZATION_FILES
+        .iter()
+        .map(|name| real.join(name))
+        .find_map(|f| std::fs::read_to_string(&f).ok().map(|t| (f, t)))
+    else {
+        return;
+    };
+    let Ok(value) = yaml_serde::from_str::<yaml_serde::Value>(&text) else {
+        return;
+    };
+    for key in ["resources", "bases", "components"] {
+        let Some(entries) = value.get(key).and_then(|v| v.as_sequence()) else {
+            continue;
+        };
+        for entry in entries.iter().filter_map(|e| e.as_str()) {
+            if is_remote(entry) {
+                found.push(RemoteBase {
+                    file: relative(shown_root, &file),
+                    line: line_containing(&text, entry),
+                    url: entry.to_string(),
+                });
+            } else {
+                collect_remote(&real.join(entry), shown_root, seen, found);
+            }
+        }
+    }
+}
+
+/// kustomize's remote targets: URLs, `github.com/...`, `git@...`, `git::...`.
+pub fn is_remote(entry: &str) -> bool {
+    entry.contains("://")
+        || entry.starts_with("github.com/")
+        || entry.starts_with("gitlab.com/")
+        || entry.starts_with("bitbucket.org/")
+        || entry.starts_with("git@")
+        || entry.starts_with("git::")
+}
+
+/// The 1-based line of the first line containing `needle` (1 if none).
+pub fn line_containing(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map_or(1, |i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_from_both_output_styles() {
+        assert_eq!(
+            first_version("v5.5.0\n").map(|v| v.to_string()),
+            Some("v5.5.0".to_string())
+        );
+        assert_eq!(
+            first_version("{Version:kustomize/v4.5.7 GitCommit:56d82a8 BuildDate:2022-08-02}")
+                .map(|v| v.to_string()),
+            Some("v4.5.7".to_string())
+        );
+        assert_eq!(
+            first_version("  \"kustomizeVersion\": \"v5.5.0\",").map(|v| v.to_string()),
+            Some("v5.5.0".to_string())
+        );
+        assert!(first_version("no version here").is_none());
+    }
+
+    #[test]
+    fn kubectl_log_prefix_is_dropped() {
+        assert_eq!(
+            error_lines(
+                "# Warning: 'bases' is deprecated.\nE1129 02:51:18.163477   23577 run.go:72] \"command failed\" err=\"accumulating resources: no such file\"\n"
+            ),
+            "accumulating resources: no such file"
+        );
+    }
+
+    #[test]
+    fn remote_entries() {
+        assert!(is_remote(
+            "https://github.com/argoproj/argo-workflows/manifests/base/crds/minimal?ref=v3.7.3"
+        ));
+        assert!(is_remote("github.com/kubeflow/manifests/common?ref=v1.8.0"));
+        assert!(is_remote("git::https://example.com/repo.git"));
+        assert!(!is_remote(
+            "../upstream/env/cert-manager/platform-agnostic-multi-user"
+        ));
+        assert!(!is_remote("deployment.yaml"));
+    }
+
+    #[test]
+    fn finds_remote_bases_through_local_ones() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().canonicalize().unwrap();
+        let top = root.join("overlay");
+        let base = root.join("base");
+        std::fs::create_dir_all(&top).unwrap();
+        std::fs::create_dir_all(&base).unwrap();
+        std::fs::write(
+            top.join("kustomization.yaml"),
+            "resources:\n- ../base\n- cm.yaml\n",
+        )
+        .unwrap();
+        std::fs::write(
+            base.join("kustomization.yaml"),
+            "resources:\n- a.yaml\n- https://github.com/argoproj/argo-workflows/manifests/base?ref=v3.7.3\n",
+        )
+        .unwrap();
+        assert_eq!(
+            remote_bases(&top, &root),
+            vec![RemoteBase {
+                file: "base/kustomization.yaml".to_string(),
+                line: 3,
+                url: "https://github.com/argoproj/argo-workflows/manifests/base?ref=v3.7.3"
+                    .to_string(),
+            }]
+        );
+    }
+}
