@@ -4,22 +4,27 @@
 //!
 //! The objects are serde types serialised by yaml_serde, so a namespace can never inject YAML.
 //! They go to stdout (pipeable), to a folder for GitOps (one file per namespace plus a
-//! kustomization), or to the cluster by server-side apply after the same confirmation that
-//! `reinstall` asks for. The apply path is a few functions with a narrow interface
-//! ([`cluster_target`], [`confirm`], [`server_side_apply`]) so that it can be shared.
+//! kustomization), or to the cluster by server-side apply through [`crate::cluster`], with the
+//! same checks and confirmation as `reinstall`.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::app::{Output, write_out};
-use crate::cli::{AccessArgs, Cli, ClusterFlags};
+use crate::cli::{AccessArgs, Cli, DryRun};
+use crate::cluster::{self, ApplyOptions, Consent, Kubectl, Progress};
 use crate::error::{Failure, Result};
 use crate::plan;
+
+/// A handful of small objects: tries for errors that heal (a webhook not serving yet), and a
+/// bound on the whole apply, as `reinstall` has by its flags.
+const APPLY_ATTEMPTS: u32 = 3;
+const APPLY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The PodDefault's name, as upstream documents it; notebooks select it by this label too.
 pub const NAME: &str = "access-ml-pipeline";
@@ -261,22 +266,8 @@ pub fn run(cli: &Cli, args: &AccessArgs, io: &mut Output<'_>) -> Result<i32> {
         return Ok(0);
     }
     if args.apply {
-        let target = cluster_target(&args.cluster)?;
-        let mut plan = format!(
-            "kfpatch access: server-side apply to context {} ({}):\n",
-            target.context, target.server
-        );
-        for object in &objects {
-            plan.push_str(&format!(
-                "  PodDefault {}/{NAME} (token lifetime {} s)\n",
-                object.namespace(),
-                args.expiration_seconds
-            ));
-        }
-        write_out(io, &plan)?;
-        confirm(&args.cluster, &target, io)?;
-        let applied = server_side_apply(&args.cluster, &yaml)?;
-        write_out(io, &format!("{applied}\n{note}"))?;
+        apply(args, &yaml, io)?;
+        write_out(io, &note)?;
         return Ok(0);
     }
     write_out(io, &yaml)?;
@@ -284,6 +275,33 @@ pub fn run(cli: &Cli, args: &AccessArgs, io: &mut Output<'_>) -> Result<i32> {
         .write_all(note.as_bytes())
         .map_err(|e| Failure::new(format!("cannot write to standard error: {e}")))?;
     Ok(0)
+}
+
+/// Server-side apply through the same path as `reinstall`: the objects are checked against the
+/// cluster first (the PodDefault CRD and every namespace must exist, else nothing is sent), the
+/// safety summary is shown, and only `--yes` or a "yes" on a terminal goes on.
+fn apply(args: &AccessArgs, yaml: &str, io: &mut Output<'_>) -> Result<()> {
+    let objects = cluster::split(yaml)
+        .map_err(|e| Failure::new(format!("cannot read back the generated objects: {e}")))?;
+    let options = ApplyOptions {
+        dry_run: DryRun::None,
+        server_side: true,
+        attempts: APPLY_ATTEMPTS,
+        deadline: Instant::now() + APPLY_TIMEOUT,
+    };
+    let kubectl = Kubectl::new(&args.cluster);
+    let stdin = std::io::stdin();
+    let is_terminal = stdin.is_terminal();
+    let mut input = stdin.lock();
+    let consent = Consent::from_flags(args.cluster.yes, &mut input, is_terminal);
+    let what = format!(
+        "the {NAME} PodDefault of {} (token lifetime {} s)",
+        args.namespaces.join(", "),
+        args.expiration_seconds
+    );
+    let mut progress = Progress::new(&mut *io.out, true);
+    cluster::apply_with_prompt(&kubectl, &objects, &what, &options, consent, &mut progress)?;
+    Ok(())
 }
 
 /// The file `--output` writes for a namespace.
@@ -400,170 +418,6 @@ fn previous_output(dir: &Path, shown: &Path) -> Result<Vec<String>> {
                 .is_some_and(|ns| check_namespace(ns).is_ok())
         })
         .collect())
-}
-
-/// The kubeconfig context and API server kubectl will talk to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClusterTarget {
-    pub context: String,
-    pub server: String,
-}
-
-/// `kubectl` with `--kubeconfig` and `--context` from the command line.
-fn kubectl(flags: &ClusterFlags) -> Command {
-    let mut command = Command::new("kubectl");
-    if let Some(file) = &flags.kubeconfig {
-        command.arg("--kubeconfig").arg(file);
-    }
-    if let Some(context) = &flags.context {
-        command.arg("--context").arg(context);
-    }
-    command
-}
-
-fn kubectl_failure(action: &str, error: &std::io::Error) -> Failure {
-    if error.kind() == std::io::ErrorKind::NotFound {
-        Failure::new(
-            "kubectl is not on PATH; install kubectl, or write the objects with --output DIR and apply them with your own tooling",
-        )
-    } else {
-        Failure::new(format!("cannot run kubectl to {action}: {error}"))
-    }
-}
-
-/// Asks kubectl which context and server it would use, without contacting the cluster.
-pub fn cluster_target(flags: &ClusterFlags) -> Result<ClusterTarget> {
-    let output = kubectl(flags)
-        .args([
-            "config",
-            "view",
-            "--minify",
-            "-o",
-            "jsonpath={.contexts[0].name}{\"\\n\"}{.clusters[0].cluster.server}",
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| kubectl_failure("read the kubeconfig", &e))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let mut lines = stdout.lines();
-    let context = lines.next().unwrap_or_default().trim().to_string();
-    let server = lines.next().unwrap_or_default().trim().to_string();
-    if !output.status.success() || context.is_empty() || server.is_empty() {
-        let reason = String::from_utf8_lossy(&output.stderr).trim().to_string();
-        return Err(Failure::new(format!(
-            "cannot tell which cluster kubectl would use: {}; pass --kubeconfig FILE and --context NAME; nothing was applied",
-            if reason.is_empty() {
-                "the kubeconfig names no current context or server".to_string()
-            } else {
-                reason
-            }
-        )));
-    }
-    Ok(ClusterTarget { context, server })
-}
-
-/// Goes on only with `--yes`, or when a person at a terminal answers yes.
-pub fn confirm(flags: &ClusterFlags, target: &ClusterTarget, io: &mut Output<'_>) -> Result<()> {
-    if flags.yes {
-        return Ok(());
-    }
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(Failure::new(
-            "not applying: there is no terminal to ask for confirmation; pass --yes to apply without asking",
-        ));
-    }
-    write!(
-        io.err,
-        "apply to context {} ({})? [y/N] ",
-        target.context, target.server
-    )
-    .and_then(|()| io.err.flush())
-    .map_err(|e| Failure::new(format!("cannot write to standard error: {e}")))?;
-    let mut answer = String::new();
-    stdin
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| Failure::new(format!("cannot read the answer: {e}")))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
-        Ok(())
-    } else {
-        Err(Failure::new("not applying: not confirmed"))
-    }
-}
-
-/// `kubectl apply --server-side` of `yaml` (given on stdin, never through a shell), with
-/// kfpatch as field manager; returns kubectl's report. A server-side dry run goes first, so that
-/// an object the API server refuses (a missing namespace, no PodDefault CRD, a field conflict)
-/// stops the apply before any object is stored.
-pub fn server_side_apply(flags: &ClusterFlags, yaml: &str) -> Result<String> {
-    kubectl_apply(flags, yaml, true).map_err(|why| {
-        Failure::new(format!(
-            "the API server refused the objects in a dry run, so nothing was applied: {why}"
-        ))
-    })?;
-    kubectl_apply(flags, yaml, false).map_err(|why| {
-        Failure::new(format!(
-            "kubectl apply failed after a successful dry run (objects reported above as applied are stored): {why}"
-        ))
-    })
-}
-
-/// One `kubectl apply --server-side`; `Err` is kubectl's complaint with a fix where one is known.
-fn kubectl_apply(
-    flags: &ClusterFlags,
-    yaml: &str,
-    dry_run: bool,
-) -> std::result::Result<String, String> {
-    let mut command = kubectl(flags);
-    command.args(["apply", "--server-side", "--field-manager=kfpatch"]);
-    if dry_run {
-        command.arg("--dry-run=server");
-    }
-    let mut child = command
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| kubectl_failure("apply", &e).message)?;
-    // Written from a thread: kubectl may start answering before it has read all of stdin.
-    let writer = child.stdin.take().map(|mut stdin| {
-        let yaml = yaml.to_string();
-        std::thread::spawn(move || stdin.write_all(yaml.as_bytes()))
-    });
-    let output = child
-        .wait_with_output()
-        .map_err(|e| kubectl_failure("apply", &e).message)?;
-    let written = writer.map(|w| w.join());
-    let stdout = String::from_utf8_lossy(&output.stdout)
-        .trim_end()
-        .to_string();
-    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-    if !output.status.success() {
-        let hint = if stderr.contains("namespaces \"") && stderr.contains("not found") {
-            "\nfix: --namespace must name existing profile namespaces (create the Profile first)"
-        } else if stderr.contains("no matches for kind \"PodDefault\"") {
-            "\nfix: the cluster has no PodDefault CRD (poddefaults.kubeflow.org); install Kubeflow's admission-webhook first"
-        } else if stderr.contains("conflict") {
-            "\nfix: another field manager owns these fields; apply once with kubectl apply --server-side --force-conflicts, or delete the object first"
-        } else {
-            ""
-        };
-        let applied = if stdout.is_empty() {
-            String::new()
-        } else {
-            format!("\n{stdout}")
-        };
-        return Err(format!(
-            "kubectl exited with {}:{applied}\n{stderr}{hint}",
-            output.status.code().unwrap_or(-1)
-        ));
-    }
-    if !matches!(written, Some(Ok(Ok(())))) {
-        return Err("kubectl exited before reading all the objects".to_string());
-    }
-    Ok(stdout)
 }
 
 #[cfg(test)]

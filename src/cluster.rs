@@ -341,7 +341,7 @@ pub fn missing_kind_message(gk: &GroupKind) -> String {
 
 fn missing_namespace_message(ns: &str) -> String {
     format!(
-        "namespace {ns} does not exist and the render does not create it: create it (kubectl create namespace {ns}), or apply Kubeflow's common/kubeflow-namespace first"
+        "namespace {ns} does not exist and these objects do not create it: create it (kubectl create namespace {ns}), or apply Kubeflow's common/kubeflow-namespace first"
     )
 }
 
@@ -986,7 +986,7 @@ pub fn check<'a>(
             .map(|ns| missing_namespace_message(ns)),
     );
     Err(cluster_failure(format!(
-        "the cluster lacks what this render needs; nothing was applied:\n{}",
+        "the cluster lacks what these objects need; nothing was applied:\n{}",
         list(&lines)
     )))
 }
@@ -1438,7 +1438,7 @@ Error from server (BadRequest): error when creating \"STDIN\": ConfigMap in vers
         assert_eq!(err.code, EXIT_CLUSTER);
         assert_eq!(
             err.message,
-            "the cluster lacks what this render needs; nothing was applied:\n  AuthorizationPolicy (security.istio.io): Istio is not installed (1 object)"
+            "the cluster lacks what these objects need; nothing was applied:\n  AuthorizationPolicy (security.istio.io): Istio is not installed (1 object)"
         );
         discovery
             .kinds
@@ -1462,7 +1462,7 @@ Error from server (BadRequest): error when creating \"STDIN\": ConfigMap in vers
         let err = check(&objects, &facts, &discovery, DryRun::None).unwrap_err();
         assert_eq!(
             err.message,
-            "the cluster lacks what this render needs; nothing was applied:\n  AuthorizationPolicy (security.istio.io/v1beta1): the cluster serves AuthorizationPolicy, but not in version security.istio.io/v1beta1; its installed CRD or API is of another release (1 object)"
+            "the cluster lacks what these objects need; nothing was applied:\n  AuthorizationPolicy (security.istio.io/v1beta1): the cluster serves AuthorizationPolicy, but not in version security.istio.io/v1beta1; its installed CRD or API is of another release (1 object)"
         );
     }
 

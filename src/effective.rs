@@ -84,7 +84,13 @@ impl Rendered {
 }
 
 /// Reads the effective settings from `objects` and compares them with `install`'s files.
-pub fn read(install: &Install, objects: &[Object]) -> Result<Effective> {
+/// `switched_by_overlay`: the settings (`file:line` relative to the checkout root) that a kfpatch
+/// overlay being rendered switches to their single-user value; the render must show that value.
+pub fn read(
+    install: &Install,
+    objects: &[Object],
+    switched_by_overlay: &[(String, usize)],
+) -> Result<Effective> {
     let mut text = String::new();
     let api_config = generated_configmap(install, objects, PARAMS_ENV)?;
     let api_config = api_config.map(|o| GeneratedConfig {
@@ -175,7 +181,7 @@ pub fn read(install: &Install, objects: &[Object]) -> Result<Effective> {
         }
     }
     for setting in CATALOGUE {
-        let row = compare(install, objects, setting)?;
+        let row = compare(install, objects, setting, switched_by_overlay)?;
         text.push_str(&format!("  {row}\n"));
         if let Some(line) = row.strip_prefix("DIFFERS  ") {
             disagreements.push(line.to_string());
@@ -191,7 +197,12 @@ pub fn read(install: &Install, objects: &[Object]) -> Result<Effective> {
 
 /// One agreement line: `ok`, `DIFFERS` or `-` (not compared), with the file's and the render's
 /// values.
-fn compare(install: &Install, objects: &[Object], setting: &Setting) -> Result<String> {
+fn compare(
+    install: &Install,
+    objects: &[Object],
+    setting: &Setting,
+    switched_by_overlay: &[(String, usize)],
+) -> Result<String> {
     let shown_file = install.display(setting.file);
     let name = setting.name();
     let rendered = match setting.place {
@@ -248,11 +259,31 @@ fn compare(install: &Install, objects: &[Object], setting: &Setting) -> Result<S
             show_value(file_value.as_deref())
         ));
     }
-    let agrees = match (&file_value, &rendered) {
+    let by_overlay = line.is_some_and(|l| {
+        switched_by_overlay
+            .iter()
+            .any(|(file, at)| *file == shown_file && *at == l)
+    });
+    let expected = if by_overlay {
+        setting.single.map(str::to_string)
+    } else {
+        file_value.clone()
+    };
+    let agrees = match (&expected, &rendered) {
         (Some(f), Rendered::Literal(r)) => f == r,
         (None, Rendered::Absent | Rendered::ValueFrom(_)) => true,
         _ => false,
     };
+    if by_overlay {
+        return Ok(format!(
+            "{}  {} {at}  {name}: file {}, the overlay makes it {}, rendered {}",
+            if agrees { "ok     " } else { "DIFFERS" },
+            setting.row,
+            show_value(file_value.as_deref()),
+            show_value(expected.as_deref()),
+            rendered.shown()
+        ));
+    }
     Ok(if agrees {
         format!(
             "ok       {} {at}  {name}: {}",

@@ -243,7 +243,7 @@ pub fn find_all(install: &Install) -> Result<Vec<Found>> {
 }
 
 /// Whether `overlay` in `dir` builds on this install, and is what kfpatch would write now.
-fn check(install: &Install, dir: &Path, overlay: &Overlay) -> Result<Found> {
+pub fn check(install: &Install, dir: &Path, overlay: &Overlay) -> Result<Found> {
     let base = absolute(&dir.join(&overlay.resource));
     let over_this_install = base.starts_with(install.kfp_tree());
     let mut found = Found {

@@ -19,6 +19,7 @@ use crate::effective::{self, Effective};
 use crate::error::{Failure, Result};
 use crate::install::{Install, Layout, relative};
 use crate::kustomize::{self, KUSTOMIZATION_FILES, Kustomize};
+use crate::overlay;
 
 /// The overlay `--target kfp` means in a kubeflow/pipelines checkout (relative to its
 /// `manifests/kustomize`).
@@ -227,7 +228,21 @@ fn prepare(
     }
     let objects = cluster::split(&rendered.yaml)
         .map_err(|e| Failure::new(format!("the render of {}: {e}", target.shown)))?;
-    let effective = effective::read(&install, &objects)?;
+    // A kfpatch overlay as the target carries the single-user values on purpose: the render must
+    // agree with the files as the overlay switches them, not with the files as they are.
+    let overlay = match overlay::detect(&target.dir)? {
+        Some(found) => Some(overlay::check(&install, &target.dir, &found)?),
+        None => None,
+    };
+    if let Some(found) = overlay.as_ref().filter(|o| !o.up_to_date) {
+        let _ = writeln!(
+            err,
+            "kfpatch: warning: the overlay {} is not what kfpatch would write for the current upstream files; run kfpatch multiuser off --overlay {} to update it",
+            found.path, found.path
+        );
+    }
+    let switched = overlay.map(|o| o.switched).unwrap_or_default();
+    let effective = effective::read(&install, &objects, &switched)?;
     Ok(Prepared {
         install,
         target,

@@ -119,8 +119,13 @@ fn the_cluster_accepts_and_stores_every_object() {
         "{stdout}{}",
         String::from_utf8_lossy(&applied.stderr)
     );
-    let header = "kfpatch access: server-side apply to context local (https://127.0.0.1:16600):\n  PodDefault team-a/access-ml-pipeline (token lifetime 3600 s)\n  PodDefault team-b/access-ml-pipeline (token lifetime 3600 s)\npoddefault.kubeflow.org/access-ml-pipeline serverside-applied\npoddefault.kubeflow.org/access-ml-pipeline serverside-applied\nHow a notebook in team-a, team-b uses it:\n";
+    let header = "context: local\nserver:  https://127.0.0.1:16600\napply:   the access-ml-pipeline PodDefault of team-a, team-b (token lifetime 3600 s), server-side apply (--force-conflicts)\nobjects: 2\n     2 PodDefault\n";
     assert!(stdout.starts_with(header), "{stdout}");
+    assert!(
+        stdout.contains("applied 2 objects in ")
+            && stdout.contains("How a notebook in team-a, team-b uses it:\n"),
+        "{stdout}"
+    );
     for namespace in ["team-a", "team-b"] {
         let stored = cluster.kubectl(&[
             "get",
@@ -133,11 +138,11 @@ fn the_cluster_accepts_and_stores_every_object() {
         ]);
         assert_eq!(
             stored,
-            "true /var/run/secrets/kubeflow/pipelines/token 3600 pipelines.kubeflow.org /var/run/secrets/kubeflow/pipelines kfpatch"
+            "true /var/run/secrets/kubeflow/pipelines/token 3600 pipelines.kubeflow.org /var/run/secrets/kubeflow/pipelines kubectl"
         );
     }
 
-    // A namespace that does not exist: the dry run refuses, and nothing is stored anywhere.
+    // A namespace that does not exist: refused before anything is sent, so nothing is stored.
     cluster.kubectl(&["create", "namespace", "team-c"]);
     let refused = kfpatch(&[
         "access",
@@ -150,41 +155,40 @@ fn the_cluster_accepts_and_stores_every_object() {
         "--kubeconfig",
         &kubeconfig,
     ]);
-    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(refused.status.code(), Some(3));
     assert_eq!(
         String::from_utf8_lossy(&refused.stderr),
-        "kfpatch: error: the API server refused the objects in a dry run, so nothing was applied: kubectl exited with 1:\npoddefault.kubeflow.org/access-ml-pipeline serverside-applied (server dry run)\nError from server (NotFound): namespaces \"no-such-team\" not found\nfix: --namespace must name existing profile namespaces (create the Profile first)\n"
+        "kfpatch: error: the cluster lacks what these objects need; nothing was applied:\n  namespace no-such-team does not exist and these objects do not create it: create it (kubectl create namespace no-such-team), or apply Kubeflow's common/kubeflow-namespace first\n"
     );
     assert_eq!(
         cluster.kubectl(&["get", "poddefault", "-n", "team-c", "-o", "name"]),
         ""
     );
-}
 
-#[test]
-#[ignore = "needs kubectl; run by .ci/run"]
-fn apply_without_yes_and_without_a_terminal_refuses() {
-    // kubectl only reads this file (config view); no cluster is contacted.
-    let temp = tempfile::tempdir().unwrap();
-    let kubeconfig = temp.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: prod\n  cluster:\n    server: https://kfp.example.invalid:6443\ncontexts:\n- name: prod-admin\n  context:\n    cluster: prod\n    user: admin\nusers:\n- name: admin\n  user:\n    token: not-a-real-token\ncurrent-context: prod-admin\n",
-    )
-    .unwrap();
+    // Without --yes and without a terminal: the summary is shown, nothing is applied.
     let output = support::kfpatch()
-        .args(["access", "--namespace", "team-a", "--apply", "--kubeconfig"])
-        .arg(&kubeconfig)
+        .args([
+            "access",
+            "--namespace",
+            "team-c",
+            "--apply",
+            "--kubeconfig",
+            &kubeconfig,
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "kfpatch access: server-side apply to context prod-admin (https://kfp.example.invalid:6443):\n  PodDefault team-a/access-ml-pipeline (token lifetime 7200 s)\n"
+        "context: local\nserver:  https://127.0.0.1:16600\napply:   the access-ml-pipeline PodDefault of team-c (token lifetime 7200 s), server-side apply (--force-conflicts)\nobjects: 1\n     1 PodDefault\n"
     );
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        "kfpatch: error: not applying: there is no terminal to ask for confirmation; pass --yes to apply without asking\n"
+        "kfpatch: error: refusing to apply: standard input is not a terminal to ask on; pass --yes to apply without asking\n"
+    );
+    assert_eq!(
+        cluster.kubectl(&["get", "poddefault", "-n", "team-c", "-o", "name"]),
+        ""
     );
 }

@@ -1,7 +1,7 @@
 //! `render` and `reinstall`: bad input (fixtures), and the real release trees applied to a real
 //! API server (`../shared/test-cluster`, `#[ignore]`d: `.ci/run` runs them).
 //!
-//! Ports: 16500, 16503 and 16506 (etcd takes the port minus 4000 and the two after it, so the
+//! Ports: 16500, 16503, 16506 and 16509 (etcd takes the port minus 4000 and the two after it, so the
 //! clusters of this binary are three apart).
 
 mod support;
@@ -462,7 +462,7 @@ fn fresh_cluster_ordering_prompt_and_wait() {
     assert_code(&run, 3);
     assert_eq!(
         run.stderr,
-        "kfpatch: error: the cluster lacks what this render needs; nothing was applied:\n  Certificate (cert-manager.io): cert-manager is not installed (1 object)\n  Issuer (cert-manager.io): cert-manager is not installed (1 object)\n  DestinationRule (networking.istio.io): Istio is not installed (6 objects)\n  VirtualService (networking.istio.io): Istio is not installed (2 objects)\n  AuthorizationPolicy (security.istio.io): Istio is not installed (7 objects)\n  namespace kubeflow does not exist and the render does not create it: create it (kubectl create namespace kubeflow), or apply Kubeflow's common/kubeflow-namespace first\n"
+        "kfpatch: error: the cluster lacks what these objects need; nothing was applied:\n  Certificate (cert-manager.io): cert-manager is not installed (1 object)\n  Issuer (cert-manager.io): cert-manager is not installed (1 object)\n  DestinationRule (networking.istio.io): Istio is not installed (6 objects)\n  VirtualService (networking.istio.io): Istio is not installed (2 objects)\n  AuthorizationPolicy (security.istio.io): Istio is not installed (7 objects)\n  namespace kubeflow does not exist and these objects do not create it: create it (kubectl create namespace kubeflow), or apply Kubeflow's common/kubeflow-namespace first\n"
     );
     assert_eq!(stored(&cluster), before);
 
@@ -584,4 +584,73 @@ fn fresh_cluster_ordering_prompt_and_wait() {
         run.stderr,
         "kfpatch: error: not ready when the time limit ran out (--timeout 20s):\n  deployment/ml-pipeline (namespace waiting): no controller has reported on it yet (no status)\n  deployment/ml-pipeline-ui (namespace waiting): no controller has reported on it yet (no status)\n"
     );
+}
+
+/// Issue 5's GitOps path: `multiuser off --overlay DIR`, then `reinstall --target DIR` applies the
+/// overlay; the API server's ConfigMap says single-user while the upstream files stay untouched.
+/// Then `multiuser on --overlay DIR` removes it and `reinstall` (kfp) brings multi-user back.
+#[test]
+#[ignore = "needs ../shared; run by .ci/run"]
+fn reinstall_applies_an_overlay() {
+    let cluster = TestCluster::start(16509, true);
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let (_temp, root) = copy(&release("manifests-v1.8.1"));
+    let params =
+        root.join("apps/pipeline/upstream/base/installs/multi-user/api-service/params.env");
+    let upstream = fs::read(&params).unwrap();
+
+    let run = kfpatch(
+        &root,
+        &["multiuser", "off", "--overlay", "overlays/kfp-single-user"],
+    );
+    assert_code(&run, 0);
+    let apply = |target: &str| {
+        kfpatch(
+            &root,
+            &[
+                "reinstall",
+                "--target",
+                target,
+                "--yes",
+                "--no-wait",
+                "--kubeconfig",
+                &kubeconfig,
+            ],
+        )
+    };
+    let run = kfpatch(&root, &["render", "--target", "overlays/kfp-single-user"]);
+    assert_code(&run, 0);
+    assert!(
+        run.stdout.contains(
+            "  ok       1 api-service/params.env:1  MULTIUSER: file true, the overlay makes it false, rendered false\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    let run = apply("overlays/kfp-single-user");
+    assert_code(&run, 0);
+    assert!(!run.stderr.contains("differs"), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("render:    overlays/kfp-single-user"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(multiuser_on_cluster(&cluster), "false");
+    assert_eq!(
+        fs::read(&params).unwrap(),
+        upstream,
+        "upstream params.env changed"
+    );
+
+    let run = kfpatch(
+        &root,
+        &["multiuser", "on", "--overlay", "overlays/kfp-single-user"],
+    );
+    assert_code(&run, 0);
+    assert!(
+        !root.join("overlays").exists(),
+        "overlay folder left behind"
+    );
+    assert_code(&apply("kfp"), 0);
+    assert_eq!(multiuser_on_cluster(&cluster), "true");
 }
