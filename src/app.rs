@@ -7,7 +7,7 @@ use crate::catalogue::{Mode, Scope};
 use crate::cli::{Cli, Color, Command, MultiuserArgs, OnOff, SetArgs, WriteFlags};
 use crate::error::{Failure, Result};
 use crate::install::{self, Install};
-use crate::plan::{self, Plan, show_value};
+use crate::plan::{self, Plan};
 use crate::{access, audit, overlay, reinstall, status};
 
 /// Exit code of `--check` when something would change.
@@ -143,34 +143,7 @@ fn finish(
     extra_keys: &[&str],
     io: &mut Output<'_>,
 ) -> Result<i32> {
-    let mut text = format!("{title}\n");
-    for c in &plan.changes {
-        text.push_str(&format!(
-            "  {}:{}: {} {} -> {} ({})\n",
-            c.file,
-            c.line,
-            c.setting,
-            show_value(c.old.as_deref()),
-            show_value(c.new.as_deref()),
-            c.why
-        ));
-    }
-    for note in &plan.kept {
-        text.push_str(&format!(
-            "  kept {}: {} {}\n",
-            location(&note.file, note.line),
-            note.setting,
-            note.message
-        ));
-    }
-    for note in &plan.skipped {
-        text.push_str(&format!(
-            "  skip {}: {}: {}\n",
-            location(&note.file, note.line),
-            note.setting,
-            note.message
-        ));
-    }
+    let mut text = plan.summary(title);
     if plan.is_empty() {
         text.push_str("nothing to change\n");
         write_out(io, &text)?;

@@ -168,90 +168,70 @@ pub const CATALOGUE: &[Setting] = &[
         only_before_kfp_2_beta: false,
         why: "the per-namespace artifact proxies exist only in profile namespaces",
     },
-    Setting {
-        row: 8,
-        file: "persistence-agent/deployment-patch.yaml",
-        place: Place::ContainerEnv {
-            deployment: "ml-pipeline-persistenceagent",
-            container: "ml-pipeline-persistenceagent",
-            var: "NAMESPACE",
-            insert_after: None,
-            restore: "        env:\n        - name: NAMESPACE\n          value: ''\n          valueFrom: null\n",
-        },
-        multi: Some(""),
-        single: None,
-        scope: Scope::Parity,
-        only_before_kfp_2_beta: false,
-        why: PARITY_WHY,
-    },
-    Setting {
-        row: 8,
-        file: "scheduled-workflow/deployment-patch.yaml",
-        place: Place::ContainerEnv {
-            deployment: "ml-pipeline-scheduledworkflow",
-            container: "ml-pipeline-scheduledworkflow",
-            var: "NAMESPACE",
-            insert_after: None,
-            restore: "        env:\n        - name: NAMESPACE\n          value: '' # Empty namespace let viewer controller watch all namespaces\n          valueFrom: null # HACK: https://github.com/kubernetes-sigs/kustomize/issues/2606\n",
-        },
-        multi: Some(""),
-        single: None,
-        scope: Scope::Parity,
-        only_before_kfp_2_beta: false,
-        why: PARITY_WHY,
-    },
-    Setting {
-        row: 8,
-        file: "viewer-controller/deployment-patch.yaml",
-        place: Place::ContainerEnv {
-            deployment: "ml-pipeline-viewer-crd",
-            container: "ml-pipeline-viewer-crd",
-            var: "NAMESPACE",
-            insert_after: None,
-            restore: "        env:\n        - name: NAMESPACE\n          value: '' # Empty namespace let viewer controller watch all namespaces\n          valueFrom: null\n",
-        },
-        multi: Some(""),
-        single: None,
-        scope: Scope::Parity,
-        only_before_kfp_2_beta: false,
-        why: PARITY_WHY,
-    },
-    Setting {
-        row: 8,
-        file: "cache/deployment-patch.yaml",
-        place: Place::ContainerEnv {
-            deployment: "cache-server",
-            container: "server",
-            var: "NAMESPACE_TO_WATCH",
-            insert_after: None,
-            restore: "        env:\n          - name: NAMESPACE_TO_WATCH\n            value: ''\n            valueFrom: null\n",
-        },
-        multi: Some(""),
-        single: None,
-        scope: Scope::Parity,
-        only_before_kfp_2_beta: false,
-        why: PARITY_WHY,
-    },
-    Setting {
-        row: 8,
-        file: "metadata-writer/deployment-patch.yaml",
-        place: Place::ContainerEnv {
-            deployment: "metadata-writer",
-            container: "main",
-            var: "NAMESPACE_TO_WATCH",
-            insert_after: None,
-            restore: "        env:\n        - name: NAMESPACE_TO_WATCH\n          value: ''\n          valueFrom: null\n",
-        },
-        multi: Some(""),
-        single: None,
-        scope: Scope::Parity,
-        only_before_kfp_2_beta: false,
-        why: PARITY_WHY,
-    },
+    watch_namespace(
+        "persistence-agent/deployment-patch.yaml",
+        "ml-pipeline-persistenceagent",
+        "ml-pipeline-persistenceagent",
+        "NAMESPACE",
+        "        env:\n        - name: NAMESPACE\n          value: ''\n          valueFrom: null\n",
+    ),
+    watch_namespace(
+        "scheduled-workflow/deployment-patch.yaml",
+        "ml-pipeline-scheduledworkflow",
+        "ml-pipeline-scheduledworkflow",
+        "NAMESPACE",
+        "        env:\n        - name: NAMESPACE\n          value: '' # Empty namespace let viewer controller watch all namespaces\n          valueFrom: null # HACK: https://github.com/kubernetes-sigs/kustomize/issues/2606\n",
+    ),
+    watch_namespace(
+        "viewer-controller/deployment-patch.yaml",
+        "ml-pipeline-viewer-crd",
+        "ml-pipeline-viewer-crd",
+        "NAMESPACE",
+        "        env:\n        - name: NAMESPACE\n          value: '' # Empty namespace let viewer controller watch all namespaces\n          valueFrom: null\n",
+    ),
+    watch_namespace(
+        "cache/deployment-patch.yaml",
+        "cache-server",
+        "server",
+        "NAMESPACE_TO_WATCH",
+        "        env:\n          - name: NAMESPACE_TO_WATCH\n            value: ''\n            valueFrom: null\n",
+    ),
+    watch_namespace(
+        "metadata-writer/deployment-patch.yaml",
+        "metadata-writer",
+        "main",
+        "NAMESPACE_TO_WATCH",
+        "        env:\n        - name: NAMESPACE_TO_WATCH\n          value: ''\n          valueFrom: null\n",
+    ),
 ];
 
-const PARITY_WHY: &str =
-    "parity with the single-user install: watch only the kubeflow namespace (harmless either way)";
+/// Row 8: a component's namespace to watch, `''` with `valueFrom: null` (all namespaces) in the
+/// multi-user patch, absent (the base's own namespace) in single-user mode. `restore` is the
+/// upstream `env:` block, identical in every release tree checked.
+const fn watch_namespace(
+    file: &'static str,
+    deployment: &'static str,
+    container: &'static str,
+    var: &'static str,
+    restore: &'static str,
+) -> Setting {
+    Setting {
+        row: 8,
+        file,
+        place: Place::ContainerEnv {
+            deployment,
+            container,
+            var,
+            insert_after: None,
+            restore,
+        },
+        multi: Some(""),
+        single: None,
+        scope: Scope::Parity,
+        only_before_kfp_2_beta: false,
+        why: "parity with the single-user install: watch only the kubeflow namespace (harmless either way)",
+    }
+}
 
 /// The keys the KFP API server reads from its ConfigMap (facts §3), for `set` and the audit.
 pub const API_SERVER_KEYS: &[&str] = &[

@@ -19,12 +19,12 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::{EXIT_CHANGES, Output, find, location, version_text, write_out};
+use crate::app::{EXIT_CHANGES, Output, find, version_text, write_out};
 use crate::catalogue::{CATALOGUE, Mode, Place, Scope, Setting};
 use crate::cli::{Cli, MultiuserArgs, OnOff, WriteFlags};
 use crate::error::{Failure, Result};
 use crate::install::{self, Install};
-use crate::plan::{self, FilePlan, Plan, show_value};
+use crate::plan::{self, FilePlan, Plan};
 
 /// The file kfpatch writes in the overlay folder.
 pub const KUSTOMIZATION: &str = "kustomization.yaml";
@@ -356,38 +356,11 @@ fn switch_off(
             });
         }
     }
-    let mut text = format!(
-        "multiuser off --overlay {shown}: on {} (KFP {}), upstream files untouched\n",
+    let mut text = plan.summary(&format!(
+        "multiuser off --overlay {shown}: on {} (KFP {}), upstream files untouched",
         install::relative(root, &target),
         version_text(&install)
-    );
-    for c in &plan.changes {
-        text.push_str(&format!(
-            "  {}:{}: {} {} -> {} ({})\n",
-            c.file,
-            c.line,
-            c.setting,
-            show_value(c.old.as_deref()),
-            show_value(c.new.as_deref()),
-            c.why
-        ));
-    }
-    for note in &plan.kept {
-        text.push_str(&format!(
-            "  kept {}: {} {}\n",
-            location(&note.file, note.line),
-            note.setting,
-            note.message
-        ));
-    }
-    for note in &plan.skipped {
-        text.push_str(&format!(
-            "  skip {}: {}: {}\n",
-            location(&note.file, note.line),
-            note.setting,
-            note.message
-        ));
-    }
+    ));
     if plan.changes.is_empty() {
         text.push_str("  no upstream setting holds its multi-user value (switched in place already?), so the overlay overrides nothing; restore the upstream files (kfpatch multiuser on) to let the overlay carry the switch\n");
     }

@@ -537,6 +537,43 @@ impl Plan {
         }
     }
 
+    /// `title`, then one line per change (file:line, setting, old -> new, why), per kept
+    /// customised value and per row that does not apply.
+    pub fn summary(&self, title: &str) -> String {
+        let at = |file: &str, line: Option<usize>| match line {
+            Some(l) => format!("{file}:{l}"),
+            None => file.to_string(),
+        };
+        let mut text = format!("{title}\n");
+        for c in &self.changes {
+            text.push_str(&format!(
+                "  {}: {} {} -> {} ({})\n",
+                at(&c.file, Some(c.line)),
+                c.setting,
+                show_value(c.old.as_deref()),
+                show_value(c.new.as_deref()),
+                c.why
+            ));
+        }
+        for note in &self.kept {
+            text.push_str(&format!(
+                "  kept {}: {} {}\n",
+                at(&note.file, note.line),
+                note.setting,
+                note.message
+            ));
+        }
+        for note in &self.skipped {
+            text.push_str(&format!(
+                "  skip {}: {}: {}\n",
+                at(&note.file, note.line),
+                note.setting,
+                note.message
+            ));
+        }
+        text
+    }
+
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
