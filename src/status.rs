@@ -38,18 +38,21 @@ pub struct GitState {
 pub fn git_state(install: &Install) -> Option<GitState> {
     let checkout = Checkout::open(&install.root)?;
     let commit = checkout.head()?;
-    let mut files: Vec<&str> = CATALOGUE.iter().map(|s| s.file).collect();
-    files.dedup();
-    let mut modified = Vec::new();
-    for file in files {
-        let path = install.dir.join(file);
-        let Ok(current) = std::fs::read(&path) else {
-            continue;
-        };
-        if checkout.at_head(&path).as_deref() != Some(current.as_slice()) {
-            modified.push(install.display(file));
+    let mut files: Vec<&str> = Vec::new();
+    for setting in CATALOGUE {
+        // Rows of one file are not all adjacent in the catalogue: keep the first of each.
+        // A managed file that does not exist in this release is not a change.
+        if !files.contains(&setting.file) && install.dir.join(setting.file).is_file() {
+            files.push(setting.file);
         }
     }
+    let paths: Vec<std::path::PathBuf> = files.iter().map(|f| install.dir.join(f)).collect();
+    let modified = files
+        .iter()
+        .zip(checkout.differ_from_head(&paths))
+        .filter(|(_, differs)| *differs)
+        .map(|(file, _)| install.display(file))
+        .collect();
     Some(GitState {
         commit,
         tag: checkout.head_tag(),
@@ -57,21 +60,32 @@ pub fn git_state(install: &Install) -> Option<GitState> {
     })
 }
 
-/// Reads every catalogue row.
+/// Reads every catalogue row. Each file is read and parsed once, however many rows live in it.
 pub fn rows(install: &Install) -> Result<Vec<RowState>> {
     let mut out = Vec::new();
-    let mut texts: Vec<(&str, Option<String>)> = Vec::new();
+    let mut texts: Vec<(&str, String, Option<String>)> = Vec::new();
     for setting in CATALOGUE {
-        if !texts.iter().any(|(f, _)| *f == setting.file) {
-            texts.push((setting.file, install.read(setting.file)?));
+        if !texts.iter().any(|(f, _, _)| *f == setting.file) {
+            let shown = install.display(setting.file);
+            let text = install.read(setting.file)?;
+            texts.push((setting.file, shown, text));
         }
     }
+    let parsed: Vec<(&str, Option<std::result::Result<Parsed<'_>, catalogue::Problem>>)> = texts
+        .iter()
+        .map(|(file, shown, text)| {
+            let parsed = text
+                .as_deref()
+                .map(|text| Parsed::parse(file, shown, text));
+            (*file, parsed)
+        })
+        .collect();
     for setting in CATALOGUE {
         let shown_file = install.display(setting.file);
-        let text = texts
+        let parsed_file = parsed
             .iter()
             .find(|(f, _)| *f == setting.file)
-            .and_then(|(_, t)| t.as_deref());
+            .and_then(|(_, p)| p.as_ref());
         let applies = setting.applies(install, Scope::Related);
         let mut state = RowState {
             row: setting.row,
@@ -83,7 +97,7 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
             counts: applies.is_ok(),
             problem: None,
         };
-        let Some(text) = text else {
+        let Some(parsed_file) = parsed_file else {
             state.shown = "(file not present)".to_string();
             state.counts &= setting.file != "persistence-agent/params.env";
             if state.counts {
@@ -92,8 +106,10 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
             out.push(state);
             continue;
         };
-        let reading = Parsed::parse(setting.file, &shown_file, text)
-            .and_then(|parsed| catalogue::read(setting, &shown_file, &parsed));
+        let reading = parsed_file
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|parsed| catalogue::read(setting, &shown_file, parsed));
         match reading {
             Err(problem) => {
                 state.line = Some(problem.line);
@@ -224,7 +240,10 @@ pub fn run(cli: &Cli, _args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
         if !text.ends_with('\n') {
             text.push('\n');
         }
-        if let Some(p) = &r.problem {
+        // One file's problem shows on each of its rows, which are not all adjacent.
+        if let Some(p) = &r.problem
+            && !problems.contains(p)
+        {
             problems.push(p.clone());
         }
     }
@@ -232,7 +251,6 @@ pub fn run(cli: &Cli, _args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     if problems.is_empty() {
         Ok(0)
     } else {
-        problems.dedup();
         Err(Failure::new(problems.join("\n")))
     }
 }

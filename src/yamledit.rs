@@ -9,6 +9,7 @@
 //! the new text with yaml_serde and checks that the documents differ in exactly the intended
 //! places: a misplaced edit is refused rather than written.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -58,6 +59,9 @@ fn range_of(node: &YamlNode) -> Range<usize> {
 pub struct YamlText<'a> {
     text: &'a str,
     file: YamlFile,
+    /// `container_env` answers by (deployment, container): several settings live in one
+    /// container, and locating it in yaml-edit's tree is the slowest step of a status.
+    envs: RefCell<Vec<(String, String, Option<EnvList>)>>,
 }
 
 /// A scalar in the file: where its bytes are, and what it means.
@@ -103,9 +107,11 @@ impl<'a> YamlText<'a> {
             let line = line_of(text, first.range.start as usize);
             return Err(format!("line {line}: {}", first.message));
         }
+        check_strict_syntax(text)?;
         Ok(YamlText {
             text,
             file: parsed.tree(),
+            envs: RefCell::new(Vec::new()),
         })
     }
 
@@ -126,6 +132,24 @@ impl<'a> YamlText<'a> {
     /// The `env:` list of a container of a Deployment patch; `None` when the Deployment or the
     /// container is not in the file (the file is not in the shape kfpatch knows).
     pub fn container_env(&self, deployment: &str, container: &str) -> Option<EnvList> {
+        if let Some((_, _, known)) = self
+            .envs
+            .borrow()
+            .iter()
+            .find(|(d, c, _)| d == deployment && c == container)
+        {
+            return known.clone();
+        }
+        let env = self.locate_container_env(deployment, container);
+        self.envs.borrow_mut().push((
+            deployment.to_string(),
+            container.to_string(),
+            env.clone(),
+        ));
+        env
+    }
+
+    fn locate_container_env(&self, deployment: &str, container: &str) -> Option<EnvList> {
         let containers = self
             .object("Deployment", deployment)?
             .get("spec")?
@@ -273,7 +297,7 @@ pub fn verify(old: &str, new: &str, expected: &[LeafChange]) -> Result<(), Strin
 /// The flattened leaves of every document in `text`.
 pub fn leaves(text: &str) -> Result<Leaves, String> {
     let mut out = Leaves::new();
-    for (i, doc) in yaml_serde::Deserializer::from_str(text).enumerate() {
+    for (i, doc) in yaml_serde::Deserializer::from_str(without_bom(text)).enumerate() {
         let value = <yaml_serde::Value as serde::Deserialize>::deserialize(doc)
             .map_err(|e| e.to_string())?;
         flatten(&format!("doc{i}"), &value, &mut out);
@@ -322,17 +346,45 @@ pub fn env_leaf(deployment_doc: usize, container: &str, var: &str, field: &str) 
 
 /// The index of the document holding `kind`/`name`, as [`leaves`] numbers them.
 pub fn document_index(text: &str, kind: &str, name: &str) -> Option<usize> {
-    yaml_serde::Deserializer::from_str(text).position(|doc| {
-        <yaml_serde::Value as serde::Deserialize>::deserialize(doc)
-            .ok()
-            .is_some_and(|v| {
-                v.get("kind").and_then(|k| k.as_str()) == Some(kind)
-                    && v.get("metadata")
-                        .and_then(|m| m.get("name"))
-                        .and_then(|n| n.as_str())
-                        == Some(name)
-            })
-    })
+    for (i, doc) in yaml_serde::Deserializer::from_str(without_bom(text)).enumerate() {
+        // After an error yaml_serde's document iterator yields that error forever: stop at it.
+        let value = <yaml_serde::Value as serde::Deserialize>::deserialize(doc).ok()?;
+        let matches = value.get("kind").and_then(|k| k.as_str()) == Some(kind)
+            && value
+                .get("metadata")
+                .and_then(|m| m.get("name"))
+                .and_then(|n| n.as_str())
+                == Some(name);
+        if matches {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// `text` without a leading UTF-8 byte-order mark, which kustomize skips and yaml_serde misreads
+/// as the start of a second document.
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// yaml-edit accepts some text that YAML parsers refuse (`apiVersion: apps/v1: x`), and so
+/// does kustomize refuse it. Such a file is reported as invalid YAML, with the line yaml_serde
+/// names, rather than edited.
+fn check_strict_syntax(text: &str) -> Result<(), String> {
+    for doc in yaml_serde::Deserializer::from_str(without_bom(text)) {
+        // The first error ends the check: the iterator would repeat it forever.
+        if let Err(e) = <serde::de::IgnoredAny as serde::Deserialize>::deserialize(doc) {
+            let line = e.location().map_or(1, |l| l.line());
+            let message = e.to_string();
+            let message = match message.find(" at line ") {
+                Some(i) => message[..i].to_string(),
+                None => message,
+            };
+            return Err(format!("line {line}: {message}"));
+        }
+    }
+    Ok(())
 }
 
 /// The quoted-string form [`leaves`] uses for a string leaf.
@@ -400,6 +452,28 @@ mod tests {
         assert_eq!(scalar_like("true", "false"), "'false'");
         assert_eq!(scalar_like("KUBEFLOW", "OTHER"), "OTHER");
         assert_eq!(scalar_like("x", "8080"), "'8080'");
+    }
+
+    #[test]
+    fn text_that_only_yaml_edit_accepts_is_invalid_and_never_loops() {
+        // Found by tests/fuzz.rs: yaml-edit accepts `a: b: c`, yaml_serde refuses it, and
+        // document_index used to spin forever on yaml_serde's repeated error.
+        let bad = UI.replace("apiVersion: apps/v1", "apiVersion: apps/v1: oops");
+        assert_eq!(document_index(&bad, "Deployment", "ml-pipeline-ui"), None);
+        assert_eq!(
+            YamlText::parse(&bad).err().as_deref(),
+            Some("line 1: mapping values are not allowed in this context")
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_read_as_kustomize_reads_it() {
+        // Found by tests/fuzz.rs: yaml_serde took a BOM for the start of a second document.
+        let bom = format!("\u{feff}{UI}");
+        let yaml = YamlText::parse(&bom).unwrap();
+        assert!(yaml.container_env("ml-pipeline-ui", "ml-pipeline-ui").is_some());
+        assert_eq!(leaves(&bom).unwrap(), leaves(UI).unwrap());
+        assert_eq!(document_index(&bom, "Deployment", "ml-pipeline-ui"), Some(0));
     }
 
     #[test]
