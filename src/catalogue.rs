@@ -458,6 +458,7 @@ pub fn read(setting: &Setting, shown: &str, parsed: &Parsed<'_>) -> Result<Readi
             },
             Parsed::Yaml(yaml),
         ) => {
+            refuse_repeated_object(yaml, shown, "Deployment", deployment)?;
             let env = yaml.container_env(deployment, container).ok_or_else(|| {
                 shape_problem(
                     shown,
@@ -467,6 +468,7 @@ pub fn read(setting: &Setting, shown: &str, parsed: &Parsed<'_>) -> Result<Readi
             read_env_item(&env, var, yaml)
         }
         (Place::ViewerAccount, Parsed::Yaml(yaml)) => {
+            refuse_repeated_object(yaml, shown, "ConfigMap", "ml-pipeline-ui-configmap")?;
             let Some((range, account)) = viewer_account(yaml) else {
                 return Err(shape_problem(
                     shown,
@@ -480,6 +482,29 @@ pub fn read(setting: &Setting, shown: &str, parsed: &Parsed<'_>) -> Result<Readi
         }
         _ => Err(shape_problem(shown, &setting.name())),
     }
+}
+
+/// Several documents patching one object: kustomize applies them all, so editing one of them
+/// would not decide what the cluster gets.
+fn refuse_repeated_object(
+    yaml: &YamlText<'_>,
+    shown: &str,
+    kind: &str,
+    name: &str,
+) -> Result<(), Problem> {
+    let count = yaml.count_objects(kind, name);
+    if count <= 1 {
+        return Ok(());
+    }
+    Err(Problem {
+        file: shown.to_string(),
+        line: 1,
+        code: "repeated-object",
+        message: format!(
+            "{count} documents of this file patch {kind} {name}; kustomize applies all of them, so kfpatch cannot tell which value the cluster gets"
+        ),
+        fix: format!("merge them into one {kind} document"),
+    })
 }
 
 fn read_env_item(env: &EnvList, var: &str, yaml: &YamlText<'_>) -> Result<Reading, Problem> {

@@ -446,9 +446,8 @@ fn read_version(root: &Path, dir: &Path) -> std::result::Result<Version, String>
         Ok(None) => return Err(format!("{shown} not found")),
         Err(e) => return Err(e.message),
     };
-    let value: yaml_serde::Value =
-        yaml_serde::from_str(crate::yamledit::without_bom(&text))
-            .map_err(|e| format!("{shown}: {e}"))?;
+    let value: yaml_serde::Value = yaml_serde::from_str(crate::yamledit::without_bom(&text))
+        .map_err(|e| format!("{shown}: {e}"))?;
     let raw = value
         .get("data")
         .and_then(|d| d.get("appVersion"))

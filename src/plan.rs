@@ -177,7 +177,14 @@ fn missing_file(shown: &str, file: &str) -> Problem {
 
 /// Every problem, one per paragraph, as one exit-2 failure.
 pub fn problems_failure(problems: &[Problem]) -> Failure {
-    let text: Vec<String> = problems.iter().map(Problem::render).collect();
+    let mut text: Vec<String> = Vec::new();
+    for problem in problems {
+        // Several rows of one file report the same problem of that file once.
+        let rendered = problem.render();
+        if !text.contains(&rendered) {
+            text.push(rendered);
+        }
+    }
     Failure::new(format!(
         "{}\nnothing was written",
         text.join("\n").trim_end()

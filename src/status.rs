@@ -71,12 +71,13 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
             texts.push((setting.file, shown, text));
         }
     }
-    let parsed: Vec<(&str, Option<std::result::Result<Parsed<'_>, catalogue::Problem>>)> = texts
+    let parsed: Vec<(
+        &str,
+        Option<std::result::Result<Parsed<'_>, catalogue::Problem>>,
+    )> = texts
         .iter()
         .map(|(file, shown, text)| {
-            let parsed = text
-                .as_deref()
-                .map(|text| Parsed::parse(file, shown, text));
+            let parsed = text.as_deref().map(|text| Parsed::parse(file, shown, text));
             (*file, parsed)
         })
         .collect();

@@ -121,12 +121,22 @@ impl<'a> YamlText<'a> {
 
     /// The top-level mapping of the document whose `kind` and `metadata.name` match.
     fn object(&self, kind: &str, name: &str) -> Option<YamlNode> {
-        self.file.documents().find_map(|doc| {
+        self.objects(kind, name).next()
+    }
+
+    fn objects<'s>(&'s self, kind: &'s str, name: &'s str) -> impl Iterator<Item = YamlNode> + 's {
+        self.file.documents().filter_map(move |doc| {
             let map = doc.as_mapping()?;
             let k = map.get("kind")?.as_scalar()?.as_string();
             let n = map.get("metadata")?.get("name")?.as_scalar()?.as_string();
             (k == kind && n == name).then(|| YamlNode::Mapping(map))
         })
+    }
+
+    /// How many documents of the file are the object `kind`/`name`. kustomize applies every one
+    /// of them, so an edit of only the first would not be the value the cluster gets.
+    pub fn count_objects(&self, kind: &str, name: &str) -> usize {
+        self.objects(kind, name).count()
     }
 
     /// The `env:` list of a container of a Deployment patch; `None` when the Deployment or the
@@ -141,11 +151,9 @@ impl<'a> YamlText<'a> {
             return known.clone();
         }
         let env = self.locate_container_env(deployment, container);
-        self.envs.borrow_mut().push((
-            deployment.to_string(),
-            container.to_string(),
-            env.clone(),
-        ));
+        self.envs
+            .borrow_mut()
+            .push((deployment.to_string(), container.to_string(), env.clone()));
         env
     }
 
@@ -289,9 +297,25 @@ pub fn verify(old: &str, new: &str, expected: &[LeafChange]) -> Result<(), Strin
         Ok(())
     } else {
         Err(format!(
-            "the edit would change {actual:?} instead of exactly {wanted:?}"
+            "the edit would change {} instead of exactly {}",
+            describe_changes(&actual),
+            describe_changes(&wanted)
         ))
     }
+}
+
+fn describe_changes(changes: &[LeafChange]) -> String {
+    if changes.is_empty() {
+        return "nothing".to_string();
+    }
+    let shown: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            let side = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".to_string());
+            format!("{} ({} -> {})", c.path, side(&c.old), side(&c.new))
+        })
+        .collect();
+    shown.join(", ")
 }
 
 /// The flattened leaves of every document in `text`.
@@ -373,8 +397,9 @@ pub fn without_bom(text: &str) -> &str {
 /// names, rather than edited.
 fn check_strict_syntax(text: &str) -> Result<(), String> {
     for doc in yaml_serde::Deserializer::from_str(without_bom(text)) {
-        // The first error ends the check: the iterator would repeat it forever.
-        if let Err(e) = <serde::de::IgnoredAny as serde::Deserialize>::deserialize(doc) {
+        // The first error ends the check: the iterator would repeat it forever. A Value (not
+        // IgnoredAny) is built so that duplicate keys, which kustomize refuses, are errors too.
+        if let Err(e) = <yaml_serde::Value as serde::Deserialize>::deserialize(doc) {
             let line = e.location().map_or(1, |l| l.line());
             let message = e.to_string();
             let message = match message.find(" at line ") {
@@ -471,9 +496,15 @@ mod tests {
         // Found by tests/fuzz.rs: yaml_serde took a BOM for the start of a second document.
         let bom = format!("\u{feff}{UI}");
         let yaml = YamlText::parse(&bom).unwrap();
-        assert!(yaml.container_env("ml-pipeline-ui", "ml-pipeline-ui").is_some());
+        assert!(
+            yaml.container_env("ml-pipeline-ui", "ml-pipeline-ui")
+                .is_some()
+        );
         assert_eq!(leaves(&bom).unwrap(), leaves(UI).unwrap());
-        assert_eq!(document_index(&bom, "Deployment", "ml-pipeline-ui"), Some(0));
+        assert_eq!(
+            document_index(&bom, "Deployment", "ml-pipeline-ui"),
+            Some(0)
+        );
     }
 
     #[test]
