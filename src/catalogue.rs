@@ -537,9 +537,10 @@ fn viewer_account(yaml: &YamlText<'_>) -> Option<(std::ops::Range<usize>, String
         .as_str()?
         .to_string();
     // Find the one `"serviceAccountName": "<account>"` token in the scalar's bytes.
-    let raw = &yaml.text()[data.range.clone()];
+    let raw = yaml.text().get(data.range.clone())?;
     let mut found = None;
     let mut search = 0;
+    // `search` and `key_end` sit just past an ASCII token found in `raw`: char boundaries.
     while let Some(i) = raw[search..].find("\"serviceAccountName\"") {
         let key_end = search + i + "\"serviceAccountName\"".len();
         let rest = &raw[key_end..];
@@ -633,10 +634,13 @@ pub fn edit_yaml(
                     let scalar = item.value.clone().ok_or_else(|| {
                         shape_problem(shown, &format!("a literal value of {var}"))
                     })?;
+                    let old_raw = text.get(scalar.range.clone()).ok_or_else(|| {
+                        shape_problem(shown, &format!("a literal value of {var}"))
+                    })?;
                     Ok(YamlEdit {
                         splices: vec![Splice {
                             range: scalar.range.clone(),
-                            replacement: scalar_like(&text[scalar.range.clone()], value),
+                            replacement: scalar_like(old_raw, value),
                         }],
                         leaves: vec![LeafChange {
                             path: leaf("value"),
@@ -717,7 +721,7 @@ fn insertion(
     let item_text = restore.split_once('\n').map_or("", |(_, items)| items);
     match env.items.first() {
         Some(first) => {
-            let line = &text[first.lines.clone()];
+            let line = text.get(first.lines.clone()).unwrap_or_default();
             let dash_column = line.len() - line.trim_start_matches(' ').len();
             let at = insert_after
                 .and_then(|name| env.get(name))
@@ -727,7 +731,7 @@ fn insertion(
         None => {
             let at = env.container_end;
             let mut block = reindent(restore, env.container_indent);
-            if at > 0 && !text[..at].ends_with('\n') {
+            if at > 0 && !text.get(..at).is_some_and(|t| t.ends_with('\n')) {
                 block.insert(0, '\n');
             }
             (at, block)

@@ -410,8 +410,10 @@ fn known_kfp_tree(install: &Path) -> Option<PathBuf> {
 }
 
 fn nothing_found(root: &Path) -> Failure {
-    let places: Vec<String> = KNOWN_PLACES[..4]
+    // The four checkout-root layouts come first in KNOWN_PLACES.
+    let places: Vec<String> = KNOWN_PLACES
         .iter()
+        .take(4)
         .map(|p| format!("  {p}/{PARAMS_ENV}"))
         .collect();
     Failure::new(format!(

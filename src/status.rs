@@ -166,9 +166,10 @@ pub fn overall_mode(rows: &[RowState]) -> String {
     } else if all(Mode::Off) {
         "off (single-user: every managed setting at its single-user value)".to_string()
     } else {
+        let first = counted.first().map(|r| r.mode);
         let odd: Vec<String> = counted
             .iter()
-            .filter(|r| r.mode != counted[0].mode)
+            .filter(|r| Some(r.mode) != first)
             .map(|r| r.setting.clone())
             .collect();
         format!(
@@ -191,7 +192,7 @@ pub fn run(cli: &Cli, _args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
         match git_state(&install) {
             None => "not a git checkout".to_string(),
             Some(git) => {
-                let mut s = git.commit[..12.min(git.commit.len())].to_string();
+                let mut s = git.commit.get(..12).unwrap_or(&git.commit).to_string();
                 if let Some(tag) = git.tag {
                     s.push_str(&format!(" (tag {tag})"));
                 }

@@ -22,19 +22,27 @@ pub struct Splice {
     pub replacement: String,
 }
 
-/// Applies non-overlapping splices, in any order.
-pub fn apply(text: &str, splices: &[Splice]) -> String {
+/// Applies non-overlapping splices, in any order. Overlapping splices, or a range that is not
+/// on character boundaries of `text`, are an error (two settings located in the same bytes of a
+/// file kfpatch does not understand), never a panic.
+pub fn apply(text: &str, splices: &[Splice]) -> Result<String, String> {
     let mut sorted: Vec<&Splice> = splices.iter().collect();
     sorted.sort_by_key(|s| s.range.start);
     let mut out = String::with_capacity(text.len() + 64);
     let mut at = 0;
     for s in sorted {
-        out.push_str(&text[at..s.range.start]);
+        let kept = text
+            .get(at..s.range.start)
+            .ok_or_else(|| format!("edits overlap at byte {}", s.range.start))?;
+        out.push_str(kept);
         out.push_str(&s.replacement);
         at = s.range.end;
     }
-    out.push_str(&text[at..]);
-    out
+    out.push_str(
+        text.get(at..)
+            .ok_or_else(|| format!("an edit ends at byte {at}, outside the file"))?,
+    );
+    Ok(out)
 }
 
 /// 1-based line number of a byte offset.
@@ -47,7 +55,9 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 }
 
 fn line_start(text: &str, offset: usize) -> usize {
-    text[..offset].rfind('\n').map_or(0, |i| i + 1)
+    text.get(..offset)
+        .and_then(|before| before.rfind('\n'))
+        .map_or(0, |i| i + 1)
 }
 
 fn range_of(node: &YamlNode) -> Range<usize> {
@@ -184,7 +194,10 @@ impl<'a> YamlText<'a> {
         let env_range = range_of(&env);
         // The `env:` key sits on the line before the first item (block style).
         let key_line = container_range.start
-            + self.text[container_range.start..env_range.start].rfind("env:")?;
+            + self
+                .text
+                .get(container_range.start..env_range.start)?
+                .rfind("env:")?;
         list.block = Some(line_start(self.text, key_line)..env_range.end);
         for item in env.as_sequence()?.values() {
             let range = range_of(&item);
@@ -402,8 +415,8 @@ fn check_strict_syntax(text: &str) -> Result<(), String> {
         if let Err(e) = <yaml_serde::Value as serde::Deserialize>::deserialize(doc) {
             let line = e.location().map_or(1, |l| l.line());
             let message = e.to_string();
-            let message = match message.find(" at line ") {
-                Some(i) => message[..i].to_string(),
+            let message = match message.split_once(" at line ") {
+                Some((text, _)) => text.to_string(),
                 None => message,
             };
             return Err(format!("line {line}: {message}"));
@@ -454,7 +467,8 @@ mod tests {
                 range: value.range.clone(),
                 replacement: scalar_like("'true'", "false"),
             }],
-        );
+        )
+        .unwrap();
         assert!(new.ends_with("value: 'false' # keep\n"));
         let leaf = env_leaf(0, "ml-pipeline-ui", "ENABLE_AUTHZ", "value");
         let change = LeafChange {

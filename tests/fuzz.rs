@@ -312,7 +312,7 @@ fn exercise_yaml(file: &str, text: &str) {
                         assert!(r.end <= text.len());
                         assert!(text.is_char_boundary(r.start) && text.is_char_boundary(r.end));
                     }
-                    let new = yamledit::apply(text, &edit.splices);
+                    let new = yamledit::apply(text, &edit.splices).expect("checked splices apply");
                     let _ = yamledit::verify(text, &new, &edit.leaves);
                 }
             }
