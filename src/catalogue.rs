@@ -451,6 +451,7 @@ pub fn read(setting: &Setting, shown: &str, parsed: &Parsed<'_>) -> Result<Readi
             },
             Parsed::Yaml(yaml),
         ) => {
+            refuse_repeated_object(yaml, shown, "Deployment", deployment)?;
             let env = yaml.container_env(deployment, container).ok_or_else(|| {
                 shape_problem(
                     shown,
@@ -460,6 +461,7 @@ pub fn read(setting: &Setting, shown: &str, parsed: &Parsed<'_>) -> Result<Readi
             read_env_item(&env, var, yaml)
         }
         (Place::ViewerAccount, Parsed::Yaml(yaml)) => {
+            refuse_repeated_object(yaml, shown, "ConfigMap", "ml-pipeline-ui-configmap")?;
             let Some((range, account)) = viewer_account(yaml) else {
                 return Err(shape_problem(
                     shown,
@@ -473,6 +475,29 @@ pub fn read(setting: &Setting, shown: &str, parsed: &Parsed<'_>) -> Result<Readi
         }
         _ => Err(shape_problem(shown, &setting.name())),
     }
+}
+
+/// Several documents patching one object: kustomize applies them all, so editing one of them
+/// would not decide what the cluster gets.
+fn refuse_repeated_object(
+    yaml: &YamlText<'_>,
+    shown: &str,
+    kind: &str,
+    name: &str,
+) -> Result<(), Problem> {
+    let count = yaml.count_objects(kind, name);
+    if count <= 1 {
+        return Ok(());
+    }
+    Err(Problem {
+        file: shown.to_string(),
+        line: 1,
+        code: "repeated-object",
+        message: format!(
+            "{count} documents of this file patch {kind} {name}; kustomize applies all of them, so kfpatch cannot tell which value the cluster gets"
+        ),
+        fix: format!("merge them into one {kind} document"),
+    })
 }
 
 fn read_env_item(env: &EnvList, var: &str, yaml: &YamlText<'_>) -> Result<Reading, Problem> {
@@ -505,9 +530,10 @@ fn viewer_account(yaml: &YamlText<'_>) -> Option<(std::ops::Range<usize>, String
         .as_str()?
         .to_string();
     // Find the one `"serviceAccountName": "<account>"` token in the scalar's bytes.
-    let raw = &yaml.text()[data.range.clone()];
+    let raw = yaml.text().get(data.range.clone())?;
     let mut found = None;
     let mut search = 0;
+    // `search` and `key_end` sit just past an ASCII token found in `raw`: char boundaries.
     while let Some(i) = raw[search..].find("\"serviceAccountName\"") {
         let key_end = search + i + "\"serviceAccountName\"".len();
         let rest = &raw[key_end..];
@@ -601,10 +627,13 @@ pub fn edit_yaml(
                     let scalar = item.value.clone().ok_or_else(|| {
                         shape_problem(shown, &format!("a literal value of {var}"))
                     })?;
+                    let old_raw = text.get(scalar.range.clone()).ok_or_else(|| {
+                        shape_problem(shown, &format!("a literal value of {var}"))
+                    })?;
                     Ok(YamlEdit {
                         splices: vec![Splice {
                             range: scalar.range.clone(),
-                            replacement: scalar_like(&text[scalar.range.clone()], value),
+                            replacement: scalar_like(old_raw, value),
                         }],
                         leaves: vec![LeafChange {
                             path: leaf("value"),
@@ -685,7 +714,7 @@ fn insertion(
     let item_text = restore.split_once('\n').map_or("", |(_, items)| items);
     match env.items.first() {
         Some(first) => {
-            let line = &text[first.lines.clone()];
+            let line = text.get(first.lines.clone()).unwrap_or_default();
             let dash_column = line.len() - line.trim_start_matches(' ').len();
             let at = insert_after
                 .and_then(|name| env.get(name))
@@ -695,7 +724,7 @@ fn insertion(
         None => {
             let at = env.container_end;
             let mut block = reindent(restore, env.container_indent);
-            if at > 0 && !text[..at].ends_with('\n') {
+            if at > 0 && !text.get(..at).is_some_and(|t| t.ends_with('\n')) {
                 block.insert(0, '\n');
             }
             (at, block)

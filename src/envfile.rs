@@ -135,6 +135,9 @@ impl EnvFile {
         let mut newline = None;
         let mut offset = if text.starts_with(BOM) { BOM.len() } else { 0 };
         let mut line = 0;
+        // Slicing is safe throughout: `offset` only ever moves past a whole line, its end found
+        // with `find('\n')` (and a preceding ASCII '\r'), so it stays on a char boundary, and the
+        // loop runs while it is inside the text.
         while offset < text.len() {
             line += 1;
             let rest = &text[offset..];
@@ -184,6 +187,8 @@ impl EnvFile {
         &self.entries
     }
 
+    // Entries are only built by `parse` from this very text (an edit re-parses), so their
+    // ranges are inside it and on char boundaries.
     pub fn key_of(&self, entry: &Entry) -> &str {
         &self.text[entry.key.clone()]
     }
@@ -273,6 +278,7 @@ impl EnvFile {
             }
         };
         let (range, replacement) = replace;
+        // `range` is an entry's range, or empty at the end of the text: inside it, on boundaries.
         let mut text = String::with_capacity(self.text.len() + replacement.len());
         text.push_str(&self.text[..range.start]);
         text.push_str(&replacement);
@@ -286,12 +292,12 @@ impl EnvFile {
     }
 
     fn entry_on_line(&self, line: usize) -> &Entry {
-        // check_key only reports lines that hold an entry, so the search cannot miss; fall back
-        // to the last entry rather than panic if that ever changes.
+        // Cannot fail: `set` only asks for a line `check_key` reported, and `check_key` reports
+        // only the `line` of an entry it found in `self.entries` (`Repeated`, whose lines are
+        // several, returns before this is called).
         self.entries
             .iter()
             .find(|e| e.line == line)
-            .or(self.entries.last())
             .expect("check_key reported a line of an existing entry")
     }
 }

@@ -58,6 +58,24 @@ impl Checkout {
         Some(blob.content().to_vec())
     }
 
+    /// For each file (absolute, inside the work tree): whether its bytes differ from HEAD's, or
+    /// HEAD does not have it. The file is hashed as a blob and compared by object id, so the
+    /// committed blob is never inflated, and HEAD's tree is looked up once.
+    pub fn differ_from_head(&self, paths: &[PathBuf]) -> Vec<bool> {
+        let tree = self.repo.head().ok().and_then(|h| h.peel_to_tree().ok());
+        paths
+            .iter()
+            .map(|path| {
+                let committed = tree.as_ref().and_then(|tree| {
+                    let rel = path.strip_prefix(&self.workdir).ok()?;
+                    Some(tree.get_path(rel).ok()?.id())
+                });
+                let current = git2::Oid::hash_file(ObjectType::Blob, path).ok();
+                committed.is_none() || committed != current
+            })
+            .collect()
+    }
+
     pub fn repository(&self) -> &Repository {
         &self.repo
     }

@@ -10,8 +10,6 @@
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
-use walkdir::WalkDir;
-
 use crate::error::{Failure, Result};
 use crate::version::Version;
 
@@ -148,8 +146,9 @@ impl Install {
     /// Reads a file of the install, or `None` when it does not exist. Refuses files that are not
     /// UTF-8, that are not regular files, or whose real path leaves the checkout.
     pub fn read(&self, file: &str) -> Result<Option<String>> {
-        let path = self.dir.join(file);
-        read_inside(&self.root, &path, &self.display(file))
+        // `dir` is canonical and inside the checkout, so only the components of `file` can lead
+        // out of it: a couple of `lstat` calls instead of resolving the whole path.
+        read_below(&self.root, &self.dir, Path::new(file), &self.display(file))
     }
 
     /// The real path to write `file` to (through any symlink that stays in the checkout).
@@ -161,28 +160,69 @@ impl Install {
     }
 }
 
-/// Reads `path` as UTF-8 text after checking that its real path is inside `root`.
+/// Reads `path` as UTF-8 text after checking that its real path is inside `root` (canonical).
 pub fn read_inside(root: &Path, path: &Path, shown: &str) -> Result<Option<String>> {
-    let meta = match fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Failure::io("read", Path::new(shown), &e)),
-    };
-    let real = if meta.file_type().is_symlink() {
-        match fs::canonicalize(path) {
-            Ok(real) => real,
-            Err(e) => {
-                return Err(Failure::new(format!(
-                    "{shown} is a symlink that cannot be followed ({}); fix or remove the link",
-                    e
-                )));
+    match path.strip_prefix(root) {
+        Ok(rel) => read_below(root, root, rel, shown),
+        Err(_) => match fs::canonicalize(path) {
+            Ok(real) => {
+                ensure_inside(root, &real, shown)?;
+                let rel = real.strip_prefix(root).unwrap_or(&real).to_path_buf();
+                read_below(root, root, &rel, shown)
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Failure::io("read", Path::new(shown), &e)),
+        },
+    }
+}
+
+/// Reads `base/rel`, where `base` is a canonical folder inside `root`: each component of `rel` is
+/// checked with `lstat`, and only a symlink or `..` among them costs a full resolution (which
+/// must stay in `root`).
+fn read_below(root: &Path, base: &Path, rel: &Path, shown: &str) -> Result<Option<String>> {
+    let mut at = base.to_path_buf();
+    let mut last = None;
+    let mut through_link = false;
+    for component in rel.components() {
+        let Component::Normal(name) = component else {
+            last = None;
+            break;
+        };
+        at.push(name);
+        let meta = match fs::symlink_metadata(&at) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Failure::io("read", Path::new(shown), &e)),
+        };
+        if meta.file_type().is_symlink() {
+            last = None;
+            through_link = true;
+            break;
         }
-    } else {
-        path.to_path_buf()
+        last = Some(meta);
+    }
+    let (real, meta) = match last {
+        Some(meta) => (at, meta),
+        None => {
+            let full = base.join(rel);
+            let real = match fs::canonicalize(&full) {
+                Ok(real) => real,
+                Err(e) if !through_link && e.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(None);
+                }
+                Err(e) if !through_link => return Err(Failure::io("read", Path::new(shown), &e)),
+                Err(e) => {
+                    return Err(Failure::new(format!(
+                        "{shown} is a symlink that cannot be followed ({e}); fix or remove the link"
+                    )));
+                }
+            };
+            ensure_inside(root, &real, shown)?;
+            let meta =
+                fs::metadata(&real).map_err(|e| Failure::io("read", Path::new(shown), &e))?;
+            (real, meta)
+        }
     };
-    ensure_inside(root, &real, shown)?;
-    let meta = fs::metadata(&real).map_err(|e| Failure::io("read", Path::new(shown), &e))?;
     if !meta.is_file() {
         return Err(Failure::new(format!(
             "{shown} is not a regular file; kfpatch expects the upstream file there"
@@ -193,6 +233,7 @@ pub fn read_inside(root: &Path, path: &Path, shown: &str) -> Result<Option<Strin
         Ok(text) => Ok(Some(text)),
         Err(e) => {
             let offset = e.utf8_error().valid_up_to();
+            // `valid_up_to` is at most the length of the bytes, so the slice cannot panic.
             let line = e.as_bytes()[..offset]
                 .iter()
                 .filter(|b| **b == b'\n')
@@ -277,37 +318,102 @@ fn named_install(root: &Path, named: &Path) -> Result<Install> {
     }
 }
 
+/// Walks `root` for `installs/multi-user` folders that hold the switch file.
+///
+/// Only folders can lead to an install, so a folder whose link count says it has no subfolders is
+/// not read at all (on ext4, xfs and tmpfs a folder's `st_nlink` is 2 plus its number of
+/// subfolders, the "leaf optimisation" of `find`). In a monorepo most folders are such leaves and
+/// reading them is most of the work a `find -path` does. The rule is checked on every folder that
+/// is read; a file system that breaks it (btrfs reports 1 for every folder) makes the walk start
+/// again and read every folder.
 fn walk(root: &Path) -> Vec<PathBuf> {
+    match walk_folders(root, true) {
+        Some(found) => found,
+        None => walk_folders(root, false).unwrap_or_default(),
+    }
+}
+
+/// The walk itself; `None` when `skip_leaves` is on and a folder broke the link-count rule.
+fn walk_folders(root: &Path, skip_leaves: bool) -> Option<Vec<PathBuf>> {
     let mut found = Vec::new();
-    let mut walker = WalkDir::new(root).into_iter();
-    while let Some(entry) = walker.next() {
-        let Ok(entry) = entry else { continue };
-        if !entry.file_type().is_dir() {
+    // The KFP trees of the installs found so far: nothing else in them is an install.
+    let mut kfp_trees: Vec<PathBuf> = Vec::new();
+    let mut pending = vec![(root.to_path_buf(), link_count(fs::metadata(root).ok()))];
+    while let Some((dir, links)) = pending.pop() {
+        if kfp_trees.iter().any(|tree| dir.starts_with(tree)) {
             continue;
         }
-        let name = entry.file_name().to_string_lossy();
-        if entry.depth() > 0 && (PRUNED.contains(&name.as_ref()) || name == "kfp-tekton") {
-            walker.skip_current_dir();
+        let Ok(entries) = fs::read_dir(&dir) else {
             continue;
-        }
-        if name == "multi-user"
-            && entry
-                .path()
-                .parent()
-                .is_some_and(|p| p.file_name().is_some_and(|n| n == "installs"))
-        {
-            if entry.path().join(PARAMS_ENV).is_file() {
-                found.push(entry.path().to_path_buf());
+        };
+        let in_installs = dir.file_name().is_some_and(|n| n == "installs");
+        let mut subfolders = 0;
+        for entry in entries.flatten() {
+            // `file_type` comes from the directory entry itself; symlinks are not followed.
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
             }
-            walker.skip_current_dir();
+            subfolders += 1;
+            let name = entry.file_name();
+            if PRUNED.iter().any(|p| name == *p) || name == "kfp-tekton" {
+                continue;
+            }
+            let path = entry.path();
+            if in_installs && name == "multi-user" {
+                if path.join(PARAMS_ENV).is_file() {
+                    if let Some(tree) = known_kfp_tree(&path) {
+                        kfp_trees.push(tree);
+                    }
+                    found.push(path);
+                }
+                continue;
+            }
+            let links = if skip_leaves {
+                link_count(entry.metadata().ok())
+            } else {
+                None
+            };
+            if links == Some(2) {
+                continue;
+            }
+            pending.push((path, links));
+        }
+        if skip_leaves && links.is_some_and(|n| n != 2 + subfolders) {
+            return None;
         }
     }
-    found
+    found.sort();
+    Some(found)
+}
+
+#[cfg(unix)]
+fn link_count(meta: Option<fs::Metadata>) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    meta.map(|m| m.nlink())
+}
+
+#[cfg(not(unix))]
+fn link_count(_meta: Option<fs::Metadata>) -> Option<u64> {
+    None
+}
+
+/// The KFP tree around an install in a known layout (`.../apps/pipeline`,
+/// `.../manifests/kustomize`, ...); `None` for an unrecognised layout, whose extent is unknown.
+fn known_kfp_tree(install: &Path) -> Option<PathBuf> {
+    let levels = match Layout::of(&install.to_string_lossy()) {
+        Layout::ManifestsApps | Layout::ManifestsApplications => 4,
+        Layout::Pipelines => 3,
+        Layout::ManifestsLegacy => 2,
+        Layout::Unrecognised => return None,
+    };
+    install.ancestors().nth(levels).map(Path::to_path_buf)
 }
 
 fn nothing_found(root: &Path) -> Failure {
-    let places: Vec<String> = KNOWN_PLACES[..4]
+    // The four checkout-root layouts come first in KNOWN_PLACES.
+    let places: Vec<String> = KNOWN_PLACES
         .iter()
+        .take(4)
         .map(|p| format!("  {p}/{PARAMS_ENV}"))
         .collect();
     Failure::new(format!(
@@ -342,8 +448,8 @@ fn read_version(root: &Path, dir: &Path) -> std::result::Result<Version, String>
         Ok(None) => return Err(format!("{shown} not found")),
         Err(e) => return Err(e.message),
     };
-    let value: yaml_serde::Value =
-        yaml_serde::from_str(&text).map_err(|e| format!("{shown}: {e}"))?;
+    let value: yaml_serde::Value = yaml_serde::from_str(crate::yamledit::without_bom(&text))
+        .map_err(|e| format!("{shown}: {e}"))?;
     let raw = value
         .get("data")
         .and_then(|d| d.get("appVersion"))

@@ -168,7 +168,14 @@ pub fn switch(install: &Install, mode: Mode, scope: Scope) -> Result<Plan> {
 
 /// Every problem, one per paragraph, as one exit-2 failure.
 pub fn problems_failure(problems: &[Problem]) -> Failure {
-    let text: Vec<String> = problems.iter().map(Problem::render).collect();
+    let mut text: Vec<String> = Vec::new();
+    for problem in problems {
+        // Several rows of one file report the same problem of that file once.
+        let rendered = problem.render();
+        if !text.contains(&rendered) {
+            text.push(rendered);
+        }
+    }
     Failure::new(format!(
         "{}\nnothing was written",
         text.join("\n").trim_end()
@@ -305,7 +312,7 @@ fn apply_settings(
                 splices.extend(edit.splices);
                 leaves.extend(edit.leaves);
             }
-            let new = yamledit::apply(text, &splices);
+            let new = yamledit::apply(text, &splices).map_err(|e| refused(shown, &e))?;
             yamledit::verify(text, &new, &leaves).map_err(|e| refused(shown, &e))?;
             Ok((new, lines))
         }
@@ -521,7 +528,7 @@ fn normalise(file: &str, text: &str, extra_keys: &[&str]) -> Option<String> {
                 let edit = catalogue::edit_yaml(setting, yaml, setting.multi, file).ok()?;
                 splices.extend(edit.splices);
             }
-            Some(yamledit::apply(text, &splices))
+            yamledit::apply(text, &splices).ok()
         }
     }
 }
@@ -654,16 +661,26 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
     let permissions = fs::metadata(path)?.permissions();
     let temp = dir.join(format!(".{name}.kfpatch-{}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
+        let create = || OpenOptions::new().write(true).create_new(true).open(&temp);
+        let mut file = match create() {
+            // Left by a run that was killed and had this process id: no live process can own
+            // it, so it is replaced (a CI container often gives kfpatch the same id every time).
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                fs::remove_file(&temp)?;
+                create()?
+            }
+            other => other?,
+        };
         file.write_all(content)?;
         file.set_permissions(permissions)?;
         file.sync_all()?;
         pause_for_crash_test();
         fs::rename(&temp, path)?;
-        File::open(dir)?.sync_all()
+        // The new file is in place: a failed directory sync only weakens durability against
+        // power loss, and reporting it as a failed write would make `Plan::write` put the
+        // earlier files back while this one stays new.
+        let _ = File::open(dir).and_then(|d| d.sync_all());
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp);

@@ -44,18 +44,21 @@ pub struct GitState {
 pub fn git_state(install: &Install) -> Option<GitState> {
     let checkout = Checkout::open(&install.root)?;
     let commit = checkout.head()?;
-    let mut files: Vec<&str> = CATALOGUE.iter().map(|s| s.file).collect();
-    files.dedup();
-    let mut modified = Vec::new();
-    for file in files {
-        let path = install.dir.join(file);
-        let Ok(current) = std::fs::read(&path) else {
-            continue;
-        };
-        if checkout.at_head(&path).as_deref() != Some(current.as_slice()) {
-            modified.push(install.display(file));
+    let mut files: Vec<&str> = Vec::new();
+    for setting in CATALOGUE {
+        // Rows of one file are not all adjacent in the catalogue: keep the first of each.
+        // A managed file that does not exist in this release is not a change.
+        if !files.contains(&setting.file) && install.dir.join(setting.file).is_file() {
+            files.push(setting.file);
         }
     }
+    let paths: Vec<std::path::PathBuf> = files.iter().map(|f| install.dir.join(f)).collect();
+    let modified = files
+        .iter()
+        .zip(checkout.differ_from_head(&paths))
+        .filter(|(_, differs)| *differs)
+        .map(|(file, _)| install.display(file))
+        .collect();
     Some(GitState {
         commit,
         tag: checkout.head_tag(),
@@ -63,21 +66,33 @@ pub fn git_state(install: &Install) -> Option<GitState> {
     })
 }
 
-/// Reads every catalogue row.
+/// Reads every catalogue row. Each file is read and parsed once, however many rows live in it.
 pub fn rows(install: &Install) -> Result<Vec<RowState>> {
     let mut out = Vec::new();
-    let mut texts: Vec<(&str, Option<String>)> = Vec::new();
+    let mut texts: Vec<(&str, String, Option<String>)> = Vec::new();
     for setting in CATALOGUE {
-        if !texts.iter().any(|(f, _)| *f == setting.file) {
-            texts.push((setting.file, install.read(setting.file)?));
+        if !texts.iter().any(|(f, _, _)| *f == setting.file) {
+            let shown = install.display(setting.file);
+            let text = install.read(setting.file)?;
+            texts.push((setting.file, shown, text));
         }
     }
+    let parsed: Vec<(
+        &str,
+        Option<std::result::Result<Parsed<'_>, catalogue::Problem>>,
+    )> = texts
+        .iter()
+        .map(|(file, shown, text)| {
+            let parsed = text.as_deref().map(|text| Parsed::parse(file, shown, text));
+            (*file, parsed)
+        })
+        .collect();
     for setting in CATALOGUE {
         let shown_file = install.display(setting.file);
-        let text = texts
+        let parsed_file = parsed
             .iter()
             .find(|(f, _)| *f == setting.file)
-            .and_then(|(_, t)| t.as_deref());
+            .and_then(|(_, p)| p.as_ref());
         let applies = setting.applies(install, Scope::Related);
         let mut state = RowState {
             row: setting.row,
@@ -91,7 +106,7 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
             counts: applies.is_ok(),
             problem: None,
         };
-        let Some(text) = text else {
+        let Some(parsed_file) = parsed_file else {
             state.shown = "(file not present)".to_string();
             state.counts &= setting.file != "persistence-agent/params.env";
             if state.counts {
@@ -100,8 +115,10 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
             out.push(state);
             continue;
         };
-        let reading = Parsed::parse(setting.file, &shown_file, text)
-            .and_then(|parsed| catalogue::read(setting, &shown_file, &parsed));
+        let reading = parsed_file
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|parsed| catalogue::read(setting, &shown_file, parsed));
         match reading {
             Err(problem) => {
                 state.line = Some(problem.line);
@@ -175,9 +192,10 @@ pub fn overall_mode(rows: &[RowState]) -> String {
         "on" => "on (multi-user: every managed setting at its multi-user value)".to_string(),
         "off" => "off (single-user: every managed setting at its single-user value)".to_string(),
         _ => {
+            let first = counted.first().map(|r| r.mode);
             let odd: Vec<String> = counted
                 .iter()
-                .filter(|r| r.mode != counted[0].mode)
+                .filter(|r| Some(r.mode) != first)
                 .map(|r| r.setting.clone())
                 .collect();
             format!(
@@ -309,7 +327,7 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
         match git_state(&install) {
             None => "not a git checkout".to_string(),
             Some(git) => {
-                let mut s = git.commit[..12.min(git.commit.len())].to_string();
+                let mut s = git.commit.get(..12).unwrap_or(&git.commit).to_string();
                 if let Some(tag) = git.tag {
                     s.push_str(&format!(" (tag {tag})"));
                 }
@@ -365,15 +383,19 @@ fn mode_label(row: &RowState) -> Option<&'static str> {
     }
 }
 
-/// Exit 0, or exit 2 naming every problem a managed file has (once, though several rows share
-/// a file).
+/// Exit 0, or exit 2 naming every problem a managed file has, in file order and once, though
+/// several rows (not all adjacent) share a file.
 fn problems_result(rows: &[RowState]) -> Result<i32> {
     let mut problems: Vec<String> = rows.iter().filter_map(|r| r.problem.clone()).collect();
     if problems.is_empty() {
         Ok(0)
     } else {
-        problems.sort();
-        problems.dedup();
+        problems = problems.into_iter().fold(Vec::new(), |mut once, p| {
+            if !once.contains(&p) {
+                once.push(p);
+            }
+            once
+        });
         Err(Failure::new(problems.join("\n")))
     }
 }

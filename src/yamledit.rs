@@ -9,6 +9,7 @@
 //! the new text with yaml_serde and checks that the documents differ in exactly the intended
 //! places: a misplaced edit is refused rather than written.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -21,19 +22,27 @@ pub struct Splice {
     pub replacement: String,
 }
 
-/// Applies non-overlapping splices, in any order.
-pub fn apply(text: &str, splices: &[Splice]) -> String {
+/// Applies non-overlapping splices, in any order. Overlapping splices, or a range that is not
+/// on character boundaries of `text`, are an error (two settings located in the same bytes of a
+/// file kfpatch does not understand), never a panic.
+pub fn apply(text: &str, splices: &[Splice]) -> Result<String, String> {
     let mut sorted: Vec<&Splice> = splices.iter().collect();
     sorted.sort_by_key(|s| s.range.start);
     let mut out = String::with_capacity(text.len() + 64);
     let mut at = 0;
     for s in sorted {
-        out.push_str(&text[at..s.range.start]);
+        let kept = text
+            .get(at..s.range.start)
+            .ok_or_else(|| format!("edits overlap at byte {}", s.range.start))?;
+        out.push_str(kept);
         out.push_str(&s.replacement);
         at = s.range.end;
     }
-    out.push_str(&text[at..]);
-    out
+    out.push_str(
+        text.get(at..)
+            .ok_or_else(|| format!("an edit ends at byte {at}, outside the file"))?,
+    );
+    Ok(out)
 }
 
 /// 1-based line number of a byte offset.
@@ -46,7 +55,9 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 }
 
 fn line_start(text: &str, offset: usize) -> usize {
-    text[..offset].rfind('\n').map_or(0, |i| i + 1)
+    text.get(..offset)
+        .and_then(|before| before.rfind('\n'))
+        .map_or(0, |i| i + 1)
 }
 
 fn range_of(node: &YamlNode) -> Range<usize> {
@@ -58,6 +69,9 @@ fn range_of(node: &YamlNode) -> Range<usize> {
 pub struct YamlText<'a> {
     text: &'a str,
     file: YamlFile,
+    /// `container_env` answers by (deployment, container): several settings live in one
+    /// container, and locating it in yaml-edit's tree is the slowest step of a status.
+    envs: RefCell<Vec<(String, String, Option<EnvList>)>>,
 }
 
 /// A scalar in the file: where its bytes are, and what it means.
@@ -103,9 +117,11 @@ impl<'a> YamlText<'a> {
             let line = line_of(text, first.range.start as usize);
             return Err(format!("line {line}: {}", first.message));
         }
+        check_strict_syntax(text)?;
         Ok(YamlText {
             text,
             file: parsed.tree(),
+            envs: RefCell::new(Vec::new()),
         })
     }
 
@@ -115,7 +131,11 @@ impl<'a> YamlText<'a> {
 
     /// The top-level mapping of the document whose `kind` and `metadata.name` match.
     fn object(&self, kind: &str, name: &str) -> Option<YamlNode> {
-        self.file.documents().find_map(|doc| {
+        self.objects(kind, name).next()
+    }
+
+    fn objects<'s>(&'s self, kind: &'s str, name: &'s str) -> impl Iterator<Item = YamlNode> + 's {
+        self.file.documents().filter_map(move |doc| {
             let map = doc.as_mapping()?;
             let k = map.get("kind")?.as_scalar()?.as_string();
             let n = map.get("metadata")?.get("name")?.as_scalar()?.as_string();
@@ -123,9 +143,31 @@ impl<'a> YamlText<'a> {
         })
     }
 
+    /// How many documents of the file are the object `kind`/`name`. kustomize applies every one
+    /// of them, so an edit of only the first would not be the value the cluster gets.
+    pub fn count_objects(&self, kind: &str, name: &str) -> usize {
+        self.objects(kind, name).count()
+    }
+
     /// The `env:` list of a container of a Deployment patch; `None` when the Deployment or the
     /// container is not in the file (the file is not in the shape kfpatch knows).
     pub fn container_env(&self, deployment: &str, container: &str) -> Option<EnvList> {
+        if let Some((_, _, known)) = self
+            .envs
+            .borrow()
+            .iter()
+            .find(|(d, c, _)| d == deployment && c == container)
+        {
+            return known.clone();
+        }
+        let env = self.locate_container_env(deployment, container);
+        self.envs
+            .borrow_mut()
+            .push((deployment.to_string(), container.to_string(), env.clone()));
+        env
+    }
+
+    fn locate_container_env(&self, deployment: &str, container: &str) -> Option<EnvList> {
         let containers = self
             .object("Deployment", deployment)?
             .get("spec")?
@@ -152,7 +194,10 @@ impl<'a> YamlText<'a> {
         let env_range = range_of(&env);
         // The `env:` key sits on the line before the first item (block style).
         let key_line = container_range.start
-            + self.text[container_range.start..env_range.start].rfind("env:")?;
+            + self
+                .text
+                .get(container_range.start..env_range.start)?
+                .rfind("env:")?;
         list.block = Some(line_start(self.text, key_line)..env_range.end);
         for item in env.as_sequence()?.values() {
             let range = range_of(&item);
@@ -265,15 +310,31 @@ pub fn verify(old: &str, new: &str, expected: &[LeafChange]) -> Result<(), Strin
         Ok(())
     } else {
         Err(format!(
-            "the edit would change {actual:?} instead of exactly {wanted:?}"
+            "the edit would change {} instead of exactly {}",
+            describe_changes(&actual),
+            describe_changes(&wanted)
         ))
     }
+}
+
+fn describe_changes(changes: &[LeafChange]) -> String {
+    if changes.is_empty() {
+        return "nothing".to_string();
+    }
+    let shown: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            let side = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".to_string());
+            format!("{} ({} -> {})", c.path, side(&c.old), side(&c.new))
+        })
+        .collect();
+    shown.join(", ")
 }
 
 /// The flattened leaves of every document in `text`.
 pub fn leaves(text: &str) -> Result<Leaves, String> {
     let mut out = Leaves::new();
-    for (i, doc) in yaml_serde::Deserializer::from_str(text).enumerate() {
+    for (i, doc) in yaml_serde::Deserializer::from_str(without_bom(text)).enumerate() {
         let value = <yaml_serde::Value as serde::Deserialize>::deserialize(doc)
             .map_err(|e| e.to_string())?;
         flatten(&format!("doc{i}"), &value, &mut out);
@@ -322,17 +383,46 @@ pub fn env_leaf(deployment_doc: usize, container: &str, var: &str, field: &str) 
 
 /// The index of the document holding `kind`/`name`, as [`leaves`] numbers them.
 pub fn document_index(text: &str, kind: &str, name: &str) -> Option<usize> {
-    yaml_serde::Deserializer::from_str(text).position(|doc| {
-        <yaml_serde::Value as serde::Deserialize>::deserialize(doc)
-            .ok()
-            .is_some_and(|v| {
-                v.get("kind").and_then(|k| k.as_str()) == Some(kind)
-                    && v.get("metadata")
-                        .and_then(|m| m.get("name"))
-                        .and_then(|n| n.as_str())
-                        == Some(name)
-            })
-    })
+    for (i, doc) in yaml_serde::Deserializer::from_str(without_bom(text)).enumerate() {
+        // After an error yaml_serde's document iterator yields that error forever: stop at it.
+        let value = <yaml_serde::Value as serde::Deserialize>::deserialize(doc).ok()?;
+        let matches = value.get("kind").and_then(|k| k.as_str()) == Some(kind)
+            && value
+                .get("metadata")
+                .and_then(|m| m.get("name"))
+                .and_then(|n| n.as_str())
+                == Some(name);
+        if matches {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// `text` without a leading UTF-8 byte-order mark, which kustomize skips and yaml_serde misreads
+/// as the start of a second document.
+pub fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+/// yaml-edit accepts some text that YAML parsers refuse (`apiVersion: apps/v1: x`), and so
+/// does kustomize refuse it. Such a file is reported as invalid YAML, with the line yaml_serde
+/// names, rather than edited.
+fn check_strict_syntax(text: &str) -> Result<(), String> {
+    for doc in yaml_serde::Deserializer::from_str(without_bom(text)) {
+        // The first error ends the check: the iterator would repeat it forever. A Value (not
+        // IgnoredAny) is built so that duplicate keys, which kustomize refuses, are errors too.
+        if let Err(e) = <yaml_serde::Value as serde::Deserialize>::deserialize(doc) {
+            let line = e.location().map_or(1, |l| l.line());
+            let message = e.to_string();
+            let message = match message.split_once(" at line ") {
+                Some((text, _)) => text.to_string(),
+                None => message,
+            };
+            return Err(format!("line {line}: {message}"));
+        }
+    }
+    Ok(())
 }
 
 /// The quoted-string form [`leaves`] uses for a string leaf.
@@ -377,7 +467,8 @@ mod tests {
                 range: value.range.clone(),
                 replacement: scalar_like("'true'", "false"),
             }],
-        );
+        )
+        .unwrap();
         assert!(new.ends_with("value: 'false' # keep\n"));
         let leaf = env_leaf(0, "ml-pipeline-ui", "ENABLE_AUTHZ", "value");
         let change = LeafChange {
@@ -400,6 +491,34 @@ mod tests {
         assert_eq!(scalar_like("true", "false"), "'false'");
         assert_eq!(scalar_like("KUBEFLOW", "OTHER"), "OTHER");
         assert_eq!(scalar_like("x", "8080"), "'8080'");
+    }
+
+    #[test]
+    fn text_that_only_yaml_edit_accepts_is_invalid_and_never_loops() {
+        // Found by tests/fuzz.rs: yaml-edit accepts `a: b: c`, yaml_serde refuses it, and
+        // document_index used to spin forever on yaml_serde's repeated error.
+        let bad = UI.replace("apiVersion: apps/v1", "apiVersion: apps/v1: oops");
+        assert_eq!(document_index(&bad, "Deployment", "ml-pipeline-ui"), None);
+        assert_eq!(
+            YamlText::parse(&bad).err().as_deref(),
+            Some("line 1: mapping values are not allowed in this context")
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_read_as_kustomize_reads_it() {
+        // Found by tests/fuzz.rs: yaml_serde took a BOM for the start of a second document.
+        let bom = format!("\u{feff}{UI}");
+        let yaml = YamlText::parse(&bom).unwrap();
+        assert!(
+            yaml.container_env("ml-pipeline-ui", "ml-pipeline-ui")
+                .is_some()
+        );
+        assert_eq!(leaves(&bom).unwrap(), leaves(UI).unwrap());
+        assert_eq!(
+            document_index(&bom, "Deployment", "ml-pipeline-ui"),
+            Some(0)
+        );
     }
 
     #[test]
