@@ -141,13 +141,16 @@ impl EnvFile {
         while offset < text.len() {
             line += 1;
             let rest = &text[offset..];
-            let (content_len, terminator_len) = match rest.find('\n') {
-                Some(i) if i > 0 && rest.as_bytes()[i - 1] == b'\r' => (i - 1, 2),
-                Some(i) => (i, 1),
-                None => (rest.len(), 0),
+            let (content_len, terminator_len, terminator) = match rest.find('\n') {
+                Some(i) if i > 0 && rest.as_bytes()[i - 1] == b'\r' => (i - 1, 2, Some("\r\n")),
+                Some(i) => (i, 1, Some("\n")),
+                // Go's bufio.ScanLines (kustomize) also drops a '\r' that ends the last line
+                // without a '\n' after it.
+                None if rest.ends_with('\r') => (rest.len() - 1, 1, None),
+                None => (rest.len(), 0, None),
             };
-            if newline.is_none() && terminator_len > 0 {
-                newline = Some(if terminator_len == 2 { "\r\n" } else { "\n" });
+            if newline.is_none() {
+                newline = terminator;
             }
             let content = &rest[..content_len];
             let trimmed = content.trim_start();
@@ -270,6 +273,10 @@ impl EnvFile {
                 let at = self.text.len();
                 let body = if self.text.is_empty() || self.text == BOM || self.ends_with_newline() {
                     format!("{key}={value}{}", self.newline)
+                } else if self.text.ends_with('\r') {
+                    // The last line ends with a lone '\r', which kustomize drops: a '\n' after it
+                    // makes it a CRLF and keeps that line's value.
+                    format!("\n{key}={value}")
                 } else {
                     // Keep the file's style of no final newline: separate, do not terminate.
                     format!("{}{key}={value}", self.newline)
@@ -406,6 +413,26 @@ mod tests {
         assert_eq!(set("A=1\r\n", "B", "2"), "A=1\r\nB=2\r\n");
         assert_eq!(set("", "B", "2"), "B=2\n");
         assert_eq!(set("\u{feff}", "B", "2"), "\u{feff}B=2\n");
+    }
+
+    #[test]
+    fn a_carriage_return_ending_the_last_line_is_a_line_end() {
+        // `kubectl kustomize` reads `MULTIUSER=true\r` at the end of a file as `true`.
+        let file = EnvFile::parse("A=1\nMULTIUSER=true\r");
+        assert_eq!(
+            file.check_key("MULTIUSER"),
+            KeyState::Set {
+                line: 2,
+                value: "true"
+            }
+        );
+        assert_eq!(
+            set("A=1\nMULTIUSER=true\r", "MULTIUSER", "false"),
+            "A=1\nMULTIUSER=false\r"
+        );
+        assert_eq!(set("A=1\r", "B", "2"), "A=1\r\nB=2");
+        // Found by tests/fuzz.rs: the file's CRLF after a lone '\r' made the value "\r".
+        assert_eq!(set("A=\r\nC=\r", "B", "2"), "A=\r\nC=\r\nB=2");
     }
 
     #[test]

@@ -382,6 +382,13 @@ fn walk_folders(root: &Path, skip_leaves: bool) -> Option<Vec<PathBuf>> {
             return None;
         }
     }
+    // An install found before the known one around it was not pruned: drop it too, so that the
+    // answer does not depend on the order folders are read in.
+    found.retain(|install| {
+        !kfp_trees
+            .iter()
+            .any(|tree| install.starts_with(tree) && known_kfp_tree(install).as_ref() != Some(tree))
+    });
     found.sort();
     Some(found)
 }
@@ -483,6 +490,45 @@ pub fn relative(root: &Path, path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn walk_skipping_leaf_folders_finds_what_a_full_walk_finds() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = fs::canonicalize(temp.path()).unwrap();
+        for dir in [
+            "a/b/c/leaf",
+            "a/b/empty",
+            "deep/x/y/z/installs/multi-user/api-service",
+            "deep/x/y/z/installs/multi-user/nested/installs/multi-user/api-service",
+            "node_modules/m/installs/multi-user/api-service",
+            "k/apps/pipeline/upstream/base/installs/multi-user/api-service",
+            "k/apps/pipeline/upstream/env/installs/multi-user/api-service",
+        ] {
+            fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        for dir in [
+            "deep/x/y/z/installs/multi-user",
+            "deep/x/y/z/installs/multi-user/nested/installs/multi-user",
+            "node_modules/m/installs/multi-user",
+            "k/apps/pipeline/upstream/base/installs/multi-user",
+            "k/apps/pipeline/upstream/env/installs/multi-user",
+        ] {
+            fs::write(root.join(dir).join(PARAMS_ENV), "MULTIUSER=true\n").unwrap();
+        }
+        fs::write(root.join("a/b/c/leaf/file"), "").unwrap();
+        let full = walk_folders(&root, false).unwrap();
+        let rel: Vec<String> = full.iter().map(|p| relative(&root, p)).collect();
+        // Not inside an install, not in node_modules, not elsewhere in a known KFP tree.
+        assert_eq!(
+            rel,
+            [
+                "deep/x/y/z/installs/multi-user",
+                "k/apps/pipeline/upstream/base/installs/multi-user"
+            ]
+        );
+        // On this file system folders count their subfolders, so the fast walk agrees.
+        assert_eq!(walk_folders(&root, true), Some(full));
+    }
 
     #[test]
     fn layouts_by_path() {

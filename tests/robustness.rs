@@ -273,7 +273,7 @@ fn bad_input_catalogue() {
         .err("kfpatch: error: {I}/api-service/params.env:1: MULTIUSER=true\0 is not a value Go's strconv.ParseBool accepts; the API server exits at start-up (crash loop)\n  fix: write MULTIUSER=true or MULTIUSER=false\nnothing was written\n"),
         c("env: binary data", |_, d| write(&params(d), (0u8..=255).cycle().take(4096).collect::<Vec<u8>>()))
         .err("kfpatch: error: {I}/api-service/params.env:2: not valid UTF-8 (byte 128); kustomize refuses such files too. Re-save it as UTF-8\n"),
-        c("env: Latin-1 byte on line 3", |_, d| write(&params(d), b"MULTIUSER=true\nDEFAULTPIPELINERUNNERSERVICEACCOUNT=default-editor\n# caf\xe9\n".to_vec()))
+        c("env: Latin-1 byte on line 3", |_, d| write(&params(d), b"MULTIUSER=true\nDEFAULTPIPELINERUNNERSERVICEACCOUNT=default-editor\n# caf\xe9\n"))
         .err("kfpatch: error: {I}/api-service/params.env:3: not valid UTF-8 (byte 71); kustomize refuses such files too. Re-save it as UTF-8\n"),
         c("env: empty file", |_, d| write(&params(d), ""))
         .err("").out("mode:     mixed: viewer-pod-template.json serviceAccountName, env ENABLE_AUTHZ of ml-pipeline-ui, env ARTIFACTS_SERVICE_PROXY_ENABLED of ml-pipeline-ui disagree with MULTIUSER").status("status", 0),
