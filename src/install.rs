@@ -261,7 +261,12 @@ fn ensure_inside(root: &Path, real: &Path, shown: &str) -> Result<()> {
 
 /// Finds the install under `root`, or the one named by `--install` (relative to `root`).
 pub fn find(root: &Path, named: Option<&Path>) -> Result<Install> {
-    let root = fs::canonicalize(root).map_err(|e| Failure::io("open", root, &e))?;
+    let root = fs::canonicalize(root).map_err(|e| {
+        Failure::new(format!(
+            "{}; pass the manifests checkout with -C DIR",
+            Failure::io("open", root, &e).message
+        ))
+    })?;
     if !root.is_dir() {
         return Err(Failure::new(format!(
             "{} is not a directory; pass the manifests checkout with -C",
