@@ -42,37 +42,6 @@ fn json(output: &Output) -> Value {
     })
 }
 
-/// Commits everything with a fixed author and time, so that commit ids are the same every run.
-fn commit_fixed(dir: &Path, message: &str) -> git2::Oid {
-    let repo = git2::Repository::open(dir)
-        .or_else(|_| git2::Repository::init(dir))
-        .expect("git init");
-    let mut index = repo.index().expect("index");
-    index
-        .add_all(["*"].iter(), git2::IndexAddOption::DEFAULT, None)
-        .expect("add");
-    index.update_all(["*"].iter(), None).expect("update");
-    index.write().expect("write index");
-    let tree = repo
-        .find_tree(index.write_tree().expect("tree"))
-        .expect("find tree");
-    let sig = git2::Signature::new(
-        "kfpatch tests",
-        "tests@kfpatch.invalid",
-        &git2::Time::new(1_700_000_000, 0),
-    )
-    .expect("sig");
-    let parents: Vec<git2::Commit> = repo
-        .head()
-        .ok()
-        .and_then(|h| h.peel_to_commit().ok())
-        .into_iter()
-        .collect();
-    let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
-    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parent_refs)
-        .expect("commit")
-}
-
 fn tag(dir: &Path, name: &str, oid: git2::Oid) {
     let repo = git2::Repository::open(dir).expect("open");
     let obj = repo.find_object(oid, None).expect("object");
@@ -105,7 +74,7 @@ fn assert_matches_example(output: &Output, example: &str) {
 /// typo'd key and a team overlay added.
 fn example_tree() -> (tempfile::TempDir, PathBuf) {
     let (temp, root) = fixture_copy("manifests-v1.8-apps");
-    let upstream = commit_fixed(&root, "upstream v1.8.1");
+    let upstream = support::git_commit_all(&root, "upstream v1.8.1", None);
     tag(&root, "v1.8.1", upstream);
     let params = root.join(V18).join("api-service/params.env");
     replace_in(&params, "MULTIUSER=true", "MULTIUSER=false");
@@ -176,7 +145,7 @@ fn drift_files(report: &Value) -> Vec<String> {
 #[test]
 fn drift_is_the_same_against_a_tag_a_branch_and_a_commit_and_sees_index_and_work_tree() {
     let (_temp, root) = fixture_copy("manifests-v1.8-apps");
-    let upstream = commit_fixed(&root, "upstream");
+    let upstream = support::git_commit_all(&root, "upstream", None);
     tag(&root, "v1.8.1", upstream);
     {
         let repo = git2::Repository::open(&root).expect("open");
@@ -189,7 +158,7 @@ fn drift_is_the_same_against_a_tag_a_branch_and_a_commit_and_sees_index_and_work
         "        - name: ENABLE_AUTHZ\n          value: 'true'",
         "        - name: ENABLE_AUTHZ\n          value: 'false'",
     );
-    commit_fixed(&root, "authz off");
+    support::git_commit_all(&root, "authz off", None);
     replace_in(
         &root.join(V18).join("api-service/params.env"),
         "VISUALIZATIONSERVICE_PORT=8888",
@@ -247,7 +216,7 @@ fn drift_is_the_same_against_a_tag_a_branch_and_a_commit_and_sees_index_and_work
 #[test]
 fn drift_works_from_a_detached_head() {
     let (_temp, root) = fixture_copy("manifests-26.03-applications");
-    let upstream = commit_fixed(&root, "upstream");
+    let upstream = support::git_commit_all(&root, "upstream", None);
     tag(&root, "26.03", upstream);
     {
         let repo = git2::Repository::open(&root).expect("open");
@@ -264,14 +233,14 @@ fn drift_works_from_a_detached_head() {
 #[test]
 fn a_shallow_clone_is_named_when_the_ref_is_missing() {
     let (temp, root) = fixture_copy("manifests-v1.8-apps");
-    let first = commit_fixed(&root, "upstream");
+    let first = support::git_commit_all(&root, "upstream", None);
     tag(&root, "v1.8.1", first);
     replace_in(
         &root.join(V18).join("api-service/params.env"),
         "VISUALIZATIONSERVICE_PORT=8888",
         "VISUALIZATIONSERVICE_PORT=8080",
     );
-    commit_fixed(&root, "port");
+    support::git_commit_all(&root, "port", None);
     let shallow = temp.path().join("shallow");
     let status = std::process::Command::new("git")
         .args(["clone", "-q", "--depth", "1", "--no-tags"])
@@ -301,7 +270,7 @@ fn github_annotations_use_paths_from_the_repository_root() {
         &manifest_dir().join("fixtures/manifests-v1.8-apps"),
         &checkout,
     );
-    commit_fixed(&repo_root, "vendored manifests");
+    support::git_commit_all(&repo_root, "vendored manifests", None);
     replace_in(
         &checkout.join(V18).join("api-service/params.env"),
         "MULTIUSER=true",
@@ -397,7 +366,7 @@ fn real_trees_upstream_off_sed_and_drift() {
         let temp = tempfile::tempdir().expect("tempdir");
         let root = temp.path().join(&name);
         support::copy_tree(&tree, &root);
-        let upstream = commit_fixed(&root, "upstream");
+        let upstream = support::git_commit_all(&root, "upstream", None);
         tag(&root, "upstream-release", upstream);
 
         let clean = run(

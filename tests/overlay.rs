@@ -6,7 +6,6 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 const OVERLAY: &str = "overlays/kfp-single-user";
 
@@ -24,38 +23,9 @@ fn target_of(tree: &str) -> (&'static str, bool) {
 }
 
 fn run(root: &Path, args: &[&str]) -> String {
-    let output = support::kfpatch()
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .output()
-        .expect("run kfpatch");
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "kfpatch {args:?} in {}: {}",
-        root.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn render(dir: &Path) -> Vec<yaml_serde::Value> {
-    let output = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .expect("run kubectl kustomize");
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout).expect("utf-8 render");
-    yaml_serde::Deserializer::from_str(&text)
-        .map(|doc| serde::Deserialize::deserialize(doc).expect("rendered YAML"))
-        .collect()
+    let (code, output) = support::run_in(root, args);
+    assert_eq!(code, 0, "kfpatch {args:?} in {}: {output}", root.display());
+    output
 }
 
 /// The values the switch manages, as the cluster would get them: the data of the generated
@@ -169,8 +139,8 @@ fn overlay_renders_like_the_in_place_switch_on_every_release() {
             "{name}: the overlay changed upstream files"
         );
 
-        let expected = effective(&render(&in_place.join(target)));
-        let actual = effective(&render(&overlaid.join(OVERLAY)));
+        let expected = effective(&support::render(&in_place.join(target)));
+        let actual = effective(&support::render(&overlaid.join(OVERLAY)));
         assert_eq!(
             actual, expected,
             "{name}: overlay and in-place renders differ"

@@ -5,42 +5,8 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use yaml_serde::Value;
-
-fn kfpatch(root: &Path, args: &[&str]) -> (i32, String) {
-    let output = support::kfpatch()
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .output()
-        .expect("run kfpatch");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr),
-    )
-}
-
-/// `kubectl kustomize DIR`, as documents.
-fn render(dir: &Path) -> Vec<Value> {
-    let output = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .expect("run kubectl kustomize");
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {} failed: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout).expect("utf-8 render");
-    yaml_serde::Deserializer::from_str(&text)
-        .map(|doc| <Value as serde::Deserialize>::deserialize(doc).expect("document"))
-        .collect()
-}
 
 fn object<'a>(docs: &'a [Value], kind: &str, name_prefix: &str) -> &'a Value {
     docs.iter()
@@ -94,13 +60,13 @@ fn switch_every_real_release_tree() {
         support::git_commit_all(&root, "upstream", Some("upstream"));
 
         assert_eq!(
-            kfpatch(&root, &["multiuser", "off", "--check"]).0,
+            support::run_in(&root, &["multiuser", "off", "--check"]).0,
             1,
             "{name}"
         );
-        let (code, out) = kfpatch(&root, &["multiuser", "off"]);
+        let (code, out) = support::run_in(&root, &["multiuser", "off"]);
         assert_eq!(code, 0, "{name}: {out}");
-        let (code, status) = kfpatch(&root, &["status"]);
+        let (code, status) = support::run_in(&root, &["status"]);
         assert_eq!(code, 0, "{name}: {status}");
         assert!(
             status.contains("mode:     off (single-user"),
@@ -111,7 +77,7 @@ fn switch_every_real_release_tree() {
             .lines()
             .find_map(|l| l.strip_prefix("install:  "))
             .expect("install line");
-        let docs = render(&root.join(multi_user));
+        let docs = support::render(&root.join(multi_user));
         let config = object(&docs, "ConfigMap", "pipeline-api-server-config-");
         assert_eq!(
             config["data"]["MULTIUSER"].as_str(),
@@ -166,11 +132,11 @@ fn switch_every_real_release_tree() {
         }
 
         assert_eq!(
-            kfpatch(&root, &["multiuser", "off", "--check"]).0,
+            support::run_in(&root, &["multiuser", "off", "--check"]).0,
             0,
             "{name}"
         );
-        let (code, out) = kfpatch(&root, &["multiuser", "on"]);
+        let (code, out) = support::run_in(&root, &["multiuser", "on"]);
         assert_eq!(code, 0, "{name}: {out}");
         assert_eq!(
             git_is_clean(&root),
@@ -178,11 +144,11 @@ fn switch_every_real_release_tree() {
             "{name}: git status after on"
         );
 
-        let (code, out) = kfpatch(&root, &["multiuser", "off", "--parity"]);
+        let (code, out) = support::run_in(&root, &["multiuser", "off", "--parity"]);
         assert_eq!(code, 0, "{name}: {out}");
         // Row 8 removed: the scheduled workflow watches its own namespace again, through the base's
         // fieldRef, and its other env entries survive.
-        let docs = render(&root.join(multi_user));
+        let docs = support::render(&root.join(multi_user));
         let swf = object(&docs, "Deployment", "ml-pipeline-scheduledworkflow");
         let env = swf["spec"]["template"]["spec"]["containers"][0]["env"]
             .as_sequence()
@@ -200,7 +166,7 @@ fn switch_every_real_release_tree() {
             env.len() > 1,
             "{name}: base env of the scheduled workflow lost"
         );
-        let (code, out) = kfpatch(&root, &["multiuser", "on", "--parity"]);
+        let (code, out) = support::run_in(&root, &["multiuser", "on", "--parity"]);
         assert_eq!(code, 0, "{name}: {out}");
         assert_eq!(
             git_is_clean(&root),
@@ -224,7 +190,7 @@ fn real_trees_never_pick_kfp_tekton() {
         &tree.join("apps/pipeline/upstream/base/installs/multi-user"),
         &tekton,
     );
-    let (code, out) = kfpatch(root, &["status"]);
+    let (code, out) = support::run_in(root, &["status"]);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.starts_with(

@@ -21,20 +21,6 @@ fn files(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         .collect()
 }
 
-fn kfpatch(root: &Path, args: &[&str]) -> (i32, String) {
-    let output = support::kfpatch()
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .output()
-        .expect("run kfpatch");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr),
-    )
-}
-
 const FIXTURES: &[&str] = &[
     "manifests-v1.5-apps",
     "manifests-v1.7-apps",
@@ -62,7 +48,7 @@ fn off_then_on_is_the_identity_in_every_scope() {
                 let mut args = vec!["multiuser", verb];
                 args.extend_from_slice(scope);
                 args.extend_from_slice(extra);
-                kfpatch(root, &args)
+                support::run_in(root, &args)
             };
             let label = format!("{fixture} {scope:?}");
             assert_eq!(

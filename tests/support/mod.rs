@@ -47,6 +47,40 @@ pub fn kfpatch() -> std::process::Command {
     cmd
 }
 
+/// `kfpatch -C root ARGS`: the exit code, and stdout followed by stderr.
+pub fn run_in(root: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let output = kfpatch()
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .expect("run kfpatch");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr),
+    )
+}
+
+/// `kubectl kustomize DIR`, as documents; panics with kustomize's message when it fails.
+pub fn render(dir: &std::path::Path) -> Vec<yaml_serde::Value> {
+    let output = std::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .expect("run kubectl kustomize");
+    assert!(
+        output.status.success(),
+        "kubectl kustomize {} failed: {}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).expect("utf-8 render");
+    yaml_serde::Deserializer::from_str(&text)
+        .map(|doc| serde::Deserialize::deserialize(doc).expect("rendered YAML"))
+        .collect()
+}
+
 /// Copies a tree (files and folders; symlinks as links) and makes it writable.
 pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     for entry in walkdir::WalkDir::new(from) {
