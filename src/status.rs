@@ -2,15 +2,14 @@
 //! setting stands.
 
 use crate::app::{Output, find, location, version_text, write_out};
-use crate::catalogue::{self, CATALOGUE, Mode, Parsed, Place, Reading, Scope};
+use crate::catalogue::{self, CATALOGUE, Mode, Parsed, Reading, Scope};
 use serde::Serialize;
 
 use crate::cli::{Cli, Format, StatusArgs};
-use crate::envfile::parse_go_bool;
 use crate::error::{Failure, Result};
 use crate::git::Checkout;
 use crate::install::Install;
-use crate::plan::show_value;
+use crate::plan::{holds, show_value};
 
 /// Where one catalogue row stands.
 #[derive(Debug, Clone)]
@@ -140,17 +139,11 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
                 };
                 state.shown = show_value(value);
                 state.value = value.map(str::to_string);
-                state.mode = [Mode::On, Mode::Off].into_iter().find(|m| {
-                    let wanted = setting.value_in(*m);
-                    match (value, wanted) {
-                        (Some(v), Some(w))
-                            if matches!(setting.place, Place::EnvKey("MULTIUSER")) =>
-                        {
-                            parse_go_bool(v).is_some() && parse_go_bool(v) == parse_go_bool(w)
-                        }
-                        (v, w) => v == w,
-                    }
-                });
+                // The same test the switch makes, so `status` and `multiuser` agree on what an
+                // absent MULTIUSER (false) or a `True` means.
+                state.mode = [Mode::On, Mode::Off]
+                    .into_iter()
+                    .find(|m| holds(setting, &reading, setting.value_in(*m)));
             }
         }
         if let Err(reason) = &applies
