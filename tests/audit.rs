@@ -358,14 +358,7 @@ fn drifted_settings(report: &Value) -> Vec<String> {
 #[ignore = "needs ../shared; run by .ci/run"]
 fn real_trees_upstream_off_sed_and_drift() {
     for tree in support::real_trees() {
-        let name = tree
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
-        let temp = tempfile::tempdir().expect("tempdir");
-        let root = temp.path().join(&name);
-        support::copy_tree(&tree, &root);
+        let (temp, name, root) = support::temp_copy(&tree);
         let upstream = support::git_commit_all(&root, "upstream", None);
         tag(&root, "upstream-release", upstream);
 

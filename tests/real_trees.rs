@@ -49,14 +49,7 @@ fn git_is_clean(root: &Path) -> Vec<String> {
 #[ignore = "needs ../shared; run by .ci/run"]
 fn switch_every_real_release_tree() {
     for tree in support::real_trees() {
-        let name = tree
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
-        let temp = tempfile::tempdir().expect("tempdir");
-        let root = temp.path().join(&name);
-        support::copy_tree(&tree, &root);
+        let (_temp, name, root) = support::temp_copy(&tree);
         support::git_commit_all(&root, "upstream", Some("upstream"));
 
         assert_eq!(

@@ -81,6 +81,20 @@ pub fn render(dir: &std::path::Path) -> Vec<yaml_serde::Value> {
         .collect()
 }
 
+/// A writable copy of `tree` in a temporary folder, under the tree's own name: the guard, the
+/// name and the copy's root.
+pub fn temp_copy(tree: &std::path::Path) -> (tempfile::TempDir, String, PathBuf) {
+    let name = tree
+        .file_name()
+        .expect("tree name")
+        .to_string_lossy()
+        .into_owned();
+    let temp = tempfile::tempdir().expect("tempdir");
+    let root = temp.path().join(&name);
+    copy_tree(tree, &root);
+    (temp, name, root)
+}
+
 /// Copies a tree (files and folders; symlinks as links) and makes it writable.
 pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     for entry in walkdir::WalkDir::new(from) {
