@@ -11,6 +11,8 @@ pub mod finding;
 pub mod findings;
 pub mod git;
 pub mod install;
+pub mod kustomization;
 pub mod settings;
 pub mod targets;
+pub mod trace;
 pub mod version;

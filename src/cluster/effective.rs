@@ -11,10 +11,12 @@ use yaml_serde::Value;
 
 use crate::checkout::catalogue::{self, CATALOGUE, Parsed, Place, Reading, Setting, show_value};
 use crate::checkout::install::{Install, PARAMS_ENV};
+use crate::checkout::trace::{Given, Override};
 use crate::cluster::objects::Object;
 use crate::cluster::prune::API_SERVER_CONFIG_PREFIX;
 use crate::error::Result;
 use crate::output::location;
+use crate::syntax::envfile::parse_go_bool;
 
 /// The Deployment and container of the KFP API server.
 const API_SERVER: &str = "ml-pipeline";
@@ -90,6 +92,7 @@ pub fn read(
     install: &Install,
     objects: &[Object],
     switched_by_overlay: &[(String, usize)],
+    overrides: &[Override],
 ) -> Result<Effective> {
     let mut text = String::new();
     let api_config = generated_configmap(install, objects, PARAMS_ENV)?;
@@ -159,6 +162,14 @@ pub fn read(
             "\nConfigMap {VIEWER_CONFIGMAP}: {VIEWER_KEY} spec.serviceAccountName: {}\n",
             account.shown()
         ));
+        let single_user = api_config.as_ref().is_some_and(|c| {
+            c.data
+                .iter()
+                .any(|(k, v)| k == "MULTIUSER" && parse_go_bool(v) == Some(false))
+        });
+        if account == Rendered::Absent && single_user {
+            text.push_str("note: a viewer pod template without serviceAccountName is valid in single-user mode: viewer pods run in the kubeflow namespace as its default service account\n");
+        }
     }
     let mut disagreements = Vec::new();
     text.push_str(&format!(
@@ -181,7 +192,7 @@ pub fn read(
         }
     }
     for setting in CATALOGUE {
-        let row = compare(install, objects, setting, switched_by_overlay)?;
+        let row = compare(install, objects, setting, switched_by_overlay, overrides)?;
         text.push_str(&format!("  {row}\n"));
         if let Some(line) = row.strip_prefix("DIFFERS  ") {
             disagreements.push(line.to_string());
@@ -202,6 +213,7 @@ fn compare(
     objects: &[Object],
     setting: &Setting,
     switched_by_overlay: &[(String, usize)],
+    overrides: &[Override],
 ) -> Result<String> {
     let shown_file = install.display(setting.file);
     let name = setting.name();
@@ -274,6 +286,41 @@ fn compare(
         (None, Rendered::Absent | Rendered::ValueFrom(_)) => true,
         _ => false,
     };
+    let winner = overrides
+        .iter()
+        .rev()
+        .find(|o| (o.setting.row, o.setting.file) == (setting.row, setting.file))
+        .filter(|_| !by_overlay);
+    if let Some(o) = winner {
+        let Given::Value(value) = &o.given else {
+            return Ok(format!(
+                "-        {} {at}  {name}: file {}, {} through {} ({}) decides it, not traced ({}); rendered {}",
+                setting.row,
+                show_value(file_value.as_deref()),
+                o.at(),
+                o.by,
+                o.how,
+                o.shown_value(),
+                rendered.shown()
+            ));
+        };
+        let agrees = match (value, &rendered) {
+            (Some(v), Rendered::Literal(r)) => v == r,
+            (None, Rendered::Absent | Rendered::ValueFrom(_)) => true,
+            _ => false,
+        };
+        return Ok(format!(
+            "{}  {} {at}  {name}: file {}, {} makes it {} (through {}, {}), rendered {}",
+            if agrees { "ok     " } else { "DIFFERS" },
+            setting.row,
+            show_value(file_value.as_deref()),
+            o.at(),
+            show_value(value.as_deref()),
+            o.by,
+            o.how,
+            rendered.shown()
+        ));
+    }
     if by_overlay {
         return Ok(format!(
             "{}  {} {at}  {name}: file {}, the overlay makes it {}, rendered {}",

@@ -17,17 +17,18 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::checkout::catalogue::{Mode, show_value};
+use crate::checkout::catalogue::{Mode, Reading, holds, show_value};
 use crate::checkout::drift::{self, Drift, FileChange};
 use crate::checkout::finding::{Finding, Severity};
 use crate::checkout::findings::audit;
 use crate::checkout::git::Checkout;
 use crate::checkout::install::{self, Install};
 use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
+use crate::checkout::trace::{Above, Editor, Given, Override};
 use crate::cli::{AuditArgs, Cli, Format, OnOff};
 use crate::edit::{overlay, overlay_files};
 use crate::error::Result;
-use crate::output::{Output, to_json, write_out};
+use crate::output::{Output, location, to_json, write_out};
 
 /// Exit code when the audit found errors or drift (or warnings, with `--strict`).
 pub const EXIT_FINDINGS: i32 = 1;
@@ -42,9 +43,97 @@ struct Report {
     expect: Option<&'static str>,
     /// kfpatch overlays (`multiuser off --overlay DIR`) found in the checkout.
     overlays: Vec<overlay::Found>,
+    /// Files above the install that decide a managed setting (absent when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    overrides: Vec<OverrideJson>,
     findings: Vec<Finding>,
     drift: Option<Drift>,
     summary: Summary,
+}
+
+#[derive(Debug, Serialize)]
+struct OverrideJson {
+    row: u8,
+    /// The file holding the value, relative to the `-C` folder.
+    file: String,
+    line: Option<usize>,
+    setting: String,
+    /// The value the cluster gets through it (`null`: absent or not traced).
+    value: Option<String>,
+    /// Why kfpatch cannot tell the value offline, if so.
+    untraced: Option<String>,
+    /// The kustomization and line that apply it, and how.
+    through: String,
+    how: String,
+}
+
+impl OverrideJson {
+    fn of(o: &Override) -> OverrideJson {
+        OverrideJson {
+            row: o.setting.row,
+            file: o.file.clone(),
+            line: o.line,
+            setting: o.setting.name(),
+            value: o.value().map(str::to_string),
+            untraced: match &o.given {
+                Given::Untraced(why) => Some(why.clone()),
+                Given::Value(_) => None,
+            },
+            through: o.by.clone(),
+            how: o.how.clone(),
+        }
+    }
+}
+
+/// `--expect MODE` for the files above the install: an override holding the other mode's value
+/// decides what the cluster gets, whatever the install says.
+fn override_expectations(mode: Mode, above: &Above) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for o in &above.overrides {
+        let Given::Value(value) = &o.given else {
+            continue;
+        };
+        let reading = match value {
+            Some(v) => Reading::Value {
+                value: v.clone(),
+                line: o.line.unwrap_or(1),
+            },
+            None => Reading::Absent,
+        };
+        let other = o.setting.value_in(mode.other());
+        if !holds(o.setting, &reading, other)
+            || holds(o.setting, &reading, o.setting.value_in(mode))
+        {
+            continue;
+        }
+        out.push(Finding {
+            file: o.file.clone(),
+            line: o.line,
+            column: o.line.map(|_| 1),
+            severity: Severity::Error,
+            code: "expect-mismatch",
+            message: format!(
+                "{} is {}, the {} value, and overrides the install through {} ({}): the cluster gets {}; --expect {} wants {}",
+                o.setting.name(),
+                show_value(value.as_deref()),
+                if mode == Mode::On { "single-user" } else { "multi-user" },
+                o.by,
+                o.how,
+                show_value(value.as_deref()),
+                mode.word(),
+                show_value(o.setting.value_in(mode))
+            ),
+            fix: if o.editor == Editor::None {
+                format!("change it by hand to {}", show_value(o.setting.value_in(mode)))
+            } else {
+                format!(
+                    "run kfpatch multiuser {} (it switches this override too)",
+                    mode.word()
+                )
+            },
+        });
+    }
+    out
 }
 
 #[derive(Debug, Serialize)]
@@ -63,7 +152,12 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         OnOff::Off => Mode::Off,
     });
     let overlays = overlay::find_all(&install)?;
-    let findings = with_overlays(expect, audit(&install, expect)?, &overlays);
+    let above = Above::of(&install);
+    let mut found = audit(&install, expect)?;
+    if let Some(mode) = expect {
+        found.extend(override_expectations(mode, &above));
+    }
+    let findings = with_overlays(expect, found, &overlays);
     let drift = match &args.against {
         Some(reference) => Some(drift::against(&install, reference)?),
         None => None,
@@ -79,6 +173,7 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         mode: settings::mode_word(&rows),
         expect: expect.map(Mode::word),
         overlays,
+        overrides: above.overrides.iter().map(OverrideJson::of).collect(),
         findings,
         drift,
         summary: Summary {
@@ -231,6 +326,19 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
             } else {
                 "stale"
             }
+        ));
+    }
+    for o in &report.overrides {
+        text.push_str(&format!(
+            "override {}: {} {} (through {}, {})\n",
+            location(&o.file, o.line),
+            o.setting,
+            match (&o.value, &o.untraced) {
+                (_, Some(why)) => format!("(not traced: {why})"),
+                (value, None) => show_value(value.as_deref()),
+            },
+            o.through,
+            o.how
         ));
     }
     let mut current: Option<&str> = None;

@@ -8,6 +8,7 @@ use crate::checkout::install::{self, Install};
 use crate::checkout::settings::{
     GitState, InstallJson, JSON_SCHEMA, RowState, git_state, mode_word, overall_mode, rows,
 };
+use crate::checkout::trace::Above;
 use crate::cli::{Cli, Format, StatusArgs};
 use crate::error::{Failure, Result};
 use crate::output::{Output, location, to_json, write_out};
@@ -114,6 +115,10 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
             }
         }
     ));
+    let above = Above::of(&install);
+    if let Some(through) = above.deployed_through(&install) {
+        text.push_str(&format!("deployed through: {through}\n"));
+    }
     text.push_str(&format!("mode:     {}\n", overall_mode(&rows)));
     text.push_str("settings:\n");
     let width =
@@ -139,6 +144,13 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
         );
         text.push_str(line.trim_end());
         text.push('\n');
+    }
+    let overrides = above.override_lines();
+    if !overrides.is_empty() {
+        text.push_str("overrides above the install (the outermost wins where several apply):\n");
+        for line in overrides {
+            text.push_str(&format!("  {line}\n"));
+        }
     }
     write_out(io, &text)?;
     problems_result(&rows)

@@ -6,6 +6,7 @@
 pub mod outcome;
 pub mod overlay;
 pub mod overlay_files;
+pub mod overrides;
 pub mod plan;
 pub mod splice;
 pub mod write;

@@ -18,10 +18,13 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::checkout::catalogue::{Mode, Scope};
+use crate::checkout::catalogue::{Mode, Place, Scope};
 use crate::checkout::install::{self, Install};
 use crate::checkout::targets;
-use crate::edit::overlay_files::{KUSTOMIZATION, Overlay, detect, is_owned_patch, overlay_files};
+use crate::checkout::trace::{self, Graph};
+use crate::edit::overlay_files::{
+    KUSTOMIZATION, Overlay, carries_viewer, detect, is_owned_patch, is_viewer_change, overlay_files,
+};
 use crate::edit::plan::{self, Plan};
 use crate::edit::write;
 use crate::edit::write::FilePlan;
@@ -65,7 +68,8 @@ pub struct Found {
     /// Its files are exactly what `multiuser off --overlay` would write now; when `false`, the
     /// upstream files changed (an upgrade, an edit) or the overlay was edited by hand.
     pub up_to_date: bool,
-    /// The catalogue settings it switches, as `file:line` of the upstream file (for `audit`).
+    /// The catalogue settings it switches, as `file:line` of the upstream file, and the overrides
+    /// below it that it overrides in turn (for `audit`).
     #[serde(skip)]
     pub switched: Vec<(String, usize)>,
 }
@@ -108,7 +112,7 @@ pub fn find_all(install: &Install) -> Result<Vec<Found>> {
 /// Whether `overlay` in `dir` builds on this install, and is what kfpatch would write now.
 pub fn check(install: &Install, dir: &Path, overlay: &Overlay) -> Result<Found> {
     let base = install::absolute(&dir.join(&overlay.resource));
-    let over_this_install = base.starts_with(install.kfp_tree());
+    let over_this_install = Graph::new(install).reaches(&base);
     let mut found = Found {
         path: install::relative(&install.root, dir),
         over_this_install,
@@ -120,18 +124,36 @@ pub fn check(install: &Install, dir: &Path, overlay: &Overlay) -> Result<Found> 
     }
     for scope in [Scope::Related, Scope::Params] {
         let plan = plan::switch(install, Mode::Off, scope)?;
-        let wanted = overlay_files(install, &plan, &overlay.resource, overlay.created_folder)?;
+        let wanted = overlay_files(
+            install,
+            &plan,
+            &overlay.resource,
+            &base,
+            overlay.created_folder,
+        )?;
         let mut current = true;
         for (name, content) in &wanted {
             current &= read_optional(&dir.join(name))?.as_deref() == Some(content.as_str());
         }
         if current {
             found.up_to_date = true;
+            let viewer = carries_viewer(&wanted);
             found.switched = plan
                 .changes
                 .iter()
+                .filter(|c| viewer || !is_viewer_change(c))
                 .map(|c| (install.display(&c.file), c.line))
                 .collect();
+            // The overrides below the overlay are overridden by it in turn.
+            if let Ok(real) = dir.canonicalize() {
+                let mut graph = Graph::new(install);
+                let chain = graph.chain(&real);
+                found.switched.extend(
+                    trace::overrides(install, &chain)
+                        .into_iter()
+                        .filter_map(|o| o.line.map(|line| (o.file, line))),
+                );
+            }
             break;
         }
     }
@@ -167,12 +189,46 @@ pub fn plan_off(
             install::relative(root, &target)
         )));
     }
-    let plan = plan::switch(install, Mode::Off, scope)?;
+    let mut plan = plan::switch(install, Mode::Off, scope)?;
     let created = match &existing {
         Some(overlay) => overlay.created_folder,
         None => !dir.exists(),
     };
-    let wanted = overlay_files(install, &plan, &relative_path(dir, &target), created)?;
+    let wanted = overlay_files(
+        install,
+        &plan,
+        &relative_path(dir, &target),
+        &target,
+        created,
+    )?;
+    if !carries_viewer(&wanted)
+        && let Some(at) = plan.changes.iter().position(is_viewer_change)
+    {
+        let change = plan.changes.remove(at);
+        let winner = trace::winners(install, &mut Graph::new(install), &target)
+            .into_iter()
+            .find(|o| matches!(o.setting.place, Place::ViewerAccount));
+        let message = match winner {
+            Some(w) => format!(
+                "not patched: the target gets the viewer template of {} (through {}), whose account is {}: {}",
+                w.at(),
+                w.by,
+                w.shown_value(),
+                if w.value().is_none() {
+                    "valid in single-user mode, viewer pods run as the default service account of the kubeflow namespace"
+                } else {
+                    "customised, left as is"
+                }
+            ),
+            None => "not patched".to_string(),
+        };
+        plan.kept.push(plan::Note {
+            file: change.file,
+            line: Some(change.line),
+            setting: change.setting,
+            message,
+        });
+    }
     let mut files = Vec::new();
     for (name, content) in &wanted {
         let old = read_optional(&dir.join(name))?;
