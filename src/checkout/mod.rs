@@ -5,6 +5,7 @@
 //! [`drift`]). Reads only: nothing here writes a file or runs a program.
 
 pub mod catalogue;
+pub mod deploys;
 pub mod drift;
 pub mod env_lint;
 pub mod finding;

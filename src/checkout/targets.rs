@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::checkout::deploys::{self, Graph};
 use crate::checkout::install::{self, Install, Layout, relative};
-use crate::checkout::trace::{self, Graph};
 use crate::error::{Failure, Result};
 
 /// The file names kustomize accepts for a kustomization, in the order it looks for them.
@@ -36,7 +36,7 @@ pub struct Target {
 /// install, when exactly one does.
 pub fn resolve(install: &Install, target: &str) -> Result<Target> {
     let root = &install.root;
-    let manifests = trace::manifests_root(install);
+    let manifests = deploys::manifests_root(install);
     let mut examples = vec![manifests.join("example")];
     if manifests != *root {
         examples.push(root.join("example"));
@@ -52,8 +52,8 @@ pub fn resolve(install: &Install, target: &str) -> Result<Target> {
     match target {
         "kfp" => {
             let mut graph = Graph::new(install);
-            let own = trace::own_deploys(install, &mut graph);
-            if let Some(deploy) = trace::own_kfp(&own, install) {
+            let own = deploys::own_deploys(install, &mut graph);
+            if let Some(deploy) = deploys::own_kfp(&own, install) {
                 return folder(
                     root,
                     &deploy.dir,
@@ -71,6 +71,12 @@ pub fn resolve(install: &Install, target: &str) -> Result<Target> {
                     "--target kfp: no example/ in a kubeflow/pipelines checkout, so its cert-manager multi-user overlay",
                 );
             }
+            if manifests == *root {
+                return Err(Failure::new(format!(
+                    "--target kfp reads the pipeline line of example/kustomization.yaml, and {} has none; run in the kubeflow/manifests checkout root (-C DIR), or pass --target PATH (the KFP overlay to apply)",
+                    root.display()
+                )));
+            }
             let own_text = if own.is_empty() {
                 format!("no kustomization of the checkout builds on {}", install.rel)
             } else {
@@ -85,12 +91,16 @@ pub fn resolve(install: &Install, target: &str) -> Result<Target> {
                 )
             };
             Err(Failure::new(format!(
-                "--target kfp: nothing to render: looked for the pipeline line of {}, which do not exist, and {own_text}; pass --target PATH (the kustomization that deploys KFP)",
+                "--target kfp: nothing to render: looked for the pipeline line of {}, and neither exists, and {own_text}; pass --target PATH (the kustomization that deploys KFP)",
                 looked()
             )))
         }
         "all" => match example {
             Some(example) => folder(root, example, "--target all: the whole of example/"),
+            None if manifests == *root => Err(Failure::new(format!(
+                "--target all renders example/, and {} has no example/kustomization.yaml; run in the kubeflow/manifests checkout root (-C DIR), or pass --target PATH",
+                root.display()
+            ))),
             None => Err(Failure::new(format!(
                 "--target all renders example/, and there is none: looked for {}; pass --target PATH",
                 looked()
@@ -190,13 +200,13 @@ fn pipeline_line(root: &Path, example: &Path) -> Result<Target> {
 /// The KFP overlay the checkout's `example/kustomization.yaml` installs: its one resource inside
 /// the KFP tree (facts §2).
 pub fn example_pipeline_overlay(install: &Install) -> Result<PathBuf> {
-    if let Some(own) = trace::own_kfp(
-        &trace::own_deploys(install, &mut Graph::new(install)),
+    if let Some(own) = deploys::own_kfp(
+        &deploys::own_deploys(install, &mut Graph::new(install)),
         install,
     ) {
         return Ok(own.dir);
     }
-    let example = trace::manifests_root(install).join("example");
+    let example = deploys::manifests_root(install).join("example");
     let Some(file) = KUSTOMIZATION_FILES
         .iter()
         .map(|name| example.join(name))

@@ -1,5 +1,5 @@
-//! Which kustomizations deploy the install, and which files above it decide the value a managed
-//! setting reaches the cluster with, found offline by reading kustomizations.
+//! Which files above the install decide the value a managed setting reaches the cluster with,
+//! found offline by reading the kustomizations that deploy it ([`crate::checkout::deploys`]).
 //!
 //! Distributions do not apply the install as upstream ships it: their own kustomizations build on
 //! it (`deployments/vanilla` → `awsconfigs/apps/pipeline/base` → `upstream/apps/pipeline/...`) and
@@ -8,13 +8,13 @@
 //! kustomize applies a kustomization's generators and patches after building its resources, so
 //! along a chain from a deploy kustomization down to the install the outermost override wins.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::checkout::catalogue::{self, CATALOGUE, Parsed, Place, Reading, Setting};
-use crate::checkout::install::{Install, Layout, relative};
-use crate::checkout::kustomization::{self, Behavior, Kustomization, PatchSource};
+use crate::checkout::deploys::{self, Deploy, Graph, manifests_root, own_kfp};
+use crate::checkout::install::{Install, relative};
+use crate::checkout::kustomization::{Behavior, Kustomization, PatchSource};
 use crate::syntax::envfile::{EnvFile, KeyState};
 use crate::syntax::yamledit::{YamlText, line_of, without_bom};
 
@@ -23,9 +23,6 @@ pub const VIEWER_CONFIGMAP: &str = "ml-pipeline-ui-configmap";
 pub const VIEWER_KEY: &str = "viewer-pod-template.json";
 const UI_DEPLOYMENT: &str = "ml-pipeline-ui";
 
-/// Folders never searched for kustomizations.
-const PRUNED: &[&str] = &[".git", "node_modules", "target"];
-
 /// The ConfigMap a `params.env` row ends up in (the generator names of every release).
 fn env_configmap(file: &str) -> Option<&'static str> {
     match file {
@@ -33,146 +30,6 @@ fn env_configmap(file: &str) -> Option<&'static str> {
         "persistence-agent/params.env" => Some("persistenceagent-config"),
         _ => None,
     }
-}
-
-/// The kubeflow/manifests (or kubeflow/pipelines) root that holds the install: where its
-/// `example/` lives. Never above the checkout root.
-pub fn manifests_root(install: &Install) -> PathBuf {
-    let levels = match install.layout {
-        Layout::ManifestsApps | Layout::ManifestsApplications => 6,
-        Layout::Pipelines => 5,
-        Layout::ManifestsLegacy => 3,
-        Layout::Unrecognised => return install.root.clone(),
-    };
-    match install.dir.ancestors().nth(levels) {
-        Some(root) if root.starts_with(&install.root) => root.to_path_buf(),
-        _ => install.root.clone(),
-    }
-}
-
-/// Kustomizations read once each, by folder.
-pub struct Graph {
-    root: PathBuf,
-    install: PathBuf,
-    read: BTreeMap<PathBuf, Option<Rc<Kustomization>>>,
-    reaches: BTreeMap<PathBuf, bool>,
-}
-
-impl Graph {
-    pub fn new(install: &Install) -> Graph {
-        Graph {
-            root: install.root.clone(),
-            install: install.dir.clone(),
-            read: BTreeMap::new(),
-            reaches: BTreeMap::new(),
-        }
-    }
-
-    pub fn get(&mut self, dir: &Path) -> Option<Rc<Kustomization>> {
-        if let Some(known) = self.read.get(dir) {
-            return known.clone();
-        }
-        let loaded = kustomization::load(dir, &self.root).map(Rc::new);
-        self.read.insert(dir.to_path_buf(), loaded.clone());
-        loaded
-    }
-
-    /// Whether building `dir` builds the install.
-    pub fn reaches(&mut self, dir: &Path) -> bool {
-        if dir == self.install {
-            return true;
-        }
-        if let Some(known) = self.reaches.get(dir) {
-            return *known;
-        }
-        // A cycle is refused by kustomize; here it only must not loop.
-        self.reaches.insert(dir.to_path_buf(), false);
-        let Some(k) = self.get(dir) else { return false };
-        let found = k.bases.iter().any(|(base, _)| self.reaches(base));
-        self.reaches.insert(dir.to_path_buf(), found);
-        found
-    }
-
-    /// The kustomizations that building `dir` applies above the install, innermost first (the
-    /// order kustomize applies their generators and patches in).
-    pub fn chain(&mut self, dir: &Path) -> Vec<Rc<Kustomization>> {
-        let mut out = Vec::new();
-        let mut seen = Vec::new();
-        self.collect(dir, &mut seen, &mut out);
-        out
-    }
-
-    fn collect(&mut self, dir: &Path, seen: &mut Vec<PathBuf>, out: &mut Vec<Rc<Kustomization>>) {
-        if dir.starts_with(&self.install) || seen.iter().any(|s| s == dir) || !self.reaches(dir) {
-            return;
-        }
-        seen.push(dir.to_path_buf());
-        let Some(k) = self.get(dir) else { return };
-        for (base, _) in &k.bases {
-            self.collect(base, seen, out);
-        }
-        out.push(k);
-    }
-}
-
-/// A kustomization of the checkout that deploys the install.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Deploy {
-    pub dir: PathBuf,
-    /// The folder relative to the checkout root.
-    pub shown: String,
-    /// It builds on the manifests tree directly (not only through another of the checkout's own).
-    pub direct: bool,
-}
-
-/// The checkout's own kustomizations (outside the manifests root) that deploy the install, by
-/// folder. Only searched when the manifests root is not the checkout root: a plain checkout is
-/// deployed through its `example/`.
-pub fn own_deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
-    let manifests = manifests_root(install);
-    if manifests == install.root {
-        return Vec::new();
-    }
-    let mut found = Vec::new();
-    let mut walker = walkdir::WalkDir::new(&install.root)
-        .sort_by_file_name()
-        .into_iter();
-    while let Some(entry) = walker.next() {
-        let Ok(entry) = entry else { continue };
-        if !entry.file_type().is_dir() {
-            continue;
-        }
-        let name = entry.file_name().to_string_lossy();
-        if entry.depth() > 0
-            && (PRUNED.iter().any(|p| name == *p)
-                || name.starts_with('.')
-                || entry.path() == manifests)
-        {
-            walker.skip_current_dir();
-            continue;
-        }
-        if !crate::checkout::targets::has_kustomization(entry.path()) {
-            continue;
-        }
-        let Ok(dir) = entry.path().canonicalize() else {
-            continue;
-        };
-        if !graph.reaches(&dir) {
-            continue;
-        }
-        let direct = graph.get(&dir).is_some_and(|k| {
-            k.bases
-                .iter()
-                .any(|(base, _)| base.starts_with(&manifests) && graph.reaches(base))
-        });
-        found.push(Deploy {
-            shown: relative(&install.root, &dir),
-            dir,
-            direct,
-        });
-    }
-    found.sort_by(|a, b| a.shown.cmp(&b.shown));
-    found
 }
 
 /// What an override gives a setting.
@@ -619,36 +476,6 @@ fn json_patch(
     })
 }
 
-/// Every kustomization that deploys the install: the checkout's own, then the `example/` of the
-/// manifests root when it builds the install.
-pub fn deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
-    let mut all = own_deploys(install, graph);
-    if let Ok(dir) = manifests_root(install).join("example").canonicalize()
-        && graph.reaches(&dir)
-    {
-        all.push(Deploy {
-            shown: relative(&install.root, &dir),
-            dir,
-            direct: true,
-        });
-    }
-    all
-}
-
-/// The one of the checkout's own kustomizations that builds on the manifests tree directly, if
-/// exactly one does: what `--target kfp` means in a distribution.
-pub fn own_kfp(deploys: &[Deploy], install: &Install) -> Option<Deploy> {
-    let manifests = manifests_root(install);
-    let direct: Vec<&Deploy> = deploys
-        .iter()
-        .filter(|d| d.direct && !d.dir.starts_with(&manifests))
-        .collect();
-    match direct.as_slice() {
-        [one] => Some((*one).clone()),
-        _ => None,
-    }
-}
-
 /// What lies above the install: the kustomizations that deploy it and the overrides they apply,
 /// as `status` and `audit` report them.
 #[derive(Debug, Clone)]
@@ -663,7 +490,7 @@ pub struct Above {
 impl Above {
     pub fn of(install: &Install) -> Above {
         let mut graph = Graph::new(install);
-        let deploys = deploys(install, &mut graph);
+        let deploys = deploys::deploys(install, &mut graph);
         let kfp = own_kfp(&deploys, install).map(|d| d.shown);
         let overrides = all_overrides(install, &mut graph, &deploys);
         Above {

@@ -40,6 +40,8 @@ pub struct Effective {
     pub text: String,
     /// One line per setting whose rendered value differs from its file.
     pub disagreements: Vec<String>,
+    /// One line per setting a file above the install gives another value than the install's file.
+    pub overridden: Vec<String>,
 }
 
 impl Effective {
@@ -191,8 +193,10 @@ pub fn read(
             ));
         }
     }
+    let mut overridden = Vec::new();
     for setting in CATALOGUE {
-        let row = compare(install, objects, setting, switched_by_overlay, overrides)?;
+        let (row, warning) = compare(install, objects, setting, switched_by_overlay, overrides)?;
+        overridden.extend(warning);
         text.push_str(&format!("  {row}\n"));
         if let Some(line) = row.strip_prefix("DIFFERS  ") {
             disagreements.push(line.to_string());
@@ -203,6 +207,7 @@ pub fn read(
         env_from_agrees,
         text,
         disagreements,
+        overridden,
     })
 }
 
@@ -214,7 +219,7 @@ fn compare(
     setting: &Setting,
     switched_by_overlay: &[(String, usize)],
     overrides: &[Override],
-) -> Result<String> {
+) -> Result<(String, Option<String>)> {
     let shown_file = install.display(setting.file);
     let name = setting.name();
     let rendered = match setting.place {
@@ -236,40 +241,40 @@ fn compare(
         ))),
     };
     let Some(text) = install.read(setting.file)? else {
-        return Ok(format!(
+        return Ok(plain(format!(
             "-        {} {}  {name}: file not present",
             setting.row, setting.file
-        ));
+        )));
     };
     let reading = Parsed::parse(setting.file, &shown_file, &text)
         .and_then(|p| catalogue::read(setting, &shown_file, &p));
     let (file_value, line) = match reading {
         Err(problem) => {
-            return Ok(format!(
+            return Ok(plain(format!(
                 "-        {} {}  {name}: not compared, the file has a problem: {}",
                 setting.row,
                 location(setting.file, Some(problem.line)),
                 problem.message
-            ));
+            )));
         }
         Ok(Reading::NotApplicable(why)) => {
-            return Ok(format!(
+            return Ok(plain(format!(
                 "-        {} {}  {name}: {why}; rendered {}",
                 setting.row,
                 setting.file,
                 rendered.shown()
-            ));
+            )));
         }
         Ok(Reading::Absent) => (None, None),
         Ok(Reading::Value { value, line }) => (Some(value), Some(line)),
     };
     let at = location(setting.file, line);
     if let Rendered::Missing(why) = &rendered {
-        return Ok(format!(
+        return Ok(plain(format!(
             "-        {} {at}  {name}: file {}, not compared ({why})",
             setting.row,
             show_value(file_value.as_deref())
-        ));
+        )));
     }
     let by_overlay = line.is_some_and(|l| {
         switched_by_overlay
@@ -293,7 +298,7 @@ fn compare(
         .filter(|_| !by_overlay);
     if let Some(o) = winner {
         let Given::Value(value) = &o.given else {
-            return Ok(format!(
+            return Ok(plain(format!(
                 "-        {} {at}  {name}: file {}, {} through {} ({}) decides it, not traced ({}); rendered {}",
                 setting.row,
                 show_value(file_value.as_deref()),
@@ -302,14 +307,14 @@ fn compare(
                 o.how,
                 o.shown_value(),
                 rendered.shown()
-            ));
+            )));
         };
         let agrees = match (value, &rendered) {
             (Some(v), Rendered::Literal(r)) => v == r,
             (None, Rendered::Absent | Rendered::ValueFrom(_)) => true,
             _ => false,
         };
-        return Ok(format!(
+        let row = format!(
             "{}  {} {at}  {name}: file {}, {} makes it {} (through {}, {}), rendered {}",
             if agrees { "ok     " } else { "DIFFERS" },
             setting.row,
@@ -319,19 +324,33 @@ fn compare(
             o.by,
             o.how,
             rendered.shown()
-        ));
+        );
+        // A viewer template without an account is a note of its own (valid in single-user mode).
+        let noteworthy = *value != file_value
+            && !(matches!(setting.place, Place::ViewerAccount) && value.is_none());
+        let warning = noteworthy.then(|| {
+            format!(
+                "{} overrides {name}: the install says {}, the cluster gets {} (through {}, {})",
+                o.at(),
+                show_value(file_value.as_deref()),
+                show_value(value.as_deref()),
+                o.by,
+                o.how
+            )
+        });
+        return Ok((row, warning));
     }
     if by_overlay {
-        return Ok(format!(
+        return Ok(plain(format!(
             "{}  {} {at}  {name}: file {}, the overlay makes it {}, rendered {}",
             if agrees { "ok     " } else { "DIFFERS" },
             setting.row,
             show_value(file_value.as_deref()),
             show_value(expected.as_deref()),
             rendered.shown()
-        ));
+        )));
     }
-    Ok(if agrees {
+    Ok(plain(if agrees {
         format!(
             "ok       {} {at}  {name}: {}",
             setting.row,
@@ -344,7 +363,12 @@ fn compare(
             show_value(file_value.as_deref()),
             rendered.shown()
         )
-    })
+    }))
+}
+
+/// An agreement line that needs no warning.
+fn plain(row: String) -> (String, Option<String>) {
+    (row, None)
 }
 
 fn in_namespace(ns: &Option<String>) -> String {

@@ -4,9 +4,10 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use crate::checkout::deploys::Graph;
 use crate::checkout::install::Install;
 use crate::checkout::targets::{self, Target};
-use crate::checkout::trace::{self, Graph};
+use crate::checkout::trace;
 use crate::cluster::effective::{self, Effective};
 use crate::cluster::kustomize::Kustomize;
 use crate::cluster::objects::{self, Object};

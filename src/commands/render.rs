@@ -22,6 +22,9 @@ pub fn run(cli: &Cli, args: &RenderArgs, io: &mut Output<'_>) -> Result<i32> {
         &mut progress,
     )?;
     drop(progress);
+    for line in &prepared.effective.overridden {
+        let _ = writeln!(io.err, "kfpatch: warning: {line}");
+    }
     write_out(
         io,
         &format!("{}\n{}", prepared.header(), prepared.effective.text),

@@ -19,9 +19,10 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use crate::checkout::catalogue::{Mode, Place, Scope};
+use crate::checkout::deploys::Graph;
 use crate::checkout::install::{self, Install};
 use crate::checkout::targets;
-use crate::checkout::trace::{self, Graph};
+use crate::checkout::trace;
 use crate::edit::overlay_files::{
     KUSTOMIZATION, Overlay, carries_viewer, detect, is_owned_patch, is_viewer_change, overlay_files,
 };

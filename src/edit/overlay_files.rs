@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::checkout::catalogue::{CATALOGUE, Place, Setting};
+use crate::checkout::deploys::Graph;
 use crate::checkout::install::Install;
-use crate::checkout::trace::{self, Graph};
+use crate::checkout::trace;
 use crate::edit::overrides;
 use crate::edit::plan::{Change, Plan};
 use crate::error::{Failure, Result};

@@ -4,8 +4,9 @@
 //! named with the value the cluster gets through it.
 
 use crate::checkout::catalogue::{Mode, Place, Reading, Scope, holds, show_value};
+use crate::checkout::deploys::{self, Graph};
 use crate::checkout::install::Install;
-use crate::checkout::trace::{self, Editor, Given, Graph, Override};
+use crate::checkout::trace::{self, Editor, Given, Override};
 use crate::edit::plan::{Change, Note, Plan};
 use crate::edit::splice;
 use crate::edit::write::FilePlan;
@@ -20,7 +21,7 @@ type Edits = Vec<(Override, Option<String>)>;
 /// changes and file plans, the others as kept notes.
 pub fn add_to_plan(install: &Install, mode: Mode, scope: Scope, plan: &mut Plan) -> Result<()> {
     let mut graph = Graph::new(install);
-    let deploys = trace::deploys(install, &mut graph);
+    let deploys = deploys::deploys(install, &mut graph);
     let found = trace::all_overrides(install, &mut graph, &deploys);
     let mut by_file: Vec<(std::path::PathBuf, String, Edits)> = Vec::new();
     let mut seen = Vec::new();
