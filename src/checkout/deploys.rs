@@ -10,6 +10,7 @@ use std::rc::Rc;
 
 use crate::checkout::install::{Install, Layout, relative};
 use crate::checkout::kustomization::{self, Kustomization};
+use crate::checkout::targets::KUSTOMIZATION_FILES;
 
 /// Folders never searched for kustomizations.
 const PRUNED: &[&str] = &[".git", "node_modules", "target"];
@@ -113,30 +114,30 @@ pub fn own_deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
         return Vec::new();
     }
     let mut found = Vec::new();
-    let mut walker = walkdir::WalkDir::new(&install.root)
-        .sort_by_file_name()
-        .into_iter();
+    // One pass that reads each folder once, as `find` does: kustomization files are recognised
+    // by the names in the folder listing, without a `stat` per folder.
+    let mut walker = walkdir::WalkDir::new(&install.root).into_iter();
     while let Some(entry) = walker.next() {
         let Ok(entry) = entry else { continue };
-        if !entry.file_type().is_dir() {
-            continue;
-        }
         let name = entry.file_name().to_string_lossy();
-        if entry.depth() > 0
-            && (PRUNED.iter().any(|p| name == *p)
-                || name.starts_with('.')
-                || entry.path() == manifests)
-        {
-            walker.skip_current_dir();
+        if entry.file_type().is_dir() {
+            if entry.depth() > 0
+                && (PRUNED.iter().any(|p| name == *p)
+                    || name.starts_with('.')
+                    || entry.path() == manifests)
+            {
+                walker.skip_current_dir();
+            }
             continue;
         }
-        if !crate::checkout::targets::has_kustomization(entry.path()) {
+        if !KUSTOMIZATION_FILES.iter().any(|k| name == *k) {
             continue;
         }
-        let Ok(dir) = entry.path().canonicalize() else {
+        let Some(Ok(dir)) = entry.path().parent().map(Path::canonicalize) else {
             continue;
         };
-        if !graph.reaches(&dir) {
+        // A folder with two kustomization files is one kustomization.
+        if found.iter().any(|d: &Deploy| d.dir == dir) || !graph.reaches(&dir) {
             continue;
         }
         let direct = graph.get(&dir).is_some_and(|k| {
