@@ -108,48 +108,33 @@ pub struct Deploy {
 /// The checkout's own kustomizations (outside the manifests root) that deploy the install, by
 /// folder. Only searched when the manifests root is not the checkout root: a plain checkout is
 /// deployed through its `example/`.
+///
+/// Distributions keep the upstream tree one or two folders below their own root (`upstream/`,
+/// `kubeflow/manifests/`), so the search reads the folder that holds the manifests root, then,
+/// if nothing there deploys the install, the folder above it; never above `-C`. The rest of a
+/// monorepo the distribution lives in is not read.
 pub fn own_deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
     let manifests = manifests_root(install);
     if manifests == install.root {
         return Vec::new();
     }
     let mut found = Vec::new();
-    // One pass that reads each folder once, as `find` does: kustomization files are recognised
-    // by the names in the folder listing, without a `stat` per folder.
-    let mut walker = walkdir::WalkDir::new(&install.root).into_iter();
-    while let Some(entry) = walker.next() {
-        let Ok(entry) = entry else { continue };
-        let name = entry.file_name().to_string_lossy();
-        if entry.file_type().is_dir() {
-            if entry.depth() > 0
-                && (PRUNED.iter().any(|p| name == *p)
-                    || name.starts_with('.')
-                    || entry.path() == manifests)
-            {
-                walker.skip_current_dir();
-            }
-            continue;
+    let mut done: Option<PathBuf> = None;
+    for start in manifests.ancestors().skip(1).take(2) {
+        if !start.starts_with(&install.root) {
+            break;
         }
-        if !KUSTOMIZATION_FILES.iter().any(|k| name == *k) {
-            continue;
+        search(
+            install,
+            graph,
+            start,
+            &[Some(&manifests), done.as_deref()],
+            &mut found,
+        );
+        if !found.is_empty() {
+            break;
         }
-        let Some(Ok(dir)) = entry.path().parent().map(Path::canonicalize) else {
-            continue;
-        };
-        // A folder with two kustomization files is one kustomization.
-        if found.iter().any(|d: &Deploy| d.dir == dir) || !graph.reaches(&dir) {
-            continue;
-        }
-        let direct = graph.get(&dir).is_some_and(|k| {
-            k.bases
-                .iter()
-                .any(|(base, _)| base.starts_with(&manifests) && graph.reaches(base))
-        });
-        found.push(Deploy {
-            shown: relative(&install.root, &dir),
-            dir,
-            direct,
-        });
+        done = Some(start.to_path_buf());
     }
     found.sort_by(|a, b| a.shown.cmp(&b.shown));
     found
@@ -182,5 +167,54 @@ pub fn own_kfp(deploys: &[Deploy], install: &Install) -> Option<Deploy> {
     match direct.as_slice() {
         [one] => Some((*one).clone()),
         _ => None,
+    }
+}
+
+/// Reads every kustomization under `start` (skipping the folders in `skip`, `.git`,
+/// `node_modules`, `target` and hidden folders) and keeps those that deploy the install.
+fn search(
+    install: &Install,
+    graph: &mut Graph,
+    start: &Path,
+    skip: &[Option<&Path>],
+    found: &mut Vec<Deploy>,
+) {
+    let manifests = manifests_root(install);
+    // One pass that reads each folder once, as `find` does: kustomization files are recognised
+    // by the names in the folder listing, without a `stat` per folder.
+    let mut walker = walkdir::WalkDir::new(start).into_iter();
+    while let Some(entry) = walker.next() {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name().to_string_lossy();
+        if entry.file_type().is_dir() {
+            if entry.depth() > 0
+                && (PRUNED.iter().any(|p| name == *p)
+                    || name.starts_with('.')
+                    || skip.iter().flatten().any(|s| entry.path() == *s))
+            {
+                walker.skip_current_dir();
+            }
+            continue;
+        }
+        if !KUSTOMIZATION_FILES.iter().any(|k| name == *k) {
+            continue;
+        }
+        let Some(Ok(dir)) = entry.path().parent().map(Path::canonicalize) else {
+            continue;
+        };
+        // A folder with two kustomization files is one kustomization.
+        if found.iter().any(|d| d.dir == dir) || !graph.reaches(&dir) {
+            continue;
+        }
+        let direct = graph.get(&dir).is_some_and(|k| {
+            k.bases
+                .iter()
+                .any(|(base, _)| base.starts_with(&manifests) && graph.reaches(base))
+        });
+        found.push(Deploy {
+            shown: relative(&install.root, &dir),
+            dir,
+            direct,
+        });
     }
 }
