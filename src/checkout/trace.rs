@@ -9,6 +9,8 @@
 //! along a chain from a deploy kustomization down to the install the outermost override wins.
 
 use std::path::{Path, PathBuf};
+
+use serde::Serialize;
 use std::rc::Rc;
 
 use crate::checkout::catalogue::{self, CATALOGUE, Parsed, Place, Reading, Setting};
@@ -531,6 +533,16 @@ impl Above {
         Some(text)
     }
 
+    /// The checkout's own deploy kustomizations, by folder.
+    pub fn own_folders(&self, install: &Install) -> Vec<String> {
+        let manifests = manifests_root(install);
+        self.deploys
+            .iter()
+            .filter(|d| !d.dir.starts_with(&manifests))
+            .map(|d| d.shown.clone())
+            .collect()
+    }
+
     /// One line per override: row, where, setting, value, and what applies it.
     pub fn override_lines(&self) -> Vec<String> {
         self.overrides
@@ -561,5 +573,40 @@ pub fn template_of(o: &Override) -> Option<String> {
             .configmap_data(VIEWER_CONFIGMAP, VIEWER_KEY)
             .map(|d| d.value),
         _ => None,
+    }
+}
+
+/// An override as `status` and `audit` print it in JSON.
+#[derive(Debug, Serialize)]
+pub struct OverrideJson {
+    pub row: u8,
+    /// The file holding the value, relative to the `-C` folder.
+    pub file: String,
+    pub line: Option<usize>,
+    pub setting: String,
+    /// The value the cluster gets through it (`null`: absent or not traced).
+    pub value: Option<String>,
+    /// Why kfpatch cannot tell the value offline, if so.
+    pub untraced: Option<String>,
+    /// The kustomization and line that apply it, and how.
+    pub through: String,
+    pub how: String,
+}
+
+impl OverrideJson {
+    pub fn of(o: &Override) -> OverrideJson {
+        OverrideJson {
+            row: o.setting.row,
+            file: o.file.clone(),
+            line: o.line,
+            setting: o.setting.name(),
+            value: o.value().map(str::to_string),
+            untraced: match &o.given {
+                Given::Untraced(why) => Some(why.clone()),
+                Given::Value(_) => None,
+            },
+            through: o.by.clone(),
+            how: o.how.clone(),
+        }
     }
 }

@@ -24,7 +24,7 @@ use crate::checkout::findings::audit;
 use crate::checkout::git::Checkout;
 use crate::checkout::install::{self, Install};
 use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
-use crate::checkout::trace::{Above, Editor, Given, Override};
+use crate::checkout::trace::{Above, Editor, Given, OverrideJson};
 use crate::cli::{AuditArgs, Cli, Format, OnOff};
 use crate::edit::{overlay, overlay_files};
 use crate::error::Result;
@@ -49,40 +49,6 @@ struct Report {
     findings: Vec<Finding>,
     drift: Option<Drift>,
     summary: Summary,
-}
-
-#[derive(Debug, Serialize)]
-struct OverrideJson {
-    row: u8,
-    /// The file holding the value, relative to the `-C` folder.
-    file: String,
-    line: Option<usize>,
-    setting: String,
-    /// The value the cluster gets through it (`null`: absent or not traced).
-    value: Option<String>,
-    /// Why kfpatch cannot tell the value offline, if so.
-    untraced: Option<String>,
-    /// The kustomization and line that apply it, and how.
-    through: String,
-    how: String,
-}
-
-impl OverrideJson {
-    fn of(o: &Override) -> OverrideJson {
-        OverrideJson {
-            row: o.setting.row,
-            file: o.file.clone(),
-            line: o.line,
-            setting: o.setting.name(),
-            value: o.value().map(str::to_string),
-            untraced: match &o.given {
-                Given::Untraced(why) => Some(why.clone()),
-                Given::Value(_) => None,
-            },
-            through: o.by.clone(),
-            how: o.how.clone(),
-        }
-    }
 }
 
 /// `--expect MODE` for the files above the install: an override holding the other mode's value

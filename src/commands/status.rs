@@ -8,7 +8,7 @@ use crate::checkout::install::{self, Install};
 use crate::checkout::settings::{
     GitState, InstallJson, JSON_SCHEMA, RowState, git_state, mode_word, overall_mode, rows,
 };
-use crate::checkout::trace::Above;
+use crate::checkout::trace::{Above, OverrideJson};
 use crate::cli::{Cli, Format, StatusArgs};
 use crate::error::{Failure, Result};
 use crate::output::{Output, location, to_json, write_out};
@@ -19,8 +19,14 @@ struct StatusJson {
     schema: u32,
     install: InstallJson,
     git: Option<GitState>,
+    /// The checkout's own kustomizations that deploy the install (absent when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    deployed_through: Vec<String>,
     mode: &'static str,
     settings: Vec<SettingJson>,
+    /// Files above the install that decide a managed setting (absent when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    overrides: Vec<OverrideJson>,
 }
 
 #[derive(Debug, Serialize)]
@@ -79,13 +85,16 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     }
     let install = install::find(&cli.dir, cli.install.as_deref())?;
     let rows = rows(&install)?;
+    let above = Above::of(&install);
     if args.format == Format::Json {
         let report = StatusJson {
             schema: JSON_SCHEMA,
             install: InstallJson::of(&install),
             git: git_state(&install),
+            deployed_through: above.own_folders(&install),
             mode: mode_word(&rows),
             settings: rows.iter().map(|r| SettingJson::of(&install, r)).collect(),
+            overrides: above.overrides.iter().map(OverrideJson::of).collect(),
         };
         write_out(io, &to_json(&report)?)?;
         return problems_result(&rows);
@@ -115,7 +124,6 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
             }
         }
     ));
-    let above = Above::of(&install);
     if let Some(through) = above.deployed_through(&install) {
         text.push_str(&format!("deployed through: {through}\n"));
     }
