@@ -11,9 +11,7 @@ use std::rc::Rc;
 use crate::checkout::install::{Install, Layout, relative};
 use crate::checkout::kustomization::{self, Kustomization};
 use crate::checkout::targets::KUSTOMIZATION_FILES;
-
-/// Folders never searched for kustomizations.
-const PRUNED: &[&str] = &[".git", "node_modules", "target"];
+use crate::checkout::walk;
 
 /// The kubeflow/manifests (or kubeflow/pipelines) root that holds the install: where its
 /// `example/` lives. Never above the checkout root.
@@ -180,29 +178,17 @@ fn search(
     found: &mut Vec<Deploy>,
 ) {
     let manifests = manifests_root(install);
-    // One pass that reads each folder once, as `find` does: kustomization files are recognised
-    // by the names in the folder listing, without a `stat` per folder.
-    let mut walker = walkdir::WalkDir::new(start).into_iter();
-    while let Some(entry) = walker.next() {
-        let Ok(entry) = entry else { continue };
-        let name = entry.file_name().to_string_lossy();
-        if entry.file_type().is_dir() {
-            if entry.depth() > 0
-                && (PRUNED.iter().any(|p| name == *p)
-                    || name.starts_with('.')
-                    || skip.iter().flatten().any(|s| entry.path() == *s))
-            {
-                walker.skip_current_dir();
-            }
-            continue;
-        }
-        if !KUSTOMIZATION_FILES.iter().any(|k| name == *k) {
-            continue;
-        }
-        let Some(Ok(dir)) = entry.path().parent().map(Path::canonicalize) else {
+    let skipped = |dir: &Path| {
+        dir != start
+            && (skip.iter().flatten().any(|s| dir == *s)
+                || dir
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.')))
+    };
+    for dir in walk::folders_holding(start, KUSTOMIZATION_FILES, skipped) {
+        let Ok(dir) = dir.canonicalize() else {
             continue;
         };
-        // A folder with two kustomization files is one kustomization.
         if found.iter().any(|d| d.dir == dir) || !graph.reaches(&dir) {
             continue;
         }
