@@ -95,7 +95,7 @@ fn aws_status_lists_the_deploy_kustomizations_and_the_s3_override() {
     );
     // The s3 template replaces the UI's ConfigMap in both the s3 variant and the whole.
     assert!(
-        out.ends_with("overrides above the install (the outermost wins where several apply):\n  5 awsconfigs/apps/pipeline/s3/viewer-pod-template.json  viewer-pod-template.json serviceAccountName  (absent)  through awsconfigs/apps/pipeline/kustomization.yaml:17 (configMapGenerator ml-pipeline-ui-configmap, behavior replace)\n  5 awsconfigs/apps/pipeline/s3/viewer-pod-template.json  viewer-pod-template.json serviceAccountName  (absent)  through awsconfigs/apps/pipeline/s3/kustomization.yaml:14 (configMapGenerator ml-pipeline-ui-configmap, behavior replace)\n"),
+        out.contains("\noverrides above the install (the outermost wins where several apply):\n  5 awsconfigs/apps/pipeline/s3/viewer-pod-template.json  viewer-pod-template.json serviceAccountName  (absent)  through awsconfigs/apps/pipeline/kustomization.yaml:17 (configMapGenerator ml-pipeline-ui-configmap, behavior replace)\n  5 awsconfigs/apps/pipeline/s3/viewer-pod-template.json  viewer-pod-template.json serviceAccountName  (absent)  through awsconfigs/apps/pipeline/s3/kustomization.yaml:14 (configMapGenerator ml-pipeline-ui-configmap, behavior replace)\n"),
         "{out}"
     );
 }
