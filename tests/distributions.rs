@@ -195,3 +195,80 @@ fn aws_overlay_over_the_s3_variant_keeps_the_template() {
     assert!(!out.contains("stale"), "{out}");
     assert!(!out.contains("not what kfpatch would write"), "{out}");
 }
+
+/// A distribution over the real v1.8.1 tree whose own kustomization overrides managed settings
+/// (a generator merging an env file, one merging a viewer template with fields of its own, and a
+/// patch of the UI): kfpatch's offline trace must match what kustomize renders.
+#[test]
+#[ignore = "needs ../shared; run by .ci/run"]
+fn overrides_traced_offline_agree_with_kustomize() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let root = temp.path().join("platform");
+    copy_tree(
+        &shared().join("kubeflow/manifests-v1.8.1"),
+        &root.join("upstream"),
+    );
+    let dist = root.join("dist");
+    fs::create_dir_all(&dist).unwrap();
+    fs::write(
+        dist.join("kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: kubeflow\nresources:\n- ../upstream/apps/pipeline/upstream/env/cert-manager/platform-agnostic-multi-user\nconfigMapGenerator:\n- name: pipeline-api-server-config\n  behavior: merge\n  envs:\n  - api.env\n- name: ml-pipeline-ui-configmap\n  behavior: merge\n  files:\n  - viewer-pod-template.json\npatches:\n- path: ui.yaml\n",
+    )
+    .unwrap();
+    fs::write(dist.join("api.env"), "MULTIUSER=true\n").unwrap();
+    let template = "{\n  \"spec\": {\n    \"serviceAccountName\": \"default-editor\",\n    \"containers\": [{\"env\": [{\"name\": \"AWS_REGION\", \"value\": \"eu-west-1\"}]}]\n  }\n}\n";
+    fs::write(dist.join("viewer-pod-template.json"), template).unwrap();
+    fs::write(
+        dist.join("ui.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ml-pipeline-ui\nspec:\n  template:\n    spec:\n      containers:\n      - name: ml-pipeline-ui\n        env:\n        - name: ENABLE_AUTHZ\n          value: \"true\"\n",
+    )
+    .unwrap();
+    let before = snapshot(&root);
+    let (code, out) = run_in(&root, &["status"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("\ndeployed through: dist (--target kfp); upstream/example (--target all)\n"),
+        "{out}"
+    );
+
+    let (code, out) = run_in(&root, &["multiuser", "off"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run_in(&root, &["render"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("render:    dist (--target kfp: the checkout's own kustomization that builds on the install)\n"),
+        "{out}"
+    );
+    let objects = render(&dist);
+    assert_eq!(
+        configmap(&objects, "pipeline-api-server-config")["data"]["MULTIUSER"].as_str(),
+        Some("false")
+    );
+    assert_eq!(ui_env(&objects, "ENABLE_AUTHZ").as_deref(), Some("false"));
+    let mut expected: serde_json::Value = serde_json::from_str(template).unwrap();
+    expected["spec"]["serviceAccountName"] = "kubeflow-pipelines-viewer".into();
+    assert_eq!(viewer_template(&objects), expected);
+
+    let (code, out) = run_in(&root, &["multiuser", "on"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        snapshot(&root) == before,
+        "multiuser on did not restore every byte"
+    );
+
+    // The same switch as an overlay over the distribution's kustomization keeps the template.
+    let (code, out) = run_in(
+        &root,
+        &["multiuser", "off", "--overlay", "overlays/single-user"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let objects = render(&root.join("overlays/single-user"));
+    assert_eq!(viewer_template(&objects), expected);
+    assert_eq!(
+        configmap(&objects, "pipeline-api-server-config")["data"]["MULTIUSER"].as_str(),
+        Some("false")
+    );
+    assert_eq!(ui_env(&objects, "ENABLE_AUTHZ").as_deref(), Some("false"));
+    let (code, out) = run_in(&root, &["render", "--target", "overlays/single-user"]);
+    assert_eq!(code, 0, "{out}");
+}
