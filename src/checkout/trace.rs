@@ -610,3 +610,78 @@ impl OverrideJson {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(n: u8) -> &'static Setting {
+        CATALOGUE.iter().find(|s| s.row == n).unwrap()
+    }
+
+    fn ops(text: &str) -> Vec<yaml_serde::Value> {
+        yaml_serde::from_str::<Vec<yaml_serde::Value>>(text).unwrap()
+    }
+
+    fn at(text: &str) -> PatchAt<'_> {
+        PatchAt {
+            text,
+            first_line: 1,
+            file: "p.yaml",
+            path: Path::new("p.yaml"),
+            by: "k/kustomization.yaml:3",
+        }
+    }
+
+    #[test]
+    fn json_patches_of_configmap_data_are_exact() {
+        let text = "- op: replace\n  path: /data/MULTIUSER\n  value: 'false'\n";
+        let target = (
+            Some("ConfigMap".to_string()),
+            Some("pipeline-api-server-config".to_string()),
+        );
+        let o = json_patch(row(1), Some(&target), &ops(text), &at(text)).unwrap();
+        assert_eq!(o.given, Given::Value(Some("false".to_string())));
+        assert_eq!(o.line, Some(2));
+        let removed = "- op: remove\n  path: /data/MULTIUSER\n";
+        let o = json_patch(row(1), Some(&target), &ops(removed), &at(removed)).unwrap();
+        assert_eq!(o.given, Given::Value(None));
+        // Another ConfigMap, or another key, is not this setting.
+        let other = (
+            Some("ConfigMap".to_string()),
+            Some("pipeline-install-config".to_string()),
+        );
+        assert!(json_patch(row(1), Some(&other), &ops(text), &at(text)).is_none());
+        assert!(json_patch(row(2), Some(&target), &ops(text), &at(text)).is_none());
+    }
+
+    #[test]
+    fn json_patches_of_the_ui_env_by_position_are_not_traced() {
+        let target = (
+            Some("Deployment".to_string()),
+            Some("ml-pipeline-ui".to_string()),
+        );
+        let by_position = "- op: replace\n  path: /spec/template/spec/containers/0/env/5/value\n  value: 'false'\n";
+        let o = json_patch(row(6), Some(&target), &ops(by_position), &at(by_position)).unwrap();
+        assert!(matches!(o.given, Given::Untraced(_)));
+        let whole = "- op: add\n  path: /spec/template/spec/containers/0/env/-\n  value:\n    name: ENABLE_AUTHZ\n    value: 'false'\n";
+        let o = json_patch(row(6), Some(&target), &ops(whole), &at(whole)).unwrap();
+        assert_eq!(o.given, Given::Value(Some("false".to_string())));
+        assert_eq!(o.line, Some(4));
+        assert!(json_patch(row(7), Some(&target), &ops(whole), &at(whole)).is_none());
+    }
+
+    #[test]
+    fn viewer_templates_with_and_without_an_account() {
+        let with = "{\n  \"spec\": {\n    \"serviceAccountName\": \"default-editor\"\n  }\n}";
+        assert_eq!(
+            json_account(with),
+            (Some(3), Given::Value(Some("default-editor".to_string())))
+        );
+        assert_eq!(
+            json_account("{\"spec\": {\"containers\": []}}"),
+            (None, Given::Value(None))
+        );
+        assert!(matches!(json_account("{ not json").1, Given::Untraced(_)));
+    }
+}
