@@ -32,15 +32,24 @@ pub fn manifests_root(install: &Install) -> PathBuf {
 pub struct Graph {
     root: PathBuf,
     install: PathBuf,
+    /// Inside the manifests root only `example/` and the KFP tree can lead to the install: the
+    /// rest of a full kubeflow/manifests clone (cert-manager, Istio, Dex, ...) is never read.
+    manifests: PathBuf,
+    example: PathBuf,
+    kfp_tree: PathBuf,
     read: BTreeMap<PathBuf, Option<Rc<Kustomization>>>,
     reaches: BTreeMap<PathBuf, bool>,
 }
 
 impl Graph {
     pub fn new(install: &Install) -> Graph {
+        let manifests = manifests_root(install);
         Graph {
             root: install.root.clone(),
             install: install.dir.clone(),
+            example: manifests.join("example"),
+            manifests,
+            kfp_tree: install.kfp_tree(),
             read: BTreeMap::new(),
             reaches: BTreeMap::new(),
         }
@@ -62,6 +71,12 @@ impl Graph {
         }
         if let Some(known) = self.reaches.get(dir) {
             return *known;
+        }
+        if dir.starts_with(&self.manifests)
+            && !dir.starts_with(&self.kfp_tree)
+            && dir != self.example
+        {
+            return false;
         }
         // A cycle is refused by kustomize; here it only must not loop.
         self.reaches.insert(dir.to_path_buf(), false);
@@ -142,6 +157,11 @@ pub fn own_deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
 /// manifests root when it builds the install.
 pub fn deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
     let mut all = own_deploys(install, graph);
+    // A plain checkout is what upstream ships: nothing above the install to trace, and `status`
+    // reads no more than it did.
+    if all.is_empty() && manifests_root(install) == install.root {
+        return all;
+    }
     if let Ok(dir) = manifests_root(install).join("example").canonicalize()
         && graph.reaches(&dir)
     {
