@@ -32,9 +32,10 @@ pub fn manifests_root(install: &Install) -> PathBuf {
 pub struct Graph {
     root: PathBuf,
     install: PathBuf,
-    /// Inside the manifests root only `example/` and the KFP tree can lead to the install: the
-    /// rest of a full kubeflow/manifests clone (cert-manager, Istio, Dex, ...) is never read.
-    manifests: PathBuf,
+    /// In a distribution, only `example/` and the KFP tree of the upstream clone can lead to the
+    /// install: the rest of a full kubeflow/manifests clone (cert-manager, Istio, Dex, ...) is
+    /// never read. `None` in a plain checkout, whose own kustomizations (a fork's) live in it.
+    manifests: Option<PathBuf>,
     example: PathBuf,
     kfp_tree: PathBuf,
     read: BTreeMap<PathBuf, Option<Rc<Kustomization>>>,
@@ -48,7 +49,7 @@ impl Graph {
             root: install.root.clone(),
             install: install.dir.clone(),
             example: manifests.join("example"),
-            manifests,
+            manifests: (manifests != install.root).then_some(manifests),
             kfp_tree: install.kfp_tree(),
             read: BTreeMap::new(),
             reaches: BTreeMap::new(),
@@ -72,7 +73,7 @@ impl Graph {
         if let Some(known) = self.reaches.get(dir) {
             return *known;
         }
-        if dir.starts_with(&self.manifests)
+        if self.manifests.as_ref().is_some_and(|m| dir.starts_with(m))
             && !dir.starts_with(&self.kfp_tree)
             && dir != self.example
         {
