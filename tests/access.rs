@@ -221,7 +221,7 @@ fn the_cluster_accepts_and_stores_every_object() {
     );
     assert_eq!(
         cluster.kubectl(&["get", "poddefault", "-n", "team-c", "-o", "name"]),
-        "poddefault.kubeflow.org/access-ml-pipeline"
+        "poddefault.kubeflow.org/access-ml-pipeline\n"
     );
     // A context the kubeconfig does not have: kubectl's refusal, nothing applied.
     let output = support::kfpatch()
