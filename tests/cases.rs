@@ -4,7 +4,7 @@
 //! - `setup` (optional), one step a line: `git` commits the tree; `git DIR` makes DIR a
 //!   repository of its own and commits it (a nested clone); `git-without DIR` commits all but DIR
 //!   (left untracked); `submodule DIR` commits all but DIR and records DIR's HEAD as a submodule;
-//!   `ignore PATTERN` adds a line to `.gitignore`; `tag NAME [DIR]` tags HEAD (of DIR); then
+//!   `ignore PATTERN` adds a line to `.git/info/exclude`; `tag NAME [DIR]` tags HEAD (of DIR); then
 //!   `dirty/` (optional) is copied over it as uncommitted changes
 //! - `args`: the arguments, one per line, exactly (no shell)
 //! - `out/` (optional): the whole tree afterwards, compared byte for byte; without it the tree must
@@ -95,10 +95,17 @@ fn run_case(case: &Path) -> Outcome {
                 support::git_commit_except(&root, "gitops", dir, Some(head));
             }
             ["ignore", pattern] => {
-                let path = root.join(".gitignore");
+                // `.git/info/exclude` rather than `.gitignore`: git reads both alike, and an
+                // expected `out/` tree holding a `.gitignore` would hide its own files from the
+                // project's repository.
+                let repo = git2::Repository::open(&root)
+                    .or_else(|_| git2::Repository::init(&root))
+                    .expect("git init");
+                let path = repo.path().join("info/exclude");
                 let mut text = read_opt(&path).unwrap_or_default();
                 text.push_str(&format!("{pattern}\n"));
-                fs::write(path, text).expect("write .gitignore");
+                fs::create_dir_all(path.parent().expect("info")).expect("mkdir info");
+                fs::write(path, text).expect("write info/exclude");
             }
             ["tag", tag] | ["tag", tag, _] => {
                 let dir = words.get(2).map_or(root.clone(), |d| root.join(d));

@@ -7,7 +7,9 @@
 //!   for every key of the API server's `params.env`, not only the catalogue's;
 //! - combinations of settings that break runs or the UI (facts §4), whatever tool made them;
 //! - with `--expect on|off`, every switched setting that is not at that mode's value;
-//! - files the catalogue expects but cannot find or cannot read.
+//! - files the catalogue expects but cannot find or cannot read;
+//! - generated copies of the KFP ConfigMaps in the checkout (Helm charts, pre-rendered YAML),
+//!   with a warning for each whose mode disagrees with the install's.
 //!
 //! `--against REF` adds the drift from a git ref ([`crate::checkout::drift`]). Findings are errors (the
 //! cluster breaks) or warnings (probably a mistake, nothing breaks); only errors and drift fail
@@ -24,6 +26,7 @@ use crate::checkout::findings::audit;
 use crate::checkout::git::Checkout;
 use crate::checkout::install::{self, Install};
 use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
+use crate::checkout::surroundings;
 use crate::cli::{AuditArgs, Cli, Format, OnOff};
 use crate::edit::{overlay, overlay_files};
 use crate::error::Result;
@@ -42,6 +45,9 @@ struct Report {
     expect: Option<&'static str>,
     /// kfpatch overlays (`multiuser off --overlay DIR`) found in the checkout.
     overlays: Vec<overlay::Found>,
+    /// Generated copies of the KFP ConfigMaps (Helm charts, pre-rendered YAML) in the checkout.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    generated_copies: Vec<surroundings::CopyJson>,
     findings: Vec<Finding>,
     drift: Option<Drift>,
     summary: Summary,
@@ -69,6 +75,10 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         None => None,
     };
     let rows = settings::rows(&install)?;
+    let mode = settings::mode_word(&rows);
+    let around = surroundings::around(&install);
+    let mut findings = findings;
+    findings.extend(surroundings::copy_findings(&around, mode));
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
     let drifted_files = drift.as_ref().map_or(0, |d| d.files.len());
@@ -76,8 +86,9 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
     let report = Report {
         schema: JSON_SCHEMA,
         install: InstallJson::of(&install),
-        mode: settings::mode_word(&rows),
+        mode,
         expect: expect.map(Mode::word),
+        generated_copies: surroundings::copies_json(&around, mode),
         overlays,
         findings,
         drift,
@@ -230,6 +241,21 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
                 "up to date"
             } else {
                 "stale"
+            }
+        ));
+    }
+    for copy in &report.generated_copies {
+        text.push_str(&format!(
+            "generated copy {}:{}: ConfigMap {}, MULTIUSER {} ({}){}\n",
+            copy.file,
+            copy.line,
+            copy.object,
+            copy.value,
+            copy.mode,
+            if copy.disagrees {
+                ", disagrees with the install"
+            } else {
+                ""
             }
         ));
     }

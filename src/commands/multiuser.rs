@@ -5,7 +5,7 @@
 use std::fs;
 
 use crate::checkout::catalogue::{Mode, Scope};
-use crate::checkout::install;
+use crate::checkout::{install, surroundings};
 use crate::cli::{Cli, MultiuserArgs, OnOff};
 use crate::edit::outcome::{self, WriteChoice};
 use crate::edit::overlay::{self, OverlayChanges};
@@ -39,6 +39,10 @@ pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> 
         install.version_text()
     );
     let code = outcome::finish(&install, &plan, &title, args.write.choice(), &[], io)?;
+    write_out(
+        io,
+        &surroundings::plan_notes(&surroundings::around(&install)),
+    )?;
     if mode == Mode::Off && !args.write.check {
         write_out(io, ISOLATION_NOTE)?;
     }

@@ -1,7 +1,6 @@
 //! `kfpatch render`: render the target once and show the effective KFP settings the cluster would
 //! get, and whether they agree with the files.
 
-use crate::checkout::install;
 use crate::cli::{Cli, RenderArgs};
 use crate::cluster::render;
 use crate::error::{Failure, Result};
@@ -12,7 +11,7 @@ use crate::output::{Output, write_out};
 pub fn run(cli: &Cli, args: &RenderArgs, io: &mut Output<'_>) -> Result<i32> {
     let mut sink = std::io::sink();
     let mut progress = Progress::new(&mut sink, true);
-    let install = install::find(&cli.dir, cli.install.as_deref())?;
+    let install = render::find_install(&cli.dir, cli.install.as_deref(), &args.target)?;
     let prepared = render::prepare(
         install,
         &args.target,
