@@ -338,7 +338,7 @@ fn in_helm_chart(root: &Path, path: &Path) -> bool {
 
 /// The remote KFP bases among the entries of a kustomization, line by line (a kustomization that
 /// a template generator fills in is not YAML until then, and the line is what the user needs).
-fn remote_in(text: &str, shown: &str) -> Vec<RemoteKfp> {
+pub fn remote_in(text: &str, shown: &str) -> Vec<RemoteKfp> {
     let mut found = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();

@@ -26,9 +26,9 @@ use crate::checkout::findings::audit;
 use crate::checkout::git::Checkout;
 use crate::checkout::install::{self, Install};
 use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
-use crate::checkout::surroundings;
+use crate::checkout::{scan, surroundings};
 use crate::cli::{AuditArgs, Cli, Format, OnOff};
-use crate::edit::{overlay, overlay_files};
+use crate::edit::{overlay, overlay_files, remote_overlay};
 use crate::error::Result;
 use crate::output::{Output, to_json, write_out};
 
@@ -63,7 +63,10 @@ struct Summary {
 
 /// `kfpatch audit`.
 pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
-    let install = install::find(&cli.dir, cli.install.as_deref())?;
+    let root = install::canonical_root(&cli.dir)?;
+    let Some(install) = install::find_optional(&root, cli.install.as_deref())? else {
+        return remote_only(&root, args, io);
+    };
     let expect = args.expect.map(|e| match e {
         OnOff::On => Mode::On,
         OnOff::Off => Mode::Off,
@@ -392,4 +395,107 @@ mod tests {
         assert_eq!(escape("a:b,c%\nd", true), "a%3Ab%2Cc%25%0Ad");
         assert_eq!(escape("a:b,c%\nd", false), "a:b,c%25%0Ad");
     }
+}
+
+/// `audit --format json` in a checkout whose KFP comes only from remote bases.
+#[derive(Debug, Serialize)]
+struct RemoteReport {
+    schema: u32,
+    /// Always `null`: no KFP files here.
+    install: Option<InstallJson>,
+    overlays: Vec<overlay::Found>,
+    remote_bases: Vec<surroundings::RemoteJson>,
+    findings: Vec<Finding>,
+    summary: Summary,
+}
+
+/// `audit` in a checkout without KFP files: its remote KFP bases and the kfpatch overlays over
+/// them (a stale one is a warning); nothing else can be read offline. `--against` and `--expect`
+/// need files, so they are refused.
+fn remote_only(root: &Path, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
+    let remote = scan::scan(root, &[]).remote;
+    if remote.is_empty() || args.against.is_some() || args.expect.is_some() {
+        return install::find(root, None).map(|_| 0);
+    }
+    let overlays = remote_overlay::find_all(root)?;
+    let findings: Vec<Finding> = overlays
+        .iter()
+        .filter(|o| o.over_this_install && !o.up_to_date)
+        .map(|o| Finding {
+            file: format!("{}/{}", o.path, overlay_files::KUSTOMIZATION),
+            line: None,
+            column: None,
+            severity: Severity::Warning,
+            code: "overlay-stale",
+            message: format!(
+                "the overlay {} is not what kfpatch would write for the release its remote base names (a new ref, or a hand edit?); applied, it carries stale values",
+                o.path
+            ),
+            fix: format!(
+                "run kfpatch multiuser off --overlay {} --target TARGET again",
+                o.path
+            ),
+        })
+        .collect();
+    let warnings = findings.len();
+    let fails = args.strict && warnings > 0;
+    let report = RemoteReport {
+        schema: JSON_SCHEMA,
+        install: None,
+        overlays,
+        remote_bases: surroundings::remote_json(&remote),
+        findings,
+        summary: Summary {
+            errors: 0,
+            warnings,
+            drifted_files: 0,
+            exit_code: if fails { EXIT_FINDINGS } else { 0 },
+        },
+    };
+    let text = match args.format {
+        Format::Json => to_json(&report)?,
+        Format::Github => report
+            .findings
+            .iter()
+            .map(|f| {
+                format!(
+                    "::warning file={},title=kfpatch {}::{}\n",
+                    f.file, f.code, f.message
+                )
+            })
+            .collect(),
+        Format::Text => {
+            let mut text =
+                "audit: no KFP files in this checkout; its KFP comes from remote bases\n"
+                    .to_string();
+            for o in &report.overlays {
+                text.push_str(&format!(
+                    "overlay {}: multi-user mode off {}, {}\n",
+                    o.path,
+                    if o.over_this_install {
+                        "over a remote base"
+                    } else {
+                        "over another kustomization"
+                    },
+                    if o.up_to_date { "up to date" } else { "stale" }
+                ));
+            }
+            text.push_str("remote bases of KFP (kustomize fetches them; nothing here can be audited offline but the overlays):\n");
+            text.push_str(&scan::remote_lines(&remote));
+            for f in &report.findings {
+                text.push_str(&format!(
+                    "\n{}\n  warning[{}]: {}\n    fix: {}\n",
+                    f.file, f.code, f.message, f.fix
+                ));
+            }
+            text.push_str(&format!(
+                "\n0 errors, {warnings} {} (exit {})\n",
+                if warnings == 1 { "warning" } else { "warnings" },
+                report.summary.exit_code
+            ));
+            text
+        }
+    };
+    write_out(io, &text)?;
+    Ok(report.summary.exit_code)
 }
