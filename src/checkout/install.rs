@@ -476,7 +476,7 @@ fn known_kfp_tree(install: &Path) -> Option<PathBuf> {
 fn nothing_found(root: &Path) -> Failure {
     let remote = crate::checkout::scan::scan(root, &[]).remote;
     if !remote.is_empty() {
-        return Failure::new(remote_only(&remote));
+        return Failure::new(crate::checkout::scan::remote_only(&remote));
     }
     // The four checkout-root layouts come first in KNOWN_PLACES.
     let places: Vec<String> = KNOWN_PLACES
@@ -489,14 +489,6 @@ fn nothing_found(root: &Path) -> Failure {
         root.display(),
         places.join("\n")
     ))
-}
-
-/// What kfpatch says in a checkout whose KFP comes only from remote bases.
-pub fn remote_only(remote: &[crate::checkout::scan::RemoteKfp]) -> String {
-    format!(
-        "no KFP files in this checkout: its kustomizations fetch KFP as remote bases, which kustomize downloads when it renders, so nothing here can be edited in place:\n{}vendor the base (copy the files at that ref into the checkout and point the entry at the copy), then run kfpatch there",
-        crate::checkout::scan::remote_lines(remote)
-    )
 }
 
 fn open(root: &Path, dir: &Path) -> Result<Install> {

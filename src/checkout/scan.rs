@@ -291,6 +291,18 @@ pub fn scan(root: &Path, skip: &[PathBuf]) -> Found {
     found
 }
 
+/// What a command that needs KFP files says in a checkout whose KFP comes only from remote
+/// bases, and the two ways on.
+pub fn remote_only(remote: &[RemoteKfp]) -> String {
+    format!(
+        "no KFP files in this checkout: its kustomizations fetch KFP as remote bases, which kustomize downloads when it renders, so nothing here can be edited in place:\n{}{SWITCH_REMOTE}",
+        remote_lines(remote)
+    )
+}
+
+/// How to switch KFP that comes from a remote base.
+pub const SWITCH_REMOTE: &str = "to switch: write an overlay over the kustomization that fetches the base (kfpatch multiuser off --overlay DIR --target FOLDER, offline, for a release ref), or vendor the base (copy the files at that ref into the checkout and point the entry at the copy) and run kfpatch there";
+
 /// The folder that holds `apps/` or `applications/` above a kubeflow/manifests KFP tree.
 fn upstream_root(kfp_tree: &Path) -> Option<PathBuf> {
     let parent = kfp_tree.parent()?;

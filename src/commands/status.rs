@@ -169,8 +169,9 @@ fn remote_only(root: &Path, args: &StatusArgs, io: &mut Output<'_>) -> Result<i3
         return Ok(0);
     }
     let text = format!(
-        "install:  none: no KFP files in this checkout\nremote bases of KFP (kustomize fetches them when it renders; nothing here can be edited in place):\n{}to switch: vendor the base (copy the files at that ref into the checkout and point the entry at the copy), then run kfpatch multiuser off there\n",
-        scan::remote_lines(&remote)
+        "install:  none: no KFP files in this checkout\nremote bases of KFP (kustomize fetches them when it renders; nothing here can be edited in place):\n{}{}\n",
+        scan::remote_lines(&remote),
+        scan::SWITCH_REMOTE
     );
     write_out(io, &text)?;
     Ok(0)
