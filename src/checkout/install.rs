@@ -474,7 +474,7 @@ fn known_kfp_tree(install: &Path) -> Option<PathBuf> {
 }
 
 fn nothing_found(root: &Path) -> Failure {
-    let remote = crate::checkout::scan::scan(root, &[]).remote;
+    let remote = crate::checkout::scan::scan(root, root, &[]).remote;
     if !remote.is_empty() {
         return Failure::new(crate::checkout::scan::remote_only(&remote));
     }

@@ -26,9 +26,9 @@ pub const READ_LIMIT: u64 = 4 << 20;
 /// (a different component, facts §2).
 pub(crate) const PRUNED: &[&str] = &[".git", "node_modules", "target", "kfp-tekton"];
 
-/// Upstream kubeflow/manifests' own top-level folders: in a checkout of it (or a fork), their
-/// files are upstream's sources, never generated copies, and skipping them keeps a plain
-/// checkout's scan to one folder read.
+/// Upstream kubeflow/manifests' and kubeflow/pipelines' own top-level folders: in a checkout of
+/// either (or a fork), their files are upstream's sources, never generated copies, and skipping
+/// them keeps a plain checkout's scan to a few folder reads.
 const UPSTREAM_FOLDERS: &[&str] = &[
     "apps",
     "applications",
@@ -40,6 +40,17 @@ const UPSTREAM_FOLDERS: &[&str] = &[
     "proposals",
     "docs",
     ".github",
+    // kubeflow/pipelines' own source folders
+    "api",
+    "backend",
+    "components",
+    "frontend",
+    "samples",
+    "sdk",
+    "test",
+    "test_data",
+    "third_party",
+    "kubernetes_platform",
 ];
 
 /// The mode a copy's MULTIUSER means.
@@ -234,13 +245,13 @@ pub struct Found {
     pub remote: Vec<RemoteKfp>,
 }
 
-/// Walks `root` once for generated copies and remote KFP bases, not entering `skip` (the KFP
-/// trees of the installs found).
-pub fn scan(root: &Path, skip: &[PathBuf]) -> Found {
+/// Walks `start` (inside `root`, which paths are shown relative to) once for generated copies and
+/// remote KFP bases, not entering `skip` (the KFP trees of the installs found).
+pub fn scan(root: &Path, start: &Path, skip: &[PathBuf]) -> Found {
     let mut found = Found::default();
     // The kubeflow/manifests checkouts around the installs: their upstream folders are sources.
     let upstream_roots: Vec<PathBuf> = skip.iter().filter_map(|tree| upstream_root(tree)).collect();
-    let mut pending = vec![root.to_path_buf()];
+    let mut pending = vec![start.to_path_buf()];
     while let Some(dir) = pending.pop() {
         let Ok(entries) = fs::read_dir(&dir) else {
             continue;
@@ -303,11 +314,35 @@ pub fn remote_only(remote: &[RemoteKfp]) -> String {
 /// How to switch KFP that comes from a remote base.
 pub const SWITCH_REMOTE: &str = "to switch: write an overlay over the kustomization that fetches the base (kfpatch multiuser off --overlay DIR --target FOLDER, offline, for a release ref), or vendor the base (copy the files at that ref into the checkout and point the entry at the copy) and run kfpatch there";
 
-/// The folder that holds `apps/` or `applications/` above a kubeflow/manifests KFP tree.
+/// The root of the upstream checkout around a KFP tree: the folder that holds `apps/` or
+/// `applications/` (kubeflow/manifests), `pipeline/` (its legacy layout) or `manifests/kustomize`
+/// (kubeflow/pipelines).
 fn upstream_root(kfp_tree: &Path) -> Option<PathBuf> {
     let parent = kfp_tree.parent()?;
     let name = parent.file_name()?;
-    (name == "apps" || name == "applications").then(|| parent.parent().map(Path::to_path_buf))?
+    if name == "apps" || name == "applications" {
+        return parent.parent().map(Path::to_path_buf);
+    }
+    if kfp_tree.ends_with("manifests/kustomize") {
+        return parent.parent().map(Path::to_path_buf);
+    }
+    kfp_tree
+        .file_name()
+        .is_some_and(|n| n == "pipeline")
+        .then(|| parent.to_path_buf())
+}
+
+/// Where the scan around `install` starts: the folder that holds the upstream checkout (the
+/// distribution that clones, copies or vendors it, with its charts and pre-rendered files), or
+/// `-C` when the upstream checkout is `-C` itself (a fork). Walking only that folder keeps
+/// `status` in a monorepo as fast as before: the rest of the monorepo is not read.
+pub fn scan_start(install: &Install) -> PathBuf {
+    skip_for(install)
+        .first()
+        .and_then(|tree| upstream_root(tree))
+        .and_then(|upstream| upstream.parent().map(Path::to_path_buf))
+        .filter(|holder| holder.starts_with(&install.root))
+        .unwrap_or_else(|| install.root.clone())
 }
 
 /// The skip list for an install: its KFP tree (the sources of what a copy would copy).

@@ -11,7 +11,7 @@ use crate::checkout::finding::{Finding, Severity};
 use crate::checkout::install::{Install, relative};
 use crate::checkout::scan::{
     Copy, CopyMode, Found, PRUNED, RemoteKfp, kfp_of_ref, read_bounded, remote_lines, scan,
-    skip_for,
+    scan_start, skip_for,
 };
 use crate::checkout::targets::KUSTOMIZATION_FILES;
 
@@ -25,7 +25,7 @@ pub struct Surroundings {
 /// Scans the checkout around `install` (one walk) and looks for a template generator above it.
 pub fn around(install: &Install) -> Surroundings {
     Surroundings {
-        found: scan(&install.root, &skip_for(install)),
+        found: scan(&install.root, &scan_start(install), &skip_for(install)),
         generator: generator(install),
     }
 }

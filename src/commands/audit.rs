@@ -413,7 +413,7 @@ struct RemoteReport {
 /// them (a stale one is a warning); nothing else can be read offline. `--against` and `--expect`
 /// need files, so they are refused.
 fn remote_only(root: &Path, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
-    let remote = scan::scan(root, &[]).remote;
+    let remote = scan::scan(root, root, &[]).remote;
     if remote.is_empty() || args.against.is_some() || args.expect.is_some() {
         return install::find(root, None).map(|_| 0);
     }

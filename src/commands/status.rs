@@ -150,7 +150,7 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
 /// `status` in a checkout without an install: the remote bases its KFP comes from, or the error
 /// that nothing was found.
 fn remote_only(root: &Path, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
-    let remote = scan::scan(root, &[]).remote;
+    let remote = scan::scan(root, root, &[]).remote;
     if remote.is_empty() {
         return install::find(root, None).map(|_| 0);
     }
