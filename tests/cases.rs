@@ -4,6 +4,7 @@
 //! - `setup` (optional), one step a line: `git` commits the tree; `git DIR` makes DIR a
 //!   repository of its own and commits it (a nested clone); `git-without DIR` commits all but DIR
 //!   (left untracked); `submodule DIR` commits all but DIR and records DIR's HEAD as a submodule;
+//!   `worktree NAME DIR` adds a linked worktree of HEAD at DIR;
 //!   `ignore PATTERN` adds a line to `.git/info/exclude`; `tag NAME [DIR]` tags HEAD (of DIR); then
 //!   `dirty/` (optional) is copied over it as uncommitted changes
 //! - `args`: the arguments, one per line, exactly (no shell)
@@ -93,6 +94,11 @@ fn run_case(case: &Path) -> Outcome {
                 )
                 .expect("write .gitmodules");
                 support::git_commit_except(&root, "gitops", dir, Some(head));
+            }
+            ["worktree", name, dir] => {
+                let repo = git2::Repository::open(&root).expect("open repo");
+                repo.worktree(name, &root.join(dir), None)
+                    .expect("add worktree");
             }
             ["ignore", pattern] => {
                 // `.git/info/exclude` rather than `.gitignore`: git reads both alike, and an
