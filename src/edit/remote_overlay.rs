@@ -14,6 +14,7 @@ use crate::checkout::install;
 use crate::checkout::scan::{self, RemoteKfp};
 use crate::checkout::targets::{self, KUSTOMIZATION_FILES};
 use crate::checkout::version::Version;
+use crate::checkout::walk;
 use crate::edit::overlay::{self, OverlayChanges};
 use crate::edit::overlay_files::Overlay;
 use crate::edit::plan::{Change, Plan};
@@ -203,26 +204,13 @@ fn generator_name(env_file: &str) -> Result<String> {
     }
 }
 
-/// The kfpatch overlays of a checkout without KFP files (pruning `.git`, `node_modules` and
-/// `target`): for each, whether its base fetches KFP remotely (`over_this_install`) and whether
+/// The kfpatch overlays of a checkout without KFP files: for each, whether its base fetches KFP remotely (`over_this_install`) and whether
 /// its files are what [`plan_off`] writes now, with or without `--params-only`.
 pub fn find_all(root: &Path) -> Result<Vec<overlay::Found>> {
     let mut found = Vec::new();
-    let mut walker = walkdir::WalkDir::new(root).into_iter();
-    while let Some(entry) = walker.next() {
-        let Ok(entry) = entry else { continue };
-        if entry.file_type().is_dir() {
-            if entry.depth() > 0 && scan::PRUNED.iter().any(|n| entry.file_name() == *n) {
-                walker.skip_current_dir();
-            }
-            continue;
-        }
-        if entry.file_name() != crate::edit::overlay_files::KUSTOMIZATION {
-            continue;
-        }
-        let Some(dir) = entry.path().parent() else {
-            continue;
-        };
+    let kustomization = crate::edit::overlay_files::KUSTOMIZATION;
+    for folder in walk::folders_holding(root, &[kustomization], |_| false) {
+        let dir = folder.as_path();
         let Some(existing) = crate::edit::overlay_files::detect(dir)? else {
             continue;
         };
