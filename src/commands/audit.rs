@@ -29,7 +29,7 @@ use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
 use crate::checkout::{scan, surroundings};
 use crate::cli::{AuditArgs, Cli, Format, OnOff};
 use crate::edit::{overlay, overlay_files, remote_overlay};
-use crate::error::Result;
+use crate::error::{Failure, Result};
 use crate::output::{Output, to_json, write_out};
 
 /// Exit code when the audit found errors or drift (or warnings, with `--strict`).
@@ -414,8 +414,14 @@ struct RemoteReport {
 /// need files, so they are refused.
 fn remote_only(root: &Path, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
     let remote = scan::scan(root, root, &[]).remote;
-    if remote.is_empty() || args.against.is_some() || args.expect.is_some() {
+    if remote.is_empty() {
         return install::find(root, None).map(|_| 0);
+    }
+    if args.against.is_some() || args.expect.is_some() {
+        return Err(Failure::new(format!(
+            "--against and --expect read the KFP files, and there are none here; {}",
+            scan::remote_only(&remote)
+        )));
     }
     let overlays = remote_overlay::find_all(root)?;
     let findings: Vec<Finding> = overlays
