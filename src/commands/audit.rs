@@ -438,8 +438,9 @@ fn remote_only(root: &Path, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32
                 o.path
             ),
             fix: format!(
-                "run kfpatch multiuser off --overlay {} --target TARGET again",
-                o.path
+                "run kfpatch multiuser off --overlay {} --target {} again",
+                o.path,
+                base_of(root, &o.path)
             ),
         })
         .collect();
@@ -504,4 +505,16 @@ fn remote_only(root: &Path, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32
     };
     write_out(io, &text)?;
     Ok(report.summary.exit_code)
+}
+
+/// The kustomization a kfpatch overlay in `path` (relative to `root`) builds on, relative to
+/// `root`; `FOLDER` when it cannot be read.
+fn base_of(root: &Path, path: &str) -> String {
+    let dir = root.join(path);
+    match overlay_files::detect(&dir) {
+        Ok(Some(overlay)) => {
+            install::relative(root, &install::absolute(&dir.join(&overlay.resource)))
+        }
+        _ => "FOLDER".to_string(),
+    }
 }
