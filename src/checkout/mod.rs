@@ -3,7 +3,9 @@
 //! the folders of a tree, walked cheaply ([`walk`]), where each stands ([`settings`]), what would break on a cluster ([`findings`], made of [`finding`]s, with [`env_lint`] for the `.env` files), which
 //! kustomization a command renders ([`targets`]), the kustomizations read offline
 //! ([`kustomization`]) that deploy the install ([`deploys`]) and the overrides above it
-//! ([`trace`]), and the git repository around it ([`git`], [`drift`]). Reads only: nothing here writes a file or runs a program.
+//! ([`trace`]), the git repository that holds it ([`git`], [`drift`]), and what surrounds it:
+//! generated copies, remote bases, template generators ([`scan`], [`surroundings`]). Reads only:
+//! nothing here writes a file or runs a program.
 
 pub mod catalogue;
 pub mod deploys;
@@ -14,7 +16,9 @@ pub mod findings;
 pub mod git;
 pub mod install;
 pub mod kustomization;
+pub mod scan;
 pub mod settings;
+pub mod surroundings;
 pub mod targets;
 pub mod trace;
 pub mod version;

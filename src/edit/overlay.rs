@@ -24,7 +24,8 @@ use crate::checkout::install::{self, Install};
 use crate::checkout::trace;
 use crate::checkout::{targets, walk};
 use crate::edit::overlay_files::{
-    KUSTOMIZATION, Overlay, carries_viewer, detect, is_owned_patch, is_viewer_change, overlay_files,
+    KUSTOMIZATION, Overlay, carries_viewer, detect, effective_viewer, generator_name,
+    is_owned_patch, is_viewer_change, overlay_files,
 };
 use crate::edit::plan::{self, Plan};
 use crate::edit::write;
@@ -69,8 +70,7 @@ pub struct Found {
     /// Its files are exactly what `multiuser off --overlay` would write now; when `false`, the
     /// upstream files changed (an upgrade, an edit) or the overlay was edited by hand.
     pub up_to_date: bool,
-    /// The catalogue settings it switches, as `file:line` of the upstream file, and the overrides
-    /// below it that it overrides in turn (for `audit`).
+    /// The catalogue settings it switches, as `file:line` of the upstream file (for `audit`).
     #[serde(skip)]
     pub switched: Vec<(String, usize)>,
 }
@@ -107,10 +107,10 @@ pub fn check(install: &Install, dir: &Path, overlay: &Overlay) -> Result<Found> 
     for scope in [Scope::Related, Scope::Params] {
         let plan = plan::switch(install, Mode::Off, scope)?;
         let wanted = overlay_files(
-            install,
+            &|file| generator_name(install, file),
             &plan,
             &overlay.resource,
-            &base,
+            Some((install, &base)),
             overlay.created_folder,
         )?;
         let mut current = true;
@@ -172,18 +172,16 @@ pub fn plan_off(
         )));
     }
     let mut plan = plan::switch(install, Mode::Off, scope)?;
-    let created = match &existing {
-        Some(overlay) => overlay.created_folder,
-        None => !dir.exists(),
-    };
-    let wanted = overlay_files(
-        install,
+    let changes = overlay_changes(
+        dir,
+        shown,
+        existing.as_ref(),
+        &|file| generator_name(install, file),
         &plan,
         &relative_path(dir, &target),
-        &target,
-        created,
+        Some((install, &target)),
     )?;
-    if !carries_viewer(&wanted)
+    if matches!(effective_viewer(install, &target)?, Some(None))
         && let Some(at) = plan.changes.iter().position(is_viewer_change)
     {
         let change = plan.changes.remove(at);
@@ -211,6 +209,29 @@ pub fn plan_off(
             message,
         });
     }
+    Ok(OffPlan {
+        plan,
+        target,
+        changes,
+    })
+}
+
+/// The file changes that make `dir` hold the overlay of `plan` over `resource`: new and changed
+/// files, and the patches of an earlier run that are no longer needed.
+pub fn overlay_changes(
+    dir: &Path,
+    shown: &str,
+    existing: Option<&Overlay>,
+    generator_name: &dyn Fn(&str) -> Result<String>,
+    plan: &Plan,
+    resource: &str,
+    target: Option<(&Install, &Path)>,
+) -> Result<OverlayChanges> {
+    let created = match existing {
+        Some(overlay) => overlay.created_folder,
+        None => !dir.exists(),
+    };
+    let wanted = overlay_files(generator_name, plan, resource, target, created)?;
     let mut files = Vec::new();
     for (name, content) in &wanted {
         let old = read_optional(&dir.join(name))?;
@@ -239,15 +260,11 @@ pub fn plan_off(
             });
         }
     }
-    Ok(OffPlan {
-        plan,
-        target,
-        changes: OverlayChanges {
-            dir: dir.to_path_buf(),
-            shown: shown.to_string(),
-            files,
-            created_in: None,
-        },
+    Ok(OverlayChanges {
+        dir: dir.to_path_buf(),
+        shown: shown.to_string(),
+        files,
+        created_in: None,
     })
 }
 
@@ -374,7 +391,7 @@ fn plural(n: usize) -> &'static str {
 
 /// The kfpatch overlay in `dir`, `None` when there is no kustomization; refuses a folder
 /// somebody else's kustomization lives in.
-fn existing_overlay(dir: &Path, shown: &str) -> Result<Option<Overlay>> {
+pub fn existing_overlay(dir: &Path, shown: &str) -> Result<Option<Overlay>> {
     for other in ["kustomization.yml", "Kustomization"] {
         if dir.join(other).exists() {
             return Err(Failure::new(format!(
@@ -401,7 +418,7 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
 
 /// `to` relative to the folder `from` (both absolute), with `/` separators, as kustomize
 /// resolves resources.
-fn relative_path(from: &Path, to: &Path) -> String {
+pub fn relative_path(from: &Path, to: &Path) -> String {
     let from: Vec<Component> = from.components().collect();
     let to: Vec<Component> = to.components().collect();
     let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();

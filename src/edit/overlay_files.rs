@@ -1,6 +1,7 @@
 //! What a kfpatch overlay is on disk: its kustomization (with kfpatch's marker comment first), one
 //! `configMapGenerator` merge per switched `.env` file and one strategic-merge patch per patched
-//! object, written from an in-place plan and read back by [`detect`].
+//! object, written from an in-place plan (or, over a remote base, from what kfpatch knows of the
+//! release) and read back by [`detect`].
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -99,7 +100,7 @@ struct EnvEntry {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ConfigMapPatch {
+pub struct ConfigMapPatch {
     api_version: &'static str,
     kind: &'static str,
     metadata: Name,
@@ -185,10 +186,10 @@ pub fn is_owned_patch(name: &str) -> bool {
 
 /// The overlay's files by name: the kustomization and one patch per patched object.
 pub fn overlay_files(
-    install: &Install,
+    generator_name: &dyn Fn(&str) -> Result<String>,
     plan: &Plan,
     resource: &str,
-    target: &Path,
+    target: Option<(&Install, &Path)>,
     created: bool,
 ) -> Result<Vec<(String, String)>> {
     let mut generators: Vec<Generator> = Vec::new();
@@ -198,7 +199,7 @@ pub fn overlay_files(
         let setting = row_of(&change.file, &change.setting)?;
         match setting.place {
             Place::EnvKey(key) => {
-                let name = generator_name(install, setting.file)?;
+                let name = generator_name(setting.file)?;
                 let literal = format!("{key}={}", change.new.as_deref().unwrap_or_default());
                 match generators.iter_mut().find(|g| g.name == name) {
                     Some(generator) => generator.literals.push(literal),
@@ -254,7 +255,11 @@ pub fn overlay_files(
                 }
             }
             Place::ViewerAccount => {
-                viewer = match effective_viewer(install, target)? {
+                let effective = match target {
+                    Some((install, dir)) => effective_viewer(install, dir)?,
+                    None => None,
+                };
+                viewer = match effective {
                     Some(template) => template,
                     None => Some(viewer_patch(plan, setting.file)?),
                 };
@@ -364,7 +369,10 @@ fn viewer_patch(plan: &Plan, file: &str) -> Result<ConfigMapPatch> {
 /// template with only the account switched: `Some(Some(patch))`. `Some(None)`: that template
 /// keeps its account (none, which single-user mode accepts, or a customised one), so the overlay
 /// carries no viewer patch. `None`: the install's own template decides; see [`viewer_patch`].
-fn effective_viewer(install: &Install, target: &Path) -> Result<Option<Option<ConfigMapPatch>>> {
+pub fn effective_viewer(
+    install: &Install,
+    target: &Path,
+) -> Result<Option<Option<ConfigMapPatch>>> {
     let mut graph = Graph::new(install);
     let Some(winner) = trace::winners(install, &mut graph, target)
         .into_iter()
@@ -409,7 +417,7 @@ pub fn carries_viewer(files: &[(String, String)]) -> bool {
 }
 
 /// The name of the ConfigMap that the kustomization beside an env file generates from it.
-fn generator_name(install: &Install, env_file: &str) -> Result<String> {
+pub fn generator_name(install: &Install, env_file: &str) -> Result<String> {
     let (folder, file_name) = env_file.rsplit_once('/').unwrap_or(("", env_file));
     let file = if folder.is_empty() {
         KUSTOMIZATION.to_string()
