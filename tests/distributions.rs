@@ -89,6 +89,16 @@ fn aws_status_lists_the_deploy_kustomizations_and_the_s3_override() {
         out.starts_with("install:  upstream/apps/pipeline/upstream/base/installs/multi-user\n"),
         "{out}"
     );
+    // Git facts come from the nested clone that holds the install, not the distribution's repo.
+    let git = out
+        .lines()
+        .find(|l| l.starts_with("git:"))
+        .expect("git line");
+    assert!(
+        git.starts_with("git:      upstream/")
+            && git.ends_with(" (tag v1.7.0), managed files unmodified"),
+        "{out}"
+    );
     assert!(
         out.contains("\ndeployed through: awsconfigs/apps/pipeline/base (--target kfp), awsconfigs/apps/pipeline, awsconfigs/apps/pipeline/rds, awsconfigs/apps/pipeline/s3, deployments/vanilla; upstream/example (--target all)\n"),
         "{out}"
@@ -105,9 +115,8 @@ fn aws_status_lists_the_deploy_kustomizations_and_the_s3_override() {
 fn aws_off_renders_single_user_and_on_restores_every_byte() {
     let (_temp, root) = aws_layout();
     let before = snapshot(&root);
-    // The managed files sit in the nested clone, which the outer repository ignores: the dirty
-    // guard's answer for them is issue 10 §1's; this test is about the switch and the render.
-    let (code, out) = run_in(&root, &["multiuser", "off", "--allow-dirty"]);
+    // The managed files sit in the nested clone, clean there: no --allow-dirty needed.
+    let (code, out) = run_in(&root, &["multiuser", "off"]);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("  kept awsconfigs/apps/pipeline/s3/viewer-pod-template.json: viewer-pod-template.json serviceAccountName (absent): a viewer template without one overrides the install through awsconfigs/apps/pipeline/kustomization.yaml:17 (configMapGenerator ml-pipeline-ui-configmap, behavior replace); valid in single-user mode"),
@@ -143,7 +152,7 @@ fn aws_off_renders_single_user_and_on_restores_every_byte() {
     let (code, out) = run_in(&root, &["render", "--target", "awsconfigs/apps/pipeline"]);
     assert_eq!(code, 0, "{out}");
 
-    let (code, out) = run_in(&root, &["multiuser", "on", "--allow-dirty"]);
+    let (code, out) = run_in(&root, &["multiuser", "on"]);
     assert_eq!(code, 0, "{out}");
     assert!(
         snapshot(&root) == before,
