@@ -1,8 +1,10 @@
 //! CLI cases in the style of cargo-edit: each folder under `tests/cases/` is one run of kfpatch.
 //!
 //! - `fixture` (a folder name under `fixtures/`) or `in/`: the tree the command runs in (its cwd)
-//! - `setup` (optional): `git` commits the tree first; `tag NAME` tags that commit; then `dirty/`
-//!   (optional) is copied over it as uncommitted changes
+//! - `setup` (optional): `symlink PATH TARGET` makes PATH (relative to the tree) a symbolic link to
+//!   TARGET (kept here, not in `in/`: `cargo package` stores a link as a copy of its target); `git`
+//!   commits the tree; `tag NAME` tags that commit; then `dirty/` (optional) is copied over it as
+//!   uncommitted changes
 //! - `args`: the arguments, one per line, exactly (no shell)
 //! - `out/` (optional): the whole tree afterwards, compared byte for byte; without it the tree must
 //!   be unchanged
@@ -66,6 +68,12 @@ fn run_case(case: &Path) -> Outcome {
     for line in setup.lines() {
         let mut words = line.split_whitespace();
         match (words.next(), words.next()) {
+            (Some("symlink"), Some(path)) => {
+                let target = words.next().unwrap_or_else(|| {
+                    panic!("{}: symlink {path} without a target", case.display())
+                });
+                std::os::unix::fs::symlink(target, root.join(path)).expect("symlink");
+            }
             (Some("git"), None) => {
                 support::git_commit_all(&root, "upstream", None);
             }
