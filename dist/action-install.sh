@@ -12,7 +12,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 die() { printf '::error title=kfpatch action::%s\n' "$*"; exit 1; }
 
 package_field() {
-  sed -n '/^\[dependencies\]/q; s/^'"$1"' = "\(.*\)"$/\1/p' "$root/Cargo.toml" | head -n 1
+  awk -F ' = ' -v key="$1" '/^\[/ && $0 != "[package]" { exit } $1 == key { gsub(/"/, "", $2); print $2; exit }' "$root/Cargo.toml"
 }
 version=${KFPATCH_VERSION:-$(package_field version)}
 version=${version#v}

@@ -18,9 +18,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 die() { printf 'dist/release.sh: %s\n' "$*" >&2; exit 1; }
 
-# The first `key = "value"` of [package] (the only table before [dependencies]).
+# `key = "value"` of [package] (awk: BSD sed on macOS runners reads scripts differently).
 package_field() {
-  sed -n '/^\[dependencies\]/q; s/^'"$1"' = "\(.*\)"$/\1/p' Cargo.toml | head -n 1
+  awk -F ' = ' -v key="$1" '/^\[/ && $0 != "[package]" { exit } $1 == key { gsub(/"/, "", $2); print $2; exit }' Cargo.toml
 }
 version=$(package_field version)
 repository=$(package_field repository)
