@@ -43,11 +43,13 @@ pub fn prepare(
         &target.shown,
         deadline,
         &mut || progress.tick(),
-    )?;
+    );
     let took = started.elapsed();
+    // Said whether the render worked or not: an old kustomize may be why it failed.
     if let Some(warning) = kustomize.version_warning(&install) {
         let _ = writeln!(err, "kfpatch: warning: {warning}");
     }
+    let rendered = rendered?;
     for remote in &rendered.remote {
         let _ = writeln!(
             err,
