@@ -5,8 +5,10 @@
 //!   repository of its own and commits it (a nested clone); `git-without DIR` commits all but DIR
 //!   (left untracked); `submodule DIR` commits all but DIR and records DIR's HEAD as a submodule;
 //!   `worktree NAME DIR` adds a linked worktree of HEAD at DIR;
-//!   `ignore PATTERN` adds a line to `.git/info/exclude`; `tag NAME [DIR]` tags HEAD (of DIR); then
-//!   `dirty/` (optional) is copied over it as uncommitted changes
+//!   `ignore PATTERN` adds a line to `.git/info/exclude`; `tag NAME [DIR]` tags HEAD (of DIR);
+//!   `symlink PATH TARGET` makes PATH a symbolic link to TARGET (kept here, not in `in/`: `cargo
+//!   package` stores a link as a copy of its target); then `dirty/` (optional) is copied over it as
+//!   uncommitted changes
 //! - `args`: the arguments, one per line, exactly (no shell)
 //! - `out/` (optional): the whole tree afterwards, compared byte for byte; without it the tree must
 //!   be unchanged
@@ -70,6 +72,9 @@ fn run_case(case: &Path) -> Outcome {
     for line in setup.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
+            ["symlink", path, target] => {
+                std::os::unix::fs::symlink(target, root.join(path)).expect("symlink");
+            }
             ["git"] => {
                 support::git_commit_all(&root, "upstream", None);
             }
