@@ -50,6 +50,8 @@ pub enum Command {
     Reinstall(ReinstallArgs),
     /// Keep multi-user mode and give notebooks of each profile a token for the KFP API (PodDefault)
     Access(AccessArgs),
+    /// Explain "there is no user identity header" for this cluster: which way to the KFP API works, and the fix
+    Doctor(DoctorArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,6 +59,21 @@ pub enum Format {
     Text,
     Json,
     Github,
+    /// SARIF 2.1.0, for code scanning
+    Sarif,
+}
+
+/// The clusters a read-only command reads: a kubeconfig and one or more of its contexts.
+#[derive(Debug, Args)]
+pub struct LiveFlags {
+    /// The kubeconfig file for kubectl (with --cluster)
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// A kubeconfig context to read, with --cluster (repeat for several clusters; default: the
+    /// current context)
+    #[arg(long = "context", value_name = "NAME", requires = "cluster")]
+    pub contexts: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +81,13 @@ pub struct StatusArgs {
     /// Output format: text or json
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// Show the settings the running cluster has, read from its live objects (read-only)
+    #[arg(long)]
+    pub cluster: bool,
+
+    #[command(flatten)]
+    pub live: LiveFlags,
 }
 
 #[derive(Debug, Args)]
@@ -76,13 +100,50 @@ pub struct AuditArgs {
     #[arg(long, value_name = "REF")]
     pub against: Option<String>,
 
-    /// Output format: text, json, or github (workflow command annotations)
+    /// Output format: text, json, github (workflow command annotations) or sarif (code scanning)
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
     /// Also exit 1 on warnings (by default only errors and drift do)
     #[arg(long)]
     pub strict: bool,
+
+    /// Compare the checkout's render with the live objects of the cluster(s) (read-only)
+    #[arg(long, conflicts_with_all = ["expect", "against"])]
+    pub cluster: bool,
+
+    /// With --cluster, what the checkout deploys: kfp (the pipeline overlay example/ uses), all,
+    /// or a kustomization folder (default kfp)
+    #[arg(long, value_name = "kfp|all|PATH", requires = "cluster")]
+    pub target: Option<String>,
+
+    #[command(flatten)]
+    pub live: LiveFlags,
+
+    /// With --cluster: the kustomize to run (default: kustomize build when kustomize is on PATH,
+    /// else kubectl kustomize)
+    #[arg(long, value_name = "CMD", requires = "cluster")]
+    pub kustomize: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The kubeconfig file for kubectl
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to read (default: the current context)
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// The profile namespace of the notebook that calls kfp.Client() (default: a client outside
+    /// the cluster)
+    #[arg(long, value_name = "PROFILE_NS")]
+    pub namespace: Option<String>,
+
+    /// Output format: text or json
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

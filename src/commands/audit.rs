@@ -13,6 +13,8 @@
 //! cluster breaks) or warnings (probably a mistake, nothing breaks); only errors and drift fail
 //! the run, unless `--strict`.
 
+mod cluster;
+
 use std::path::Path;
 
 use serde::Serialize;
@@ -27,6 +29,7 @@ use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
 use crate::cli::{AuditArgs, Cli, Format, OnOff};
 use crate::edit::{overlay, overlay_files};
 use crate::error::Result;
+use crate::output::sarif::{self, SarifResult};
 use crate::output::{Output, to_json, write_out};
 
 /// Exit code when the audit found errors or drift (or warnings, with `--strict`).
@@ -57,6 +60,9 @@ struct Summary {
 
 /// `kfpatch audit`.
 pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
+    if args.cluster {
+        return cluster::run(cli, args, io);
+    }
     let install = install::find(&cli.dir, cli.install.as_deref())?;
     let expect = args.expect.map(|e| match e {
         OnOff::On => Mode::On,
@@ -92,6 +98,7 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         Format::Text => text_report(&install, &report, io.color),
         Format::Json => to_json(&report)?,
         Format::Github => github_report(&install, &report),
+        Format::Sarif => sarif_report(&install, &report)?,
     };
     write_out(io, &text)?;
     Ok(report.summary.exit_code)
@@ -355,6 +362,42 @@ fn github_report(install: &Install, report: &Report) -> String {
     text.push_str(&summary_line(report));
     text.push('\n');
     text
+}
+
+/// The findings as SARIF results; drifted files as notes (rule `drift`).
+fn sarif_report(install: &Install, report: &Report) -> Result<String> {
+    let prefix = repository_prefix(install);
+    let mut results: Vec<SarifResult> = report
+        .findings
+        .iter()
+        .map(|f| SarifResult {
+            rule: f.code,
+            level: f.severity.word(),
+            message: format!("{} Fix: {}", f.message, f.fix),
+            file: format!("{prefix}{}", f.file),
+            line: f.line,
+            column: f.column,
+            object: None,
+        })
+        .collect();
+    if let Some(drift) = &report.drift {
+        for file in &drift.files {
+            let mut message = format!("{} since {}", file.change.word(), drift.reference);
+            for change in &file.settings {
+                message.push_str(&format!("; {}", setting_change_text(change)));
+            }
+            results.push(SarifResult {
+                rule: "drift",
+                level: "note",
+                message,
+                file: format!("{prefix}{}", file.file),
+                line: None,
+                column: None,
+                object: None,
+            });
+        }
+    }
+    sarif::log(&results)
 }
 
 #[cfg(test)]

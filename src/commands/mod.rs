@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod doctor;
 pub mod multiuser;
 pub mod reinstall;
 pub mod render;

@@ -1,6 +1,8 @@
 //! `kfpatch status`: the install, its release and git state, and where every catalogue setting
 //! stands, as text or JSON.
 
+mod cluster;
+
 use serde::Serialize;
 
 use crate::checkout::catalogue::Mode;
@@ -71,7 +73,10 @@ impl SettingJson {
 
 /// `kfpatch status`.
 pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
-    if args.format == Format::Github {
+    if args.cluster {
+        return cluster::run(args, io);
+    }
+    if args.format == Format::Github || args.format == Format::Sarif {
         return Err(Failure::new(
             "status --format github: workflow annotations are for findings; use kfpatch audit --format github, or status --format text|json",
         ));
