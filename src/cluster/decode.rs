@@ -7,7 +7,9 @@
 
 use yaml_serde::Value;
 
-use crate::checkout::catalogue::{CATALOGUE, Mode, Place, Reading, Scope, Setting, holds};
+use crate::checkout::catalogue::{
+    CATALOGUE, Mode, Place, Reading, Scope, Setting, holds, show_value,
+};
 use crate::checkout::version::Version;
 use crate::cluster::effective::{self, Rendered};
 use crate::cluster::objects::Object;
@@ -127,10 +129,36 @@ fn container_env(objects: &[Object], deployment: &str, container: &str, var: &st
         None => Rendered::Missing(format!(
             "no Deployment {deployment} with container {container}"
         )),
-        Some(c) => effective::seq(c.get("env"))
+        Some(c) => match effective::seq(c.get("env"))
             .filter(|e| e.get("name").and_then(Value::as_str) == Some(var))
             .last()
-            .map_or(Rendered::Absent, effective::env_value),
+        {
+            None => Rendered::Absent,
+            Some(env) => resolved(objects, env),
+        },
+    }
+}
+
+/// An env entry's value; one read from a ConfigMap key is followed to that key's value when the
+/// ConfigMap is among `objects` (`from ConfigMap pipeline-install-config key X: false`).
+fn resolved(objects: &[Object], env: &Value) -> Rendered {
+    let value = effective::env_value(env);
+    let Rendered::ValueFrom(from) = &value else {
+        return value;
+    };
+    let key_ref = env.get("valueFrom").and_then(|v| v.get("configMapKeyRef"));
+    let (Some(name), Some(key)) = (
+        key_ref.and_then(|r| r.get("name")).and_then(Value::as_str),
+        key_ref.and_then(|r| r.get("key")).and_then(Value::as_str),
+    ) else {
+        return value;
+    };
+    match configmap(objects, name) {
+        None => value,
+        Some(cm) => match effective::data_of(cm).into_iter().find(|(k, _)| k == key) {
+            Some((_, v)) => Rendered::ValueFrom(format!("{from}: {}", show_value(Some(&v)))),
+            None => Rendered::ValueFrom(format!("{from}: absent")),
+        },
     }
 }
 
@@ -249,8 +277,19 @@ pub fn counts(d: &Decoded, version: Option<&Version>) -> bool {
         }
 }
 
-/// The overall mode of the decoded rows: `on`, `off` or `mixed`, and the line `status` prints.
+/// The overall mode of the decoded rows: `on`, `off`, `mixed`, or `unknown` when the API server's
+/// switch cannot be read; and the line `status` prints.
 pub fn mode(rows: &[Decoded], version: Option<&Version>) -> (&'static str, String) {
+    if let Some(Decoded {
+        value: Rendered::Missing(why),
+        ..
+    }) = rows.first()
+    {
+        return (
+            "unknown",
+            format!("unknown: the API server's MULTIUSER cannot be read ({why})"),
+        );
+    }
     let counted: Vec<&Decoded> = rows.iter().filter(|d| counts(d, version)).collect();
     let all = |m: Mode| counted.iter().all(|d| d.mode() == Some(m));
     if all(Mode::On) {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use yaml_serde::Value;
 
+use crate::checkout::catalogue::show_value;
 use crate::checkout::finding::Severity;
 use crate::cluster::confighash;
 use crate::cluster::decode::{self, Decoded, KFP_NAMESPACE};
@@ -42,7 +43,19 @@ pub struct SettingDiff {
     pub live: Option<String>,
     /// Where the live value comes from.
     pub live_source: String,
+    /// Why the cluster has no value at all (the object that would hold it is missing), or `null`.
+    pub live_missing: Option<String>,
     pub drift: bool,
+}
+
+impl SettingDiff {
+    /// The live value as a person reads it: the value, `(absent)`, or why there is none.
+    pub fn live_shown(&self) -> String {
+        match &self.live_missing {
+            Some(why) => format!("nothing ({why})"),
+            None => show_value(self.live.as_deref()),
+        }
+    }
 }
 
 fn literal(value: &Rendered) -> Option<String> {
@@ -66,6 +79,10 @@ pub fn compare(render: &[Object], live: &[Object]) -> Vec<SettingDiff> {
                 drift: render != live,
                 render,
                 live,
+                live_missing: match l.value {
+                    Rendered::Missing(why) => Some(why),
+                    _ => None,
+                },
                 live_source: l.source,
             }
         })
@@ -76,7 +93,10 @@ pub fn compare(render: &[Object], live: &[Object]) -> Vec<SettingDiff> {
             .unwrap_or_default()
     };
     let (render_data, live_data) = (data(render), data(live));
-    let live_cm = decode::api_server_config(live).map(Object::named);
+    // Without the live ConfigMap, rows 1 and 2 above already say that it is missing.
+    let Some(live_cm) = decode::api_server_config(live).map(Object::named) else {
+        return diffs;
+    };
     let mut keys: Vec<&String> = render_data.keys().chain(live_data.keys()).collect();
     keys.sort();
     keys.dedup();
@@ -92,10 +112,8 @@ pub fn compare(render: &[Object], live: &[Object]) -> Vec<SettingDiff> {
             drift: r != l,
             render: r,
             live: l,
-            live_source: match &live_cm {
-                Some(cm) => format!("{cm} data.{key}"),
-                None => "no API server ConfigMap".to_string(),
-            },
+            live_source: format!("{live_cm} data.{key}"),
+            live_missing: None,
         });
     }
     diffs
@@ -364,20 +382,14 @@ mod tests {
             "VISUALIZATIONSERVICE_PORT: '8080'",
         ))
         .unwrap();
-        let drifted: Vec<(Option<u8>, String, Option<String>, Option<String>)> =
-            compare(&render, &live)
-                .into_iter()
-                .filter(|d| d.drift)
-                .map(|d| (d.row, d.setting, d.render, d.live))
-                .collect();
+        let drifted: Vec<String> = compare(&render, &live)
+            .into_iter()
+            .filter(|d| d.drift)
+            .map(|d| format!("{:?} {} {:?} {:?}", d.row, d.setting, d.render, d.live))
+            .collect();
         assert_eq!(
             drifted,
-            [(
-                None,
-                "VISUALIZATIONSERVICE_PORT".to_string(),
-                Some("8080".to_string()),
-                Some("8888".to_string())
-            )]
+            ["None VISUALIZATIONSERVICE_PORT Some(\"8080\") Some(\"8888\")"]
         );
     }
 }

@@ -95,7 +95,12 @@ fn fact(evidence: &mut Vec<Evidence>, object: impl Into<String>, text: impl Into
 
 /// Reads the cluster and lays out every route. `checkout`: how to name the checkout in the
 /// single-user commands (`-C DIR` when one was given).
-pub fn diagnose(live: &Live, case: &Case, checkout: &str) -> Result<Diagnosis> {
+pub fn diagnose(
+    live: &Live,
+    case: &Case,
+    checkout: &str,
+    cluster_flags: &str,
+) -> Result<Diagnosis> {
     let mut evidence = Vec::new();
     let mut kfp = live.list(&live::DEPLOYMENTS, Some(KFP_NAMESPACE))?.items();
     kfp.extend(live.list(&live::CONFIGMAPS, Some(KFP_NAMESPACE))?.items());
@@ -191,7 +196,13 @@ pub fn diagnose(live: &Live, case: &Case, checkout: &str) -> Result<Diagnosis> {
         .unwrap_or_else(|| poddefault::AUDIENCE.to_string());
     let mut routes = Vec::new();
     if let Case::InCluster(ns) = case {
-        routes.push(in_cluster(live, ns, &audience, &mut evidence)?);
+        routes.push(in_cluster(
+            live,
+            ns,
+            &audience,
+            cluster_flags,
+            &mut evidence,
+        )?);
     }
     let (m2m, cookie) = outside(live, &mut evidence)?;
     routes.push(m2m);
@@ -228,6 +239,7 @@ fn in_cluster(
     live: &Live,
     ns: &str,
     audience: &str,
+    cluster_flags: &str,
     evidence: &mut Vec<Evidence>,
 ) -> Result<Route> {
     let mut route = Route {
@@ -241,7 +253,7 @@ fn in_cluster(
             poddefault::NAME
         ),
     };
-    let access = format!("kfpatch access --namespace {ns} --apply");
+    let access = format!("kfpatch access --namespace {ns} --apply{cluster_flags}");
     if live.get(&live::NAMESPACES, None, ns)?.is_none() {
         fact(evidence, format!("Namespace {ns}"), "not found");
         route.state = State::NotAvailable;
@@ -433,7 +445,7 @@ fn outside(live: &Live, evidence: &mut Vec<Evidence>) -> Result<(Route, Route)> 
         state: State::Works,
         why: String::new(),
         fix: None,
-        client: "TOKEN=$(kubectl -n <profile namespace> create token default-editor); client = kfp.Client(host=\"https://<your Kubeflow URL>/pipeline\", existing_token=TOKEN)".to_string(),
+        client: "TOKEN=$(kubectl -n <profile namespace> create token default-editor), then in Python: client = kfp.Client(host=\"https://<your Kubeflow URL>/pipeline\", existing_token=\"<TOKEN>\")".to_string(),
     };
     match live.list(&live::REQUEST_AUTHENTICATIONS, Some(ISTIO_NAMESPACE))? {
         Listed::NotServed => {

@@ -132,7 +132,15 @@ pub fn run(cli: &Cli, args: &DoctorArgs, io: &mut Output<'_>) -> Result<i32> {
         Some(ns) => Case::InCluster(ns.clone()),
         None => Case::Outside,
     };
-    let diagnosis = routes::diagnose(&live, &case, &checkout)?;
+    // The fix commands name the same cluster as this run.
+    let mut cluster_flags = String::new();
+    if let Some(kc) = &args.kubeconfig {
+        cluster_flags.push_str(&format!(" --kubeconfig {}", kc.display()));
+    }
+    if let Some(ctx) = &args.context {
+        cluster_flags.push_str(&format!(" --context {ctx}"));
+    }
+    let diagnosis = routes::diagnose(&live, &case, &checkout, &cluster_flags)?;
     let (verdict, working, code) = verdict(&diagnosis, &case);
     if args.format == Format::Json {
         let report = Report {

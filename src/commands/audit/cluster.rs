@@ -104,7 +104,7 @@ fn read_cluster(
                 "{}: the checkout renders {}, the cluster has {} ({})",
                 s.setting,
                 show_value(s.render.as_deref()),
-                show_value(s.live.as_deref()),
+                s.live_shown(),
                 s.live_source
             ),
             fix: "kfpatch reinstall applies the checkout; or change the checkout to what the cluster runs".to_string(),

@@ -12,13 +12,21 @@ use crate::cluster::decode::{self, API_SERVER, Decoded, KFP_NAMESPACE};
 use crate::cluster::effective::Rendered;
 use crate::cluster::live::{self, Live};
 use crate::cluster::livecheck;
-use crate::error::{Failure, Result};
+use crate::error::{EXIT_CLUSTER, Failure, Result};
 use crate::output::{Output, to_json, write_out};
 
 #[derive(Debug, Serialize)]
-struct Report {
+struct Report<'a> {
     schema: u32,
     clusters: Vec<ClusterStatus>,
+    /// Contexts that could not be read (exit 3), with why.
+    unreadable: &'a [Unreadable],
+}
+
+#[derive(Debug, Serialize)]
+struct Unreadable {
+    context: String,
+    error: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -180,32 +188,46 @@ pub fn run(args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     } else {
         args.live.contexts.iter().cloned().map(Some).collect()
     };
+    let several = contexts.len() > 1;
     let mut clusters = Vec::new();
-    let mut failure: Option<Failure> = None;
+    let mut unreadable = Vec::new();
     for context in contexts {
-        let status =
-            Live::connect(args.live.kubeconfig.clone(), context).and_then(|live| read(&live));
-        match status {
+        // A bad kubeconfig or unknown context is bad input (exit 2), as for reinstall.
+        let live = Live::connect(args.live.kubeconfig.clone(), context)?;
+        match read(&live) {
             Ok(status) => clusters.push(status),
-            Err(f) if contexts_many(args) => {
-                let _ = writeln!(io.err, "kfpatch: error: {}", f.message);
-                failure = Some(f);
-            }
+            // One cluster of several that cannot be read: the others are still shown.
+            Err(f) if several && f.code == EXIT_CLUSTER => unreadable.push(Unreadable {
+                context: live.info.context.clone(),
+                error: f.message,
+            }),
             Err(f) => return Err(f),
         }
     }
-    let out = if args.format == Format::Json {
+    let mut out = if args.format == Format::Json {
         to_json(&Report {
             schema: JSON_SCHEMA,
             clusters,
+            unreadable: &unreadable,
         })?
     } else {
         clusters.iter().map(text).collect::<Vec<_>>().join("\n")
     };
+    if args.format == Format::Text {
+        for u in &unreadable {
+            out.push_str(&format!(
+                "\ncontext:  {}: not readable (see below)\n",
+                u.context
+            ));
+        }
+    }
     write_out(io, &out)?;
-    Ok(failure.map_or(0, |f| f.code))
-}
-
-fn contexts_many(args: &StatusArgs) -> bool {
-    args.live.contexts.len() > 1
+    for u in &unreadable {
+        let _ = writeln!(io.err, "kfpatch: error: {}", u.error);
+    }
+    Ok(if unreadable.is_empty() {
+        0
+    } else {
+        EXIT_CLUSTER
+    })
 }
