@@ -20,7 +20,6 @@ use crate::syntax::envfile::parse_go_bool;
 
 const OAUTH2_PROXY: (&str, &str) = ("oauth2-proxy", "oauth2-proxy");
 const ISTIO_NAMESPACE: &str = "istio-system";
-const TOKEN_ENV: &str = "KF_PIPELINES_SA_TOKEN_PATH";
 const USERID_HEADER_DEFAULT: &str = "kubeflow-userid";
 /// oauth2-proxy's own default, when its configuration names no cookie.
 const OAUTH2_PROXY_DEFAULT_COOKIE: &str = "_oauth2_proxy";
@@ -300,13 +299,14 @@ fn in_cluster(
         route.fix = Some(access);
         return Ok(route);
     };
-    let problems = pod_default_problems(&pd.value, audience);
+    let problems = poddefault::problems(&pd.value, audience);
     if problems.is_empty() {
         fact(
             evidence,
             pd.named(),
             format!(
-                "projects a service-account token for audience {audience} and sets {TOKEN_ENV} to it"
+                "projects a service-account token for audience {audience} and sets {} to it",
+                poddefault::TOKEN_ENV
             ),
         );
     } else {
@@ -320,78 +320,6 @@ fn in_cluster(
         route.fix = Some(format!("{access} (replaces it with upstream's object)"));
     }
     Ok(route)
-}
-
-/// What is wrong with a PodDefault for token access (empty: nothing).
-pub fn pod_default_problems(pd: &Value, audience: &str) -> Vec<String> {
-    let spec = pd.get("spec");
-    let at = |key: &str| effective::seq(spec.and_then(|s| s.get(key)));
-    let mut problems = Vec::new();
-    let selects = spec
-        .and_then(|s| s.get("selector"))
-        .and_then(|s| s.get("matchLabels"))
-        .and_then(Value::as_mapping)
-        .is_some_and(|m| !m.is_empty());
-    if !selects {
-        problems.push("selects no pods (spec.selector.matchLabels is empty)".to_string());
-    }
-    // volume name -> (token path, audience)
-    let tokens: Vec<(String, String, Option<String>)> = at("volumes")
-        .flat_map(|v| {
-            let name = v
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            effective::seq(v.get("projected").and_then(|p| p.get("sources")))
-                .filter_map(|s| s.get("serviceAccountToken"))
-                .map(move |t| {
-                    (
-                        name.clone(),
-                        t.get("path")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_string(),
-                        t.get("audience")
-                            .and_then(Value::as_str)
-                            .map(str::to_string),
-                    )
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    let Some((volume, path, token_audience)) = tokens.first() else {
-        problems.push(
-            "projects no service-account token (no serviceAccountToken volume source)".to_string(),
-        );
-        return problems;
-    };
-    if token_audience.as_deref() != Some(audience) {
-        problems.push(format!(
-            "its token is for audience {}, the API server checks {audience}",
-            token_audience
-                .as_deref()
-                .unwrap_or("(none: the cluster's API server)")
-        ));
-    }
-    let mount = at("volumeMounts")
-        .find(|m| m.get("name").and_then(Value::as_str) == Some(volume))
-        .and_then(|m| m.get("mountPath").and_then(Value::as_str));
-    let env = at("env")
-        .find(|e| e.get("name").and_then(Value::as_str) == Some(TOKEN_ENV))
-        .and_then(|e| e.get("value").and_then(Value::as_str));
-    match (mount, env) {
-        (None, _) => problems.push(format!("does not mount volume {volume}")),
-        (_, None) => problems.push(format!("does not set {TOKEN_ENV}")),
-        (Some(m), Some(e)) if format!("{}/{path}", m.trim_end_matches('/')) != e => {
-            problems.push(format!(
-                "{TOKEN_ENV}={e}, but the token is at {}/{path}",
-                m.trim_end_matches('/')
-            ))
-        }
-        _ => {}
-    }
-    problems
 }
 
 /// The m2m token route and the session-cookie route, from the login proxy and Istio's
@@ -570,38 +498,6 @@ mod tests {
 
     fn value(text: &str) -> Value {
         yaml_serde::from_str(text).unwrap()
-    }
-
-    #[test]
-    fn upstream_pod_default_has_no_problem() {
-        let pd = crate::cluster::poddefault::PodDefault::new("team-a", 7200)
-            .to_yaml()
-            .unwrap();
-        assert_eq!(
-            pod_default_problems(&value(&pd), "pipelines.kubeflow.org"),
-            Vec::<String>::new()
-        );
-        assert_eq!(
-            pod_default_problems(&value(&pd), "kubeflow"),
-            ["its token is for audience pipelines.kubeflow.org, the API server checks kubeflow"]
-        );
-        let moved = pd.replace(
-            "mountPath: /var/run/secrets/kubeflow/pipelines",
-            "mountPath: /tokens",
-        );
-        assert_eq!(
-            pod_default_problems(&value(&moved), "pipelines.kubeflow.org"),
-            [
-                "KF_PIPELINES_SA_TOKEN_PATH=/var/run/secrets/kubeflow/pipelines/token, but the token is at /tokens/token"
-            ]
-        );
-        assert_eq!(
-            pod_default_problems(&value("spec: {selector: {matchLabels: {}}}"), "a"),
-            [
-                "selects no pods (spec.selector.matchLabels is empty)",
-                "projects no service-account token (no serviceAccountToken volume source)"
-            ]
-        );
     }
 
     #[test]

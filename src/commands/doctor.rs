@@ -120,7 +120,11 @@ pub fn run(cli: &Cli, args: &DoctorArgs, io: &mut Output<'_>) -> Result<i32> {
         ));
     }
     if let Some(ns) = &args.namespace {
-        poddefault::check_namespace(ns).map_err(Failure::new)?;
+        poddefault::check_namespace(ns).map_err(|why| {
+            Failure::new(format!(
+                "--namespace {ns}: {why}; name the profile namespace of the notebook"
+            ))
+        })?;
     }
     // The single-user route names the checkout when -C holds one.
     let checkout = match install::find(&cli.dir, cli.install.as_deref()) {
