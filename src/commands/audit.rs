@@ -11,7 +11,8 @@
 //!
 //! `--against REF` adds the drift from a git ref ([`crate::checkout::drift`]). Findings are errors (the
 //! cluster breaks) or warnings (probably a mistake, nothing breaks); only errors and drift fail
-//! the run, unless `--strict`.
+//! the run, unless `--strict`. `--cluster` compares the checkout with running clusters instead
+//! ([`cluster`]).
 
 mod cluster;
 

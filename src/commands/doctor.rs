@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 use crate::checkout::install;
+use crate::checkout::settings::JSON_SCHEMA;
 use crate::cli::{Cli, DoctorArgs, Format};
 use crate::cluster::live::Live;
 use crate::cluster::poddefault;
@@ -148,7 +149,7 @@ pub fn run(cli: &Cli, args: &DoctorArgs, io: &mut Output<'_>) -> Result<i32> {
     let (verdict, working, code) = verdict(&diagnosis, &case);
     if args.format == Format::Json {
         let report = Report {
-            schema: 1,
+            schema: JSON_SCHEMA,
             context: &live.info.context,
             server: &live.info.server,
             case: match case {
