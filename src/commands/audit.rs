@@ -12,7 +12,7 @@
 //! `--against REF` adds the drift from a git ref ([`crate::checkout::drift`]). Findings are errors (the
 //! cluster breaks) or warnings (probably a mistake, nothing breaks); only errors and drift fail
 //! the run, unless `--strict`. `--cluster` compares the checkout with running clusters instead
-//! ([`cluster`]).
+//! (`audit/cluster.rs`).
 
 mod cluster;
 

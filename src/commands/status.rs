@@ -1,6 +1,6 @@
 //! `kfpatch status`: the install, its release and git state, and where every catalogue setting
 //! stands, as text or JSON. `--cluster` shows the settings of running clusters instead
-//! ([`cluster`]).
+//! (`status/cluster.rs`).
 
 mod cluster;
 
