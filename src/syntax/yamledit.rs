@@ -152,10 +152,7 @@ impl<'a> YamlText<'a> {
         let map = node.as_mapping()?;
         let mut only_plain = true;
         for entry in map.entries() {
-            let Some(raw) = entry
-                .key_node()
-                .and_then(|k| self.text.get(range_of(&k)))
-            else {
+            let Some(raw) = entry.key_node().and_then(|k| self.text.get(range_of(&k))) else {
                 only_plain = false;
                 continue;
             };
