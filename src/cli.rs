@@ -126,6 +126,13 @@ pub struct AuditArgs {
     pub kustomize: Option<String>,
 }
 
+/// The formats of a report that has no findings to annotate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TextOrJson {
+    Text,
+    Json,
+}
+
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// The kubeconfig file for kubectl
@@ -142,8 +149,8 @@ pub struct DoctorArgs {
     pub namespace: Option<String>,
 
     /// Output format: text or json
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::checkout::install;
 use crate::checkout::settings::JSON_SCHEMA;
-use crate::cli::{Cli, DoctorArgs, Format};
+use crate::cli::{Cli, DoctorArgs, TextOrJson};
 use crate::cluster::live::Live;
 use crate::cluster::poddefault;
 use crate::cluster::routes::{self, Case, Diagnosis, Evidence, Route, State};
@@ -115,11 +115,6 @@ fn verdict(d: &Diagnosis, case: &Case) -> (String, Option<&'static str>, i32) {
 
 /// `kfpatch doctor`.
 pub fn run(cli: &Cli, args: &DoctorArgs, io: &mut Output<'_>) -> Result<i32> {
-    if args.format == Format::Github || args.format == Format::Sarif {
-        return Err(Failure::new(
-            "doctor --format: text or json (annotations are for audit findings)",
-        ));
-    }
     if let Some(ns) = &args.namespace {
         poddefault::check_namespace(ns).map_err(|why| {
             Failure::new(format!(
@@ -147,7 +142,7 @@ pub fn run(cli: &Cli, args: &DoctorArgs, io: &mut Output<'_>) -> Result<i32> {
     }
     let diagnosis = routes::diagnose(&live, &case, &checkout, &cluster_flags)?;
     let (verdict, working, code) = verdict(&diagnosis, &case);
-    if args.format == Format::Json {
+    if args.format == TextOrJson::Json {
         let report = Report {
             schema: JSON_SCHEMA,
             context: &live.info.context,
