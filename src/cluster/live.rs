@@ -108,6 +108,9 @@ impl Resource {
     }
 }
 
+/// How a refusal is phrased in [`refusal`]'s message.
+const FORBIDDEN: &str = "forbidden";
+
 /// A list, or the cluster does not serve the kind at all (its CRD is not installed).
 #[derive(Debug)]
 pub enum Listed {
@@ -177,6 +180,21 @@ impl Live {
             Answer::Found(value) => Some(object(resource, value)),
             Answer::NotFound => None,
         })
+    }
+
+    /// `get` of one object a person may well not be allowed to read (a namespace, for a profile
+    /// user): a refusal is an answer (`Err` with kubectl's reason) instead of exit 3.
+    pub fn get_if_allowed(
+        &self,
+        resource: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<std::result::Result<Option<Object>, String>> {
+        match self.get(resource, namespace, name) {
+            Ok(found) => Ok(Ok(found)),
+            Err(failure) if failure.message.contains(FORBIDDEN) => Ok(Err(failure.message)),
+            Err(failure) => Err(failure),
+        }
     }
 
     fn raw(
@@ -275,7 +293,7 @@ fn refusal(
     };
     if line.contains("(Forbidden)") {
         format!(
-            "{what}: forbidden ({line}); kfpatch only reads: ask for {verb} on {} {scope} (a Role with verbs get, list), or use a context that has it",
+            "{what}: {FORBIDDEN} ({line}); kfpatch only reads: ask for {verb} on {} {scope} (a Role with verbs get, list), or use a context that has it",
             resource.shown()
         )
     } else if line.contains("(Unauthorized)") || line.contains("provide credentials") {

@@ -253,7 +253,16 @@ fn in_cluster(
         ),
     };
     let access = format!("kfpatch access --namespace {ns} --apply{cluster_flags}");
-    if live.get(&live::NAMESPACES, None, ns)?.is_none() {
+    let namespace = live.get_if_allowed(&live::NAMESPACES, None, ns)?;
+    if let Err(refused) = &namespace {
+        // Profile users often may not read namespaces; the PodDefault list below still answers.
+        fact(
+            evidence,
+            format!("Namespace {ns}"),
+            format!("not readable with these credentials ({refused})"),
+        );
+    }
+    if namespace.as_ref().is_ok_and(Option::is_none) {
         fact(evidence, format!("Namespace {ns}"), "not found");
         route.state = State::NotAvailable;
         route.why = format!(
