@@ -484,6 +484,37 @@ fn doctor_on_26_03_with_oauth2_proxy() {
         ),
         &shown,
     );
+    // The checkout's KFP target is what runs; then a person changes the UI's env in place.
+    expect(
+        "26.03/audit-clean",
+        &kfpatch(&root, &["audit", "--cluster", "--kubeconfig", kc_arg]),
+        &shown,
+    );
+    cluster.kubectl(&[
+        "set",
+        "env",
+        "deployment/ml-pipeline-ui",
+        "-n",
+        "kubeflow",
+        "-c",
+        "ml-pipeline-ui",
+        "ENABLE_AUTHZ=false",
+    ]);
+    expect(
+        "26.03/audit-ui-env-github",
+        &kfpatch(
+            &root,
+            &[
+                "audit",
+                "--cluster",
+                "--kubeconfig",
+                kc_arg,
+                "--format",
+                "github",
+            ],
+        ),
+        &shown,
+    );
     // Without Kubeflow Pipelines in the cluster.
     cluster.kubectl(&["delete", "deployment", "-n", "kubeflow", "ml-pipeline"]);
     expect(
