@@ -127,17 +127,18 @@ pub fn run(cli: &Cli, args: &DoctorArgs, io: &mut Output<'_>) -> Result<i32> {
         Ok(found) => found.root.display().to_string(),
         Err(_) => "<your manifests checkout>".to_string(),
     };
-    let live = Live::connect(args.kubeconfig.clone(), args.context.clone())?;
+    let context = cli.kube.context().map_err(Failure::new)?;
+    let live = Live::connect(cli.kube.kubeconfig.clone(), context.clone())?;
     let case = match &args.namespace {
         Some(ns) => Case::InCluster(ns.clone()),
         None => Case::Outside,
     };
     // The fix commands name the same cluster as this run.
     let mut cluster_flags = String::new();
-    if let Some(kc) = &args.kubeconfig {
+    if let Some(kc) = &cli.kube.kubeconfig {
         cluster_flags.push_str(&format!(" --kubeconfig {}", kc.display()));
     }
-    if let Some(ctx) = &args.context {
+    if let Some(ctx) = &context {
         cluster_flags.push_str(&format!(" --context {ctx}"));
     }
     let diagnosis = routes::diagnose(&live, &case, &checkout, &cluster_flags)?;

@@ -4,7 +4,10 @@
 
 pub mod access;
 pub mod audit;
+pub mod complete;
+pub mod completion;
 pub mod doctor;
+pub mod man;
 pub mod multiuser;
 pub mod reinstall;
 pub mod render;

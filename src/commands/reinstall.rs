@@ -5,7 +5,6 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use crate::checkout::install;
 use crate::cli::{Cli, ReinstallArgs, ServerSide};
 use crate::cluster::apply::{self, ApplyOptions, DryRun};
 use crate::cluster::kubectl::Kubectl;
@@ -34,7 +33,7 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
     let deadline = started + timeout;
     let Output { out, err, .. } = io;
     let mut progress = Progress::new(&mut **out, true);
-    let install = install::find(&cli.dir, cli.install.as_deref())?;
+    let install = render::find_install(&cli.dir, cli.install.as_deref(), &args.target)?;
     let prepared = render::prepare(
         install,
         &args.target,
@@ -74,8 +73,8 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
         deadline,
     };
     let kubectl = Kubectl::new(
-        args.cluster.kubeconfig.clone(),
-        args.cluster.context.clone(),
+        cli.kube.kubeconfig.clone(),
+        cli.kube.context().map_err(Failure::new)?,
     );
     let stdin = std::io::stdin();
     let is_terminal = stdin.is_terminal();

@@ -10,16 +10,16 @@ use crate::checkout::catalogue::show_value;
 use crate::checkout::finding::Severity;
 use crate::checkout::install::{Install, PARAMS_ENV};
 use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
-use crate::cli::{AuditArgs, Cli, Format};
+use crate::cli::{AuditArgs, AuditFormat, Cli};
 use crate::cluster::decode::{API_SERVER, KFP_NAMESPACE};
 use crate::cluster::live::{self, Live};
 use crate::cluster::livecheck::{self, LiveFinding, SettingDiff};
 use crate::cluster::objects::Object;
 use crate::cluster::render::{self, Render};
-use crate::error::{EXIT_CLUSTER, Result};
+use crate::error::{EXIT_CLUSTER, Failure, Result};
 use crate::output::progress::Progress;
 use crate::output::sarif::{self, SarifResult};
-use crate::output::{Output, to_json, write_out};
+use crate::output::{Output, to_json, to_yaml, write_out};
 
 use super::{EXIT_FINDINGS, escape, paint, plural, repository_prefix};
 
@@ -116,6 +116,11 @@ fn read_cluster(
 
 /// `kfpatch audit --cluster`.
 pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
+    if args.format == AuditFormat::Gitlab {
+        return Err(Failure::new(
+            "audit --cluster -o gitlab: GitLab Code Quality needs a file for every finding; use -o text, json, yaml, github or sarif",
+        ));
+    }
     let install = crate::checkout::install::find(&cli.dir, cli.install.as_deref())?;
     let mut sink = std::io::sink();
     let mut progress = Progress::new(&mut sink, true);
@@ -129,15 +134,15 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
     )?;
     drop(progress);
     let namespace = kfp_namespace(&render.objects);
-    let contexts: Vec<Option<String>> = if args.live.contexts.is_empty() {
+    let contexts: Vec<Option<String>> = if cli.kube.contexts.is_empty() {
         vec![None]
     } else {
-        args.live.contexts.iter().cloned().map(Some).collect()
+        cli.kube.contexts.iter().cloned().map(Some).collect()
     };
     let mut clusters = Vec::new();
     for context in contexts {
         // A bad kubeconfig or unknown context is bad input (exit 2), as for reinstall.
-        let live = Live::connect(args.live.kubeconfig.clone(), context)?;
+        let live = Live::connect(cli.kube.kubeconfig.clone(), context)?;
         let mut report = ClusterReport {
             context: live.info.context.clone(),
             server: live.info.server.clone(),
@@ -195,10 +200,12 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         clusters,
     };
     let text = match args.format {
-        Format::Text => text_report(&render, &report, io.color),
-        Format::Json => to_json(&report)?,
-        Format::Github => github_report(&render, &report),
-        Format::Sarif => sarif_report(&render, &report)?,
+        AuditFormat::Text => text_report(&render, &report, io.color),
+        AuditFormat::Json => to_json(&report)?,
+        AuditFormat::Yaml => to_yaml(&report)?,
+        AuditFormat::Github => github_report(&render, &report),
+        AuditFormat::Sarif => sarif_report(&render, &report)?,
+        AuditFormat::Gitlab => unreachable!("refused before reading"),
     };
     write_out(io, &text)?;
     for c in &report.clusters {

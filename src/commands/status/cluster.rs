@@ -7,13 +7,13 @@ use serde::Serialize;
 
 use crate::checkout::catalogue::{Mode, Scope};
 use crate::checkout::settings::JSON_SCHEMA;
-use crate::cli::{Format, StatusArgs};
+use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::cluster::decode::{self, API_SERVER, Decoded, KFP_NAMESPACE};
 use crate::cluster::effective::Rendered;
 use crate::cluster::live::{self, Live};
 use crate::cluster::livecheck;
 use crate::error::{EXIT_CLUSTER, Failure, Result};
-use crate::output::{Output, to_json, write_out};
+use crate::output::{Output, to_json, to_yaml, write_out};
 
 #[derive(Debug, Serialize)]
 struct Report<'a> {
@@ -177,23 +177,18 @@ fn text(status: &ClusterStatus) -> String {
 }
 
 /// `kfpatch status --cluster`.
-pub fn run(args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
-    if args.format == Format::Github || args.format == Format::Sarif {
-        return Err(Failure::new(
-            "status --format: text or json (annotations are for findings: kfpatch audit --cluster --format github|sarif)",
-        ));
-    }
-    let contexts: Vec<Option<String>> = if args.live.contexts.is_empty() {
+pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
+    let contexts: Vec<Option<String>> = if cli.kube.contexts.is_empty() {
         vec![None]
     } else {
-        args.live.contexts.iter().cloned().map(Some).collect()
+        cli.kube.contexts.iter().cloned().map(Some).collect()
     };
     let several = contexts.len() > 1;
     let mut clusters = Vec::new();
     let mut unreadable = Vec::new();
     for context in contexts {
         // A bad kubeconfig or unknown context is bad input (exit 2), as for reinstall.
-        let live = Live::connect(args.live.kubeconfig.clone(), context)?;
+        let live = Live::connect(cli.kube.kubeconfig.clone(), context)?;
         match read(&live) {
             Ok(status) => clusters.push(status),
             // One cluster of several that cannot be read: the others are still shown.
@@ -204,16 +199,22 @@ pub fn run(args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
             Err(f) => return Err(f),
         }
     }
-    let mut out = if args.format == Format::Json {
-        to_json(&Report {
-            schema: JSON_SCHEMA,
-            clusters,
-            unreadable: &unreadable,
-        })?
-    } else {
-        clusters.iter().map(text).collect::<Vec<_>>().join("\n")
+    let report = Report {
+        schema: JSON_SCHEMA,
+        clusters,
+        unreadable: &unreadable,
     };
-    if args.format == Format::Text {
+    let mut out = match args.format {
+        StatusFormat::Json => to_json(&report)?,
+        StatusFormat::Yaml => to_yaml(&report)?,
+        StatusFormat::Text => report
+            .clusters
+            .iter()
+            .map(text)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    };
+    if args.format == StatusFormat::Text {
         for u in &unreadable {
             out.push_str(&format!(
                 "\ncontext:  {}: not readable (see below)\n",
