@@ -14,7 +14,7 @@ use crate::output::ColorChoice;
     name = "kfpatch",
     version,
     about = "Switch Kubeflow Pipelines multi-user mode in a manifests checkout, with every related setting, and show the diff",
-    after_help = "Exit codes: 0 done or nothing to change; 1 --check found changes to make, or audit found errors or drift; 2 error (nothing written); 3 reinstall or access --apply: the cluster lacks what is needed, rejected it, or did not become ready."
+    after_help = "Exit codes: 0 done or nothing to change; 1 --check found changes to make, or audit found errors or drift; 2 error (nothing written); 3 reinstall or access --apply: the cluster lacks what is needed, rejected it, or did not become ready; status --cluster, audit --cluster, doctor: a cluster cannot be read. doctor: 0 a working route exists, 1 none does."
 )]
 pub struct Cli {
     /// Run as if started in DIR (the manifests checkout)
@@ -44,9 +44,24 @@ pub struct KubeFlags {
     #[arg(long, value_name = "FILE", global = true, value_hint = ValueHint::FilePath)]
     pub kubeconfig: Option<PathBuf>,
 
-    /// The kubeconfig context to use (default: its current context)
-    #[arg(long, value_name = "NAME", global = true)]
-    pub context: Option<String>,
+    /// The kubeconfig context to use (default: its current context); status --cluster and audit
+    /// --cluster take it several times, one cluster each
+    #[arg(long = "context", value_name = "NAME", global = true)]
+    pub contexts: Vec<String>,
+}
+
+impl KubeFlags {
+    /// The one context of a command that reads or changes one cluster (`None`: the current one).
+    pub fn context(&self) -> std::result::Result<Option<String>, String> {
+        match self.contexts.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one.clone())),
+            several => Err(format!(
+                "--context given {} times; this command works on one cluster (status --cluster and audit --cluster take several)",
+                several.len()
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +143,15 @@ pub enum Command {
         "  kfpatch access -n team-a --apply --context prod"
     ))]
     Access(AccessArgs),
+    /// Explain "there is no user identity header" for this cluster: which way to the KFP API works, and the fix
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  # a client outside the cluster\n",
+        "  kfpatch doctor --context prod\n",
+        "  # a notebook in a profile namespace, as JSON\n",
+        "  kfpatch doctor --namespace team-a -o json"
+    ))]
+    Doctor(DoctorArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish), or kubectl's plugin completer
     #[command(after_help = concat!(
         "Examples:\n",
@@ -162,6 +186,10 @@ pub struct StatusArgs {
     /// Output format (json and yaml: docs/status.schema.json); --format is the same flag
     #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = StatusFormat::Text)]
     pub format: StatusFormat,
+
+    /// Show the settings the running cluster(s) have, read from their live objects (read-only)
+    #[arg(long)]
+    pub cluster: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -194,6 +222,39 @@ pub struct AuditArgs {
     /// Also exit 1 on warnings (by default only errors and drift do)
     #[arg(long)]
     pub strict: bool,
+
+    /// Compare the checkout's render with the live objects of the cluster(s) (read-only)
+    #[arg(long, conflicts_with_all = ["expect", "against"])]
+    pub cluster: bool,
+
+    /// With --cluster, what the checkout deploys: kfp (the pipeline overlay example/ uses), all,
+    /// or a kustomization folder (default kfp)
+    #[arg(long, value_name = "kfp|all|PATH", requires = "cluster")]
+    pub target: Option<String>,
+
+    /// With --cluster: the kustomize to run (default: kustomize build when kustomize is on PATH,
+    /// else kubectl kustomize)
+    #[arg(long, value_name = "CMD", requires = "cluster")]
+    pub kustomize: Option<String>,
+}
+
+/// The formats of a report that has no findings to annotate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TextOrJson {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The profile namespace of the notebook that calls kfp.Client() (default: a client outside
+    /// the cluster)
+    #[arg(long, value_name = "PROFILE_NS")]
+    pub namespace: Option<String>,
+
+    /// Output format; --format is the same flag
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
 }
 
 #[derive(Debug, Args)]

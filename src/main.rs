@@ -41,6 +41,7 @@ fn main() {
         Command::Render(args) => commands::render::run(&cli, args, &mut io),
         Command::Reinstall(args) => commands::reinstall::run(&cli, args, &mut io),
         Command::Access(args) => commands::access::run(&cli, args, &mut io),
+        Command::Doctor(args) => commands::doctor::run(&cli, args, &mut io),
         Command::Completion(args) => commands::completion::run(args, &mut io),
         Command::Man(args) => commands::man::run(&cli, args, &mut io),
     };

@@ -33,8 +33,8 @@ const UI_ENV: &[&str] = &[
     "DEPLOYMENT",
     "ARTIFACTS_SERVICE_PROXY_ENABLED",
 ];
-const VIEWER_CONFIGMAP: &str = "ml-pipeline-ui-configmap";
-const VIEWER_KEY: &str = "viewer-pod-template.json";
+pub const VIEWER_CONFIGMAP: &str = "ml-pipeline-ui-configmap";
+pub const VIEWER_KEY: &str = "viewer-pod-template.json";
 
 /// What the render gives the cluster, and how it compares with the files.
 #[derive(Debug, Clone)]
@@ -77,7 +77,7 @@ pub struct GeneratedConfig {
 
 /// A rendered env entry, as the cluster gets it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Rendered {
+pub enum Rendered {
     Literal(String),
     ValueFrom(String),
     Absent,
@@ -96,7 +96,7 @@ impl Rendered {
         RenderedJson { state, value }
     }
 
-    fn shown(&self) -> String {
+    pub fn shown(&self) -> String {
         match self {
             Rendered::Literal(v) => show_value(Some(v)),
             Rendered::ValueFrom(from) => format!("(from {from})"),
@@ -527,7 +527,7 @@ fn generated_configmap<'a>(
     }))
 }
 
-fn data_of(configmap: &Object) -> Vec<(String, String)> {
+pub fn data_of(configmap: &Object) -> Vec<(String, String)> {
     configmap
         .value
         .get("data")
@@ -566,7 +566,7 @@ fn containers(d: &Object) -> impl Iterator<Item = &Value> {
         .and_then(|s| s.get("containers")))
 }
 
-fn seq(v: Option<&Value>) -> impl Iterator<Item = &Value> {
+pub fn seq(v: Option<&Value>) -> impl Iterator<Item = &Value> {
     v.and_then(Value::as_sequence).into_iter().flatten()
 }
 
@@ -622,7 +622,7 @@ fn describe_env(env: &Value) -> String {
     }
 }
 
-fn env_value(env: &Value) -> Rendered {
+pub fn env_value(env: &Value) -> Rendered {
     match (env.get("value"), env.get("valueFrom")) {
         (Some(v), _) if !v.is_null() => Rendered::Literal(scalar(v)),
         (_, Some(from)) if !from.is_null() => Rendered::ValueFrom(value_from(from)),
@@ -630,7 +630,12 @@ fn env_value(env: &Value) -> Rendered {
     }
 }
 
-fn rendered_env(objects: &[Object], deployment_name: &str, container: &str, var: &str) -> Rendered {
+pub fn rendered_env(
+    objects: &[Object],
+    deployment_name: &str,
+    container: &str,
+    var: &str,
+) -> Rendered {
     let Some(d) = deployment(objects, deployment_name) else {
         return Rendered::Missing(format!(
             "Deployment {deployment_name} is not in this render"
@@ -648,7 +653,17 @@ fn rendered_env(objects: &[Object], deployment_name: &str, container: &str, var:
         .map_or(Rendered::Absent, env_value)
 }
 
-fn viewer_account(objects: &[Object]) -> Option<Rendered> {
+/// The container named `container` of Deployment `deployment_name`.
+pub fn container<'a>(
+    objects: &'a [Object],
+    deployment_name: &str,
+    container: &str,
+) -> Option<&'a Value> {
+    containers(deployment(objects, deployment_name)?)
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(container))
+}
+
+pub fn viewer_account(objects: &[Object]) -> Option<Rendered> {
     let cm = objects
         .iter()
         .find(|o| o.kind == "ConfigMap" && o.name == VIEWER_CONFIGMAP)?;

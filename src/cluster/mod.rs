@@ -6,13 +6,18 @@
 //! ([`poddefault`]). Never edits the checkout.
 
 pub mod apply;
+pub mod confighash;
+pub mod decode;
 pub mod diagnose;
 pub mod effective;
 pub mod kubectl;
 pub mod kustomize;
+pub mod live;
+pub mod livecheck;
 pub mod objects;
 pub mod poddefault;
 pub mod process;
 pub mod prune;
 pub mod render;
+pub mod routes;
 pub mod wait;

@@ -60,6 +60,14 @@ impl Object {
         })
     }
 
+    /// `Deployment kubeflow/ml-pipeline`: how live objects are named in reports.
+    pub fn named(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+
     /// `Deployment/ml-pipeline (namespace kubeflow)`.
     pub fn shown(&self) -> String {
         match &self.namespace {

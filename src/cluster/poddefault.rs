@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use yaml_serde::Value;
 
 use crate::error::{Failure, Result};
 
@@ -12,6 +13,8 @@ use crate::error::{Failure, Result};
 pub const NAME: &str = "access-ml-pipeline";
 /// The audience the API server checks (its `TOKEN_REVIEW_AUDIENCE` default).
 pub const AUDIENCE: &str = "pipelines.kubeflow.org";
+/// The env variable `kfp.Client()` reads the token path from.
+pub const TOKEN_ENV: &str = "KF_PIPELINES_SA_TOKEN_PATH";
 /// Where the token is mounted; `kfp.Client()` reads `KF_PIPELINES_SA_TOKEN_PATH`.
 pub const TOKEN_DIR: &str = "/var/run/secrets/kubeflow/pipelines";
 /// Kubernetes refuses a projected token that lives less than ten minutes...
@@ -107,7 +110,7 @@ impl PodDefault {
                     match_labels: BTreeMap::from([(NAME, "true")]),
                 },
                 env: vec![EnvVar {
-                    name: "KF_PIPELINES_SA_TOKEN_PATH",
+                    name: TOKEN_ENV,
                     value: format!("{TOKEN_DIR}/token"),
                 }],
                 volumes: vec![Volume {
@@ -225,6 +228,82 @@ Multi-user mode stays on: each profile sees only its own runs, experiments and a
     )
 }
 
+/// What is wrong with a PodDefault for token access (empty: nothing).
+pub fn problems(pd: &Value, audience: &str) -> Vec<String> {
+    let spec = pd.get("spec");
+    let at = |key: &str| seq(spec.and_then(|s| s.get(key)));
+    let mut problems = Vec::new();
+    let selects = spec
+        .and_then(|s| s.get("selector"))
+        .and_then(|s| s.get("matchLabels"))
+        .and_then(Value::as_mapping)
+        .is_some_and(|m| !m.is_empty());
+    if !selects {
+        problems.push("selects no pods (spec.selector.matchLabels is empty)".to_string());
+    }
+    // volume name -> (token path, audience)
+    let tokens: Vec<(String, String, Option<String>)> = at("volumes")
+        .flat_map(|v| {
+            let name = v
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            seq(v.get("projected").and_then(|p| p.get("sources")))
+                .filter_map(|s| s.get("serviceAccountToken"))
+                .map(move |t| {
+                    (
+                        name.clone(),
+                        t.get("path")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string(),
+                        t.get("audience")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let Some((volume, path, token_audience)) = tokens.first() else {
+        problems.push(
+            "projects no service-account token (no serviceAccountToken volume source)".to_string(),
+        );
+        return problems;
+    };
+    if token_audience.as_deref() != Some(audience) {
+        problems.push(format!(
+            "its token is for audience {}, the API server checks {audience}",
+            token_audience
+                .as_deref()
+                .unwrap_or("(none: the cluster's API server)")
+        ));
+    }
+    let mount = at("volumeMounts")
+        .find(|m| m.get("name").and_then(Value::as_str) == Some(volume))
+        .and_then(|m| m.get("mountPath").and_then(Value::as_str));
+    let env = at("env")
+        .find(|e| e.get("name").and_then(Value::as_str) == Some(TOKEN_ENV))
+        .and_then(|e| e.get("value").and_then(Value::as_str));
+    match (mount, env) {
+        (None, _) => problems.push(format!("does not mount volume {volume}")),
+        (_, None) => problems.push(format!("does not set {TOKEN_ENV}")),
+        (Some(m), Some(e)) if format!("{}/{path}", m.trim_end_matches('/')) != e => {
+            problems.push(format!(
+                "{TOKEN_ENV}={e}, but the token is at {}/{path}",
+                m.trim_end_matches('/')
+            ))
+        }
+        _ => {}
+    }
+    problems
+}
+
+fn seq(v: Option<&Value>) -> impl Iterator<Item = &Value> {
+    v.and_then(Value::as_sequence).into_iter().flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +363,40 @@ mod tests {
         assert_eq!(
             spec["volumeMounts"][0]["mountPath"].as_str(),
             Some("/var/run/secrets/kubeflow/pipelines")
+        );
+    }
+
+    fn yaml_value(text: &str) -> Value {
+        yaml_serde::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn upstream_pod_default_has_no_problem() {
+        let pd = PodDefault::new("team-a", 7200).to_yaml().unwrap();
+        assert_eq!(
+            problems(&yaml_value(&pd), "pipelines.kubeflow.org"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            problems(&yaml_value(&pd), "kubeflow"),
+            ["its token is for audience pipelines.kubeflow.org, the API server checks kubeflow"]
+        );
+        let moved = pd.replace(
+            "mountPath: /var/run/secrets/kubeflow/pipelines",
+            "mountPath: /tokens",
+        );
+        assert_eq!(
+            problems(&yaml_value(&moved), "pipelines.kubeflow.org"),
+            [
+                "KF_PIPELINES_SA_TOKEN_PATH=/var/run/secrets/kubeflow/pipelines/token, but the token is at /tokens/token"
+            ]
+        );
+        assert_eq!(
+            problems(&yaml_value("spec: {selector: {matchLabels: {}}}"), "a"),
+            [
+                "selects no pods (spec.selector.matchLabels is empty)",
+                "projects no service-account token (no serviceAccountToken volume source)"
+            ]
         );
     }
 }

@@ -78,7 +78,10 @@ fn apply(cli: &Cli, args: &AccessArgs, yaml: &str, io: &mut Output<'_>) -> Resul
         attempts: APPLY_ATTEMPTS,
         deadline: Instant::now() + APPLY_TIMEOUT,
     };
-    let kubectl = Kubectl::new(cli.kube.kubeconfig.clone(), cli.kube.context.clone());
+    let kubectl = Kubectl::new(
+        cli.kube.kubeconfig.clone(),
+        cli.kube.context().map_err(Failure::new)?,
+    );
     let stdin = std::io::stdin();
     let is_terminal = stdin.is_terminal();
     let mut input = stdin.lock();

@@ -14,8 +14,10 @@
 //! `--against REF` adds the drift from a git ref ([`crate::checkout::drift`]). Findings are errors (the
 //! cluster breaks) or warnings (probably a mistake, nothing breaks); only errors and drift fail
 //! the run, unless `--strict`. Formats: text, JSON/YAML, GitHub workflow commands here; SARIF and
-//! GitLab Code Quality in [`formats`].
+//! GitLab Code Quality in [`formats`]. `--cluster` compares the checkout with running clusters
+//! instead (`audit/cluster.rs`).
 
+mod cluster;
 mod formats;
 
 use std::path::Path;
@@ -121,6 +123,9 @@ struct Summary {
 
 /// `kfpatch audit`.
 pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
+    if args.cluster {
+        return cluster::run(cli, args, io);
+    }
     let root = install::canonical_root(&cli.dir)?;
     let Some(install) = install::find_optional(&root, cli.install.as_deref())? else {
         return remote_only(&root, args, io);

@@ -6,6 +6,7 @@ pub mod access;
 pub mod audit;
 pub mod complete;
 pub mod completion;
+pub mod doctor;
 pub mod man;
 pub mod multiuser;
 pub mod reinstall;

@@ -72,7 +72,10 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
         attempts: args.attempts,
         deadline,
     };
-    let kubectl = Kubectl::new(cli.kube.kubeconfig.clone(), cli.kube.context.clone());
+    let kubectl = Kubectl::new(
+        cli.kube.kubeconfig.clone(),
+        cli.kube.context().map_err(Failure::new)?,
+    );
     let stdin = std::io::stdin();
     let is_terminal = stdin.is_terminal();
     let mut input = stdin.lock();

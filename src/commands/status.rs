@@ -1,6 +1,9 @@
 //! `kfpatch status`: the install, its release and git state, where every catalogue setting
 //! stands, and what surrounds it (generated copies, remote bases, a template generator), as text
 //! or JSON. A checkout whose KFP comes only from remote bases gets the list of them.
+//! `--cluster` shows the settings of running clusters instead (`status/cluster.rs`).
+
+mod cluster;
 
 use serde::Serialize;
 
@@ -88,6 +91,9 @@ impl SettingJson {
 
 /// `kfpatch status`.
 pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
+    if args.cluster {
+        return cluster::run(cli, args, io);
+    }
     let root = install::canonical_root(&cli.dir)?;
     let Some(install) = install::find_optional(&root, cli.install.as_deref())? else {
         return remote_only(&root, args, io);

@@ -4,6 +4,7 @@
 
 pub mod consent;
 pub mod progress;
+pub mod sarif;
 
 use std::io::{IsTerminal, Write};
 
