@@ -99,6 +99,10 @@ pub struct RenderArgs {
     #[arg(long, value_name = "kfp|all|PATH", default_value = "kfp")]
     pub target: String,
 
+    /// Time limit for the render (kustomize and its version check), e.g. 90s, 5m
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub timeout: String,
+
     #[command(flatten)]
     pub kustomize: KustomizeFlag,
 }

@@ -7,6 +7,8 @@ use kfpatch::commands;
 use kfpatch::output::{self, Output};
 
 fn main() {
+    // First, before any thread exists: every thread must inherit the blocked signals.
+    kfpatch::interrupt::install();
     let cli = Cli::parse();
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
@@ -26,6 +28,7 @@ fn main() {
     };
     let code = match result {
         Ok(code) => code,
+        Err(failure) if failure.is_quiet() => failure.code,
         Err(failure) => {
             let _ = writeln!(io.err, "kfpatch: error: {}", failure.message);
             failure.code

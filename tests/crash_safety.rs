@@ -212,7 +212,11 @@ fn a_signal_during_the_write_puts_everything_back() {
             ),
             "SIG{signal}"
         );
-        assert_eq!(files(&root), old, "SIG{signal}: the tree is exactly as before");
+        assert_eq!(
+            files(&root),
+            old,
+            "SIG{signal}: the tree is exactly as before"
+        );
     }
 }
 

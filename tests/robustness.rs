@@ -287,7 +287,7 @@ fn bad_input_catalogue() {
             big.push_str(UPSTREAM_PARAMS);
             write(&params(d), big);
         })
-        .err("kfpatch: error: {I}/api-service/params.env is 24000084 bytes; kfpatch reads managed files of at most 1 MiB (1048576 bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold\nnothing was written\n").status("multiuser off --dry-run", 2),
+        .err("kfpatch: error: {I}/api-service/params.env is 24600155 bytes; kfpatch reads managed files of at most 1 MiB (1048576 bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold\n").status("multiuser off --dry-run", 2),
         c("env: unreadable (mode 000, read as nobody when root)", |_, d| {
             fs::set_permissions(params(d), fs::Permissions::from_mode(0o000)).expect("chmod");
         })
@@ -372,7 +372,7 @@ fn bad_input_catalogue() {
         c("size: a 20 MB params.env is refused without reading it", |_, d| {
             fs::File::create(params(d)).expect("create").set_len(20 << 20).expect("grow");
         })
-        .err("kfpatch: error: {I}/api-service/params.env is 20971520 bytes; kfpatch reads managed files of at most 1 MiB (1048576 bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold\nnothing was written\n"),
+        .err("kfpatch: error: {I}/api-service/params.env is 20971520 bytes; kfpatch reads managed files of at most 1 MiB (1048576 bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold\n"),
         c("size: a UI patch just over 1 MiB", |_, d| {
             let mut text = fs::read_to_string(ui(d)).expect("read");
             while text.len() <= 1 << 20 {
@@ -380,7 +380,7 @@ fn bad_input_catalogue() {
             }
             write(&ui(d), text);
         })
-        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml is 1049462 bytes; kfpatch reads managed files of at most 1 MiB (1048576 bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold\nnothing was written\n"),
+        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml is 1048593 bytes; kfpatch reads managed files of at most 1 MiB (1048576 bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold\n"),
         // ---- ConfigMap keys the API server would refuse
         c("key: a Greek capital epsilon in a look-alike MULTIUSER", |_, d| write(&params(d), format!("{UPSTREAM_PARAMS}MULTIUS\u{395}R=false\n")))
         .err("kfpatch: error: {I}/api-service/params.env:5:8: the key \"MULTIUS\u{395}R\" holds '\u{395}' (U+0395), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\nnothing was written\n"),
@@ -388,7 +388,7 @@ fn bad_input_catalogue() {
         .err("kfpatch: error: {I}/api-service/params.env:5:3: the key \"MY KEY\" holds ' ' (U+0020), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\nnothing was written\n")
         .with_args(&["set", "VISUALIZATIONSERVICE_PORT=8080"]),
         c("key: a look-alike key, with audit", |_, d| write(&params(d), format!("{UPSTREAM_PARAMS}\u{feff}X=1\nVISUALIZATIONSERVICE_NAM\u{415}=x\n")))
-        .err("kfpatch: error: {I}/api-service/params.env:5:1: the key \"\u{feff}X\" holds '\u{feff}' (U+FEFF), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\n{I}/api-service/params.env:6:26: the key \"VISUALIZATIONSERVICE_NAM\u{415}\" holds '\u{415}' (U+0415), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\n")
+        .err("kfpatch: error: {I}/api-service/params.env:5:1: the key \"\u{feff}X\" holds '\u{feff}' (U+FEFF), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\n{I}/api-service/params.env:6:25: the key \"VISUALIZATIONSERVICE_NAM\u{415}\" holds '\u{415}' (U+0415), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\n")
         .with_args(&["audit"]),
         // ---- managed paths that are not regular files
         c("kind: params.env is a FIFO (never opened)", |_, d| {
@@ -566,7 +566,10 @@ fn a_repository_of_another_user_keeps_the_dirty_guard_on() {
     let ran = kfpatch(&root, &["multiuser", "off"], &env);
     assert_eq!(
         (ran.code, ran.stderr.as_str()),
-        (2, "kfpatch: error: cannot read the git repository of [ROOT]: it belongs to uid 65534 and kfpatch runs as uid 0; git refuses such repositories (\"detected dubious ownership\"), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: if you trust it, git config --global --add safe.directory [ROOT]; or pass --allow-dirty to write without the check\nnothing was written\n")
+        (
+            2,
+            "kfpatch: error: cannot read the git repository of [ROOT]: it belongs to uid 65534 and kfpatch runs as uid 0; git refuses such repositories (\"detected dubious ownership\"), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: if you trust it, git config --global --add safe.directory [ROOT]; or pass --allow-dirty to write without the check\nnothing was written\n"
+        )
     );
     assert_eq!(before, snapshot(&root), "nothing was written");
 
@@ -579,7 +582,10 @@ fn a_repository_of_another_user_keeps_the_dirty_guard_on() {
     let ran = kfpatch(&root, &["multiuser", "off"], &env);
     assert_eq!(
         (ran.code, ran.stderr.as_str()),
-        (2, "kfpatch: error: these files have uncommitted changes beyond the settings kfpatch manages (or are not committed):\n  {I}/api-service/params.env\ncommit or stash them first, or pass --allow-dirty to edit them anyway; nothing was written\n")
+        (
+            2,
+            "kfpatch: error: these files have uncommitted changes beyond the settings kfpatch manages (or are not committed):\n  {I}/api-service/params.env\ncommit or stash them first, or pass --allow-dirty to edit them anyway; nothing was written\n"
+        )
     );
     assert_eq!(before, snapshot(&root), "nothing was written");
 
@@ -675,7 +681,12 @@ fn a_device_node_is_named_and_never_opened() {
         let ran = kfpatch(&root, &["multiuser", "off"], &[]);
         assert_eq!(
             (ran.code, ran.stderr),
-            (2, format!("kfpatch: error: {{I}}/api-service/params.env is {name}, not a regular file; kfpatch reads and writes regular files only\n  fix: put the upstream file back (git checkout -- {{I}}/api-service/params.env)\n"))
+            (
+                2,
+                format!(
+                    "kfpatch: error: {{I}}/api-service/params.env is {name}, not a regular file; kfpatch reads and writes regular files only\n  fix: put the upstream file back (git checkout -- {{I}}/api-service/params.env)\n"
+                )
+            )
         );
     }
 }
@@ -696,7 +707,9 @@ fn output_within(mut command: Command, limit: std::time::Duration) -> (std::proc
     match rx.recv_timeout(limit) {
         Ok(output) => (output.expect("wait"), started.elapsed().as_secs_f64()),
         Err(_) => {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
             panic!("kfpatch still ran after {limit:?}: a hung child was not bounded");
         }
     }
@@ -734,11 +747,20 @@ fn hanging_kustomize(folder: &Path, also_version: bool) -> PathBuf {
     script
 }
 
+/// Whether the process in `pid_file` still runs 5 s from now at the latest (SIGKILL is delivered
+/// asynchronously; a killed process whose parent is gone may linger as a zombie until init
+/// reaps it).
 fn alive(pid_file: &Path) -> bool {
     let pid = fs::read_to_string(pid_file).expect("pid file");
-    // A killed process whose parent is gone may linger as a zombie until init reaps it.
-    fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
-        .is_ok_and(|stat| !stat.contains(") Z "))
+    let runs = || {
+        fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+            .is_ok_and(|stat| !stat.contains(") Z "))
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while runs() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    runs()
 }
 
 #[test]
@@ -747,18 +769,27 @@ fn a_render_that_never_finishes_is_killed_with_its_children() {
     for (also_version, args, expected) in [
         (
             false,
-            vec!["render", "--timeout", "1s"],
-            "kfpatch: error: [TMP]/hang [ROOT]/example ran for N s and did not finish within the time limit (--timeout 1s); kfpatch stopped it and every process it started\n",
+            vec!["render", "--target", I, "--timeout", "1s"],
+            "kfpatch: error: [TMP]/hang [ROOT]/{I} ran for N s and did not finish within the time limit (--timeout 1s); kfpatch stopped it and every process it started\n",
         ),
         (
             true,
-            vec!["render", "--timeout", "1s"],
+            vec!["render", "--target", I, "--timeout", "1s"],
             "kfpatch: error: [TMP]/hang-all version ran for N s and did not finish within the time limit (--timeout 1s); kfpatch stopped it and every process it started\n",
         ),
         (
             false,
-            vec!["reinstall", "--timeout", "2s", "--yes", "--kubeconfig", "/nonexistent"],
-            "kfpatch: error: [TMP]/hang [ROOT]/example ran for N s and did not finish within the time limit (--timeout 2s); kfpatch stopped it and every process it started\n",
+            vec![
+                "reinstall",
+                "--target",
+                I,
+                "--timeout",
+                "2s",
+                "--yes",
+                "--kubeconfig",
+                "/nonexistent",
+            ],
+            "kfpatch: error: [TMP]/hang [ROOT]/{I} ran for N s and did not finish within the time limit (--timeout 2s); kfpatch stopped it and every process it started\n",
         ),
     ] {
         let script = hanging_kustomize(temp.path(), also_version);

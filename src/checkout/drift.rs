@@ -75,7 +75,7 @@ pub struct SettingChange {
 
 /// Compares REF with the work tree under the install's KFP tree.
 pub fn against(install: &Install, reference: &str) -> Result<Drift> {
-    let Some(checkout) = Checkout::open(&install.root) else {
+    let Some(checkout) = Checkout::open(&install.root)? else {
         return Err(Failure::new(format!(
             "--against {reference}: {} is not inside a git repository; drift is measured against git history (run kfpatch in a clone of kubeflow/manifests or kubeflow/pipelines)",
             install.root.display()

@@ -41,7 +41,9 @@ pub struct GitState {
 }
 
 pub fn git_state(install: &Install) -> Option<GitState> {
-    let checkout = Checkout::open(&install.root)?;
+    // `status` shows what git knows when it can; the write commands refuse an unreadable
+    // repository (edit::write::check_clean).
+    let checkout = Checkout::open(&install.root).ok().flatten()?;
     let commit = checkout.head()?;
     let mut files: Vec<&str> = Vec::new();
     for setting in CATALOGUE {

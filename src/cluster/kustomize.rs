@@ -27,7 +27,8 @@ pub struct Kustomize {
 impl Kustomize {
     /// `--kustomize CMD` split into words (no shell, no quoting), or the default: `kustomize
     /// build` when kustomize is on PATH, else `kubectl kustomize`.
-    pub fn choose(flag: Option<&str>) -> Result<Kustomize> {
+    /// Asking it for its version counts against `deadline` (`--timeout LIMIT`) like the render.
+    pub fn choose(flag: Option<&str>, deadline: Instant, limit: &str) -> Result<Kustomize> {
         let words: Vec<String> = match flag {
             Some(cmd) => cmd.split_whitespace().map(str::to_string).collect(),
             None if process::on_path("kustomize") => vec!["kustomize".into(), "build".into()],
@@ -38,14 +39,7 @@ impl Kustomize {
                 "--kustomize is empty: give a command such as \"kustomize build\" or \"kubectl kustomize\"",
             ));
         };
-        let version = detect_version(program);
-        if let Err(why) = &version
-            && why.starts_with("cannot run")
-        {
-            return Err(Failure::new(format!(
-                "{why}; install kustomize or kubectl, or name another with --kustomize CMD"
-            )));
-        }
+        let version = detect_version(program, deadline, limit)?;
         Ok(Kustomize {
             program: program.clone(),
             args: args.to_vec(),
@@ -84,14 +78,20 @@ impl Kustomize {
         dir: &Path,
         root: &Path,
         shown: &str,
-        deadline: Option<Instant>,
+        deadline: Instant,
+        limit: &str,
         tick: &mut dyn FnMut(),
     ) -> Result<Rendered> {
         let remote = remote_bases(dir, root);
         let mut args: Vec<String> = self.args.clone();
         args.push(dir.display().to_string());
-        let ran = process::run(&self.program, &args, None, deadline, tick)
+        let ran = process::run(&self.program, &args, None, Some(deadline), tick)
             .map_err(|e| Failure::new(format!("cannot run {}: {e}", self.program)))?;
+        if ran.timed_out {
+            let mut words = vec![self.program.clone()];
+            words.extend(args);
+            return Err(Failure::new(ran.timed_out_message(&words.join(" "), limit)));
+        }
         if ran.success() {
             return Ok(Rendered {
                 yaml: ran.stdout,
@@ -112,11 +112,6 @@ impl Kustomize {
                 } else {
                     format!("\n{} said: {detail}", self.program)
                 }
-            )));
-        }
-        if ran.timed_out {
-            return Err(Failure::new(format!(
-                "rendering {shown} did not finish before the time limit (--timeout)"
             )));
         }
         Err(Failure::new(format!(
@@ -168,8 +163,13 @@ pub fn readme_uses_server_side(install: &Install) -> bool {
         .is_some_and(|(wanted, _)| Version::parse("5.4.3").is_some_and(|v| wanted >= v))
 }
 
-/// What `kustomize version` (or `kubectl version --client`) reports.
-fn detect_version(program: &str) -> std::result::Result<Version, String> {
+/// What `kustomize version` (or `kubectl version --client`) reports, or why it is unknown. A
+/// program that cannot be started, or that does not answer before `deadline`, is an error.
+fn detect_version(
+    program: &str,
+    deadline: Instant,
+    limit: &str,
+) -> Result<std::result::Result<Version, String>> {
     let is_kubectl = Path::new(program)
         .file_name()
         .is_some_and(|n| n == "kubectl");
@@ -178,8 +178,15 @@ fn detect_version(program: &str) -> std::result::Result<Version, String> {
     } else {
         &["version"]
     };
-    let ran = process::run(program, args, None, None, &mut || {})
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let ran = process::run(program, args, None, Some(deadline), &mut || {}).map_err(|e| {
+        Failure::new(format!(
+            "cannot run {program}: {e}; install kustomize or kubectl, or name another with --kustomize CMD"
+        ))
+    })?;
+    if ran.timed_out {
+        let command = format!("{program} {}", args.join(" "));
+        return Err(Failure::new(ran.timed_out_message(&command, limit)));
+    }
     let text = if is_kubectl {
         ran.stdout
             .lines()
@@ -189,7 +196,7 @@ fn detect_version(program: &str) -> std::result::Result<Version, String> {
     } else {
         ran.stdout.clone()
     };
-    first_version(&text).ok_or_else(|| format!("{program} did not report one"))
+    Ok(first_version(&text).ok_or_else(|| format!("{program} did not report one")))
 }
 
 /// The first `v1.2.3`-like word in `text` (`{Version:kustomize/v4.5.7 ...}`, `v5.5.0`).

@@ -24,17 +24,19 @@ pub struct Render {
 }
 
 /// Resolves `target`, chooses kustomize, renders once and reads the effective settings. A
-/// kfpatch overlay as the target is compared with the values it switches.
+/// kfpatch overlay as the target is compared with the values it switches. Asking kustomize its
+/// version and the render stop at `deadline` (`--timeout LIMIT`).
 pub fn prepare(
     install: Install,
     target: &str,
     kustomize_flag: Option<&str>,
-    deadline: Option<Instant>,
+    deadline: Instant,
+    limit: &str,
     err: &mut dyn Write,
     progress: &mut Progress<'_>,
 ) -> Result<Render> {
     let target = targets::resolve(&install, target)?;
-    let kustomize = Kustomize::choose(kustomize_flag)?;
+    let kustomize = Kustomize::choose(kustomize_flag, deadline, limit)?;
     if let Some(warning) = kustomize.version_warning(&install) {
         let _ = writeln!(err, "kfpatch: warning: {warning}");
     }
@@ -45,6 +47,7 @@ pub fn prepare(
         &install.root,
         &target.shown,
         deadline,
+        limit,
         &mut || progress.tick(),
     )?;
     let took = started.elapsed();

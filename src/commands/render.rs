@@ -1,9 +1,11 @@
 //! `kfpatch render`: render the target once and show the effective KFP settings the cluster would
 //! get, and whether they agree with the files.
 
+use std::time::Instant;
+
 use crate::checkout::install;
 use crate::cli::{Cli, RenderArgs};
-use crate::cluster::render;
+use crate::cluster::{process, render};
 use crate::error::{Failure, Result};
 use crate::output::progress::Progress;
 use crate::output::{Output, write_out};
@@ -12,12 +14,14 @@ use crate::output::{Output, write_out};
 pub fn run(cli: &Cli, args: &RenderArgs, io: &mut Output<'_>) -> Result<i32> {
     let mut sink = std::io::sink();
     let mut progress = Progress::new(&mut sink, true);
+    let deadline = Instant::now() + process::parse_timeout(&args.timeout)?;
     let install = install::find(&cli.dir, cli.install.as_deref())?;
     let prepared = render::prepare(
         install,
         &args.target,
         args.kustomize.kustomize.as_deref(),
-        None,
+        deadline,
+        &args.timeout,
         io.err,
         &mut progress,
     )?;
