@@ -26,7 +26,7 @@ pub struct Cli {
     #[arg(long, value_name = "PATH", global = true)]
     pub install: Option<PathBuf>,
 
-    /// Colour the output: auto (on a terminal, unless NO_COLOR is set), always, never
+    /// Colour the output: auto (on a terminal, unless NO_COLOR is set or TERM=dumb), always, never
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
 

@@ -895,3 +895,85 @@ fn term_dumb_turns_colour_off_under_auto() {
         assert_eq!(text.contains("\x1b["), coloured, "TERM={term}:\n{text}");
     }
 }
+
+#[test]
+fn a_kubectl_that_never_answers_is_killed_at_the_deadline() {
+    let (temp, root, _) = checkout();
+    // A kustomize that renders one object at once, and a kubectl (first on PATH) that hangs.
+    let kustomize = temp.path().join("quick-kustomize");
+    write(
+        &kustomize,
+        "#!/bin/sh\nif [ \"$1\" = version ]; then echo v5.0.3; exit 0; fi\nprintf 'apiVersion: v1\\nkind: Namespace\\nmetadata:\\n  name: kubeflow\\n'\n",
+    );
+    fs::set_permissions(&kustomize, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let bin = temp.path().join("bin");
+    fs::create_dir(&bin).expect("mkdir");
+    let kubectl = hanging_kustomize(&bin, true);
+    fs::rename(&kubectl, bin.join("kubectl")).expect("mv");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = support::kfpatch();
+    command
+        .arg("-C")
+        .arg(&root)
+        .args(["reinstall", "--target", I, "--timeout", "2s", "--yes"])
+        .arg("--kustomize")
+        .arg(&kustomize)
+        .env("PATH", path);
+    let (output, took) = output_within(command, std::time::Duration::from_secs(30));
+    let stderr = mask_seconds(&shown(&root, &String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(
+        (output.status.code(), stderr.as_str()),
+        (
+            Some(3),
+            "kfpatch: error: kubectl config view --minify -o json ran for N s and did not finish within the time limit (--timeout 2s); kfpatch stopped it and every process it started\n"
+        )
+    );
+    assert!(took < 6.0, "took {took} s");
+    assert!(
+        !alive(&bin.join("kubectl.pid")),
+        "kubectl's own child still runs"
+    );
+}
+
+#[test]
+fn a_signal_while_a_child_runs_stops_the_child_too() {
+    let (temp, root, _) = checkout();
+    let script = hanging_kustomize(temp.path(), false);
+    let pid_file = PathBuf::from(format!("{}.pid", script.display()));
+    let child = support::kfpatch()
+        .arg("-C")
+        .arg(&root)
+        .args(["render", "--target", I, "--kustomize"])
+        .arg(&script)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The render has started once its child wrote its process id.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !fs::read_to_string(&pid_file).is_ok_and(|p| p.ends_with('\n')) {
+        assert!(
+            std::time::Instant::now() < until,
+            "the render never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).as_ref()
+        ),
+        (Some(143), "kfpatch: interrupted by SIGTERM\n")
+    );
+    assert!(!alive(&pid_file), "the render's own child still runs");
+}

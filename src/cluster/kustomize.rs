@@ -90,7 +90,10 @@ impl Kustomize {
         if ran.timed_out {
             let mut words = vec![self.program.clone()];
             words.extend(args);
-            return Err(Failure::new(ran.timed_out_message(&words.join(" "), limit)));
+            return Err(Failure::new(ran.timed_out_message(
+                &words.join(" "),
+                &format!("--timeout {limit}"),
+            )));
         }
         if ran.success() {
             return Ok(Rendered {
@@ -185,7 +188,9 @@ fn detect_version(
     })?;
     if ran.timed_out {
         let command = format!("{program} {}", args.join(" "));
-        return Err(Failure::new(ran.timed_out_message(&command, limit)));
+        return Err(Failure::new(
+            ran.timed_out_message(&command, &format!("--timeout {limit}")),
+        ));
     }
     let text = if is_kubectl {
         ran.stdout

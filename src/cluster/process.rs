@@ -38,10 +38,10 @@ impl Ran {
     }
 
     /// Why a run killed at the deadline failed: `command` (as the user would type it), how long
-    /// it ran, and the limit (`--timeout LIMIT`).
+    /// it ran, and which limit it hit (`--timeout 5m`).
     pub fn timed_out_message(&self, command: &str, limit: &str) -> String {
         format!(
-            "{command} ran for {:.1} s and did not finish within the time limit (--timeout {limit}); kfpatch stopped it and every process it started",
+            "{command} ran for {:.1} s and did not finish within the time limit ({limit}); kfpatch stopped it and every process it started",
             self.took.as_secs_f64()
         )
     }

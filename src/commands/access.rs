@@ -81,6 +81,7 @@ fn apply(args: &AccessArgs, yaml: &str, io: &mut Output<'_>) -> Result<()> {
     let kubectl = Kubectl::new(
         args.cluster.kubeconfig.clone(),
         args.cluster.context.clone(),
+        format!("{} s for access --apply", APPLY_TIMEOUT.as_secs()),
     );
     let stdin = std::io::stdin();
     let is_terminal = stdin.is_terminal();

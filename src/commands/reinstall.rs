@@ -73,6 +73,7 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
     let kubectl = Kubectl::new(
         args.cluster.kubeconfig.clone(),
         args.cluster.context.clone(),
+        format!("--timeout {}", args.timeout),
     );
     let stdin = std::io::stdin();
     let is_terminal = stdin.is_terminal();
