@@ -7,18 +7,23 @@
 //! run and removes its temporary files; the child runner kills the process groups it started.
 //! A hook keeps its own lock held until the process exits, so the main thread cannot start a
 //! rename or a child after the hook has looked.
+//!
+//! The waiting thread starts with the first hook, so a run that writes nothing and starts no
+//! program (`status`, `audit`, a dry run) pays nothing for it and ends on a signal as any program
+//! does: it has nothing to undo.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, Once};
 
 /// Undoes what one layer did; returns what it undid, for the message (`None`: nothing to say).
 pub type Hook = fn() -> Option<String>;
 
 static HOOKS: Mutex<Vec<Hook>> = Mutex::new(Vec::new());
 
-/// Blocks the signals and starts the thread that waits for them. Called first thing in `main`,
-/// before any other thread exists, so that every thread inherits the blocked mask (children get
-/// a clean mask: `std::process::Command` resets it after the fork).
-pub fn install() {
+/// Blocks the signals and starts the thread that waits for them. The first hook is registered on
+/// the main thread before it starts any other thread (the layers register before they write or
+/// start a program), so every thread inherits the blocked mask; children get a clean mask, as
+/// `std::process::Command` resets it after the fork.
+fn install() {
     // SAFETY: `sigset_t` is plain data that `sigemptyset` initialises; the calls only read and
     // write the set given to them and this thread's signal mask.
     let set = unsafe {
@@ -41,8 +46,11 @@ pub fn install() {
     });
 }
 
-/// Registers `hook` (once per hook) to run when a signal interrupts the run.
+/// Registers `hook` (once per hook) to run when a signal interrupts the run. Call it before
+/// starting the threads of the work the hook undoes.
 pub fn on_interrupt(hook: Hook) {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(install);
     let mut hooks = HOOKS.lock().unwrap_or_else(|e| e.into_inner());
     if !hooks.contains(&hook) {
         hooks.push(hook);

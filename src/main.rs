@@ -7,8 +7,6 @@ use kfpatch::commands;
 use kfpatch::output::{self, Output};
 
 fn main() {
-    // First, before any thread exists: every thread must inherit the blocked signals.
-    kfpatch::interrupt::install();
     let cli = Cli::parse();
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();

@@ -173,7 +173,11 @@ fn wait_for(path: &Path, bytes: &[u8], what: &str) {
 fn a_signal_during_the_write_puts_everything_back() {
     let (old, new) = old_and_new();
     let params = format!("{INSTALL}/api-service/params.env");
-    for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
+    for (signal, number, code) in [
+        ("INT", libc::SIGINT, 130),
+        ("TERM", libc::SIGTERM, 143),
+        ("HUP", libc::SIGHUP, 129),
+    ] {
         let (_temp, root) = copy_of_fixture();
         let child = support::kfpatch()
             .arg("-C")
@@ -197,12 +201,7 @@ fn a_signal_during_the_write_puts_everything_back() {
             assert!(Instant::now() < deadline, "no second temporary file");
             std::thread::sleep(Duration::from_millis(2));
         }
-        let sent = std::process::Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(child.id().to_string())
-            .status()
-            .expect("kill");
-        assert!(sent.success());
+        support::send_signal(child.id(), number);
         let output = child.wait_with_output().expect("wait");
         assert_eq!(output.status.code(), Some(code), "SIG{signal}");
         assert_eq!(

@@ -707,9 +707,7 @@ fn output_within(mut command: Command, limit: std::time::Duration) -> (std::proc
     match rx.recv_timeout(limit) {
         Ok(output) => (output.expect("wait"), started.elapsed().as_secs_f64()),
         Err(_) => {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
+            support::send_signal(pid, libc::SIGKILL);
             panic!("kfpatch still ran after {limit:?}: a hung child was not bounded");
         }
     }
@@ -962,11 +960,7 @@ fn a_signal_while_a_child_runs_stops_the_child_too() {
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(sent.success());
+    support::send_signal(child.id(), libc::SIGTERM);
     let output = child.wait_with_output().expect("wait");
     assert_eq!(
         (

@@ -103,7 +103,6 @@ fn normalise(file: &str, text: &str, extra_keys: &[&str]) -> Option<String> {
 /// Writes every file atomically. If one write fails, the files already written are put back;
 /// an interrupt (SIGINT, SIGTERM, SIGHUP) puts them back too.
 pub fn write_all(files: &[FilePlan]) -> Result<()> {
-    interrupt::on_interrupt(undo_on_interrupt);
     for (i, file) in files.iter().enumerate() {
         if let Err(e) = replace(
             &file.path,
@@ -217,6 +216,9 @@ fn temp_beside(path: &Path) -> PathBuf {
 
 /// Creates the temporary file, recorded in the journal in the same step.
 fn create_temp(temp: &Path, journal_on: bool) -> std::io::Result<File> {
+    if journal_on {
+        interrupt::on_interrupt(undo_on_interrupt);
+    }
     let mut held = journal_on.then(journal);
     let create = || OpenOptions::new().write(true).create_new(true).open(temp);
     let file = match create() {
