@@ -728,19 +728,35 @@ fn mask_seconds(text: &str) -> String {
     out
 }
 
-/// A kustomize that answers `version` and then never finishes a render; its grandchild (a
-/// `sleep`) writes its process id to `hang.pid`, so the test can check it was killed too.
-fn hanging_kustomize(folder: &Path, also_version: bool) -> PathBuf {
-    let script = folder.join(if also_version { "hang-all" } else { "hang" });
-    let version = if also_version {
-        ""
-    } else {
-        "if [ \"$1\" = version ]; then echo v5.0.3; exit 0; fi\n"
+/// What a hanging kustomize never finishes.
+#[derive(Clone, Copy, Debug)]
+enum Hangs {
+    /// The render (`version` answers at once).
+    Render,
+    /// `version` (the render answers at once, with one object).
+    Version,
+    /// Everything.
+    All,
+}
+
+/// A kustomize that never finishes what `hangs` says; the process that hangs is a grandchild
+/// (a `sleep`) that writes its process id to `NAME.pid`, so the test can check it was killed too.
+fn hanging_kustomize(folder: &Path, hangs: Hangs) -> PathBuf {
+    let hang = "sleep 1000 &\necho $! > \"$0.pid\"\nwait\n";
+    let render = "printf 'apiVersion: v1\\nkind: Namespace\\nmetadata:\\n  name: kubeflow\\n'\n";
+    let (name, body) = match hangs {
+        Hangs::Render => (
+            "hang",
+            format!("if [ \"$1\" = version ]; then echo v5.0.3; exit 0; fi\n{hang}"),
+        ),
+        Hangs::Version => (
+            "hang-version",
+            format!("if [ \"$1\" = version ]; then\n{hang}fi\n{render}"),
+        ),
+        Hangs::All => ("hang-all", hang.to_string()),
     };
-    write(
-        &script,
-        format!("#!/bin/sh\n{version}sleep 1000 &\necho $! > \"$0.pid\"\nwait\n"),
-    );
+    let script = folder.join(name);
+    write(&script, format!("#!/bin/sh\n{body}"));
     fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
     script
 }
@@ -764,19 +780,19 @@ fn alive(pid_file: &Path) -> bool {
 #[test]
 fn a_render_that_never_finishes_is_killed_with_its_children() {
     let (temp, root, _) = checkout();
-    for (also_version, args, expected) in [
+    for (hangs, args, expected) in [
         (
-            false,
+            Hangs::Render,
             vec!["render", "--target", I, "--timeout", "1s"],
             "kfpatch: error: [TMP]/hang [ROOT]/{I} ran for N s and did not finish within the time limit (--timeout 1s); kfpatch stopped it and every process it started\n",
         ),
         (
-            true,
+            Hangs::Version,
             vec!["render", "--target", I, "--timeout", "1s"],
-            "kfpatch: error: [TMP]/hang-all version ran for N s and did not finish within the time limit (--timeout 1s); kfpatch stopped it and every process it started\n",
+            "kfpatch: error: [TMP]/hang-version version ran for N s and did not finish within the time limit (--timeout 1s); kfpatch stopped it and every process it started\n",
         ),
         (
-            false,
+            Hangs::Render,
             vec![
                 "reinstall",
                 "--target",
@@ -790,7 +806,7 @@ fn a_render_that_never_finishes_is_killed_with_its_children() {
             "kfpatch: error: [TMP]/hang [ROOT]/{I} ran for N s and did not finish within the time limit (--timeout 2s); kfpatch stopped it and every process it started\n",
         ),
     ] {
-        let script = hanging_kustomize(temp.path(), also_version);
+        let script = hanging_kustomize(temp.path(), hangs);
         let mut command = support::kfpatch();
         command
             .arg("-C")
@@ -906,7 +922,7 @@ fn a_kubectl_that_never_answers_is_killed_at_the_deadline() {
     fs::set_permissions(&kustomize, fs::Permissions::from_mode(0o755)).expect("chmod");
     let bin = temp.path().join("bin");
     fs::create_dir(&bin).expect("mkdir");
-    let kubectl = hanging_kustomize(&bin, true);
+    let kubectl = hanging_kustomize(&bin, Hangs::All);
     fs::rename(&kubectl, bin.join("kubectl")).expect("mv");
     let path = format!(
         "{}:{}",
@@ -940,7 +956,7 @@ fn a_kubectl_that_never_answers_is_killed_at_the_deadline() {
 #[test]
 fn a_signal_while_a_child_runs_stops_the_child_too() {
     let (temp, root, _) = checkout();
-    let script = hanging_kustomize(temp.path(), false);
+    let script = hanging_kustomize(temp.path(), Hangs::Render);
     let pid_file = PathBuf::from(format!("{}.pid", script.display()));
     let child = support::kfpatch()
         .arg("-C")

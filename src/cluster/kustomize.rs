@@ -5,8 +5,10 @@
 //! asks for, and turns the failure of a render that needs the network (a remote base, facts §5)
 //! into the URL and the advice to vendor it, instead of kustomize's raw git error alone.
 
+use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::thread;
 use std::time::Instant;
 
 use crate::checkout::install::{Install, Layout, relative};
@@ -16,18 +18,56 @@ use crate::cluster::process;
 use crate::error::{Failure, Result};
 
 /// The kustomize that renders: a program and the arguments before the folder.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Kustomize {
     pub program: String,
     pub args: Vec<String>,
-    /// The kustomize version it reports, or why it is unknown.
-    pub version: std::result::Result<Version, String>,
+    /// The kustomize version it reports, asked for while the render runs.
+    version: VersionQuery,
+}
+
+type VersionAnswer = std::result::Result<Version, String>;
+
+/// The answer, and the failure of a query that ran past the deadline.
+type VersionOutcome = (VersionAnswer, Option<Failure>);
+
+/// `kustomize version` (or `kubectl version --client`) runs on its own thread beside the render:
+/// kubectl takes tens of milliseconds to start, which would otherwise add to every render. It
+/// has the render's deadline; one that runs past it is an error (`Err`), not an unknown version.
+#[derive(Debug)]
+struct VersionQuery {
+    running: RefCell<Option<thread::JoinHandle<VersionOutcome>>>,
+    answer: OnceCell<VersionOutcome>,
+}
+
+impl VersionQuery {
+    fn start(program: &str, deadline: Instant, limit: &str) -> VersionQuery {
+        let (program, limit) = (program.to_string(), limit.to_string());
+        // Before the thread starts, so that it inherits the blocked signals.
+        process::prepare();
+        VersionQuery {
+            running: RefCell::new(Some(thread::spawn(move || {
+                detect_version(&program, deadline, &limit)
+            }))),
+            answer: OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> &VersionOutcome {
+        self.answer.get_or_init(|| {
+            self.running
+                .borrow_mut()
+                .take()
+                .and_then(|query| query.join().ok())
+                .unwrap_or_else(|| (Err("the version query failed".to_string()), None))
+        })
+    }
 }
 
 impl Kustomize {
     /// `--kustomize CMD` split into words (no shell, no quoting), or the default: `kustomize
-    /// build` when kustomize is on PATH, else `kubectl kustomize`.
-    /// Asking it for its version counts against `deadline` (`--timeout LIMIT`) like the render.
+    /// build` when kustomize is on PATH, else `kubectl kustomize`. Its version query stops at
+    /// `deadline` (`--timeout LIMIT`), like the render.
     pub fn choose(flag: Option<&str>, deadline: Instant, limit: &str) -> Result<Kustomize> {
         let words: Vec<String> = match flag {
             Some(cmd) => cmd.split_whitespace().map(str::to_string).collect(),
@@ -39,19 +79,24 @@ impl Kustomize {
                 "--kustomize is empty: give a command such as \"kustomize build\" or \"kubectl kustomize\"",
             ));
         };
-        let version = detect_version(program, deadline, limit)?;
         Ok(Kustomize {
             program: program.clone(),
             args: args.to_vec(),
-            version,
+            version: VersionQuery::start(program, deadline, limit),
         })
+    }
+
+    /// The kustomize version it reports, or why it is unknown (waits for the query, which ends
+    /// by the deadline at the latest).
+    pub fn version(&self) -> &VersionAnswer {
+        &self.version.get().0
     }
 
     /// `kubectl kustomize (kustomize v5.5.0)`.
     pub fn describe(&self) -> String {
         let mut words = vec![self.program.clone()];
         words.extend(self.args.iter().cloned());
-        let version = match &self.version {
+        let version = match self.version() {
             Ok(v) => format!("kustomize {v}"),
             Err(why) => format!("version unknown: {why}"),
         };
@@ -61,7 +106,7 @@ impl Kustomize {
     /// A warning when this kustomize is older than the release's README asks for.
     pub fn version_warning(&self, install: &Install) -> Option<String> {
         let (wanted, release) = required_version(install)?;
-        let have = self.version.as_ref().ok()?;
+        let have = self.version().as_ref().ok()?;
         let mut words = vec![self.program.clone()];
         words.extend(self.args.iter().cloned());
         (*have < wanted).then(|| {
@@ -72,7 +117,9 @@ impl Kustomize {
         })
     }
 
-    /// Renders the kustomization in `dir` (shown to the user as `shown`). Stops at `deadline`.
+    /// Renders the kustomization in `dir` (shown to the user as `shown`). At `deadline`
+    /// (`--timeout LIMIT`) the render, or the version query beside it, is killed with everything
+    /// it started, and the render fails naming the command and how long it ran.
     pub fn render(
         &self,
         dir: &Path,
@@ -85,8 +132,12 @@ impl Kustomize {
         let remote = remote_bases(dir, root);
         let mut args: Vec<String> = self.args.clone();
         args.push(dir.display().to_string());
-        let ran = process::run(&self.program, &args, None, Some(deadline), tick)
-            .map_err(|e| Failure::new(format!("cannot run {}: {e}", self.program)))?;
+        let ran = process::run(&self.program, &args, None, Some(deadline), tick).map_err(|e| {
+            Failure::new(format!(
+                "cannot run {}: {e}; install kustomize or kubectl, or name another with --kustomize CMD",
+                self.program
+            ))
+        })?;
         if ran.timed_out {
             let mut words = vec![self.program.clone()];
             words.extend(args);
@@ -94,6 +145,9 @@ impl Kustomize {
                 &words.join(" "),
                 &format!("--timeout {limit}"),
             )));
+        }
+        if let Some(failure) = &self.version.get().1 {
+            return Err(failure.clone());
         }
         if ran.success() {
             return Ok(Rendered {
@@ -166,13 +220,9 @@ pub fn readme_uses_server_side(install: &Install) -> bool {
         .is_some_and(|(wanted, _)| Version::parse("5.4.3").is_some_and(|v| wanted >= v))
 }
 
-/// What `kustomize version` (or `kubectl version --client`) reports, or why it is unknown. A
-/// program that cannot be started, or that does not answer before `deadline`, is an error.
-fn detect_version(
-    program: &str,
-    deadline: Instant,
-    limit: &str,
-) -> Result<std::result::Result<Version, String>> {
+/// What `kustomize version` (or `kubectl version --client`) reports, or why it is unknown; a
+/// query still running at `deadline` is killed and is an error.
+fn detect_version(program: &str, deadline: Instant, limit: &str) -> VersionOutcome {
     let is_kubectl = Path::new(program)
         .file_name()
         .is_some_and(|n| n == "kubectl");
@@ -181,16 +231,17 @@ fn detect_version(
     } else {
         &["version"]
     };
-    let ran = process::run(program, args, None, Some(deadline), &mut || {}).map_err(|e| {
-        Failure::new(format!(
-            "cannot run {program}: {e}; install kustomize or kubectl, or name another with --kustomize CMD"
-        ))
-    })?;
+    let ran = match process::run(program, args, None, Some(deadline), &mut || {}) {
+        Ok(ran) => ran,
+        Err(e) => return (Err(format!("cannot run {program}: {e}")), None),
+    };
     if ran.timed_out {
         let command = format!("{program} {}", args.join(" "));
-        return Err(Failure::new(
-            ran.timed_out_message(&command, &format!("--timeout {limit}")),
-        ));
+        let failure = Failure::new(ran.timed_out_message(&command, &format!("--timeout {limit}")));
+        return (
+            Err(format!("{command} did not answer in time")),
+            Some(failure),
+        );
     }
     let text = if is_kubectl {
         ran.stdout
@@ -201,7 +252,8 @@ fn detect_version(
     } else {
         ran.stdout.clone()
     };
-    Ok(first_version(&text).ok_or_else(|| format!("{program} did not report one")))
+    let answer = first_version(&text).ok_or_else(|| format!("{program} did not report one"));
+    (answer, None)
 }
 
 /// The first `v1.2.3`-like word in `text` (`{Version:kustomize/v4.5.7 ...}`, `v5.5.0`).

@@ -77,6 +77,13 @@ fn kill_group(group: i32) {
     }
 }
 
+/// Registers the interrupt hook that kills running children. [`run`] does it too; a caller that
+/// runs children on threads of its own calls it before starting them, so that they inherit the
+/// blocked signals.
+pub fn prepare() {
+    interrupt::on_interrupt(kill_on_interrupt);
+}
+
 /// Runs `program args`, writes `stdin` to it, and collects its output. Past `deadline` the child
 /// and its process group are killed and `timed_out` set. `tick` is called while waiting. `Err`
 /// only when the program cannot be started (not installed, not executable).
@@ -87,7 +94,7 @@ pub fn run<S: AsRef<OsStr>>(
     deadline: Option<Instant>,
     tick: &mut dyn FnMut(),
 ) -> std::io::Result<Ran> {
-    interrupt::on_interrupt(kill_on_interrupt);
+    prepare();
     let started = Instant::now();
     let mut command = Command::new(program);
     command

@@ -37,9 +37,6 @@ pub fn prepare(
 ) -> Result<Render> {
     let target = targets::resolve(&install, target)?;
     let kustomize = Kustomize::choose(kustomize_flag, deadline, limit)?;
-    if let Some(warning) = kustomize.version_warning(&install) {
-        let _ = writeln!(err, "kfpatch: warning: {warning}");
-    }
     let started = Instant::now();
     progress.label(&format!("rendering {}", target.shown));
     let rendered = kustomize.render(
@@ -51,6 +48,9 @@ pub fn prepare(
         &mut || progress.tick(),
     )?;
     let took = started.elapsed();
+    if let Some(warning) = kustomize.version_warning(&install) {
+        let _ = writeln!(err, "kfpatch: warning: {warning}");
+    }
     for remote in &rendered.remote {
         let _ = writeln!(
             err,
