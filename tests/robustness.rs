@@ -424,7 +424,7 @@ fn bad_input_catalogue() {
             fs::create_dir(r.join(".git")).expect("mkdir");
             write(&r.join(".git/HEAD"), "ref: refs/heads/main\n");
         })
-        .err("kfpatch: error: cannot read the git repository of [ROOT]: [ROOT]/.git is not a git repository (could not find repository at '[ROOT]'), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: repair or remove [ROOT]/.git, or pass --allow-dirty to write without the check\nnothing was written\n"),
+        .err("kfpatch: error: cannot read the git repository of [ROOT]: [ROOT]/.git is not a git repository (could not find repository at '[ROOT]/{I}'), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: repair or remove [ROOT]/.git, or pass --allow-dirty to write without the check\nnothing was written\n"),
         // ---- the checkout itself
         c("tree: two installs", |r, _| {
             support::copy_tree(&fixture("manifests-v1.8-apps/apps"), &r.join("vendor/copy/apps"));
