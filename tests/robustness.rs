@@ -584,7 +584,7 @@ fn a_repository_of_another_user_keeps_the_dirty_guard_on() {
         (ran.code, ran.stderr.as_str()),
         (
             2,
-            "kfpatch: error: these files have uncommitted changes beyond the settings kfpatch manages (or are not committed):\n  {I}/api-service/params.env\ncommit or stash them first, or pass --allow-dirty to edit them anyway; nothing was written\n"
+            "kfpatch: error: these files have uncommitted changes beyond the settings kfpatch manages:\n  {I}/api-service/params.env\ncommit or stash them first, or pass --allow-dirty to edit them anyway; nothing was written\n"
         )
     );
     assert_eq!(before, snapshot(&root), "nothing was written");
