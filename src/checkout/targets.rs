@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::checkout::deploys::{self, Graph};
 use crate::checkout::install::{self, Install, Layout, relative};
 use crate::error::{Failure, Result};
 
@@ -29,31 +30,82 @@ pub struct Target {
     pub why: String,
 }
 
-/// Resolves `--target kfp|all|PATH` in `install`'s checkout.
+/// Resolves `--target kfp|all|PATH` in `install`'s checkout. `kfp` and `all` are read from the
+/// kubeflow/manifests root that holds the install (which a distribution keeps in a folder of its
+/// own, e.g. `upstream/`); `kfp` prefers the checkout's own kustomization that builds on the
+/// install, when exactly one does.
 pub fn resolve(install: &Install, target: &str) -> Result<Target> {
     let root = &install.root;
-    let example = root.join("example");
+    let manifests = deploys::manifests_root(install);
+    let mut examples = vec![manifests.join("example")];
+    if manifests != *root {
+        examples.push(root.join("example"));
+    }
+    let example = examples.iter().find(|e| has_kustomization(e));
+    let looked = || {
+        examples
+            .iter()
+            .map(|e| format!("{}/kustomization.yaml", relative(root, e)))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
     match target {
-        "kfp" if has_kustomization(&example) => pipeline_line(root, &example),
-        "kfp" if install.layout == Layout::Pipelines => {
-            let dir = install.kfp_tree().join(PIPELINES_DEFAULT_OVERLAY);
-            folder(
-                root,
-                &dir,
-                "--target kfp: no example/ in a kubeflow/pipelines checkout, so its cert-manager multi-user overlay",
-            )
+        "kfp" => {
+            let mut graph = Graph::new(install);
+            let own = deploys::own_deploys(install, &mut graph);
+            if let Some(deploy) = deploys::own_kfp(&own, install) {
+                return folder(
+                    root,
+                    &deploy.dir,
+                    "--target kfp: the checkout's own kustomization that builds on the install",
+                );
+            }
+            if let Some(example) = example {
+                return pipeline_line(root, example);
+            }
+            if install.layout == Layout::Pipelines {
+                let dir = install.kfp_tree().join(PIPELINES_DEFAULT_OVERLAY);
+                return folder(
+                    root,
+                    &dir,
+                    "--target kfp: no example/ in a kubeflow/pipelines checkout, so its cert-manager multi-user overlay",
+                );
+            }
+            if manifests == *root {
+                return Err(Failure::new(format!(
+                    "--target kfp reads the pipeline line of example/kustomization.yaml, and {} has none; run in the kubeflow/manifests checkout root (-C DIR), or pass --target PATH (the KFP overlay to apply)",
+                    root.display()
+                )));
+            }
+            let own_text = if own.is_empty() {
+                format!("no kustomization of the checkout builds on {}", install.rel)
+            } else {
+                format!(
+                    "{} kustomizations of the checkout build on the install directly ({}), not one",
+                    own.iter().filter(|d| d.direct).count(),
+                    own.iter()
+                        .filter(|d| d.direct)
+                        .map(|d| d.shown.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            Err(Failure::new(format!(
+                "--target kfp: nothing to render: looked for the pipeline line of {}, and neither exists, and {own_text}; pass --target PATH (the kustomization that deploys KFP)",
+                looked()
+            )))
         }
-        "kfp" => Err(Failure::new(format!(
-            "--target kfp reads the pipeline line of example/kustomization.yaml, and {} has none; run in the kubeflow/manifests checkout root (-C DIR), or pass --target PATH (the KFP overlay to apply)",
-            root.display()
-        ))),
-        "all" if has_kustomization(&example) => {
-            folder(root, &example, "--target all: the whole of example/")
-        }
-        "all" => Err(Failure::new(format!(
-            "--target all renders example/, and {} has no example/kustomization.yaml; run in the kubeflow/manifests checkout root (-C DIR), or pass --target PATH",
-            root.display()
-        ))),
+        "all" => match example {
+            Some(example) => folder(root, example, "--target all: the whole of example/"),
+            None if manifests == *root => Err(Failure::new(format!(
+                "--target all renders example/, and {} has no example/kustomization.yaml; run in the kubeflow/manifests checkout root (-C DIR), or pass --target PATH",
+                root.display()
+            ))),
+            None => Err(Failure::new(format!(
+                "--target all renders example/, and there is none: looked for {}; pass --target PATH",
+                looked()
+            ))),
+        },
         path => {
             let dir = root.join(path);
             if !has_kustomization(&dir) {
@@ -148,7 +200,13 @@ fn pipeline_line(root: &Path, example: &Path) -> Result<Target> {
 /// The KFP overlay the checkout's `example/kustomization.yaml` installs: its one resource inside
 /// the KFP tree (facts §2).
 pub fn example_pipeline_overlay(install: &Install) -> Result<PathBuf> {
-    let example = install.root.join("example");
+    if let Some(own) = deploys::own_kfp(
+        &deploys::own_deploys(install, &mut Graph::new(install)),
+        install,
+    ) {
+        return Ok(own.dir);
+    }
+    let example = deploys::manifests_root(install).join("example");
     let Some(file) = KUSTOMIZATION_FILES
         .iter()
         .map(|name| example.join(name))

@@ -18,10 +18,12 @@ pub use json::{
 
 use crate::checkout::catalogue::{self, CATALOGUE, Parsed, Place, Reading, Setting, show_value};
 use crate::checkout::install::{Install, PARAMS_ENV};
+use crate::checkout::trace::{Given, Override};
 use crate::cluster::objects::Object;
 use crate::cluster::prune::API_SERVER_CONFIG_PREFIX;
 use crate::error::Result;
 use crate::output::location;
+use crate::syntax::envfile::parse_go_bool;
 
 /// The Deployment and container of the KFP API server.
 const API_SERVER: &str = "ml-pipeline";
@@ -47,6 +49,8 @@ pub struct Effective {
     pub disagreements: Vec<String>,
     /// The same as `text`, for `render -o json` (docs/render.schema.json).
     pub json: EffectiveJson,
+    /// One line per setting a file above the install gives another value than the install's file.
+    pub overridden: Vec<String>,
 }
 
 impl Effective {
@@ -109,6 +113,7 @@ pub fn read(
     install: &Install,
     objects: &[Object],
     switched_by_overlay: &[(String, usize)],
+    overrides: &[Override],
 ) -> Result<Effective> {
     let mut text = String::new();
     let api_config = generated_configmap(install, objects, PARAMS_ENV)?;
@@ -210,6 +215,14 @@ pub fn read(
             "\nConfigMap {VIEWER_CONFIGMAP}: {VIEWER_KEY} spec.serviceAccountName: {}\n",
             account.shown()
         ));
+        let single_user = api_config.as_ref().is_some_and(|c| {
+            c.data
+                .iter()
+                .any(|(k, v)| k == "MULTIUSER" && parse_go_bool(v) == Some(false))
+        });
+        if *account == Rendered::Absent && single_user {
+            text.push_str("note: a viewer pod template without serviceAccountName is valid in single-user mode: viewer pods run in the kubeflow namespace as its default service account\n");
+        }
     }
     let mut disagreements = Vec::new();
     text.push_str(&format!(
@@ -232,8 +245,10 @@ pub fn read(
         }
     }
     let mut agreement = Vec::new();
+    let mut overridden = Vec::new();
     for setting in CATALOGUE {
-        let row = compare(install, objects, setting, switched_by_overlay)?;
+        let (row, warning) = compare(install, objects, setting, switched_by_overlay, overrides)?;
+        overridden.extend(warning);
         text.push_str(&format!("  {}\n", row.text));
         if let Some(line) = row.text.strip_prefix("DIFFERS  ") {
             disagreements.push(line.to_string());
@@ -266,6 +281,7 @@ pub fn read(
         text,
         disagreements,
         json,
+        overridden,
     })
 }
 
@@ -276,7 +292,8 @@ fn compare(
     objects: &[Object],
     setting: &Setting,
     switched_by_overlay: &[(String, usize)],
-) -> Result<Agreement> {
+    overrides: &[Override],
+) -> Result<(Agreement, Option<String>)> {
     let shown_file = install.display(setting.file);
     let name = setting.name();
     let mut row = Agreement {
@@ -315,7 +332,7 @@ fn compare(
             "-        {} {}  {name}: file not present",
             setting.row, setting.file
         );
-        return Ok(row);
+        return Ok((row, None));
     };
     let reading = Parsed::parse(setting.file, &shown_file, &text)
         .and_then(|p| catalogue::read(setting, &shown_file, &p));
@@ -332,7 +349,7 @@ fn compare(
                 location(setting.file, Some(problem.line)),
                 problem.message
             );
-            return Ok(row);
+            return Ok((row, None));
         }
         Ok(Reading::NotApplicable(why)) => {
             row.rendered = Some(rendered.json());
@@ -343,7 +360,7 @@ fn compare(
                 rendered.shown()
             );
             row.note = Some(why);
-            return Ok(row);
+            return Ok((row, None));
         }
         Ok(Reading::Absent) => (None, None),
         Ok(Reading::Value { value, line }) => (Some(value), Some(line)),
@@ -359,13 +376,76 @@ fn compare(
             setting.row,
             show_value(file_value.as_deref())
         );
-        return Ok(row);
+        return Ok((row, None));
     }
     let by_overlay = line.is_some_and(|l| {
         switched_by_overlay
             .iter()
             .any(|(file, at)| *file == shown_file && *at == l)
     });
+    let winner = overrides
+        .iter()
+        .rev()
+        .find(|o| (o.setting.row, o.setting.file) == (setting.row, setting.file))
+        .filter(|_| !by_overlay);
+    if let Some(o) = winner {
+        let Given::Value(value) = &o.given else {
+            row.note = Some(format!(
+                "{} through {} decides it, not traced",
+                o.at(),
+                o.by
+            ));
+            row.text = format!(
+                "-        {} {at}  {name}: file {}, {} through {} ({}) decides it, not traced ({}); rendered {}",
+                setting.row,
+                show_value(file_value.as_deref()),
+                o.at(),
+                o.by,
+                o.how,
+                o.shown_value(),
+                rendered.shown()
+            );
+            return Ok((row, None));
+        };
+        let agrees = match (value, &rendered) {
+            (Some(v), Rendered::Literal(r)) => v == r,
+            (None, Rendered::Absent | Rendered::ValueFrom(_)) => true,
+            _ => false,
+        };
+        row.status = if agrees { "ok" } else { "differs" };
+        row.note = Some(format!(
+            "{} makes it {} (through {}, {})",
+            o.at(),
+            show_value(value.as_deref()),
+            o.by,
+            o.how
+        ));
+        row.text = format!(
+            "{}  {} {at}  {name}: file {}, {} makes it {} (through {}, {}), rendered {}",
+            if agrees { "ok     " } else { "DIFFERS" },
+            setting.row,
+            show_value(file_value.as_deref()),
+            o.at(),
+            show_value(value.as_deref()),
+            o.by,
+            o.how,
+            rendered.shown()
+        );
+        // A viewer template without an account is a note of its own (valid in single-user mode).
+        let noteworthy = *value != file_value
+            && !(matches!(setting.place, Place::ViewerAccount) && value.is_none());
+        let warning = noteworthy.then(|| {
+            format!(
+                "{} overrides {name}: the install says {}, the cluster gets {} (through {}, {})",
+                o.at(),
+                show_value(file_value.as_deref()),
+                show_value(value.as_deref()),
+                o.by,
+                o.how
+            )
+        });
+        return Ok((row, warning));
+    }
     let expected = if by_overlay {
         setting.single.map(str::to_string)
     } else {
@@ -401,7 +481,7 @@ fn compare(
             rendered.shown()
         )
     };
-    Ok(row)
+    Ok((row, None))
 }
 
 fn in_namespace(ns: &Option<String>) -> String {

@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 
 use std::path::Path;
 
+use crate::checkout::deploys::Graph;
 use crate::checkout::install::{self, Install};
 use crate::checkout::targets::{self, Target};
+use crate::checkout::trace;
 use crate::cluster::effective::{self, Effective};
 use crate::cluster::kustomize::{self, Kustomize};
 use crate::cluster::objects::{self, Object};
@@ -104,7 +106,11 @@ pub fn prepare(
         );
     }
     let switched = overlay.map(|o| o.switched).unwrap_or_default();
-    let effective = effective::read(&install, &objects, &switched)?;
+    // Files above the install that decide a setting: the render must agree with them, not with
+    // the install's file.
+    let mut graph = Graph::new(&install);
+    let overrides = trace::winners(&install, &mut graph, &target.dir);
+    let effective = effective::read(&install, &objects, &switched, &overrides)?;
     Ok(Render {
         install,
         target,

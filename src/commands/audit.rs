@@ -22,18 +22,19 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::checkout::catalogue::{Mode, show_value};
+use crate::checkout::catalogue::{Mode, Reading, holds, show_value};
 use crate::checkout::drift::{self, Drift, FileChange};
 use crate::checkout::finding::{Finding, Severity};
 use crate::checkout::findings::audit;
 use crate::checkout::git::Checkout;
 use crate::checkout::install::{self, Install};
 use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
+use crate::checkout::trace::{Above, Editor, Given, OverrideJson};
 use crate::checkout::{scan, surroundings};
 use crate::cli::{AuditArgs, AuditFormat, Cli, OnOff};
 use crate::edit::{overlay, overlay_files, remote_overlay};
 use crate::error::{Failure, Result};
-use crate::output::{Output, to_json, to_yaml, write_out};
+use crate::output::{Output, location, to_json, to_yaml, write_out};
 
 /// Exit code when the audit found errors or drift (or warnings, with `--strict`).
 pub const EXIT_FINDINGS: i32 = 1;
@@ -48,12 +49,66 @@ struct Report {
     expect: Option<&'static str>,
     /// kfpatch overlays (`multiuser off --overlay DIR`) found in the checkout.
     overlays: Vec<overlay::Found>,
+    /// Files above the install that decide a managed setting (absent when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    overrides: Vec<OverrideJson>,
     /// Generated copies of the KFP ConfigMaps (Helm charts, pre-rendered YAML) in the checkout.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     generated_copies: Vec<surroundings::CopyJson>,
     findings: Vec<Finding>,
     drift: Option<Drift>,
     summary: Summary,
+}
+
+/// `--expect MODE` for the files above the install: an override holding the other mode's value
+/// decides what the cluster gets, whatever the install says.
+fn override_expectations(mode: Mode, above: &Above) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for o in &above.overrides {
+        let Given::Value(value) = &o.given else {
+            continue;
+        };
+        let reading = match value {
+            Some(v) => Reading::Value {
+                value: v.clone(),
+                line: o.line.unwrap_or(1),
+            },
+            None => Reading::Absent,
+        };
+        let other = o.setting.value_in(mode.other());
+        if !holds(o.setting, &reading, other)
+            || holds(o.setting, &reading, o.setting.value_in(mode))
+        {
+            continue;
+        }
+        out.push(Finding {
+            file: o.file.clone(),
+            line: o.line,
+            column: o.line.map(|_| 1),
+            severity: Severity::Error,
+            code: "expect-mismatch",
+            message: format!(
+                "{} is {}, the {} value, and overrides the install through {} ({}): the cluster gets {}; --expect {} wants {}",
+                o.setting.name(),
+                show_value(value.as_deref()),
+                if mode == Mode::On { "single-user" } else { "multi-user" },
+                o.by,
+                o.how,
+                show_value(value.as_deref()),
+                mode.word(),
+                show_value(o.setting.value_in(mode))
+            ),
+            fix: if o.editor == Editor::None {
+                format!("change it by hand to {}", show_value(o.setting.value_in(mode)))
+            } else {
+                format!(
+                    "run kfpatch multiuser {} (it switches this override too)",
+                    mode.word()
+                )
+            },
+        });
+    }
+    out
 }
 
 #[derive(Debug, Serialize)]
@@ -75,7 +130,12 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         OnOff::Off => Mode::Off,
     });
     let overlays = overlay::find_all(&install)?;
-    let findings = with_overlays(expect, audit(&install, expect)?, &overlays);
+    let above = Above::of(&install);
+    let mut found = audit(&install, expect)?;
+    if let Some(mode) = expect {
+        found.extend(override_expectations(mode, &above));
+    }
+    let findings = with_overlays(expect, found, &overlays);
     let drift = match &args.against {
         Some(reference) => Some(drift::against(&install, reference)?),
         None => None,
@@ -96,6 +156,7 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         expect: expect.map(Mode::word),
         generated_copies: surroundings::copies_json(&around, mode),
         overlays,
+        overrides: above.overrides.iter().map(OverrideJson::of).collect(),
         findings,
         drift,
         summary: Summary {
@@ -259,6 +320,19 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
             } else {
                 "stale"
             }
+        ));
+    }
+    for o in &report.overrides {
+        text.push_str(&format!(
+            "override {}: {} {} (through {}, {})\n",
+            location(&o.file, o.line),
+            o.setting,
+            match (&o.value, &o.untraced) {
+                (_, Some(why)) => format!("(not traced: {why})"),
+                (value, None) => show_value(value.as_deref()),
+            },
+            o.through,
+            o.how
         ));
     }
     for copy in &report.generated_copies {

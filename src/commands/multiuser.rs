@@ -10,7 +10,7 @@ use crate::checkout::{install, surroundings};
 use crate::cli::{Cli, MultiuserArgs, OnOff};
 use crate::edit::outcome::{self, WriteChoice};
 use crate::edit::overlay::{self, OverlayChanges};
-use crate::edit::{plan, remote_overlay};
+use crate::edit::{overrides, plan, remote_overlay};
 use crate::error::{EXIT_CHANGES, Failure, Result};
 use crate::output::{Output, write_out};
 
@@ -32,7 +32,8 @@ pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> 
     } else {
         Scope::Related
     };
-    let plan = plan::switch(&install, mode, scope)?;
+    let mut plan = plan::switch(&install, mode, scope)?;
+    overrides::add_to_plan(&install, mode, scope, &mut plan)?;
     let title = format!(
         "multiuser {}: {} (KFP {})",
         mode.word(),

@@ -70,6 +70,9 @@ pub fn run(cli: &Cli, args: &RenderArgs, io: &mut Output<'_>) -> Result<i32> {
         &mut progress,
     )?;
     drop(progress);
+    for line in &prepared.effective.overridden {
+        let _ = writeln!(io.err, "kfpatch: warning: {line}");
+    }
     let text = match args.format {
         RenderFormat::Text => format!("{}\n{}", prepared.header(), prepared.effective.text),
         RenderFormat::Json => to_json(&RenderJson::of(&prepared))?,

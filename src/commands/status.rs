@@ -9,6 +9,7 @@ use crate::checkout::install::{self, Install};
 use crate::checkout::settings::{
     GitState, GitView, InstallJson, JSON_SCHEMA, RowState, git_views, mode_word, overall_mode, rows,
 };
+use crate::checkout::trace::{Above, OverrideJson};
 use crate::checkout::{scan, surroundings};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::error::{Failure, Result};
@@ -22,8 +23,14 @@ struct StatusJson {
     /// `null` when the checkout has no install (its KFP comes from remote bases).
     install: Option<InstallJson>,
     git: Option<GitState>,
+    /// The checkout's own kustomizations that deploy the install (absent when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    deployed_through: Vec<String>,
     mode: &'static str,
     settings: Vec<SettingJson>,
+    /// Files above the install that decide a managed setting (absent when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    overrides: Vec<OverrideJson>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     generated_copies: Vec<surroundings::CopyJson>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -87,6 +94,7 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     };
     let rows = rows(&install)?;
     let around = surroundings::around(&install);
+    let above = Above::of(&install);
     let mode = mode_word(&rows);
     if args.format != StatusFormat::Text {
         let report = StatusJson {
@@ -98,6 +106,8 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
             }),
             mode,
             settings: rows.iter().map(|r| SettingJson::of(&install, r)).collect(),
+            deployed_through: above.own_folders(&install),
+            overrides: above.overrides.iter().map(OverrideJson::of).collect(),
             generated_copies: surroundings::copies_json(&around, mode),
             remote_bases: surroundings::remote_json(&around.found.remote),
             template_generator: surroundings::generator_json(&around),
@@ -115,6 +125,9 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     text.push_str(&format!("KFP:      {}\n", install.version_text()));
     let views: Vec<String> = git_views(&install).iter().map(GitView::text).collect();
     text.push_str(&format!("git:      {}\n", views.join("; ")));
+    if let Some(through) = above.deployed_through(&install) {
+        text.push_str(&format!("deployed through: {through}\n"));
+    }
     text.push_str(&format!("mode:     {}\n", overall_mode(&rows)));
     text.push_str("settings:\n");
     let width =
@@ -141,6 +154,13 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
         text.push_str(line.trim_end());
         text.push('\n');
     }
+    let overrides = above.override_lines();
+    if !overrides.is_empty() {
+        text.push_str("overrides above the install (the outermost wins where several apply):\n");
+        for line in overrides {
+            text.push_str(&format!("  {line}\n"));
+        }
+    }
     text.push_str(&surroundings::status_text(&around, mode));
     write_out(io, &text)?;
     problems_result(&rows)
@@ -158,8 +178,10 @@ fn remote_only(root: &Path, args: &StatusArgs, io: &mut Output<'_>) -> Result<i3
             schema: JSON_SCHEMA,
             install: None,
             git: None,
+            deployed_through: Vec::new(),
             mode: "unknown",
             settings: Vec::new(),
+            overrides: Vec::new(),
             generated_copies: Vec::new(),
             remote_bases: surroundings::remote_json(&remote),
             template_generator: None,

@@ -18,11 +18,14 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::checkout::catalogue::{Mode, Scope};
+use crate::checkout::catalogue::{Mode, Place, Scope};
+use crate::checkout::deploys::Graph;
 use crate::checkout::install::{self, Install};
+use crate::checkout::trace;
 use crate::checkout::{targets, walk};
 use crate::edit::overlay_files::{
-    KUSTOMIZATION, Overlay, detect, generator_name, is_owned_patch, overlay_files,
+    KUSTOMIZATION, Overlay, carries_viewer, detect, effective_viewer, generator_name,
+    is_owned_patch, is_viewer_change, overlay_files,
 };
 use crate::edit::plan::{self, Plan};
 use crate::edit::write;
@@ -91,7 +94,7 @@ pub fn find_all(install: &Install) -> Result<Vec<Found>> {
 /// Whether `overlay` in `dir` builds on this install, and is what kfpatch would write now.
 pub fn check(install: &Install, dir: &Path, overlay: &Overlay) -> Result<Found> {
     let base = install::absolute(&dir.join(&overlay.resource));
-    let over_this_install = base.starts_with(install.kfp_tree());
+    let over_this_install = Graph::new(install).reaches(&base);
     let mut found = Found {
         path: install::relative(&install.root, dir),
         over_this_install,
@@ -107,6 +110,7 @@ pub fn check(install: &Install, dir: &Path, overlay: &Overlay) -> Result<Found> 
             &|file| generator_name(install, file),
             &plan,
             &overlay.resource,
+            Some((install, &base)),
             overlay.created_folder,
         )?;
         let mut current = true;
@@ -115,11 +119,23 @@ pub fn check(install: &Install, dir: &Path, overlay: &Overlay) -> Result<Found> 
         }
         if current {
             found.up_to_date = true;
+            let viewer = carries_viewer(&wanted);
             found.switched = plan
                 .changes
                 .iter()
+                .filter(|c| viewer || !is_viewer_change(c))
                 .map(|c| (install.display(&c.file), c.line))
                 .collect();
+            // The overrides below the overlay are overridden by it in turn.
+            if let Ok(real) = dir.canonicalize() {
+                let mut graph = Graph::new(install);
+                let chain = graph.chain(&real);
+                found.switched.extend(
+                    trace::overrides(install, &chain)
+                        .into_iter()
+                        .filter_map(|o| o.line.map(|line| (o.file, line))),
+                );
+            }
             break;
         }
     }
@@ -155,7 +171,7 @@ pub fn plan_off(
             install::relative(root, &target)
         )));
     }
-    let plan = plan::switch(install, Mode::Off, scope)?;
+    let mut plan = plan::switch(install, Mode::Off, scope)?;
     let changes = overlay_changes(
         dir,
         shown,
@@ -163,7 +179,36 @@ pub fn plan_off(
         &|file| generator_name(install, file),
         &plan,
         &relative_path(dir, &target),
+        Some((install, &target)),
     )?;
+    if matches!(effective_viewer(install, &target)?, Some(None))
+        && let Some(at) = plan.changes.iter().position(is_viewer_change)
+    {
+        let change = plan.changes.remove(at);
+        let winner = trace::winners(install, &mut Graph::new(install), &target)
+            .into_iter()
+            .find(|o| matches!(o.setting.place, Place::ViewerAccount));
+        let message = match winner {
+            Some(w) => format!(
+                "not patched: the target gets the viewer template of {} (through {}), whose account is {}: {}",
+                w.at(),
+                w.by,
+                w.shown_value(),
+                if w.value().is_none() {
+                    "valid in single-user mode, viewer pods run as the default service account of the kubeflow namespace"
+                } else {
+                    "customised, left as is"
+                }
+            ),
+            None => "not patched".to_string(),
+        };
+        plan.kept.push(plan::Note {
+            file: change.file,
+            line: Some(change.line),
+            setting: change.setting,
+            message,
+        });
+    }
     Ok(OffPlan {
         plan,
         target,
@@ -180,12 +225,13 @@ pub fn overlay_changes(
     generator_name: &dyn Fn(&str) -> Result<String>,
     plan: &Plan,
     resource: &str,
+    target: Option<(&Install, &Path)>,
 ) -> Result<OverlayChanges> {
     let created = match existing {
         Some(overlay) => overlay.created_folder,
         None => !dir.exists(),
     };
-    let wanted = overlay_files(generator_name, plan, resource, created)?;
+    let wanted = overlay_files(generator_name, plan, resource, target, created)?;
     let mut files = Vec::new();
     for (name, content) in &wanted {
         let old = read_optional(&dir.join(name))?;

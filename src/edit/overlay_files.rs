@@ -10,8 +10,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::checkout::catalogue::{CATALOGUE, Place, Setting};
+use crate::checkout::deploys::Graph;
 use crate::checkout::install::Install;
-use crate::edit::plan::Plan;
+use crate::checkout::trace;
+use crate::edit::overrides;
+use crate::edit::plan::{Change, Plan};
 use crate::error::{Failure, Result};
 
 /// The file kfpatch writes in the overlay folder.
@@ -97,7 +100,7 @@ struct EnvEntry {
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ConfigMapPatch {
+pub struct ConfigMapPatch {
     api_version: &'static str,
     kind: &'static str,
     metadata: Name,
@@ -186,6 +189,7 @@ pub fn overlay_files(
     generator_name: &dyn Fn(&str) -> Result<String>,
     plan: &Plan,
     resource: &str,
+    target: Option<(&Install, &Path)>,
     created: bool,
 ) -> Result<Vec<(String, String)>> {
     let mut generators: Vec<Generator> = Vec::new();
@@ -251,7 +255,14 @@ pub fn overlay_files(
                 }
             }
             Place::ViewerAccount => {
-                viewer = Some(viewer_patch(plan, setting.file)?);
+                let effective = match target {
+                    Some((install, dir)) => effective_viewer(install, dir)?,
+                    None => None,
+                };
+                viewer = match effective {
+                    Some(template) => template,
+                    None => Some(viewer_patch(plan, setting.file)?),
+                };
             }
         }
     }
@@ -351,6 +362,58 @@ fn viewer_patch(plan: &Plan, file: &str) -> Result<ConfigMapPatch> {
         },
         data: BTreeMap::from([(KEY.to_string(), value)]),
     })
+}
+
+/// When a file above the install decides the viewer template the target gets (a distribution's
+/// own template, with object-store credentials in its env), the overlay's patch must be that
+/// template with only the account switched: `Some(Some(patch))`. `Some(None)`: that template
+/// keeps its account (none, which single-user mode accepts, or a customised one), so the overlay
+/// carries no viewer patch. `None`: the install's own template decides; see [`viewer_patch`].
+pub fn effective_viewer(
+    install: &Install,
+    target: &Path,
+) -> Result<Option<Option<ConfigMapPatch>>> {
+    let mut graph = Graph::new(install);
+    let Some(winner) = trace::winners(install, &mut graph, target)
+        .into_iter()
+        .find(|o| matches!(o.setting.place, Place::ViewerAccount))
+    else {
+        return Ok(None);
+    };
+    let (Some(from), Some(to)) = (winner.value(), winner.setting.single) else {
+        return Ok(Some(None));
+    };
+    if Some(from) != winner.setting.multi {
+        return Ok(Some(None));
+    }
+    let Some(template) = trace::template_of(&winner) else {
+        return Err(Failure::new(format!(
+            "{}: kfpatch cannot read the viewer pod template that {} gives the target, so it cannot write a patch that keeps it; nothing was written",
+            winner.at(),
+            winner.by
+        )));
+    };
+    let switched = overrides::switch_account(&template, &winner.file, from, to)?;
+    Ok(Some(Some(ConfigMapPatch {
+        api_version: "v1",
+        kind: "ConfigMap",
+        metadata: Name {
+            name: trace::VIEWER_CONFIGMAP.to_string(),
+        },
+        data: BTreeMap::from([(trace::VIEWER_KEY.to_string(), switched)]),
+    })))
+}
+
+/// Whether a planned change is the viewer account's.
+pub fn is_viewer_change(change: &Change) -> bool {
+    row_of(&change.file, &change.setting).is_ok_and(|s| matches!(s.place, Place::ViewerAccount))
+}
+
+/// Whether the overlay files carry the viewer account (a patch of its ConfigMap).
+pub fn carries_viewer(files: &[(String, String)]) -> bool {
+    files
+        .iter()
+        .any(|(name, _)| *name == format!("{}{PATCH_SUFFIX}", trace::VIEWER_CONFIGMAP))
 }
 
 /// The name of the ConfigMap that the kustomization beside an env file generates from it.

@@ -98,6 +98,7 @@ pub fn plan_off(
         &generator_name,
         &plan,
         &overlay::relative_path(dir, &target_dir),
+        None,
     )?;
     Ok(Some(RemoteOff {
         remote,

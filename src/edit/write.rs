@@ -56,6 +56,10 @@ pub fn check_clean(files: &[FilePlan], install: &Install, extra_keys: &[&str]) -
                 Tracked::Committed { .. } => {
                     let same = match checkout.at_head(&file.path) {
                         Some(bytes) if bytes == file.old.as_bytes() => true,
+                        // The edit brings the file back to what is committed (`on` after
+                        // `off`): the plan changes only managed settings, so the uncommitted
+                        // change was only in them too.
+                        Some(bytes) if bytes == file.new.as_bytes() => true,
                         Some(bytes) => match String::from_utf8(bytes) {
                             Ok(head) => normalise(&file.file, &head, extra_keys)
                                 .zip(normalise(&file.file, &file.old, extra_keys))
