@@ -26,7 +26,7 @@ pub struct Cli {
     #[arg(long, value_name = "PATH", global = true, value_hint = ValueHint::AnyPath)]
     pub install: Option<PathBuf>,
 
-    /// Colour the output: auto (on a terminal, unless NO_COLOR is set), always, never
+    /// Colour the output: auto (on a terminal, unless NO_COLOR is set or TERM=dumb), always, never
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
 
@@ -277,6 +277,10 @@ pub struct RenderArgs {
     /// What to render: kfp (the pipeline overlay example/ uses), all (example/), or a kustomization folder
     #[arg(long, value_name = "kfp|all|PATH", default_value = "kfp", value_hint = ValueHint::DirPath)]
     pub target: String,
+
+    /// Time limit for the render (kustomize and its version check), e.g. 90s, 5m
+    #[arg(long, value_name = "DURATION", default_value = crate::cluster::render::RENDER_LIMIT)]
+    pub timeout: String,
 
     /// Output format (json and yaml: docs/render.schema.json); --format is the same flag
     #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = RenderFormat::Text)]

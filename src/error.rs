@@ -44,6 +44,17 @@ impl Failure {
         Failure::with_code(EXIT_CLUSTER, message)
     }
 
+    /// Standard output was closed (the reader of a pipe went away): the command stops, quietly
+    /// and with exit 0, as git and ripgrep do. What must still be said goes to stderr first.
+    pub fn stdout_closed() -> Failure {
+        Failure::with_code(0, "")
+    }
+
+    /// Whether this is [`Failure::stdout_closed`], which prints nothing.
+    pub fn is_quiet(&self) -> bool {
+        self.code == 0 && self.message.is_empty()
+    }
+
     /// An I/O error on `path`, phrased for a person.
     pub fn io(action: &str, path: &Path, err: &std::io::Error) -> Failure {
         Failure::new(format!(

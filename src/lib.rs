@@ -2,7 +2,8 @@
 //! that must change with it, editing only the bytes that must change.
 //!
 //! One folder per concern, each layer using only the ones listed before it:
-//! - [`error`]: the one error type and the exit codes;
+//! - [`error`]: the one error type and the exit codes; [`interrupt`]: what SIGINT, SIGTERM and
+//!   SIGHUP undo before kfpatch exits (the layers that own something to undo register with it);
 //! - [`output`]: what the user sees and answers (writers, colour, progress, the safety prompt);
 //! - [`syntax`]: the lossless `.env` and YAML models, which know nothing of Kubeflow;
 //! - [`checkout`]: the manifests checkout: finding installs, releases, the catalogue of settings
@@ -18,5 +19,6 @@ pub mod cluster;
 pub mod commands;
 pub mod edit;
 pub mod error;
+pub mod interrupt;
 pub mod output;
 pub mod syntax;

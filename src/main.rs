@@ -47,6 +47,7 @@ fn main() {
     };
     let code = match result {
         Ok(code) => code,
+        Err(failure) if failure.is_quiet() => failure.code,
         Err(failure) => {
             let _ = writeln!(io.err, "kfpatch: error: {}", failure.message);
             failure.code

@@ -1,6 +1,6 @@
 //! Crash safety: kfpatch killed (SIGKILL) at any moment leaves every file either as it was or as
-//! the finished run writes it, never partly written, and a later run is not disturbed by what a
-//! killed run left behind.
+//! the finished run writes it, never partly written, and a later run removes what a killed run
+//! left behind. SIGINT, SIGTERM and SIGHUP during a write put every file back.
 //!
 //! `plan::write_atomic` writes a temporary file beside the target, syncs it and renames it over
 //! the target; `KFPATCH_TEST_PAUSE_BEFORE_RENAME=<ms>` makes it wait between the synced write and
@@ -142,19 +142,81 @@ fn killed_between_the_synced_temp_file_and_the_rename() {
         }
     }
 
-    // The next run is not disturbed: it writes every file and leaves the stale file alone.
-    let status = start(&root, None).wait().expect("wait");
-    assert!(status.success());
-    let after = files(&root);
-    let temps: Vec<&String> = after.keys().filter(|k| is_temp(k)).collect();
+    // The next run removes the stale file of the dead process, says so, and writes every file.
+    let output = support::kfpatch()
+        .arg("-C")
+        .arg(&root)
+        .args(ARGS)
+        .output()
+        .expect("rerun");
+    assert!(output.status.success());
+    let pid = child.id();
     assert_eq!(
-        temps.len(),
-        1,
-        "the stale temporary file is left, as documented"
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "kfpatch: removed {INSTALL}/api-service/.params.env.kfpatch-{pid}.tmp, left behind by kfpatch process {pid}, which no longer runs\n"
+        )
     );
-    let without: BTreeMap<String, Vec<u8>> =
-        after.into_iter().filter(|(k, _)| !is_temp(k)).collect();
-    assert_eq!(without, new);
+    assert_eq!(files(&root), new, "no temporary file is left");
+}
+
+/// Waits until `path` holds `bytes`.
+fn wait_for(path: &Path, bytes: &[u8], what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fs::read(path).ok().as_deref() != Some(bytes) {
+        assert!(Instant::now() < deadline, "{what} did not happen");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn a_signal_during_the_write_puts_everything_back() {
+    let (old, new) = old_and_new();
+    let params = format!("{INSTALL}/api-service/params.env");
+    for (signal, number, code) in [
+        ("INT", libc::SIGINT, 130),
+        ("TERM", libc::SIGTERM, 143),
+        ("HUP", libc::SIGHUP, 129),
+    ] {
+        let (_temp, root) = copy_of_fixture();
+        let child = support::kfpatch()
+            .arg("-C")
+            .arg(&root)
+            .args(ARGS)
+            .env("KFPATCH_TEST_PAUSE_BEFORE_RENAME", "1500")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn kfpatch");
+        // The first file is renamed into place, and the second one's temporary file is written:
+        // the signal comes while it waits before that rename.
+        wait_for(&root.join(&params), &new[&params], "the first rename");
+        let ui_dir = root.join(INSTALL).join("pipelines-ui");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !fs::read_dir(&ui_dir)
+            .expect("read dir")
+            .flatten()
+            .any(|e| is_temp(&e.path().display().to_string()))
+        {
+            assert!(Instant::now() < deadline, "no second temporary file");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        support::send_signal(child.id(), number);
+        let output = child.wait_with_output().expect("wait");
+        assert_eq!(output.status.code(), Some(code), "SIG{signal}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            format!(
+                "kfpatch: interrupted by SIG{signal}; the files already written were put back and the temporary files removed, so nothing changed\n"
+            ),
+            "SIG{signal}"
+        );
+        assert_eq!(
+            files(&root),
+            old,
+            "SIG{signal}: the tree is exactly as before"
+        );
+    }
 }
 
 #[test]

@@ -281,13 +281,13 @@ fn bad_input_catalogue() {
             fs::remove_file(params(d)).expect("rm");
             fs::create_dir(params(d)).expect("mkdir");
         })
-        .err("kfpatch: error: no KFP multi-user install under [ROOT]: looked for */installs/multi-user/api-service/params.env (skipping .git, node_modules, target and kfp-tekton copies).\nkfpatch knows these layouts:\n  applications/pipeline/upstream/base/installs/multi-user/api-service/params.env\n  {I}/api-service/params.env\n  manifests/kustomize/base/installs/multi-user/api-service/params.env\n  pipeline/installs/multi-user/api-service/params.env\nrun it in a kubeflow/manifests or kubeflow/pipelines checkout (-C DIR), or name the install with --install PATH\n"),
+        .err("kfpatch: error: {I}/api-service/params.env is a directory, not a regular file; kfpatch reads and writes regular files only\n  fix: put the upstream file back (git checkout -- {I}/api-service/params.env)\n"),
         c("env: 24 MB of comments before the keys", |_, d| {
             let mut big = "# padding line of a huge params.env file\n".repeat(600_000);
             big.push_str(UPSTREAM_PARAMS);
             write(&params(d), big);
         })
-        .err("").out("  api-service/params.env:600001: MULTIUSER true -> false (the switch itself)\n").status("multiuser off --dry-run", 0),
+        .err("kfpatch: error: {I}/api-service/params.env is 24600155 bytes; kfpatch reads managed files of at most 1 MiB (1048576 bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold\n").status("multiuser off --dry-run", 2),
         c("env: unreadable (mode 000, read as nobody when root)", |_, d| {
             fs::set_permissions(params(d), fs::Permissions::from_mode(0o000)).expect("chmod");
         })
@@ -297,7 +297,7 @@ fn bad_input_catalogue() {
             fs::remove_file(params(d)).expect("rm");
             symlink("params.env", params(d)).expect("ln");
         })
-        .err("kfpatch: error: no KFP multi-user install under [ROOT]: looked for */installs/multi-user/api-service/params.env (skipping .git, node_modules, target and kfp-tekton copies).\nkfpatch knows these layouts:\n  applications/pipeline/upstream/base/installs/multi-user/api-service/params.env\n  {I}/api-service/params.env\n  manifests/kustomize/base/installs/multi-user/api-service/params.env\n  pipeline/installs/multi-user/api-service/params.env\nrun it in a kubeflow/manifests or kubeflow/pipelines checkout (-C DIR), or name the install with --install PATH\n"),
+        .err("kfpatch: error: {I}/api-service/params.env is a symlink that cannot be followed (Too many levels of symbolic links (os error 40)); fix or remove the link\n"),
         c("link: UI patch in a two-link loop", |_, d| {
             fs::remove_file(ui(d)).expect("rm");
             symlink("b.yaml", ui(d)).expect("ln");
@@ -367,6 +367,64 @@ fn bad_input_catalogue() {
         .err("").out("KFP:      unknown (apps/pipeline/upstream/base/installs/generic/pipeline-install-config.yaml: appVersion \"latest\" is not a version)\n").status("status", 0),
         c("yaml: CRLF and LF mixed", |_, d| replace_in(&ui(d), "kind: Deployment\n", "kind: Deployment\r\n"))
         .err("").out("dry run: 3 files would change, nothing written\n").status("multiuser off --dry-run", 0),
+
+        // ---- sizes the cluster would refuse (a ConfigMap holds at most 1 MiB)
+        c("size: a 20 MB params.env is refused without reading it", |_, d| {
+            fs::File::create(params(d)).expect("create").set_len(20 << 20).expect("grow");
+        })
+        .err("kfpatch: error: {I}/api-service/params.env is 20971520 bytes; kfpatch reads managed files of at most 1 MiB (1048576 bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold\n"),
+        c("size: a UI patch just over 1 MiB", |_, d| {
+            let mut text = fs::read_to_string(ui(d)).expect("read");
+            while text.len() <= 1 << 20 {
+                text.push_str("# padding of an oversized patch\n");
+            }
+            write(&ui(d), text);
+        })
+        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml is 1048593 bytes; kfpatch reads managed files of at most 1 MiB (1048576 bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold\n"),
+        // ---- ConfigMap keys the API server would refuse
+        c("key: a Greek capital epsilon in a look-alike MULTIUSER", |_, d| write(&params(d), format!("{UPSTREAM_PARAMS}MULTIUS\u{395}R=false\n")))
+        .err("kfpatch: error: {I}/api-service/params.env:5:8: the key \"MULTIUS\u{395}R\" holds '\u{395}' (U+0395), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\nnothing was written\n"),
+        c("key: a space inside a key, with set", |_, d| write(&params(d), format!("{UPSTREAM_PARAMS}MY KEY=1\n")))
+        .err("kfpatch: error: {I}/api-service/params.env:5:3: the key \"MY KEY\" holds ' ' (U+0020), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\nnothing was written\n")
+        .with_args(&["set", "VISUALIZATIONSERVICE_PORT=8080"]),
+        c("key: a look-alike key, with audit", |_, d| write(&params(d), format!("{UPSTREAM_PARAMS}\u{feff}X=1\nVISUALIZATIONSERVICE_NAM\u{415}=x\n")))
+        .err("kfpatch: error: {I}/api-service/params.env:5:1: the key \"\u{feff}X\" holds '\u{feff}' (U+FEFF), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\n{I}/api-service/params.env:6:25: the key \"VISUALIZATIONSERVICE_NAM\u{415}\" holds '\u{415}' (U+0415), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\n")
+        .with_args(&["audit"]),
+        // ---- managed paths that are not regular files
+        c("kind: params.env is a FIFO (never opened)", |_, d| {
+            fs::remove_file(params(d)).expect("rm");
+            let status = Command::new("mkfifo").arg(params(d)).status().expect("mkfifo");
+            assert!(status.success(), "mkfifo");
+        })
+        .err("kfpatch: error: {I}/api-service/params.env is a FIFO, not a regular file; kfpatch reads and writes regular files only\n  fix: put the upstream file back (git checkout -- {I}/api-service/params.env)\n"),
+        c("kind: params.env is a dangling symlink", |_, d| {
+            fs::remove_file(params(d)).expect("rm");
+            symlink("gone.env", params(d)).expect("ln");
+        })
+        .err("kfpatch: error: {I}/api-service/params.env is a symlink that cannot be followed (No such file or directory (os error 2)); fix or remove the link\n"),
+        c("kind: params.env links to /dev/zero", |_, d| {
+            fs::remove_file(params(d)).expect("rm");
+            symlink("/dev/zero", params(d)).expect("ln");
+        })
+        .err("kfpatch: error: {I}/api-service/params.env resolves to /dev/zero, outside the checkout [ROOT]; kfpatch does not read or write through symlinks that leave the checkout\n"),
+        c("kind: the UI patch is a FIFO, with status", |_, d| {
+            fs::remove_file(ui(d)).expect("rm");
+            let status = Command::new("mkfifo").arg(ui(d)).status().expect("mkfifo");
+            assert!(status.success(), "mkfifo");
+        })
+        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml is a FIFO, not a regular file; kfpatch reads and writes regular files only\n  fix: put the upstream file back (git checkout -- {I}/pipelines-ui/deployment-patch.yaml)\n")
+        .status("status", 2),
+        // ---- git state that cannot be read never turns the dirty guard off
+        c("git: a .git file naming a git folder that is gone (a moved worktree)", |r, d| {
+            write(&r.join(".git"), format!("gitdir: {}/gone/.git/worktrees/checkout\n", r.parent().expect("parent").display()));
+            write(&params(d), format!("{UPSTREAM_PARAMS}# my uncommitted note\n"));
+        })
+        .err("kfpatch: error: cannot read the git repository of [ROOT]: [ROOT]/.git names the git folder [TMP]/gone/.git/worktrees/checkout, which does not exist (a moved or deleted worktree?), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: run git worktree repair in the main checkout, or pass --allow-dirty to write without the check\nnothing was written\n"),
+        c("git: a .git folder that is not a repository", |r, _| {
+            fs::create_dir(r.join(".git")).expect("mkdir");
+            write(&r.join(".git/HEAD"), "ref: refs/heads/main\n");
+        })
+        .err("kfpatch: error: cannot read the git repository of [ROOT]: [ROOT]/.git is not a git repository (could not find repository at '[ROOT]/{I}'), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: repair or remove [ROOT]/.git, or pass --allow-dirty to write without the check\nnothing was written\n"),
         // ---- the checkout itself
         c("tree: two installs", |r, _| {
             support::copy_tree(&fixture("manifests-v1.8-apps/apps"), &r.join("vendor/copy/apps"));
@@ -403,4 +461,529 @@ fn bad_input_catalogue() {
         cases.len(),
         failures.join("\n\n")
     );
+}
+
+// ---- Cases that need more than the catalogue gives: root, a git repository, a hung child,
+// ---- a closed pipe, a terminal.
+
+/// A copy of the v1.8 fixture: the guard, the canonical root and the install folder.
+fn checkout() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let root = temp.path().join("checkout");
+    support::copy_tree(&fixture("manifests-v1.8-apps"), &root);
+    let root = fs::canonicalize(&root).expect("canonical");
+    let dir = root.join(I);
+    (temp, root, dir)
+}
+
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// `kfpatch -C root --color never ARGS` with `env` set; `[ROOT]` and `[TMP]` stand for the
+/// checkout and the folder holding it in stdout and stderr.
+fn kfpatch(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Ran {
+    let mut command = support::kfpatch();
+    command
+        .arg("-C")
+        .arg(root)
+        .args(["--color", "never"])
+        .args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().expect("run kfpatch");
+    let shown = |bytes: &[u8]| shown(root, &String::from_utf8_lossy(bytes));
+    Ran {
+        code: output.status.code().unwrap_or(-1),
+        stdout: shown(&output.stdout),
+        stderr: shown(&output.stderr),
+    }
+}
+
+fn shown(root: &Path, text: &str) -> String {
+    text.replace(&root.display().to_string(), "[ROOT]")
+        .replace(
+            &root.parent().expect("parent").display().to_string(),
+            "[TMP]",
+        )
+        .replace(I, "{I}")
+}
+
+/// Fails, never skips, when a test that needs root runs without it.
+fn need_root() {
+    assert!(
+        running_as_root(),
+        "this test needs root (chown to another user, device nodes); .ci/run runs it as root"
+    );
+}
+
+fn chown_tree(root: &Path, uid: u32, gid: u32) {
+    for entry in walkdir::WalkDir::new(root) {
+        let entry = entry.expect("walk");
+        std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid)).expect("chown");
+    }
+}
+
+fn owner(path: &Path) -> (u32, u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::symlink_metadata(path).expect("meta");
+    (meta.uid(), meta.gid(), meta.mode() & 0o7777)
+}
+
+/// Lets user `nobody` reach `path` through every folder above it.
+fn open_path_for_nobody(path: &Path) {
+    let mut at = path.to_path_buf();
+    while at.pop() && at != Path::new("/") {
+        let mode = fs::metadata(&at).expect("meta").permissions().mode();
+        fs::set_permissions(&at, fs::Permissions::from_mode(mode | 0o755)).expect("chmod");
+    }
+}
+
+const DIRTY_PARAMS: &str = "MULTIUSER=true\nDEFAULTPIPELINERUNNERSERVICEACCOUNT=default-editor\nVISUALIZATIONSERVICE_NAME=ml-pipeline-visualizationserver\nVISUALIZATIONSERVICE_PORT=8888\n# my uncommitted note\n";
+
+#[test]
+#[ignore = "needs root; run by .ci/run"]
+fn a_repository_of_another_user_keeps_the_dirty_guard_on() {
+    need_root();
+    let (temp, root, dir) = checkout();
+    support::git_commit_all(&root, "upstream", None);
+    write(&params(&dir), DIRTY_PARAMS);
+    chown_tree(&root, 65534, 65534);
+    let home = temp.path().join("home");
+    fs::create_dir(&home).expect("mkdir");
+    let home_text = home.display().to_string();
+    let env = [
+        ("HOME", home_text.as_str()),
+        ("XDG_CONFIG_HOME", home_text.as_str()),
+        ("GIT_CONFIG_NOSYSTEM", "1"),
+    ];
+    let before = snapshot(&root);
+
+    // git refuses the repository ("dubious ownership"): so does kfpatch, and says how to trust it.
+    let ran = kfpatch(&root, &["multiuser", "off"], &env);
+    assert_eq!(
+        (ran.code, ran.stderr.as_str()),
+        (
+            2,
+            "kfpatch: error: cannot read the git repository of [ROOT]: it belongs to uid 65534 and kfpatch runs as uid 0; git refuses such repositories (\"detected dubious ownership\"), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: if you trust it, git config --global --add safe.directory [ROOT]; or pass --allow-dirty to write without the check\nnothing was written\n"
+        )
+    );
+    assert_eq!(before, snapshot(&root), "nothing was written");
+
+    // With the repository trusted the way git is told to, the guard reads it and refuses the
+    // uncommitted note.
+    write(
+        &home.join(".gitconfig"),
+        format!("[safe]\n\tdirectory = {}\n", root.display()),
+    );
+    let ran = kfpatch(&root, &["multiuser", "off"], &env);
+    assert_eq!(
+        (ran.code, ran.stderr.as_str()),
+        (
+            2,
+            "kfpatch: error: these files have uncommitted changes beyond the settings kfpatch manages:\n  {I}/api-service/params.env\ncommit or stash them first, or pass --allow-dirty to edit them anyway; nothing was written\n"
+        )
+    );
+    assert_eq!(before, snapshot(&root), "nothing was written");
+
+    // --allow-dirty is the other way out, and keeps the files' owner.
+    fs::remove_file(home.join(".gitconfig")).expect("rm");
+    let ran = kfpatch(&root, &["multiuser", "off", "--allow-dirty"], &env);
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""), "{}", ran.stdout);
+    assert_eq!(owner(&params(&dir)).0, 65534);
+}
+
+#[test]
+#[ignore = "needs root; run by .ci/run"]
+fn owner_group_and_mode_survive_the_write() {
+    need_root();
+    let (_temp, root, dir) = checkout();
+    std::os::unix::fs::chown(params(&dir), Some(65534), Some(65534)).expect("chown");
+    fs::set_permissions(params(&dir), fs::Permissions::from_mode(0o640)).expect("chmod");
+    std::os::unix::fs::chown(ui(&dir), Some(0), Some(65534)).expect("chown");
+    fs::set_permissions(ui(&dir), fs::Permissions::from_mode(0o604)).expect("chmod");
+    let ran = kfpatch(&root, &["multiuser", "off"], &[]);
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""), "{}", ran.stdout);
+    assert!(
+        fs::read_to_string(params(&dir))
+            .expect("read")
+            .starts_with("MULTIUSER=false\n")
+    );
+    assert_eq!(owner(&params(&dir)), (65534, 65534, 0o640));
+    assert_eq!(owner(&ui(&dir)), (0, 65534, 0o604));
+}
+
+#[test]
+#[ignore = "needs root; run by .ci/run"]
+fn a_file_whose_owner_cannot_be_kept_is_not_replaced() {
+    need_root();
+    let (_temp, root, dir) = checkout();
+    // nobody owns the tree and may replace files in it, but cannot give a new file to root.
+    chown_tree(&root, 65534, 65534);
+    std::os::unix::fs::chown(ui(&dir), Some(0), Some(0)).expect("chown");
+    fs::set_permissions(ui(&dir), fs::Permissions::from_mode(0o666)).expect("chmod");
+    open_path_for_nobody(&root);
+    let before = snapshot(&root);
+    let owners_before: Vec<(u32, u32, u32)> = [params(&dir), ui(&dir), configmap(&dir)]
+        .iter()
+        .map(|p| owner(p))
+        .collect();
+    let output = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_kfpatch"))
+        .arg("-C")
+        .arg(&root)
+        .args(["multiuser", "off"])
+        .output()
+        .expect("setpriv kfpatch");
+    assert_eq!(
+        (
+            output.status.code(),
+            shown(&root, &String::from_utf8_lossy(&output.stderr)).as_str()
+        ),
+        (
+            Some(2),
+            "kfpatch: error: cannot write {I}/pipelines-ui/deployment-patch.yaml: it belongs to uid 0 (group 0) and kfpatch runs as uid 65534, which cannot give the new file that owner; run kfpatch as uid 0 or as root; the files written before it were put back, so nothing changed\n"
+        )
+    );
+    assert_eq!(before, snapshot(&root), "the tree changed");
+    let owners_after: Vec<(u32, u32, u32)> = [params(&dir), ui(&dir), configmap(&dir)]
+        .iter()
+        .map(|p| owner(p))
+        .collect();
+    assert_eq!(owners_before, owners_after);
+}
+
+#[test]
+#[ignore = "needs root; run by .ci/run"]
+fn a_device_node_is_named_and_never_opened() {
+    need_root();
+    for (kind, args, name) in [
+        ("character device", ["c", "1", "5"], "a character device"),
+        ("block device", ["b", "7", "250"], "a block device"),
+    ] {
+        let (_temp, root, dir) = checkout();
+        fs::remove_file(params(&dir)).expect("rm");
+        let status = Command::new("mknod")
+            .arg(params(&dir))
+            .args(args)
+            .status()
+            .expect("mknod");
+        assert!(status.success(), "mknod {kind}");
+        let ran = kfpatch(&root, &["multiuser", "off"], &[]);
+        assert_eq!(
+            (ran.code, ran.stderr),
+            (
+                2,
+                format!(
+                    "kfpatch: error: {{I}}/api-service/params.env is {name}, not a regular file; kfpatch reads and writes regular files only\n  fix: put the upstream file back (git checkout -- {{I}}/api-service/params.env)\n"
+                )
+            )
+        );
+    }
+}
+
+/// Runs `command`, failing the test (after killing it) if it takes longer than `limit`.
+fn output_within(mut command: Command, limit: std::time::Duration) -> (std::process::Output, f64) {
+    let started = std::time::Instant::now();
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(output) => (output.expect("wait"), started.elapsed().as_secs_f64()),
+        Err(_) => {
+            support::send_signal(pid, libc::SIGKILL);
+            panic!("kfpatch still ran after {limit:?}: a hung child was not bounded");
+        }
+    }
+}
+
+/// `text` with the number in every "ran for N.N s" replaced by `N`.
+fn mask_seconds(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("ran for ") {
+        let (head, tail) = rest.split_at(at + "ran for ".len());
+        out.push_str(head);
+        let end = tail.find(" s").unwrap_or(0);
+        out.push('N');
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// What a hanging kustomize never finishes.
+#[derive(Clone, Copy, Debug)]
+enum Hangs {
+    /// The render (`version` answers at once).
+    Render,
+    /// `version` (the render answers at once, with one object).
+    Version,
+    /// Everything.
+    All,
+}
+
+/// A kustomize that never finishes what `hangs` says; the process that hangs is a grandchild
+/// (a `sleep`) that writes its process id to `NAME.pid`, so the test can check it was killed too.
+fn hanging_kustomize(folder: &Path, hangs: Hangs) -> PathBuf {
+    let hang = "sleep 1000 &\necho $! > \"$0.pid\"\nwait\n";
+    let render = "printf 'apiVersion: v1\\nkind: Namespace\\nmetadata:\\n  name: kubeflow\\n'\n";
+    let (name, body) = match hangs {
+        Hangs::Render => (
+            "hang",
+            format!("if [ \"$1\" = version ]; then echo v5.0.3; exit 0; fi\n{hang}"),
+        ),
+        Hangs::Version => (
+            "hang-version",
+            format!("if [ \"$1\" = version ]; then\n{hang}fi\n{render}"),
+        ),
+        Hangs::All => ("hang-all", hang.to_string()),
+    };
+    let script = folder.join(name);
+    write(&script, format!("#!/bin/sh\n{body}"));
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).expect("chmod");
+    script
+}
+
+/// Whether the process in `pid_file` still runs 5 s from now at the latest (SIGKILL is delivered
+/// asynchronously; a killed process whose parent is gone may linger as a zombie until init
+/// reaps it).
+fn alive(pid_file: &Path) -> bool {
+    let pid = fs::read_to_string(pid_file).expect("pid file");
+    let runs = || {
+        fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+            .is_ok_and(|stat| !stat.contains(") Z "))
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while runs() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    runs()
+}
+
+#[test]
+fn a_render_that_never_finishes_is_killed_with_its_children() {
+    let (temp, root, _) = checkout();
+    for (hangs, args, expected) in [
+        (
+            Hangs::Render,
+            vec!["render", "--target", I, "--timeout", "1s"],
+            "kfpatch: error: [TMP]/hang [ROOT]/{I} ran for N s and did not finish within the time limit (--timeout 1s); kfpatch stopped it and every process it started\n",
+        ),
+        (
+            Hangs::Version,
+            vec!["render", "--target", I, "--timeout", "1s"],
+            "kfpatch: error: [TMP]/hang-version version ran for N s and did not finish within the time limit (--timeout 1s); kfpatch stopped it and every process it started\n",
+        ),
+        (
+            Hangs::Render,
+            vec![
+                "reinstall",
+                "--target",
+                I,
+                "--timeout",
+                "2s",
+                "--yes",
+                "--kubeconfig",
+                "/nonexistent",
+            ],
+            "kfpatch: error: [TMP]/hang [ROOT]/{I} ran for N s and did not finish within the time limit (--timeout 2s); kfpatch stopped it and every process it started\n",
+        ),
+    ] {
+        let script = hanging_kustomize(temp.path(), hangs);
+        let mut command = support::kfpatch();
+        command
+            .arg("-C")
+            .arg(&root)
+            .args(&args)
+            .arg("--kustomize")
+            .arg(&script);
+        let (output, took) = output_within(command, std::time::Duration::from_secs(30));
+        let stderr = mask_seconds(&shown(&root, &String::from_utf8_lossy(&output.stderr)));
+        assert_eq!(
+            (output.status.code(), stderr.as_str()),
+            (Some(2), expected),
+            "{args:?}"
+        );
+        assert!(took < 6.0, "{args:?} took {took} s");
+        let pid_file = PathBuf::from(format!("{}.pid", script.display()));
+        assert!(
+            !alive(&pid_file),
+            "{args:?}: the kustomize's own child still runs"
+        );
+        fs::remove_file(&pid_file).expect("rm pid");
+    }
+}
+
+/// Runs kfpatch with a standard output whose reading end is already closed.
+fn into_closed_pipe(root: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = support::kfpatch()
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Closed before kfpatch has found the install, let alone printed anything.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("wait");
+    (
+        output.status.code(),
+        shown(root, &String::from_utf8_lossy(&output.stderr)),
+    )
+}
+
+#[test]
+fn read_only_commands_exit_quietly_into_a_closed_pipe() {
+    let (_temp, root, _) = checkout();
+    let before = snapshot(&root);
+    for args in [
+        vec!["status"],
+        vec!["audit"],
+        vec!["multiuser", "off", "--dry-run"],
+        vec!["--help"],
+    ] {
+        assert_eq!(
+            into_closed_pipe(&root, &args),
+            (Some(0), String::new()),
+            "{args:?}"
+        );
+    }
+    assert_eq!(before, snapshot(&root));
+}
+
+#[test]
+fn a_write_into_a_closed_pipe_says_what_was_written() {
+    let (_temp, root, dir) = checkout();
+    let (code, stderr) = into_closed_pipe(&root, &["multiuser", "off"]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (
+            Some(0),
+            "kfpatch: wrote 3 files, but standard output was closed before the diff was shown:\n  {I}/api-service/params.env\n  {I}/pipelines-ui/configmap-patch.yaml\n  {I}/pipelines-ui/deployment-patch.yaml\n"
+        )
+    );
+    assert!(
+        fs::read_to_string(params(&dir))
+            .expect("read")
+            .starts_with("MULTIUSER=false\n")
+    );
+}
+
+#[test]
+fn term_dumb_turns_colour_off_under_auto() {
+    let (_temp, root, _) = checkout();
+    // `script` gives kfpatch a terminal, where --color auto colours unless TERM=dumb.
+    for (term, coloured) in [("xterm-256color", true), ("dumb", false)] {
+        let output = Command::new("script")
+            .args(["-qec"])
+            .arg(format!(
+                "{} -C '{}' multiuser off --dry-run",
+                env!("CARGO_BIN_EXE_kfpatch"),
+                root.display()
+            ))
+            .arg("/dev/null")
+            .env("TERM", term)
+            .env_remove("NO_COLOR")
+            .output()
+            .expect("script");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("dry run: 3 files would change"), "{text}");
+        assert_eq!(text.contains("\x1b["), coloured, "TERM={term}:\n{text}");
+    }
+}
+
+#[test]
+fn a_kubectl_that_never_answers_is_killed_at_the_deadline() {
+    let (temp, root, _) = checkout();
+    // A kustomize that renders one object at once, and a kubectl (first on PATH) that hangs.
+    let kustomize = temp.path().join("quick-kustomize");
+    write(
+        &kustomize,
+        "#!/bin/sh\nif [ \"$1\" = version ]; then echo v5.0.3; exit 0; fi\nprintf 'apiVersion: v1\\nkind: Namespace\\nmetadata:\\n  name: kubeflow\\n'\n",
+    );
+    fs::set_permissions(&kustomize, fs::Permissions::from_mode(0o755)).expect("chmod");
+    let bin = temp.path().join("bin");
+    fs::create_dir(&bin).expect("mkdir");
+    let kubectl = hanging_kustomize(&bin, Hangs::All);
+    fs::rename(&kubectl, bin.join("kubectl")).expect("mv");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = support::kfpatch();
+    command
+        .arg("-C")
+        .arg(&root)
+        .args(["reinstall", "--target", I, "--timeout", "2s", "--yes"])
+        .arg("--kustomize")
+        .arg(&kustomize)
+        .env("PATH", path);
+    let (output, took) = output_within(command, std::time::Duration::from_secs(30));
+    let stderr = mask_seconds(&shown(&root, &String::from_utf8_lossy(&output.stderr)));
+    assert_eq!(
+        (output.status.code(), stderr.as_str()),
+        (
+            Some(3),
+            "kfpatch: error: kubectl config view --minify -o json ran for N s and did not finish within the time limit (--timeout 2s); kfpatch stopped it and every process it started\n"
+        )
+    );
+    assert!(took < 6.0, "took {took} s");
+    assert!(
+        !alive(&bin.join("kubectl.pid")),
+        "kubectl's own child still runs"
+    );
+}
+
+#[test]
+fn a_signal_while_a_child_runs_stops_the_child_too() {
+    let (temp, root, _) = checkout();
+    let script = hanging_kustomize(temp.path(), Hangs::Render);
+    let pid_file = PathBuf::from(format!("{}.pid", script.display()));
+    let child = support::kfpatch()
+        .arg("-C")
+        .arg(&root)
+        .args(["render", "--target", I, "--kustomize"])
+        .arg(&script)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // The render has started once its child wrote its process id.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !fs::read_to_string(&pid_file).is_ok_and(|p| p.ends_with('\n')) {
+        assert!(
+            std::time::Instant::now() < until,
+            "the render never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    support::send_signal(child.id(), libc::SIGTERM);
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).as_ref()
+        ),
+        (Some(143), "kfpatch: interrupted by SIGTERM\n")
+    );
+    assert!(!alive(&pid_file), "the render's own child still runs");
 }

@@ -76,7 +76,7 @@ pub struct SettingChange {
 /// Compares REF with the work tree under the install's KFP tree.
 pub fn against(install: &Install, reference: &str) -> Result<Drift> {
     // The repository that holds the install: a nested clone or submodule has the upstream tags.
-    let Some(checkout) = Checkout::open(&install.dir) else {
+    let Some(checkout) = Checkout::open(&install.dir)? else {
         return Err(Failure::new(format!(
             "--against {reference}: {} is not inside a git repository; drift is measured against git history (run kfpatch in a clone of kubeflow/manifests or kubeflow/pipelines)",
             install.root.display()

@@ -6,6 +6,32 @@ use crate::checkout::catalogue;
 use crate::checkout::finding::{Finding, Severity, column_at};
 use crate::syntax::envfile::{EnvFile, KeyState, Malformed, normalise_key, parse_go_bool};
 
+/// Every key of a `.env` file that a ConfigMap cannot hold (Kubernetes allows `[-._a-zA-Z0-9]+`):
+/// kustomize renders it, but the API server rejects the whole ConfigMap. Each comes with its
+/// line and a paragraph `file:line:column: ...` naming the first character that is not allowed.
+/// Lines without `=` are left to the malformed-line checks.
+pub fn bad_configmap_keys(shown: &str, text: &str) -> Vec<(usize, String)> {
+    let env = EnvFile::parse(text);
+    env.entries()
+        .iter()
+        .filter(|entry| entry.value.is_some())
+        .filter_map(|entry| {
+            let key = env.key_of(entry);
+            let (at, c) = key
+                .char_indices()
+                .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))?;
+            let column = column_at(env.text(), entry.key.start + at);
+            Some((
+                entry.line,
+                format!(
+                    "{shown}:{}:{column}: the key \"{key}\" holds '{c}' (U+{:04X}), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)",
+                    entry.line, c as u32
+                ),
+            ))
+        })
+        .collect()
+}
+
 /// The distinct keys a person meant in an env file, in file order.
 fn meant_keys(env: &EnvFile) -> Vec<&str> {
     let mut keys: Vec<&str> = Vec::new();

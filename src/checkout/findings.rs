@@ -8,10 +8,12 @@
 use crate::checkout::catalogue::{
     self, CATALOGUE, Mode, Parsed, Place, Reading, Scope, holds, show_value,
 };
-use crate::checkout::env_lint::{agent_multi_user, lint_agent_params, lint_api_params};
+use crate::checkout::env_lint::{
+    agent_multi_user, bad_configmap_keys, lint_agent_params, lint_api_params,
+};
 use crate::checkout::finding::{Finding, Severity, column_of, from_problem};
 use crate::checkout::install::{Install, PARAMS_ENV};
-use crate::error::Result;
+use crate::error::{Failure, Result};
 use crate::syntax::envfile::parse_go_bool;
 
 const AGENT_PARAMS: &str = "persistence-agent/params.env";
@@ -23,6 +25,7 @@ pub fn audit(install: &Install, expect: Option<Mode>) -> Result<Vec<Finding>> {
     let mut files: Vec<&'static str> = CATALOGUE.iter().map(|s| s.file).collect();
     files.dedup();
     let mut texts = Vec::new();
+    let mut bad_keys: Vec<String> = Vec::new();
     for file in files {
         let shown = install.display(file);
         let Some(text) = install.read(file)? else {
@@ -31,11 +34,30 @@ pub fn audit(install: &Install, expect: Option<Mode>) -> Result<Vec<Finding>> {
             }
             continue;
         };
-        if file == PARAMS_ENV {
-            findings.extend(lint_api_params(&shown, &text));
+        let lints = if file == PARAMS_ENV {
+            lint_api_params(&shown, &text)
         } else if file == AGENT_PARAMS {
-            findings.extend(lint_agent_params(&shown, &text));
+            lint_agent_params(&shown, &text)
+        } else {
+            Vec::new()
+        };
+        if file.ends_with(".env") {
+            // A key the API server would reject is bad input, not a finding: the ConfigMap
+            // cannot be applied at all. A line the lints already call an error (`KEY = value`)
+            // is left to them.
+            let errors: Vec<Option<usize>> = lints
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .map(|f| f.line)
+                .collect();
+            bad_keys.extend(
+                bad_configmap_keys(&shown, &text)
+                    .into_iter()
+                    .filter(|(line, _)| !errors.contains(&Some(*line)))
+                    .map(|(_, paragraph)| paragraph),
+            );
         }
+        findings.extend(lints);
         match Parsed::parse(file, &shown, &text) {
             Err(problem) => findings.push(from_problem(&problem, &text, None)),
             Ok(parsed) => {
@@ -54,6 +76,9 @@ pub fn audit(install: &Install, expect: Option<Mode>) -> Result<Vec<Finding>> {
             }
         }
         texts.push((file, text));
+    }
+    if !bad_keys.is_empty() {
+        return Err(Failure::new(bad_keys.join("\n")));
     }
     let facts = Facts::new(install, &readings);
     let combos = combinations(install, &facts, &texts);

@@ -9,9 +9,12 @@
 //! found by comparing tag targets with HEAD rather than with `git describe`, which walks history
 //! and costs tens of milliseconds on kubeflow/manifests.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use git2::{ObjectType, Repository};
+use git2::{ErrorCode, ObjectType, Repository};
+
+use crate::error::{Failure, Result};
 
 pub struct Checkout {
     repo: Repository,
@@ -19,11 +22,22 @@ pub struct Checkout {
 }
 
 impl Checkout {
-    /// The git work tree containing `root`, if any.
-    pub fn open(root: &Path) -> Option<Checkout> {
-        let repo = Repository::discover(root).ok()?;
-        let workdir = std::fs::canonicalize(repo.workdir()?).ok()?;
-        Some(Checkout { repo, workdir })
+    /// The git work tree containing `root`: `Ok(None)` only when there is no repository at all.
+    /// A repository that exists but cannot be opened (owned by another user, a `.git` file
+    /// naming a folder that is gone, a broken `.git`) is an error saying why and what to do, so
+    /// that it never passes for "not under version control". libgit2 honours git's
+    /// `safe.directory` setting for repositories of other users.
+    pub fn open(root: &Path) -> Result<Option<Checkout>> {
+        let repo = match Repository::discover(root) {
+            Ok(repo) => repo,
+            Err(e) => return unreadable(root, &e),
+        };
+        let Some(workdir) = repo.workdir() else {
+            return Ok(None);
+        };
+        let workdir = std::fs::canonicalize(workdir)
+            .map_err(|e| Failure::io("open the git work tree", workdir, &e))?;
+        Ok(Some(Checkout { repo, workdir }))
     }
 
     pub fn workdir(&self) -> &Path {
@@ -130,6 +144,77 @@ impl Checkout {
     }
 }
 
+/// Why the repository around `root` cannot be opened; `Ok(None)` when there is none: libgit2
+/// found no repository and no `.git` sits in `root` or above it on the same file system.
+fn unreadable(root: &Path, e: &git2::Error) -> Result<Option<Checkout>> {
+    let device = std::fs::metadata(root).map(|m| m.dev()).ok();
+    let dot_git = root
+        .ancestors()
+        .take_while(|dir| std::fs::metadata(dir).map(|m| m.dev()).ok() == device)
+        .map(|dir| dir.join(".git"))
+        .find(|path| path.symlink_metadata().is_ok());
+    let Some(dot_git) = dot_git else {
+        if e.code() == ErrorCode::NotFound {
+            return Ok(None);
+        }
+        return Err(cannot_read(
+            root,
+            e.message(),
+            "pass --allow-dirty to write without the check",
+        ));
+    };
+    let repo = dot_git.parent().unwrap_or(root);
+    if e.code() == ErrorCode::Owner {
+        let owner = std::fs::metadata(&dot_git).map_or(0, |m| m.uid());
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        return Err(cannot_read(
+            repo,
+            &format!(
+                "it belongs to uid {owner} and kfpatch runs as uid {me}; git refuses such repositories (\"detected dubious ownership\")"
+            ),
+            &format!(
+                "if you trust it, git config --global --add safe.directory {}; or pass --allow-dirty to write without the check",
+                repo.display()
+            ),
+        ));
+    }
+    let named = std::fs::read_to_string(&dot_git)
+        .ok()
+        .and_then(|text| Some(text.strip_prefix("gitdir:")?.trim().to_string()));
+    if let Some(named) = named
+        && !repo.join(&named).exists()
+    {
+        return Err(cannot_read(
+            repo,
+            &format!(
+                "{} names the git folder {named}, which does not exist (a moved or deleted worktree?)",
+                dot_git.display()
+            ),
+            "run git worktree repair in the main checkout, or pass --allow-dirty to write without the check",
+        ));
+    }
+    Err(cannot_read(
+        repo,
+        &format!(
+            "{} is not a git repository ({})",
+            dot_git.display(),
+            e.message()
+        ),
+        &format!(
+            "repair or remove {}, or pass --allow-dirty to write without the check",
+            dot_git.display()
+        ),
+    ))
+}
+
+fn cannot_read(repo: &Path, reason: &str, fix: &str) -> Failure {
+    Failure::new(format!(
+        "cannot read the git repository of {}: {reason}, so kfpatch cannot tell whether the files hold uncommitted work\n  fix: {fix}\nnothing was written",
+        repo.display()
+    ))
+}
+
 /// Where git stands on one managed file, in the repository that contains it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tracked {
@@ -153,8 +238,9 @@ pub struct Holding {
 /// repository is found from the install folder, so a nested clone, a submodule or a linked
 /// worktree answers, not the repository around `-C`; a file is given its own repository only
 /// when a folder between it and the install holds a `.git` (one `stat` per folder, so `status`
-/// does not open a repository per file).
-pub fn holding(install_dir: &Path, files: &[PathBuf]) -> Vec<Holding> {
+/// does not open a repository per file). A repository that cannot be read is an error
+/// ([`Checkout::open`]).
+pub fn holding(install_dir: &Path, files: &[PathBuf]) -> Result<Vec<Holding>> {
     let mut groups: Vec<(PathBuf, Holding)> = Vec::new();
     for file in files {
         let key = file
@@ -169,11 +255,11 @@ pub fn holding(install_dir: &Path, files: &[PathBuf]) -> Vec<Holding> {
             None => groups.push((
                 key.clone(),
                 Holding {
-                    checkout: Checkout::open(&key),
+                    checkout: Checkout::open(&key)?,
                     files: vec![file.clone()],
                 },
             )),
         }
     }
-    groups.into_iter().map(|(_, group)| group).collect()
+    Ok(groups.into_iter().map(|(_, group)| group).collect())
 }

@@ -8,6 +8,8 @@
 //! different, optional component; they are never picked unless named with `--install`.
 
 use std::fs;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use crate::checkout::version::Version;
@@ -187,10 +189,56 @@ pub fn read_inside(root: &Path, path: &Path, shown: &str) -> Result<Option<Strin
     }
 }
 
-/// Reads `base/rel`, where `base` is a canonical folder inside `root`: each component of `rel` is
-/// checked with `lstat`, and only a symlink or `..` among them costs a full resolution (which
-/// must stay in `root`).
+/// The most kfpatch reads of one file: a ConfigMap holds at most 1 MiB, so a managed file larger
+/// than that could never reach the cluster (and reading a huge one whole costs its size in
+/// memory, several times over).
+pub const MAX_FILE: u64 = 1 << 20;
+
+/// Reads `base/rel`, where `base` is a canonical folder inside `root`: see [`resolve_below`].
+/// The file is opened without blocking and checked again once open (a FIFO swapped in after the
+/// check must not hang the read), and at most [`MAX_FILE`] bytes are read.
 fn read_below(root: &Path, base: &Path, rel: &Path, shown: &str) -> Result<Option<String>> {
+    let Some(real) = resolve_below(root, base, rel, shown)? else {
+        return Ok(None);
+    };
+    let failed = |e: std::io::Error| Failure::io("read", Path::new(shown), &e);
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&real)
+        .map_err(failed)?;
+    let meta = file.metadata().map_err(failed)?;
+    check_kind(&meta, shown)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(failed)?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(too_large(shown, meta.len().max(bytes.len() as u64)));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) => {
+            let offset = e.utf8_error().valid_up_to();
+            // `valid_up_to` is at most the length of the bytes, so the slice cannot panic.
+            let line = e.as_bytes()[..offset]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1;
+            Err(Failure::new(format!(
+                "{shown}:{line}: not valid UTF-8 (byte {offset}); kustomize refuses such files too. Re-save it as UTF-8"
+            )))
+        }
+    }
+}
+
+/// Where `base/rel` really is, checked without opening it: `None` when it does not exist; an
+/// error when it is not a regular file, is larger than [`MAX_FILE`], or its real path leaves
+/// `root`. `base` is a canonical folder inside `root`: each component of `rel` is checked with
+/// `lstat`, and only a symlink or `..` among them costs a full resolution (which must stay in
+/// `root`).
+fn resolve_below(root: &Path, base: &Path, rel: &Path, shown: &str) -> Result<Option<PathBuf>> {
     let mut at = base.to_path_buf();
     let mut last = None;
     let mut through_link = false;
@@ -234,27 +282,46 @@ fn read_below(root: &Path, base: &Path, rel: &Path, shown: &str) -> Result<Optio
             (real, meta)
         }
     };
-    if !meta.is_file() {
-        return Err(Failure::new(format!(
-            "{shown} is not a regular file; kfpatch expects the upstream file there"
-        )));
-    }
-    let bytes = fs::read(&real).map_err(|e| Failure::io("read", Path::new(shown), &e))?;
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) => {
-            let offset = e.utf8_error().valid_up_to();
-            // `valid_up_to` is at most the length of the bytes, so the slice cannot panic.
-            let line = e.as_bytes()[..offset]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count()
-                + 1;
-            Err(Failure::new(format!(
-                "{shown}:{line}: not valid UTF-8 (byte {offset}); kustomize refuses such files too. Re-save it as UTF-8"
-            )))
+    check_kind(&meta, shown)?;
+    Ok(Some(real))
+}
+
+/// Refuses anything but a regular file of at most [`MAX_FILE`] bytes, naming what it is.
+fn check_kind(meta: &fs::Metadata, shown: &str) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    let what = if kind.is_file() {
+        if meta.len() > MAX_FILE {
+            return Err(too_large(shown, meta.len()));
         }
-    }
+        return Ok(());
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "something else"
+    };
+    Err(Failure::new(format!(
+        "{shown} is {what}, not a regular file; kfpatch reads and writes regular files only\n  fix: put the upstream file back (git checkout -- {shown})"
+    )))
+}
+
+fn too_large(shown: &str, len: u64) -> Failure {
+    Failure::new(format!(
+        "{shown} is {len} bytes; kfpatch reads managed files of at most 1 MiB ({MAX_FILE} bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold"
+    ))
+}
+
+/// Whether anything (a file, a folder, a FIFO, a link, even a broken one) is at `path`.
+fn something_at(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
 }
 
 fn ensure_inside(root: &Path, real: &Path, shown: &str) -> Result<()> {
@@ -303,7 +370,7 @@ pub fn find_optional(root: &Path, named: Option<&Path>) -> Result<Option<Install
     let mut found: Vec<PathBuf> = KNOWN_PLACES
         .iter()
         .map(|place| root.join(place))
-        .filter(|dir| dir.join(PARAMS_ENV).is_file())
+        .filter(|dir| something_at(&dir.join(PARAMS_ENV)))
         .collect();
     found.dedup();
     if found.is_empty() {
@@ -336,7 +403,7 @@ fn named_install(root: &Path, named: &Path) -> Result<Install> {
         Some(path.clone())
     };
     match dir {
-        Some(dir) if dir.join(PARAMS_ENV).is_file() => {
+        Some(dir) if something_at(&dir.join(PARAMS_ENV)) => {
             let real = fs::canonicalize(&dir).map_err(|e| Failure::io("open", &dir, &e))?;
             ensure_inside(root, &real, &named.display().to_string())?;
             open(root, &real)
@@ -365,7 +432,7 @@ fn walk(root: &Path) -> Vec<PathBuf> {
                     .parent()
                     .and_then(Path::file_name)
                     .is_some_and(|n| n == "installs")
-                && dir.join(PARAMS_ENV).is_file();
+                && something_at(&dir.join(PARAMS_ENV));
             if is_install {
                 if let Some(tree) = known_kfp_tree(dir) {
                     kfp_trees.push(tree);
@@ -446,6 +513,14 @@ fn open(root: &Path, dir: &Path) -> Result<Install> {
     let dir = fs::canonicalize(dir).map_err(|e| Failure::io("open", dir, &e))?;
     ensure_inside(root, &dir, &relative(root, &dir))?;
     let rel = relative(root, &dir);
+    // The switch file was found by its name alone: a FIFO, a folder or a broken link there is
+    // named as such here, not passed over as "no install".
+    resolve_below(
+        root,
+        &dir,
+        Path::new(PARAMS_ENV),
+        &relative(root, &dir.join(PARAMS_ENV)),
+    )?;
     let version = read_version(root, &dir);
     Ok(Install {
         root: root.to_path_buf(),

@@ -119,7 +119,9 @@ pub fn git_views(install: &Install) -> Vec<GitView> {
     }
     let paths: Vec<PathBuf> = files.iter().map(|f| install.dir.join(f)).collect();
     let mut views = Vec::new();
-    for group in git::holding(&install.dir, &paths) {
+    // `status` shows what git knows when it can; the write commands refuse an unreadable
+    // repository (edit::write::check_clean).
+    for group in git::holding(&install.dir, &paths).unwrap_or_default() {
         let Some(checkout) = group.checkout else {
             views.push(GitView::NoRepository);
             continue;

@@ -95,7 +95,7 @@ pub fn apply_with_prompt(
         )));
     }
     let mut deadline = options.deadline;
-    let info = kubectl.info()?;
+    let info = kubectl.info(options.deadline)?;
     let facts = RenderFacts::of(objects);
     let discovery = discover(kubectl, &info, options, progress)?;
     let checked = check(objects, &facts, &discovery, options.dry_run)?;
@@ -219,11 +219,6 @@ fn retrying(
         if ran.success() {
             return Ok(ran);
         }
-        if ran.timed_out {
-            return Err(Failure::cluster(format!(
-                "{label}: kubectl did not finish before the time limit (--timeout); nothing more was tried"
-            )));
-        }
         let causes = classify(&ran.stderr, facts);
         let stops: Vec<String> = causes
             .iter()
@@ -298,7 +293,7 @@ fn discover(
             &none,
             progress,
             &mut |p| {
-                let mut ran = kubectl.run(args, None, Some(options.deadline), &mut || p.tick())?;
+                let mut ran = kubectl.run(args, None, options.deadline, &mut || p.tick())?;
                 // An aggregated API that is down (a broken metrics-server) makes discovery
                 // partial; the kinds a KFP render uses are still listed.
                 if !ran.success()
@@ -442,9 +437,7 @@ fn apply_step(
         progress,
         &mut |p| {
             tries += 1;
-            kubectl.run(&args, Some(&input), Some(options.deadline), &mut || {
-                p.tick()
-            })
+            kubectl.run(&args, Some(&input), options.deadline, &mut || p.tick())
         },
     )?;
     let attempts = options.attempts.max(1);

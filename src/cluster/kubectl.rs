@@ -17,6 +17,8 @@ use crate::error::{Failure, Result};
 pub struct Kubectl {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
+    /// The time limit the calls' deadlines come from, as messages name it (`--timeout 10m`).
+    pub limit: String,
 }
 
 /// The cluster a kubeconfig and context point at.
@@ -27,11 +29,13 @@ pub struct ClusterInfo {
 }
 
 impl Kubectl {
-    /// kubectl with `--kubeconfig` and `--context` when given (else kubectl's own defaults).
-    pub fn new(kubeconfig: Option<PathBuf>, context: Option<String>) -> Kubectl {
+    /// kubectl with `--kubeconfig` and `--context` when given (else kubectl's own defaults);
+    /// `limit` names the time limit its deadlines come from.
+    pub fn new(kubeconfig: Option<PathBuf>, context: Option<String>, limit: String) -> Kubectl {
         Kubectl {
             kubeconfig,
             context,
+            limit,
         }
     }
 
@@ -49,34 +53,42 @@ impl Kubectl {
         args
     }
 
-    /// Runs `kubectl ARGS` with `stdin`, killed at `deadline`.
+    /// Runs `kubectl ARGS` with `stdin`. At `deadline` kubectl and everything it started are
+    /// killed, and the call fails with exit 3, naming the command and how long it ran.
     pub fn run(
         &self,
         rest: &[&str],
         stdin: Option<&str>,
-        deadline: Option<Instant>,
+        deadline: Instant,
         tick: &mut dyn FnMut(),
     ) -> Result<Ran> {
-        process::run(
+        let ran = process::run(
             "kubectl",
             &self.args(rest),
             stdin.map(str::as_bytes),
-            deadline,
+            Some(deadline),
             tick,
         )
         .map_err(|e| {
             Failure::new(format!(
                 "cannot run kubectl: {e}; install kubectl (v1.26 or later) and put it on PATH"
             ))
-        })
+        })?;
+        if ran.timed_out {
+            let command = format!("kubectl {}", rest.join(" "));
+            return Err(Failure::cluster(
+                ran.timed_out_message(&command, &self.limit),
+            ));
+        }
+        Ok(ran)
     }
 
     /// The context and server URL kubectl would use (read from the kubeconfig; no network).
-    pub fn info(&self) -> Result<ClusterInfo> {
+    pub fn info(&self, deadline: Instant) -> Result<ClusterInfo> {
         let ran = self.run(
             &["config", "view", "--minify", "-o", "json"],
             None,
-            None,
+            deadline,
             &mut || {},
         )?;
         if !ran.success() {

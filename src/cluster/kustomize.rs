@@ -28,38 +28,47 @@ pub struct Kustomize {
 
 type VersionAnswer = std::result::Result<Version, String>;
 
+/// The answer, and the failure of a query that ran past the deadline.
+type VersionOutcome = (VersionAnswer, Option<Failure>);
+
 /// `kustomize version` (or `kubectl version --client`) runs on its own thread beside the render:
-/// kubectl takes tens of milliseconds to start, which would otherwise add to every render.
+/// kubectl takes tens of milliseconds to start, which would otherwise add to every render. It
+/// has the render's deadline; one that runs past it is an error (`Err`), not an unknown version.
 #[derive(Debug)]
 struct VersionQuery {
-    running: RefCell<Option<thread::JoinHandle<VersionAnswer>>>,
-    answer: OnceCell<VersionAnswer>,
+    running: RefCell<Option<thread::JoinHandle<VersionOutcome>>>,
+    answer: OnceCell<VersionOutcome>,
 }
 
 impl VersionQuery {
-    fn start(program: &str) -> VersionQuery {
-        let program = program.to_string();
+    fn start(program: &str, deadline: Instant, limit: &str) -> VersionQuery {
+        let (program, limit) = (program.to_string(), limit.to_string());
+        // Before the thread starts, so that it inherits the blocked signals.
+        process::prepare();
         VersionQuery {
-            running: RefCell::new(Some(thread::spawn(move || detect_version(&program)))),
+            running: RefCell::new(Some(thread::spawn(move || {
+                detect_version(&program, deadline, &limit)
+            }))),
             answer: OnceCell::new(),
         }
     }
 
-    fn get(&self) -> &VersionAnswer {
+    fn get(&self) -> &VersionOutcome {
         self.answer.get_or_init(|| {
             self.running
                 .borrow_mut()
                 .take()
                 .and_then(|query| query.join().ok())
-                .unwrap_or_else(|| Err("the version query failed".to_string()))
+                .unwrap_or_else(|| (Err("the version query failed".to_string()), None))
         })
     }
 }
 
 impl Kustomize {
     /// `--kustomize CMD` split into words (no shell, no quoting), or the default: `kustomize
-    /// build` when kustomize is on PATH, else `kubectl kustomize`.
-    pub fn choose(flag: Option<&str>) -> Result<Kustomize> {
+    /// build` when kustomize is on PATH, else `kubectl kustomize`. Its version query stops at
+    /// `deadline` (`--timeout LIMIT`), like the render.
+    pub fn choose(flag: Option<&str>, deadline: Instant, limit: &str) -> Result<Kustomize> {
         let words: Vec<String> = match flag {
             Some(cmd) => cmd.split_whitespace().map(str::to_string).collect(),
             None if process::on_path("kustomize") => vec!["kustomize".into(), "build".into()],
@@ -73,13 +82,14 @@ impl Kustomize {
         Ok(Kustomize {
             program: program.clone(),
             args: args.to_vec(),
-            version: VersionQuery::start(program),
+            version: VersionQuery::start(program, deadline, limit),
         })
     }
 
-    /// The kustomize version it reports, or why it is unknown (waits for the query).
+    /// The kustomize version it reports, or why it is unknown (waits for the query, which ends
+    /// by the deadline at the latest).
     pub fn version(&self) -> &VersionAnswer {
-        self.version.get()
+        &self.version.get().0
     }
 
     /// `kubectl kustomize (kustomize v5.5.0)`.
@@ -107,24 +117,38 @@ impl Kustomize {
         })
     }
 
-    /// Renders the kustomization in `dir` (shown to the user as `shown`). Stops at `deadline`.
+    /// Renders the kustomization in `dir` (shown to the user as `shown`). At `deadline`
+    /// (`--timeout LIMIT`) the render, or the version query beside it, is killed with everything
+    /// it started, and the render fails naming the command and how long it ran.
     pub fn render(
         &self,
         dir: &Path,
         root: &Path,
         shown: &str,
-        deadline: Option<Instant>,
+        deadline: Instant,
+        limit: &str,
         tick: &mut dyn FnMut(),
     ) -> Result<Rendered> {
         let remote = remote_bases(dir, root);
         let mut args: Vec<String> = self.args.clone();
         args.push(dir.display().to_string());
-        let ran = process::run(&self.program, &args, None, deadline, tick).map_err(|e| {
+        let ran = process::run(&self.program, &args, None, Some(deadline), tick).map_err(|e| {
             Failure::new(format!(
                 "cannot run {}: {e}; install kustomize or kubectl, or name another with --kustomize CMD",
                 self.program
             ))
         })?;
+        if ran.timed_out {
+            let mut words = vec![self.program.clone()];
+            words.extend(args);
+            return Err(Failure::new(ran.timed_out_message(
+                &words.join(" "),
+                &format!("--timeout {limit}"),
+            )));
+        }
+        if let Some(failure) = &self.version.get().1 {
+            return Err(failure.clone());
+        }
         if ran.success() {
             return Ok(Rendered {
                 yaml: ran.stdout,
@@ -145,11 +169,6 @@ impl Kustomize {
                 } else {
                     format!("\n{} said: {detail}", self.program)
                 }
-            )));
-        }
-        if ran.timed_out {
-            return Err(Failure::new(format!(
-                "rendering {shown} did not finish before the time limit (--timeout)"
             )));
         }
         Err(Failure::new(format!(
@@ -201,8 +220,9 @@ pub fn readme_uses_server_side(install: &Install) -> bool {
         .is_some_and(|(wanted, _)| Version::parse("5.4.3").is_some_and(|v| wanted >= v))
 }
 
-/// What `kustomize version` (or `kubectl version --client`) reports.
-fn detect_version(program: &str) -> std::result::Result<Version, String> {
+/// What `kustomize version` (or `kubectl version --client`) reports, or why it is unknown; a
+/// query still running at `deadline` is killed and is an error.
+fn detect_version(program: &str, deadline: Instant, limit: &str) -> VersionOutcome {
     let is_kubectl = Path::new(program)
         .file_name()
         .is_some_and(|n| n == "kubectl");
@@ -211,8 +231,18 @@ fn detect_version(program: &str) -> std::result::Result<Version, String> {
     } else {
         &["version"]
     };
-    let ran = process::run(program, args, None, None, &mut || {})
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let ran = match process::run(program, args, None, Some(deadline), &mut || {}) {
+        Ok(ran) => ran,
+        Err(e) => return (Err(format!("cannot run {program}: {e}")), None),
+    };
+    if ran.timed_out {
+        let command = format!("{program} {}", args.join(" "));
+        let failure = Failure::new(ran.timed_out_message(&command, &format!("--timeout {limit}")));
+        return (
+            Err(format!("{command} did not answer in time")),
+            Some(failure),
+        );
+    }
     let text = if is_kubectl {
         ran.stdout
             .lines()
@@ -222,7 +252,8 @@ fn detect_version(program: &str) -> std::result::Result<Version, String> {
     } else {
         ran.stdout.clone()
     };
-    first_version(&text).ok_or_else(|| format!("{program} did not report one"))
+    let answer = first_version(&text).ok_or_else(|| format!("{program} did not report one"));
+    (answer, None)
 }
 
 /// The first `v1.2.3`-like word in `text` (`{Version:kustomize/v4.5.7 ...}`, `v5.5.0`).

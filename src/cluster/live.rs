@@ -13,7 +13,7 @@ use yaml_serde::Value;
 
 use crate::cluster::kubectl::{ClusterInfo, Kubectl};
 use crate::cluster::objects::Object;
-use crate::error::{Failure, Result};
+use crate::error::{EXIT_CLUSTER, Failure, Result};
 
 /// How long kubectl may wait for one answer, and how long kfpatch waits for kubectl.
 const REQUEST_TIMEOUT: &str = "10s";
@@ -139,14 +139,17 @@ impl Live {
     /// The cluster of `context` (the kubeconfig's current one when `None`). Reads only the
     /// kubeconfig: a bad file or context is exit 2, as for `reinstall`.
     pub fn connect(kubeconfig: Option<PathBuf>, context: Option<String>) -> Result<Live> {
-        let kubectl = Kubectl {
+        let kubectl = Kubectl::new(
             kubeconfig,
-            context: context.clone(),
-        };
-        let info = kubectl.info().map_err(|e| match &context {
-            Some(ctx) => Failure::new(format!("context {ctx}: {}", e.message)),
-            None => e,
-        })?;
+            context.clone(),
+            format!("{} s for a read", READ_LIMIT.as_secs()),
+        );
+        let info = kubectl
+            .info(Instant::now() + READ_LIMIT)
+            .map_err(|e| match &context {
+                Some(ctx) => Failure::new(format!("context {ctx}: {}", e.message)),
+                None => e,
+            })?;
         Ok(Live { kubectl, info })
     }
 
@@ -205,22 +208,28 @@ impl Live {
         namespace: Option<&str>,
     ) -> Result<Answer> {
         let timeout = format!("--request-timeout={REQUEST_TIMEOUT}");
-        let ran = self.kubectl.run(
-            &["get", "--raw", path, &timeout],
-            None,
-            Some(Instant::now() + READ_LIMIT),
-            &mut || {},
-        )?;
         let what = match namespace {
             Some(ns) => format!("{verb} {} in namespace {ns}", resource.shown()),
             None => format!("{verb} {}", resource.shown()),
         };
-        if ran.timed_out {
-            return Err(self.failure(&format!(
-                "{what}: no answer within {} s; check that the cluster is up and reachable",
-                READ_LIMIT.as_secs()
-            )));
-        }
+        let ran = self
+            .kubectl
+            .run(
+                &["get", "--raw", path, &timeout],
+                None,
+                Instant::now() + READ_LIMIT,
+                &mut || {},
+            )
+            .map_err(|e| {
+                if e.code == EXIT_CLUSTER {
+                    self.failure(&format!(
+                        "{what}: no answer within {} s; check that the cluster is up and reachable",
+                        READ_LIMIT.as_secs()
+                    ))
+                } else {
+                    e
+                }
+            })?;
         if ran.success() {
             let value: Value = yaml_serde::from_str(&ran.stdout)
                 .map_err(|e| self.failure(&format!("{what}: the answer is not JSON: {e}")))?;

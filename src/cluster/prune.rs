@@ -75,7 +75,7 @@ pub fn prune_stale_config(
         let ran = kubectl.run(
             &["get", kind, "-n", namespace, "-o", "json"],
             None,
-            Some(deadline),
+            deadline,
             &mut || progress.tick(),
         )?;
         if !ran.success() {
@@ -125,7 +125,7 @@ pub fn prune_stale_config(
     }
     let mut args = vec!["delete", "configmap", "-n", namespace, "--ignore-not-found"];
     args.extend(stale.iter().map(String::as_str));
-    let ran = kubectl.run(&args, None, Some(deadline), &mut || progress.tick())?;
+    let ran = kubectl.run(&args, None, deadline, &mut || progress.tick())?;
     if !ran.success() {
         return Err(Failure::cluster(format!(
             "--prune-stale-config: deleting {} failed: {}",

@@ -17,6 +17,10 @@ use crate::edit::{overlay, overlay_files};
 use crate::error::{Failure, Result};
 use crate::output::progress::Progress;
 
+/// How long a render may take when the command has no `--timeout` of its own (`render`'s default
+/// too): kustomize fetching a remote base that never answers must not hang kfpatch.
+pub const RENDER_LIMIT: &str = "5m";
+
 /// A target rendered once, with the effective settings read from the render.
 pub struct Render {
     pub install: Install,
@@ -54,17 +58,19 @@ pub fn find_install(dir: &Path, named: Option<&Path>, target: &str) -> Result<In
 }
 
 /// Resolves `target`, chooses kustomize, renders once and reads the effective settings. A
-/// kfpatch overlay as the target is compared with the values it switches.
+/// kfpatch overlay as the target is compared with the values it switches. Asking kustomize its
+/// version and the render stop at `deadline` (`--timeout LIMIT`).
 pub fn prepare(
     install: Install,
     target: &str,
     kustomize_flag: Option<&str>,
-    deadline: Option<Instant>,
+    deadline: Instant,
+    limit: &str,
     err: &mut dyn Write,
     progress: &mut Progress<'_>,
 ) -> Result<Render> {
     let target = targets::resolve(&install, target)?;
-    let kustomize = Kustomize::choose(kustomize_flag)?;
+    let kustomize = Kustomize::choose(kustomize_flag, deadline, limit)?;
     let started = Instant::now();
     progress.label(&format!("rendering {}", target.shown));
     let rendered = kustomize.render(
@@ -72,6 +78,7 @@ pub fn prepare(
         &install.root,
         &target.shown,
         deadline,
+        limit,
         &mut || progress.tick(),
     );
     let took = started.elapsed();

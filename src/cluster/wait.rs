@@ -41,7 +41,7 @@ pub fn wait_established(
     let ran = kubectl.run(
         &args,
         None,
-        Some(Instant::now() + limit + Duration::from_secs(5)),
+        Instant::now() + limit + Duration::from_secs(5),
         &mut || progress.tick(),
     )?;
     if !ran.success() {
@@ -116,7 +116,7 @@ pub fn wait_ready(
             let ran = kubectl.run(
                 &["get", "deployment", name, "-n", ns, "-o", "json"],
                 None,
-                Some(deadline.max(Instant::now() + Duration::from_secs(10))),
+                deadline.max(Instant::now() + Duration::from_secs(10)),
                 &mut || progress.tick(),
             )?;
             let why = if ran.success() {

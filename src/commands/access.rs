@@ -81,6 +81,7 @@ fn apply(cli: &Cli, args: &AccessArgs, yaml: &str, io: &mut Output<'_>) -> Resul
     let kubectl = Kubectl::new(
         cli.kube.kubeconfig.clone(),
         cli.kube.context().map_err(Failure::new)?,
+        format!("{} s for access --apply", APPLY_TIMEOUT.as_secs()),
     );
     let stdin = std::io::stdin();
     let is_terminal = stdin.is_terminal();

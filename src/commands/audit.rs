@@ -413,7 +413,7 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
 /// The prefix that turns a path relative to the `-C` folder into one relative to the git
 /// repository root (GitHub resolves annotation paths from there).
 fn repository_prefix(install: &Install) -> String {
-    match Checkout::open(&install.root) {
+    match Checkout::open(&install.root).ok().flatten() {
         Some(checkout) => match install::relative(checkout.workdir(), &install.root).as_str() {
             "." => String::new(),
             rel if !Path::new(rel).is_absolute() => format!("{rel}/"),

@@ -188,8 +188,15 @@ fn finish(
         write_out(io, &text)?;
         return Ok(0);
     }
-    text.push_str(&changes.write()?);
+    let done = changes.write()?;
+    text.push_str(&done);
     text.push('\n');
-    write_out(io, &text)?;
+    write_out(io, &text).inspect_err(|_| {
+        // The overlay is written: say so where it can still be read.
+        let _ = writeln!(
+            io.err,
+            "kfpatch: {done} in {shown}, but standard output was closed before the diff was shown"
+        );
+    })?;
     Ok(0)
 }

@@ -3,13 +3,14 @@
 //! prune the API server ConfigMaps left behind and wait for the rollout.
 
 use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::cli::{Cli, ReinstallArgs, ServerSide};
 use crate::cluster::apply::{self, ApplyOptions, DryRun};
 use crate::cluster::kubectl::Kubectl;
 use crate::cluster::kustomize;
 use crate::cluster::objects::Object;
+use crate::cluster::process;
 use crate::cluster::prune::{self, API_SERVER_CONFIG_PREFIX};
 use crate::cluster::render::{self, Render};
 use crate::cluster::wait;
@@ -21,12 +22,7 @@ use crate::output::progress::Progress;
 /// `kfpatch reinstall`.
 pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> {
     let started = Instant::now();
-    let timeout = parse_duration(&args.timeout).ok_or_else(|| {
-        Failure::new(format!(
-            "--timeout {}: expected a duration such as 90s, 5m or 1h30m",
-            args.timeout
-        ))
-    })?;
+    let timeout = process::parse_timeout(&args.timeout)?;
     if args.attempts == 0 {
         return Err(Failure::new("--attempts 0: give at least 1"));
     }
@@ -38,7 +34,8 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
         install,
         &args.target,
         args.kustomize.kustomize.as_deref(),
-        Some(deadline),
+        deadline,
+        &args.timeout,
         &mut **err,
         &mut progress,
     )?;
@@ -75,6 +72,7 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
     let kubectl = Kubectl::new(
         cli.kube.kubeconfig.clone(),
         cli.kube.context().map_err(Failure::new)?,
+        format!("--timeout {}", args.timeout),
     );
     let stdin = std::io::stdin();
     let is_terminal = stdin.is_terminal();
@@ -166,55 +164,4 @@ fn prune_stale(
         progress,
     )?;
     Ok(())
-}
-
-/// Reads `90s`, `5m`, `1h30m`, `500ms` or a number of seconds.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        if digits == 0 {
-            return None;
-        }
-        let n: u64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n.checked_mul(60)?),
-            "h" => Duration::from_secs(n.checked_mul(3600)?),
-            _ => return None,
-        };
-        total = total.checked_add(unit)?;
-        rest = &rest[unit_len..];
-    }
-    Some(total)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("42"), Some(Duration::from_secs(42)));
-        for bad in ["", "5x", "m", "1.5s", "-1s", "s5"] {
-            assert_eq!(parse_duration(bad), None, "{bad}");
-        }
-    }
 }

@@ -1,11 +1,14 @@
 //! `kfpatch render`: render the target once and show the effective KFP settings the cluster would
 //! get, and whether they agree with the files, as text, JSON or YAML.
 
+use std::time::Instant;
+
 use serde::Serialize;
 
 use crate::checkout::settings::{InstallJson, JSON_SCHEMA};
 use crate::cli::{Cli, RenderArgs, RenderFormat};
 use crate::cluster::effective::EffectiveJson;
+use crate::cluster::process;
 use crate::cluster::render::{self, Render};
 use crate::error::{Failure, Result};
 use crate::output::progress::Progress;
@@ -55,12 +58,14 @@ impl<'a> RenderJson<'a> {
 pub fn run(cli: &Cli, args: &RenderArgs, io: &mut Output<'_>) -> Result<i32> {
     let mut sink = std::io::sink();
     let mut progress = Progress::new(&mut sink, true);
+    let deadline = Instant::now() + process::parse_timeout(&args.timeout)?;
     let install = render::find_install(&cli.dir, cli.install.as_deref(), &args.target)?;
     let prepared = render::prepare(
         install,
         &args.target,
         args.kustomize.kustomize.as_deref(),
-        None,
+        deadline,
+        &args.timeout,
         io.err,
         &mut progress,
     )?;

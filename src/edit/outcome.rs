@@ -1,7 +1,10 @@
 //! Carrying out an in-place plan as the command line asks: print its summary and diff, then check
 //! (exit 1 when something would change), preview, or write it behind the dirty guard.
 
-use crate::checkout::install::Install;
+use std::path::{Path, PathBuf};
+
+use crate::checkout::catalogue::CATALOGUE;
+use crate::checkout::install::{self, Install};
 use crate::edit::plan::Plan;
 use crate::edit::write;
 use crate::error::{EXIT_CHANGES, Result};
@@ -25,6 +28,9 @@ pub fn finish(
     extra_keys: &[&str],
     io: &mut Output<'_>,
 ) -> Result<i32> {
+    if !choice.check && !choice.dry_run {
+        remove_stale_temps(install, io);
+    }
     let mut text = plan.summary(title);
     if plan.is_empty() {
         text.push_str("nothing to change\n");
@@ -54,6 +60,37 @@ pub fn finish(
     }
     plan.write()?;
     text.push_str(&format!("wrote {count} {files}\n"));
-    write_out(io, &text)?;
+    write_out(io, &text).inspect_err(|_| {
+        // The files are written: say so where it can still be read.
+        let shown: Vec<&str> = plan.files.iter().map(|f| f.shown.as_str()).collect();
+        let _ = writeln!(
+            io.err,
+            "kfpatch: wrote {count} {files}, but standard output was closed before the diff was shown:\n  {}",
+            shown.join("\n  ")
+        );
+    })?;
     Ok(0)
+}
+
+/// Removes the temporary files that killed runs left beside the managed files, and says so.
+fn remove_stale_temps(install: &Install, io: &mut Output<'_>) {
+    let mut dirs: Vec<PathBuf> = CATALOGUE
+        .iter()
+        .filter_map(|setting| {
+            install
+                .dir
+                .join(setting.file)
+                .parent()
+                .map(Path::to_path_buf)
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    for (path, pid) in write::remove_stale_temps(&dirs) {
+        let _ = writeln!(
+            io.err,
+            "kfpatch: removed {}, left behind by kfpatch process {pid}, which no longer runs",
+            install::relative(&install.root, &path)
+        );
+    }
 }

@@ -11,6 +11,7 @@ use crate::checkout::catalogue::{
     self, API_SERVER_KEYS, CATALOGUE, Mode, Parsed, Place, Problem, Reading, Scope, Setting, holds,
     show_value,
 };
+use crate::checkout::env_lint;
 use crate::checkout::install::{Install, PARAMS_ENV};
 use crate::edit::splice;
 use crate::edit::write::{self, FilePlan};
@@ -65,6 +66,7 @@ fn files_of(rows: &[&'static Setting]) -> Vec<(&'static str, Vec<&'static Settin
 pub fn switch(install: &Install, mode: Mode, scope: Scope) -> Result<Plan> {
     let mut plan = Plan::default();
     let mut problems = Vec::new();
+    let mut bad_keys: Vec<String> = Vec::new();
     let mut rows = Vec::new();
     for setting in CATALOGUE {
         match setting.applies(install, scope) {
@@ -93,6 +95,13 @@ pub fn switch(install: &Install, mode: Mode, scope: Scope) -> Result<Plan> {
             }
             continue;
         };
+        if file.ends_with(".env") {
+            bad_keys.extend(
+                env_lint::bad_configmap_keys(&shown, &text)
+                    .into_iter()
+                    .map(|(_, p)| p),
+            );
+        }
         match plan_file(file, &shown, &text, &settings, mode) {
             Ok((changes, notes, new)) => {
                 plan.changes.extend(changes);
@@ -117,6 +126,9 @@ pub fn switch(install: &Install, mode: Mode, scope: Scope) -> Result<Plan> {
         }
     }
     if problems.is_empty() {
+        // Checked after the files' own problems, whose messages say more about a malformed
+        // line (`MULTIUSER = true`) than the character its key cannot hold.
+        refuse_bad_keys(&bad_keys)?;
         plan.sort();
         Ok(plan)
     } else {
@@ -125,6 +137,17 @@ pub fn switch(install: &Install, mode: Mode, scope: Scope) -> Result<Plan> {
         problems.dedup();
         Err(problems_failure(&problems))
     }
+}
+
+/// Keys a ConfigMap cannot hold (one paragraph each) as one exit-2 failure.
+fn refuse_bad_keys(paragraphs: &[String]) -> Result<()> {
+    if paragraphs.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(format!(
+        "{}\nnothing was written",
+        paragraphs.join("\n")
+    )))
 }
 
 /// Every problem, one per paragraph, as one exit-2 failure.
@@ -413,6 +436,11 @@ pub fn set(install: &Install, pairs: &[(String, String)], allow_unknown: bool) -
     }
     let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
     verify_env(&old, &env, &keys, &shown).map_err(|p| problems_failure(&[p]))?;
+    let bad_keys: Vec<String> = env_lint::bad_configmap_keys(&shown, &text)
+        .into_iter()
+        .map(|(_, paragraph)| paragraph)
+        .collect();
+    refuse_bad_keys(&bad_keys)?;
     if env.text() != text {
         plan.files.push(FilePlan {
             file: PARAMS_ENV.to_string(),

@@ -1,16 +1,21 @@
 //! Writing files safely: the guard that refuses to overwrite somebody else's uncommitted edits,
 //! and the atomic write (temporary file, sync, rename) that a reader or a crash sees as the old or
-//! the new file, never a part. Every file kfpatch changes goes through here.
+//! the new file, never a part, with the old file's owner, group and mode. Every file kfpatch
+//! changes goes through here; so does undoing a write that a signal interrupts, and removing the
+//! temporary files of killed runs.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use crate::checkout::catalogue::{self, CATALOGUE, Parsed, Place, Reading, Setting, holds};
 use crate::checkout::git::{self, Tracked};
 use crate::checkout::install::Install;
 use crate::edit::splice;
 use crate::error::{Failure, Result};
+use crate::interrupt;
 use crate::syntax::yamledit;
 
 /// One file's old and new bytes.
@@ -36,7 +41,7 @@ pub fn check_clean(files: &[FilePlan], install: &Install, extra_keys: &[&str]) -
     let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
     let mut dirty = Vec::new();
     let mut not_committed = Vec::new();
-    for group in git::holding(&install.dir, &paths) {
+    for group in git::holding(&install.dir, &paths)? {
         let Some(checkout) = group.checkout else {
             continue;
         };
@@ -129,14 +134,21 @@ fn normalise(file: &str, text: &str, extra_keys: &[&str]) -> Option<String> {
     }
 }
 
-/// Writes every file atomically. If one write fails, the files already written are put back.
+/// Writes every file atomically. If one write fails, the files already written are put back;
+/// an interrupt (SIGINT, SIGTERM, SIGHUP) puts them back too.
 pub fn write_all(files: &[FilePlan]) -> Result<()> {
     for (i, file) in files.iter().enumerate() {
-        if let Err(e) = write_atomic(&file.path, file.new.as_bytes()) {
+        if let Err(e) = replace(
+            &file.path,
+            file.new.as_bytes(),
+            Some(file.old.as_bytes()),
+            true,
+        ) {
             let mut restored = true;
             for done in &files[..i] {
                 restored &= write_atomic(&done.path, done.old.as_bytes()).is_ok();
             }
+            journal().written.clear();
             return Err(Failure::new(format!(
                 "cannot write {}: {e}; {}",
                 file.shown,
@@ -148,76 +160,233 @@ pub fn write_all(files: &[FilePlan]) -> Result<()> {
             )));
         }
     }
+    // Every file is written: an interrupt from here on has nothing to put back.
+    journal().written.clear();
     Ok(())
 }
 
-/// Writes `content` to a temporary file beside `path`, syncs it, gives it `path`'s permissions and
-/// renames it over `path`, so a reader (or a crash) sees the old or the new file, never a part.
+/// What an interrupt must undo: this run's temporary files, and the files it renamed into place
+/// with the bytes they held before.
+struct Journal {
+    temps: Vec<PathBuf>,
+    written: Vec<(PathBuf, Vec<u8>)>,
+}
+
+static JOURNAL: Mutex<Journal> = Mutex::new(Journal {
+    temps: Vec::new(),
+    written: Vec::new(),
+});
+
+fn journal() -> MutexGuard<'static, Journal> {
+    JOURNAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The interrupt hook: removes the temporary files and puts back the files written so far. The
+/// journal stays locked until the process exits, so the main thread can neither rename another
+/// file nor create another temporary one after this looked.
+fn undo_on_interrupt() -> Option<String> {
+    let journal = journal();
+    let said = if journal.temps.is_empty() && journal.written.is_empty() {
+        None
+    } else {
+        for temp in &journal.temps {
+            let _ = fs::remove_file(temp);
+        }
+        let mut restored = true;
+        for (path, old) in journal.written.iter().rev() {
+            restored &= replace(path, old, None, false).is_ok();
+        }
+        Some(if restored {
+            "the files already written were put back and the temporary files removed, so nothing changed".to_string()
+        } else {
+            "some files already written could not be put back: check git status".to_string()
+        })
+    };
+    std::mem::forget(journal);
+    said
+}
+
+/// Writes `content` to a temporary file beside `path`, syncs it, gives it `path`'s owner, group
+/// and permissions (as `sed -i` does) and renames it over `path`, so a reader (or a crash) sees
+/// the old or the new file, never a part.
 pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let permissions = fs::metadata(path)?.permissions();
-    let temp = dir.join(format!(".{name}.kfpatch-{}.tmp", std::process::id()));
+    replace(path, content, None, true)
+}
+
+/// [`write_atomic`]; with `old`, the journal records the file once it is renamed, so that an
+/// interrupt puts `old` back. `journal_on` is false only for the interrupt's own put-back, which
+/// holds the journal already.
+fn replace(
+    path: &Path,
+    content: &[u8],
+    old: Option<&[u8]>,
+    journal_on: bool,
+) -> std::io::Result<()> {
+    let meta = fs::metadata(path)?;
+    let temp = temp_beside(path);
     let result = (|| {
-        let create = || OpenOptions::new().write(true).create_new(true).open(&temp);
-        let mut file = match create() {
-            // Left by a run that was killed and had this process id: no live process can own
-            // it, so it is replaced (a CI container often gives kfpatch the same id every time).
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                fs::remove_file(&temp)?;
-                create()?
-            }
-            other => other?,
-        };
+        let mut file = create_temp(&temp, journal_on)?;
         file.write_all(content)?;
-        file.set_permissions(permissions)?;
+        keep_owner(&file, &meta)?;
+        file.set_permissions(meta.permissions())?;
         file.sync_all()?;
         pause_for_crash_test();
-        fs::rename(&temp, path)?;
-        // The new file is in place: a failed directory sync only weakens durability against
-        // power loss, and reporting it as a failed write would make `Plan::write` put the
-        // earlier files back while this one stays new.
-        let _ = File::open(dir).and_then(|d| d.sync_all());
-        Ok(())
+        rename_into_place(&temp, path, old, journal_on)
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&temp);
+        forget_temp(&temp, journal_on);
     }
     result
 }
 
+/// `.NAME.kfpatch-PID.tmp` beside `path`.
+fn temp_beside(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.kfpatch-{}.tmp", std::process::id()))
+}
+
+/// Creates the temporary file, recorded in the journal in the same step.
+fn create_temp(temp: &Path, journal_on: bool) -> std::io::Result<File> {
+    if journal_on {
+        interrupt::on_interrupt(undo_on_interrupt);
+    }
+    let mut held = journal_on.then(journal);
+    let create = || OpenOptions::new().write(true).create_new(true).open(temp);
+    let file = match create() {
+        // Left by a run that was killed and had this process id: no live process can own it, so
+        // it is replaced (a CI container often gives kfpatch the same id every time).
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            fs::remove_file(temp)?;
+            create()?
+        }
+        other => other?,
+    };
+    if let Some(journal) = held.as_mut() {
+        journal.temps.push(temp.to_path_buf());
+    }
+    Ok(file)
+}
+
+/// Renames `temp` over `path` and records it, under one lock of the journal, so that an
+/// interrupt sees the file either not yet renamed or renamed and recorded.
+fn rename_into_place(
+    temp: &Path,
+    path: &Path,
+    old: Option<&[u8]>,
+    journal_on: bool,
+) -> std::io::Result<()> {
+    let mut held = journal_on.then(journal);
+    fs::rename(temp, path)?;
+    if let Some(journal) = held.as_mut() {
+        journal.temps.retain(|t| t != temp);
+        if let Some(old) = old {
+            journal.written.push((path.to_path_buf(), old.to_vec()));
+        }
+    }
+    drop(held);
+    // The new file is in place: a failed directory sync only weakens durability against power
+    // loss, and reporting it as a failed write would make `write_all` put the earlier files back
+    // while this one stays new.
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let _ = File::open(dir).and_then(|d| d.sync_all());
+    Ok(())
+}
+
+fn forget_temp(temp: &Path, journal_on: bool) {
+    let mut held = journal_on.then(journal);
+    let _ = fs::remove_file(temp);
+    if let Some(journal) = held.as_mut() {
+        journal.temps.retain(|t| t != temp);
+    }
+}
+
+/// Gives the new file the owner and group of the file it replaces. Only root can give a file to
+/// another user: anyone else gets an error that says whose file it is, instead of a file that
+/// silently changed hands.
+fn keep_owner(file: &File, old: &fs::Metadata) -> std::io::Result<()> {
+    let new = file.metadata()?;
+    if (new.uid(), new.gid()) == (old.uid(), old.gid()) {
+        return Ok(());
+    }
+    std::os::unix::fs::fchown(file, Some(old.uid()), Some(old.gid())).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "it belongs to uid {} (group {}) and kfpatch runs as uid {}, which cannot give the new file that owner; run kfpatch as uid {} or as root",
+                    old.uid(),
+                    old.gid(),
+                    new.uid(),
+                    old.uid()
+                ),
+            )
+        } else {
+            e
+        }
+    })
+}
+
 /// Writes `content` to `path` atomically whether or not the file exists: an existing file is
-/// replaced by [`write_atomic`] (keeping its permissions); a new one is written to a temporary file
-/// beside it, synced and renamed into place, with the permissions a new file gets.
+/// replaced by [`write_atomic`] (keeping its owner and permissions); a new one is written to a
+/// temporary file beside it, synced and renamed into place, with the permissions a new file gets.
 pub fn write_file(path: &Path, content: &[u8]) -> std::io::Result<()> {
     match fs::symlink_metadata(path) {
         Ok(_) => return write_atomic(path, content),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(".{name}.kfpatch-{}.tmp", std::process::id()));
+    let temp = temp_beside(path);
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)?;
+        let mut file = create_temp(&temp, true)?;
         file.write_all(content)?;
         file.sync_all()?;
-        fs::rename(&temp, path)?;
-        File::open(dir)?.sync_all()
+        rename_into_place(&temp, path, None, true)
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&temp);
+        forget_temp(&temp, true);
     }
     result
+}
+
+/// Removes the temporary files (`.NAME.kfpatch-PID.tmp`) in `dirs` that a kfpatch process which
+/// no longer runs left behind (killed with SIGKILL, or the machine went down); returns each
+/// removed file with that process id. Files of a kfpatch running now are left alone.
+pub fn remove_stale_temps(dirs: &[PathBuf]) -> Vec<(PathBuf, u32)> {
+    let mut removed = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(temp_pid) else {
+                continue;
+            };
+            if !kfpatch_runs(pid) && fs::remove_file(entry.path()).is_ok() {
+                removed.push((entry.path(), pid));
+            }
+        }
+    }
+    removed.sort();
+    removed
+}
+
+/// The process id in a kfpatch temporary file's name.
+fn temp_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (_, pid) = rest.rsplit_once(".kfpatch-")?;
+    pid.parse().ok()
+}
+
+/// Whether `pid` is a kfpatch process other than this one (this run has not written yet when it
+/// looks, so a file with its own id was left by an earlier process).
+fn kfpatch_runs(pid: u32) -> bool {
+    pid != std::process::id()
+        && fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|comm| comm.trim() == "kfpatch")
 }
 
 /// The crash-safety test sets `KFPATCH_TEST_PAUSE_BEFORE_RENAME` to a number of milliseconds, so

@@ -27,13 +27,15 @@ pub enum ColorChoice {
     Never,
 }
 
-/// Whether to colour stdout, honouring `--color` and NO_COLOR.
+/// Whether to colour stdout, honouring `--color`, NO_COLOR and `TERM=dumb` (a terminal that
+/// shows escape codes as text, as git and clap-based tools assume).
 pub fn use_color(choice: ColorChoice) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
             std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
                 && std::io::stdout().is_terminal()
         }
     }
@@ -47,11 +49,19 @@ pub fn location(file: &str, line: Option<usize>) -> String {
     }
 }
 
-/// Writes to standard output (a closed pipe is an error, not a panic).
+/// Writes to standard output. A closed pipe (`kfpatch status | head -1`) ends the command
+/// quietly with exit 0, as in git and ripgrep; any other failure is an error.
 pub fn write_out(io: &mut Output<'_>, text: &str) -> Result<()> {
     io.out
         .write_all(text.as_bytes())
-        .map_err(|e| Failure::new(format!("cannot write to standard output: {e}")))
+        .and_then(|()| io.out.flush())
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                Failure::stdout_closed()
+            } else {
+                Failure::new(format!("cannot write to standard output: {e}"))
+            }
+        })
 }
 
 /// Each line indented by two spaces, one per line (the errors of a failed step, say).

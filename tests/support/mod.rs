@@ -39,6 +39,14 @@ pub fn real_trees() -> Vec<PathBuf> {
     trees
 }
 
+/// Sends `signal` to process `pid` (libc's kill: no `kill` program needed on the machine).
+pub fn send_signal(pid: u32, signal: i32) {
+    // SAFETY: kill has no memory preconditions; `pid` is a child the test started and has not
+    // reaped yet.
+    let sent = unsafe { libc::kill(pid as i32, signal) };
+    assert_eq!(sent, 0, "kill {pid} with signal {signal}");
+}
+
 /// The kfpatch binary under test.
 pub fn kfpatch() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kfpatch"));

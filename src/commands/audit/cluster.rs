@@ -4,6 +4,8 @@
 //! when any cluster drifts or has an error finding, 3 when a cluster cannot be read (the others
 //! are still reported).
 
+use std::time::Instant;
+
 use serde::Serialize;
 
 use crate::checkout::catalogue::show_value;
@@ -15,6 +17,7 @@ use crate::cluster::decode::{API_SERVER, KFP_NAMESPACE};
 use crate::cluster::live::{self, Live};
 use crate::cluster::livecheck::{self, LiveFinding, SettingDiff};
 use crate::cluster::objects::Object;
+use crate::cluster::process;
 use crate::cluster::render::{self, Render};
 use crate::error::{EXIT_CLUSTER, Failure, Result};
 use crate::output::progress::Progress;
@@ -128,7 +131,8 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         install,
         args.target.as_deref().unwrap_or("kfp"),
         args.kustomize.as_deref(),
-        None,
+        Instant::now() + process::parse_timeout(render::RENDER_LIMIT)?,
+        &format!("{} for a render", render::RENDER_LIMIT),
         io.err,
         &mut progress,
     )?;
