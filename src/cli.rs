@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::cluster::apply::DryRun;
+use crate::edit::outcome::WriteChoice;
+use crate::output::ColorChoice;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "kfpatch",
@@ -23,18 +27,11 @@ pub struct Cli {
     pub install: Option<PathBuf>,
 
     /// Colour the output: auto (on a terminal, unless NO_COLOR is set), always, never
-    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
-    pub color: Color,
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
 
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Color {
-    Auto,
-    Always,
-    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,13 +101,6 @@ pub struct RenderArgs {
 
     #[command(flatten)]
     pub kustomize: KustomizeFlag,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum DryRun {
-    None,
-    Client,
-    Server,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -213,6 +203,16 @@ pub struct WriteFlags {
     /// Write files even if they have uncommitted changes beyond the managed settings
     #[arg(long)]
     pub allow_dirty: bool,
+}
+
+impl WriteFlags {
+    pub fn choice(&self) -> WriteChoice {
+        WriteChoice {
+            check: self.check,
+            dry_run: self.dry_run,
+            allow_dirty: self.allow_dirty,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,13 @@ use std::path::Path;
 /// written).
 pub const EXIT_ERROR: i32 = 2;
 
+/// Exit code of `--check` when something would change.
+pub const EXIT_CHANGES: i32 = 1;
+
+/// Exit code when the cluster rejected the objects, lacks what they need, cannot be reached, or
+/// did not become ready in time.
+pub const EXIT_CLUSTER: i32 = 3;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub code: i32,
@@ -30,6 +37,11 @@ impl Failure {
             code,
             message: message.into(),
         }
+    }
+
+    /// The cluster refused, lacks something, cannot be reached, or ran out of time: exit code 3.
+    pub fn cluster(message: impl Into<String>) -> Failure {
+        Failure::with_code(EXIT_CLUSTER, message)
     }
 
     /// An I/O error on `path`, phrased for a person.

@@ -1,6 +1,10 @@
+//! The kfpatch command: parses the command line and hands it to the command it names. Everything
+//! else lives in the library, one layer per folder (see `lib.rs`).
+
 use clap::Parser;
-use kfpatch::app::{self, Output};
-use kfpatch::cli::Cli;
+use kfpatch::cli::{Cli, Command};
+use kfpatch::commands;
+use kfpatch::output::{self, Output};
 
 fn main() {
     let cli = Cli::parse();
@@ -9,8 +13,23 @@ fn main() {
     let mut io = Output {
         out: &mut out,
         err: &mut err,
-        color: app::use_color(cli.color),
+        color: output::use_color(cli.color),
     };
-    let code = app::run(&cli, &mut io);
+    let result = match &cli.command {
+        Command::Status(args) => commands::status::run(&cli, args, &mut io),
+        Command::Multiuser(args) => commands::multiuser::run(&cli, args, &mut io),
+        Command::Set(args) => commands::set::run(&cli, args, &mut io),
+        Command::Audit(args) => commands::audit::run(&cli, args, &mut io),
+        Command::Render(args) => commands::render::run(&cli, args, &mut io),
+        Command::Reinstall(args) => commands::reinstall::run(&cli, args, &mut io),
+        Command::Access(args) => commands::access::run(&cli, args, &mut io),
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(failure) => {
+            let _ = writeln!(io.err, "kfpatch: error: {}", failure.message);
+            failure.code
+        }
+    };
     std::process::exit(code);
 }

@@ -168,7 +168,7 @@ fn a_stale_temp_file_with_this_process_id_is_replaced() {
         .path()
         .join(format!(".params.env.kfpatch-{}.tmp", std::process::id()));
     fs::write(&stale, "MULTIUSER=fal").expect("stale");
-    kfpatch::plan::write_atomic(&target, b"MULTIUSER=false\n").expect("write over stale");
+    kfpatch::edit::write::write_atomic(&target, b"MULTIUSER=false\n").expect("write over stale");
     assert_eq!(fs::read(&target).expect("read"), b"MULTIUSER=false\n");
     assert!(!stale.exists(), "the stale file became the new file");
 }

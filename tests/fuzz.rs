@@ -4,11 +4,11 @@
 //! is one environment variable away (docs/fuzzing.md):
 //!
 //! - text properties (`KFPATCH_FUZZ_CASES`, default 256 per property): arbitrary bytes and
-//!   generated `.env` files through [`kfpatch::envfile`], arbitrary text and mutated fixture YAML
-//!   through [`kfpatch::yamledit`] and the catalogue readers;
+//!   generated `.env` files through [`kfpatch::syntax::envfile`], arbitrary text and mutated fixture YAML
+//!   through [`kfpatch::syntax::yamledit`] and the catalogue readers;
 //! - tree properties (`KFPATCH_FUZZ_TREE_CASES`, default 24 per property): a fixture tree whose
 //!   managed files get random comments, CRLF, a BOM, whitespace and extra keys, switched with
-//!   [`kfpatch::plan::switch`].
+//!   [`kfpatch::edit::plan::switch`].
 //!
 //! Properties: parsing never panics; editing key K changes only K's value bytes; an unedited
 //! file round-trips byte for byte; applying twice equals applying once; off then on is the
@@ -20,11 +20,11 @@ mod support;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use kfpatch::catalogue::{self, CATALOGUE, Mode, Parsed, Scope};
-use kfpatch::envfile::{EnvFile, KeyState};
-use kfpatch::install;
-use kfpatch::plan;
-use kfpatch::yamledit::{self, YamlText};
+use kfpatch::checkout::catalogue::{self, CATALOGUE, Mode, Parsed, Scope};
+use kfpatch::checkout::install;
+use kfpatch::edit::plan;
+use kfpatch::syntax::envfile::{EnvFile, KeyState};
+use kfpatch::syntax::yamledit::{self, YamlText};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 
@@ -306,7 +306,7 @@ fn exercise_yaml(file: &str, text: &str) {
         let _ = catalogue::read(setting, file, &parsed);
         if let Parsed::Yaml(yaml) = &parsed {
             for to in [setting.multi, setting.single] {
-                if let Ok(edit) = catalogue::edit_yaml(setting, yaml, to, file) {
+                if let Ok(edit) = kfpatch::edit::splice::edit_yaml(setting, yaml, to, file) {
                     // Splices must lie on character boundaries and not overlap.
                     let mut ranges: Vec<_> = edit.splices.iter().map(|s| s.range.clone()).collect();
                     ranges.sort_by_key(|r| r.start);
@@ -686,7 +686,7 @@ proptest! {
         let text = fs::read_to_string(dir.join(file)).expect("read");
         fs::write(dir.join(file), mutate(&text, &mutations)).expect("write");
         let found = install::find(root, None).expect("find");
-        let _ = kfpatch::status::rows(&found);
+        let _ = kfpatch::checkout::settings::rows(&found);
         for mode in [Mode::On, Mode::Off] {
             for scope in [Scope::Params, Scope::Related, Scope::Parity] {
                 if let Ok(plan) = plan::switch(&found, mode, scope) {

@@ -9,12 +9,12 @@ use std::collections::BTreeSet;
 
 use yaml_serde::Value;
 
-use crate::app::location;
-use crate::catalogue::{self, CATALOGUE, Parsed, Place, Reading, Setting};
-use crate::cluster::{API_SERVER_CONFIG_PREFIX, Object};
+use crate::checkout::catalogue::{self, CATALOGUE, Parsed, Place, Reading, Setting, show_value};
+use crate::checkout::install::{Install, PARAMS_ENV};
+use crate::cluster::objects::Object;
+use crate::cluster::prune::API_SERVER_CONFIG_PREFIX;
 use crate::error::Result;
-use crate::install::{Install, PARAMS_ENV};
-use crate::plan::show_value;
+use crate::output::location;
 
 /// The Deployment and container of the KFP API server.
 const API_SERVER: &str = "ml-pipeline";

@@ -10,8 +10,8 @@
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
+use crate::checkout::version::Version;
 use crate::error::{Failure, Result};
-use crate::version::Version;
 
 /// The API server's switch file, relative to the install.
 pub const PARAMS_ENV: &str = "api-service/params.env";
@@ -109,6 +109,14 @@ pub struct Install {
 }
 
 impl Install {
+    /// The KFP version for output, or why it is unknown.
+    pub fn version_text(&self) -> String {
+        match &self.version {
+            Ok(v) => v.to_string(),
+            Err(why) => format!("unknown ({why})"),
+        }
+    }
+
     /// A managed file's path relative to the checkout root, for messages and diffs.
     pub fn display(&self, file: &str) -> String {
         if self.rel == "." {
@@ -460,8 +468,9 @@ fn read_version(root: &Path, dir: &Path) -> std::result::Result<Version, String>
         Ok(None) => return Err(format!("{shown} not found")),
         Err(e) => return Err(e.message),
     };
-    let value: yaml_serde::Value = yaml_serde::from_str(crate::yamledit::without_bom(&text))
-        .map_err(|e| format!("{shown}: {e}"))?;
+    let value: yaml_serde::Value =
+        yaml_serde::from_str(crate::syntax::yamledit::without_bom(&text))
+            .map_err(|e| format!("{shown}: {e}"))?;
     let raw = value
         .get("data")
         .and_then(|d| d.get("appVersion"))
@@ -490,6 +499,40 @@ pub fn relative(root: &Path, path: &Path) -> String {
             .join("/"),
         Err(_) => path.display().to_string(),
     }
+}
+
+/// `path` made absolute without requiring it to exist: the longest existing ancestor is
+/// canonicalised (resolving symlinks) and the rest is normalised lexically.
+pub fn absolute(path: &Path) -> PathBuf {
+    let mut existing = path.to_path_buf();
+    let mut rest: Vec<std::ffi::OsString> = Vec::new();
+    let base = loop {
+        if let Ok(real) = fs::canonicalize(&existing) {
+            break real;
+        }
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_os_string());
+                existing = parent.to_path_buf();
+            }
+            _ => break existing,
+        }
+    };
+    let mut out = base;
+    for part in rest.iter().rev() {
+        out.push(part);
+    }
+    let mut normal = PathBuf::new();
+    for component in out.components() {
+        match component {
+            Component::ParentDir => {
+                normal.pop();
+            }
+            Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 #[cfg(test)]

@@ -16,11 +16,11 @@ use std::path::Path;
 use git2::{Delta, DiffOptions, ObjectType, Repository, Tree};
 use serde::Serialize;
 
-use crate::catalogue::{self, CATALOGUE, Parsed, Reading};
-use crate::envfile::EnvFile;
+use crate::checkout::catalogue::{self, CATALOGUE, Parsed, Reading};
+use crate::checkout::git::Checkout;
+use crate::checkout::install::{self, Install};
 use crate::error::{Failure, Result};
-use crate::git::Checkout;
-use crate::install::{self, Install};
+use crate::syntax::envfile::EnvFile;
 
 /// The drift of the KFP tree since `reference`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -9,10 +9,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::checkout::install::{Install, Layout, relative};
+use crate::checkout::targets::KUSTOMIZATION_FILES;
+use crate::checkout::version::Version;
+use crate::cluster::process;
 use crate::error::{Failure, Result};
-use crate::install::{Install, Layout, relative};
-use crate::process;
-use crate::version::Version;
 
 /// The kustomize that renders: a program and the arguments before the folder.
 #[derive(Debug, Clone)]
@@ -22,10 +23,6 @@ pub struct Kustomize {
     /// The kustomize version it reports, or why it is unknown.
     pub version: std::result::Result<Version, String>,
 }
-
-/// The kustomization file names kustomize accepts, in its order of preference.
-pub const KUSTOMIZATION_FILES: &[&str] =
-    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 impl Kustomize {
     /// `--kustomize CMD` split into words (no shell, no quoting), or the default: `kustomize

@@ -1,0 +1,525 @@
+//! Applying rendered objects to a cluster, in an order that does not need a retry loop.
+//!
+//! Upstream's install is `while ! kustomize build | kubectl apply -f -; do sleep 10; done`
+//! (facts §6): it re-renders every time and spins forever on an error that cannot heal. Here the
+//! objects are split once; Namespaces and CRDs go first and the CRDs are waited for (bounded);
+//! then the rest. Before anything is sent, the cluster's discovery is compared with the render, so
+//! a kind that nothing will ever serve (Istio not installed) or a namespace that nothing creates
+//! stops the command at once, named. Only errors that can heal (a CRD just applied, a webhook not
+//! yet serving, a refused connection) are retried, with backoff, a bounded number of times.
+//!
+//! kubectl is always spawned with an argument vector and the YAML on stdin, never through a
+//! shell. Other commands (`access --apply`) use [`apply_with_prompt`] for the same safety prompt.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use std::time::{Duration, Instant};
+
+use crate::cluster::diagnose::{Cause, classify, missing_kind_message, missing_namespace_message};
+use crate::cluster::kubectl::{ClusterInfo, Discovery, Kubectl, parse_api_resources};
+use crate::cluster::objects::{GroupKind, Object, RenderFacts, counts_by_kind, order, stream};
+use crate::cluster::process::Ran;
+use crate::cluster::wait::wait_established;
+use crate::error::{Failure, Result};
+use crate::output::consent::{Consent, confirm};
+use crate::output::progress::Progress;
+use crate::output::{count, indented};
+
+/// `--dry-run`: send nothing (`client`), or let the API server check without storing (`server`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DryRun {
+    None,
+    Client,
+    Server,
+}
+
+/// How to apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub dry_run: DryRun,
+    /// `kubectl apply --server-side --force-conflicts` (not with a client dry run, which kubectl
+    /// refuses with server-side apply).
+    pub server_side: bool,
+    /// Tries per step, for errors that can heal.
+    pub attempts: u32,
+    pub deadline: Instant,
+}
+
+impl ApplyOptions {
+    fn server_side(&self) -> bool {
+        self.server_side && self.dry_run != DryRun::Client
+    }
+
+    /// `server-side apply (--force-conflicts)` or `client-side apply`, with the dry run.
+    pub fn describe(&self) -> String {
+        let how = if self.server_side() {
+            "server-side apply (--force-conflicts)"
+        } else {
+            "client-side apply"
+        };
+        match self.dry_run {
+            DryRun::None => how.to_string(),
+            DryRun::Client => format!("{how}, client dry run (nothing sent to the cluster)"),
+            DryRun::Server => {
+                format!("{how}, server dry run (checked by the API server, nothing stored)")
+            }
+        }
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// Objects sent to the cluster (or checked, in a dry run).
+    pub sent: usize,
+    /// Objects a dry run could not check, with why.
+    pub not_checked: Vec<String>,
+    /// The deadline, moved by the time the user took to answer the prompt (which the time
+    /// limit does not count).
+    pub deadline: Instant,
+}
+
+/// Connects, checks the objects against the cluster's discovery, shows the safety prompt (not for
+/// dry runs), and applies in order. `what` says what is applied (`the render of ...`).
+pub fn apply_with_prompt(
+    kubectl: &Kubectl,
+    objects: &[Object],
+    what: &str,
+    options: &ApplyOptions,
+    consent: Consent<'_>,
+    progress: &mut Progress<'_>,
+) -> Result<Applied> {
+    if objects.is_empty() {
+        return Err(Failure::new(format!(
+            "{what} holds no objects: nothing to apply"
+        )));
+    }
+    let mut deadline = options.deadline;
+    let info = kubectl.info()?;
+    let facts = RenderFacts::of(objects);
+    let discovery = discover(kubectl, &info, options, progress)?;
+    let checked = check(objects, &facts, &discovery, options.dry_run)?;
+    let all: Vec<&Object> = objects.iter().collect();
+    let prompt = safety_summary(&info, what, &all, options);
+    progress
+        .out()
+        .write_all(prompt.as_bytes())
+        .map_err(|e| Failure::new(format!("cannot write to standard output: {e}")))?;
+    if options.dry_run == DryRun::None {
+        let question = format!(
+            "Apply {} objects to context {} ({})? [y/N] ",
+            objects.len(),
+            info.context,
+            info.server
+        );
+        let asked = Instant::now();
+        confirm(progress.out(), consent, &question)?;
+        deadline += asked.elapsed();
+    }
+    let options = &ApplyOptions {
+        deadline,
+        ..options.clone()
+    };
+    let started = Instant::now();
+    let (first, rest) = order(objects);
+    let checkable = |o: &&Object| !checked.unchecked.iter().any(|(i, _)| std::ptr::eq(*i, *o));
+    let first: Vec<&Object> = first.into_iter().filter(checkable).collect();
+    let rest: Vec<&Object> = rest.into_iter().filter(checkable).collect();
+    let mut sent = 0;
+    if options.dry_run != DryRun::None {
+        let mut both = first;
+        both.extend(rest);
+        if !both.is_empty() {
+            sent += apply_step(kubectl, "check", &both, &facts, options, progress)?;
+        }
+    } else {
+        if !first.is_empty() {
+            let label = format!("step 1/2 ({})", kinds_phrase(&first));
+            sent += apply_step(kubectl, &label, &first, &facts, options, progress)?;
+            let crds: Vec<&Object> = first.iter().copied().filter(|o| o.is_crd()).collect();
+            wait_established(kubectl, &crds, options.deadline, progress)?;
+        }
+        if !rest.is_empty() {
+            let label = format!("step 2/2 ({})", count(rest.len(), "object"));
+            sent += apply_step(kubectl, &label, &rest, &facts, options, progress)?;
+        }
+    }
+    let not_checked: Vec<String> = checked
+        .unchecked
+        .iter()
+        .map(|(o, why)| format!("{}: {why}", o.shown()))
+        .collect();
+    for line in &not_checked {
+        progress.line(&format!("  not checked: {line}"))?;
+    }
+    progress.line(&format!(
+        "{} {} in {:.1} s",
+        match options.dry_run {
+            DryRun::None => "applied",
+            _ => "checked",
+        },
+        count(sent, "object"),
+        started.elapsed().as_secs_f64()
+    ))?;
+    Ok(Applied {
+        sent,
+        not_checked,
+        deadline,
+    })
+}
+
+/// The text shown before applying: context, server, what, and object counts by kind.
+pub fn safety_summary(
+    info: &ClusterInfo,
+    what: &str,
+    objects: &[&Object],
+    options: &ApplyOptions,
+) -> String {
+    let mut text = format!(
+        "context: {}\nserver:  {}\napply:   {what}, {}\nobjects: {}\n",
+        info.context,
+        info.server,
+        options.describe(),
+        objects.len()
+    );
+    for (kind, count) in counts_by_kind(objects) {
+        text.push_str(&format!("  {count:>4} {kind}\n"));
+    }
+    text
+}
+
+fn kinds_phrase(objects: &[&Object]) -> String {
+    counts_by_kind(objects)
+        .iter()
+        .map(|(kind, n)| format!("{n} {kind}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Wait before attempt `next` (2, 3, ...): 1 s, 2 s, 4 s, ... at most 16 s.
+pub fn backoff(next: u32) -> Duration {
+    Duration::from_secs(1u64 << next.saturating_sub(2).min(4))
+}
+
+/// Runs one kubectl call with bounded retries of errors that can heal. `facts` tells which
+/// missing kinds and namespaces the render itself creates.
+fn retrying(
+    label: &str,
+    attempts: u32,
+    deadline: Instant,
+    facts: &RenderFacts,
+    progress: &mut Progress<'_>,
+    call: &mut dyn FnMut(&mut Progress<'_>) -> Result<Ran>,
+) -> Result<Ran> {
+    let attempts = attempts.max(1);
+    let mut attempt = 1;
+    loop {
+        progress.label(&format!("{label}: attempt {attempt}/{attempts}"));
+        let ran = call(progress)?;
+        if ran.success() {
+            return Ok(ran);
+        }
+        if ran.timed_out {
+            return Err(Failure::cluster(format!(
+                "{label}: kubectl did not finish before the time limit (--timeout); nothing more was tried"
+            )));
+        }
+        let causes = classify(&ran.stderr, facts);
+        let stops: Vec<String> = causes
+            .iter()
+            .filter_map(|c| match c {
+                Cause::Stops(s) => Some(s.clone()),
+                Cause::Heals(_) => None,
+            })
+            .collect();
+        let heals: Vec<String> = causes
+            .iter()
+            .filter_map(|c| match c {
+                Cause::Heals(s) => Some(s.clone()),
+                Cause::Stops(_) => None,
+            })
+            .collect();
+        if !stops.is_empty() || heals.is_empty() {
+            let stops = if stops.is_empty() {
+                vec![format!(
+                    "kubectl exited with {:?} and said nothing",
+                    ran.code
+                )]
+            } else {
+                stops
+            };
+            progress.line(&format!(
+                "{label}: attempt {attempt}/{attempts}: failed, cannot heal"
+            ))?;
+            return Err(Failure::cluster(format!(
+                "{label}: the cluster rejected it, and retrying cannot help:\n{}",
+                indented(&stops)
+            )));
+        }
+        if attempt >= attempts {
+            progress.line(&format!("{label}: attempt {attempt}/{attempts}: failed"))?;
+            return Err(Failure::cluster(format!(
+                "{label}: still failing after {attempts} attempts (--attempts):\n{}",
+                indented(&heals)
+            )));
+        }
+        let wait = backoff(attempt + 1);
+        if Instant::now() + wait >= deadline {
+            progress.line(&format!("{label}: attempt {attempt}/{attempts}: failed"))?;
+            return Err(Failure::cluster(format!(
+                "{label}: the time limit (--timeout) runs out before the next attempt:\n{}",
+                indented(&heals)
+            )));
+        }
+        progress.line(&format!(
+            "{label}: attempt {attempt}/{attempts}: failed ({}); retrying in {} s",
+            heals.join("; "),
+            wait.as_secs()
+        ))?;
+        std::thread::sleep(wait);
+        attempt += 1;
+    }
+}
+
+/// Reads discovery and namespaces, retrying a cluster that is not answering yet.
+fn discover(
+    kubectl: &Kubectl,
+    info: &ClusterInfo,
+    options: &ApplyOptions,
+    progress: &mut Progress<'_>,
+) -> Result<Discovery> {
+    let none = RenderFacts::default();
+    let label = format!("discovery of {}", info.server);
+    let read = |args: &[&str], what: &str, progress: &mut Progress<'_>| -> Result<String> {
+        let ran = retrying(
+            &label,
+            options.attempts,
+            options.deadline,
+            &none,
+            progress,
+            &mut |p| {
+                let mut ran = kubectl.run(args, None, Some(options.deadline), &mut || p.tick())?;
+                // An aggregated API that is down (a broken metrics-server) makes discovery
+                // partial; the kinds a KFP render uses are still listed.
+                if !ran.success()
+                    && !ran.stdout.trim().is_empty()
+                    && ran
+                        .stderr
+                        .contains("unable to retrieve the complete list of server APIs")
+                {
+                    ran.code = Some(0);
+                }
+                Ok(ran)
+            },
+        )
+        .map_err(|f| Failure::cluster(format!("cannot read {what}: {}", f.message)))?;
+        Ok(ran.stdout)
+    };
+    let kinds = parse_api_resources(&read(
+        &["api-resources", "--no-headers"],
+        "what the cluster serves",
+        progress,
+    )?);
+    let versions = read(&["api-versions"], "what the cluster serves", progress)?
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let namespaces = read(&["get", "namespaces", "-o", "name"], "namespaces", progress)?
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("namespace/"))
+        .map(str::to_string)
+        .collect();
+    Ok(Discovery {
+        kinds,
+        versions,
+        namespaces,
+    })
+}
+
+/// The objects a dry run cannot check, with why.
+#[derive(Debug, Default)]
+pub struct Checked<'a> {
+    pub unchecked: Vec<(&'a Object, String)>,
+}
+
+/// Compares the render with discovery: kinds nothing serves and namespaces nothing creates stop
+/// the command before anything is sent. In a dry run, objects that depend on a CRD or Namespace
+/// that this very apply would create cannot be checked by the server and are set aside.
+pub fn check<'a>(
+    objects: &'a [Object],
+    facts: &RenderFacts,
+    discovery: &Discovery,
+    dry_run: DryRun,
+) -> Result<Checked<'a>> {
+    let mut missing_kinds: BTreeMap<GroupKind, usize> = BTreeMap::new();
+    let mut missing_versions: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut missing_namespaces: BTreeSet<String> = BTreeSet::new();
+    let mut checked = Checked::default();
+    for o in objects {
+        let gk = o.group_kind();
+        let served = discovery.kinds.contains_key(&gk);
+        let created = facts.crd_kinds.contains(&gk);
+        if !served && !created {
+            *missing_kinds.entry(gk).or_insert(0) += 1;
+            continue;
+        }
+        if served && !created && !discovery.versions.contains(&o.api_version) {
+            *missing_versions
+                .entry((o.kind.clone(), o.api_version.clone()))
+                .or_insert(0) += 1;
+            continue;
+        }
+        if let Some(ns) = &o.namespace
+            && !o.is_namespace()
+            && !discovery.namespaces.contains(ns)
+        {
+            if !facts.namespaces.contains(ns) {
+                missing_namespaces.insert(ns.clone());
+                continue;
+            }
+            if dry_run != DryRun::None {
+                checked
+                    .unchecked
+                    .push((o, format!("namespace {ns} not created yet")));
+                continue;
+            }
+        }
+        if !served && dry_run != DryRun::None {
+            checked
+                .unchecked
+                .push((o, "CRD not installed yet".to_string()));
+        }
+    }
+    if missing_kinds.is_empty() && missing_versions.is_empty() && missing_namespaces.is_empty() {
+        return Ok(checked);
+    }
+    let mut lines: Vec<String> = missing_kinds
+        .iter()
+        .map(|(gk, n)| format!("{} ({})", missing_kind_message(gk), count(*n, "object")))
+        .collect();
+    lines.extend(missing_versions.iter().map(|((kind, api_version), n)| {
+        format!(
+            "{kind} ({api_version}): the cluster serves {kind}, but not in version {api_version}; its installed CRD or API is of another release ({})",
+            count(*n, "object")
+        )
+    }));
+    lines.extend(
+        missing_namespaces
+            .iter()
+            .map(|ns| missing_namespace_message(ns)),
+    );
+    Err(Failure::cluster(format!(
+        "the cluster lacks what these objects need; nothing was applied:\n{}",
+        indented(&lines)
+    )))
+}
+
+fn apply_step(
+    kubectl: &Kubectl,
+    label: &str,
+    objects: &[&Object],
+    facts: &RenderFacts,
+    options: &ApplyOptions,
+    progress: &mut Progress<'_>,
+) -> Result<usize> {
+    let input = stream(objects);
+    let mut args = vec!["apply", "-f", "-"];
+    if options.server_side() {
+        args.extend(["--server-side", "--force-conflicts"]);
+    }
+    match options.dry_run {
+        DryRun::None => {}
+        DryRun::Client => args.push("--dry-run=client"),
+        DryRun::Server => args.push("--dry-run=server"),
+    }
+    let mut tries = 0;
+    retrying(
+        label,
+        options.attempts,
+        options.deadline,
+        facts,
+        progress,
+        &mut |p| {
+            tries += 1;
+            kubectl.run(&args, Some(&input), Some(options.deadline), &mut || {
+                p.tick()
+            })
+        },
+    )?;
+    let attempts = options.attempts.max(1);
+    progress.line(&format!(
+        "{label}: attempt {tries}/{attempts}: ok, {}",
+        count(objects.len(), "object")
+    ))?;
+    Ok(objects.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::objects::{SAMPLE_RENDER as RENDER, split};
+    use crate::error::EXIT_CLUSTER;
+    fn gk(group: &str, kind: &str) -> GroupKind {
+        GroupKind {
+            group: group.to_string(),
+            kind: kind.to_string(),
+        }
+    }
+    #[test]
+    fn check_stops_on_kinds_and_namespaces_nothing_creates() {
+        let objects = split(RENDER).unwrap();
+        let facts = RenderFacts::of(&objects);
+        let mut discovery = Discovery::default();
+        for v in [
+            "v1",
+            "apps/v1",
+            "apiextensions.k8s.io/v1",
+            "security.istio.io/v1beta1",
+        ] {
+            discovery.versions.insert(v.to_string());
+        }
+        discovery.kinds.insert(gk("apps", "Deployment"), true);
+        discovery.kinds.insert(gk("", "Namespace"), false);
+        discovery.kinds.insert(
+            gk("apiextensions.k8s.io", "CustomResourceDefinition"),
+            false,
+        );
+        let err = check(&objects, &facts, &discovery, DryRun::None).unwrap_err();
+        assert_eq!(err.code, EXIT_CLUSTER);
+        assert_eq!(
+            err.message,
+            "the cluster lacks what these objects need; nothing was applied:\n  AuthorizationPolicy (security.istio.io): Istio is not installed (1 object)"
+        );
+        discovery
+            .kinds
+            .insert(gk("security.istio.io", "AuthorizationPolicy"), true);
+        let checked = check(&objects, &facts, &discovery, DryRun::None).unwrap();
+        assert!(checked.unchecked.is_empty());
+        let checked = check(&objects, &facts, &discovery, DryRun::Server).unwrap();
+        let unchecked: Vec<String> = checked
+            .unchecked
+            .iter()
+            .map(|(o, why)| format!("{}: {why}", o.shown()))
+            .collect();
+        assert_eq!(
+            unchecked,
+            [
+                "AuthorizationPolicy/ml-pipeline (namespace kubeflow): namespace kubeflow not created yet",
+                "Deployment/ml-pipeline (namespace kubeflow): namespace kubeflow not created yet",
+            ]
+        );
+        discovery.versions.remove("security.istio.io/v1beta1");
+        let err = check(&objects, &facts, &discovery, DryRun::None).unwrap_err();
+        assert_eq!(
+            err.message,
+            "the cluster lacks what these objects need; nothing was applied:\n  AuthorizationPolicy (security.istio.io/v1beta1): the cluster serves AuthorizationPolicy, but not in version security.istio.io/v1beta1; its installed CRD or API is of another release (1 object)"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_sixteen_seconds() {
+        let secs: Vec<u64> = (2..=8).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 16, 16]);
+    }
+}

@@ -1,0 +1,166 @@
+//! Running kubectl: always with an argument vector (never a shell), the user's `--kubeconfig` and
+//! `--context`, and the YAML on stdin; which cluster that is; and what it serves (discovery).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use yaml_serde::Value;
+
+use crate::cluster::objects::GroupKind;
+use crate::cluster::process::{self, Ran};
+use crate::error::{Failure, Result};
+
+/// kubectl with the user's `--kubeconfig` and `--context`.
+#[derive(Debug, Clone)]
+pub struct Kubectl {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+}
+
+/// The cluster a kubeconfig and context point at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterInfo {
+    pub context: String,
+    pub server: String,
+}
+
+impl Kubectl {
+    /// kubectl with `--kubeconfig` and `--context` when given (else kubectl's own defaults).
+    pub fn new(kubeconfig: Option<PathBuf>, context: Option<String>) -> Kubectl {
+        Kubectl {
+            kubeconfig,
+            context,
+        }
+    }
+
+    fn args(&self, rest: &[&str]) -> Vec<OsString> {
+        let mut args = Vec::new();
+        if let Some(kc) = &self.kubeconfig {
+            args.push(OsString::from("--kubeconfig"));
+            args.push(kc.clone().into_os_string());
+        }
+        if let Some(ctx) = &self.context {
+            args.push(OsString::from("--context"));
+            args.push(OsString::from(ctx));
+        }
+        args.extend(rest.iter().map(OsString::from));
+        args
+    }
+
+    /// Runs `kubectl ARGS` with `stdin`, killed at `deadline`.
+    pub fn run(
+        &self,
+        rest: &[&str],
+        stdin: Option<&str>,
+        deadline: Option<Instant>,
+        tick: &mut dyn FnMut(),
+    ) -> Result<Ran> {
+        process::run(
+            "kubectl",
+            &self.args(rest),
+            stdin.map(str::as_bytes),
+            deadline,
+            tick,
+        )
+        .map_err(|e| {
+            Failure::new(format!(
+                "cannot run kubectl: {e}; install kubectl (v1.26 or later) and put it on PATH"
+            ))
+        })
+    }
+
+    /// The context and server URL kubectl would use (read from the kubeconfig; no network).
+    pub fn info(&self) -> Result<ClusterInfo> {
+        let ran = self.run(
+            &["config", "view", "--minify", "-o", "json"],
+            None,
+            None,
+            &mut || {},
+        )?;
+        if !ran.success() {
+            return Err(Failure::new(format!(
+                "kubectl cannot use this kubeconfig/context: {}; check --kubeconfig and --context (or KUBECONFIG)",
+                ran.stderr.trim().trim_start_matches("error: ")
+            )));
+        }
+        let value: Value = yaml_serde::from_str(&ran.stdout).map_err(|e| {
+            Failure::new(format!(
+                "kubectl config view printed something unreadable: {e}"
+            ))
+        })?;
+        let context = value
+            .get("current-context")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let server = value
+            .get("clusters")
+            .and_then(|c| c.get(0))
+            .and_then(|c| c.get("cluster"))
+            .and_then(|c| c.get("server"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if context.is_empty() || server.is_empty() {
+            return Err(Failure::new(
+                "the kubeconfig names no current context with a cluster server: pass --kubeconfig FILE and --context NAME",
+            ));
+        }
+        Ok(ClusterInfo { context, server })
+    }
+}
+
+/// What the cluster serves: kinds (with whether they are namespaced) and namespaces.
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    pub kinds: BTreeMap<GroupKind, bool>,
+    /// Served `group/version`s (`v1` for core), from `kubectl api-versions`.
+    pub versions: BTreeSet<String>,
+    pub namespaces: BTreeSet<String>,
+}
+
+/// Reads `kubectl api-resources --no-headers`: NAME [SHORTNAMES] APIVERSION NAMESPACED KIND.
+pub fn parse_api_resources(text: &str) -> BTreeMap<GroupKind, bool> {
+    let mut kinds = BTreeMap::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (api_version, namespaced, kind) = match fields.as_slice() {
+            [_, _, v, n, k] | [_, v, n, k] => (*v, *n, *k),
+            _ => continue,
+        };
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        kinds.insert(
+            GroupKind {
+                group: group.to_string(),
+                kind: kind.to_string(),
+            },
+            namespaced == "true",
+        );
+    }
+    kinds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    fn gk(group: &str, kind: &str) -> GroupKind {
+        GroupKind {
+            group: group.to_string(),
+            kind: kind.to_string(),
+        }
+    }
+    #[test]
+    fn api_resources_with_and_without_short_names() {
+        let kinds = parse_api_resources(
+            "configmaps                          cm                   v1                                true    ConfigMap\nnamespaces ns v1 false Namespace\nauthorizationpolicies      security.istio.io/v1     true    AuthorizationPolicy\n",
+        );
+        assert_eq!(kinds.get(&gk("", "ConfigMap")), Some(&true));
+        assert_eq!(kinds.get(&gk("", "Namespace")), Some(&false));
+        assert_eq!(
+            kinds.get(&gk("security.istio.io", "AuthorizationPolicy")),
+            Some(&true)
+        );
+    }
+}

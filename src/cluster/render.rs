@@ -1,0 +1,97 @@
+//! One render of a target: resolve it, choose kustomize, render once, split into objects and read
+//! the effective settings. `render` prints it; `reinstall` applies it.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crate::checkout::install::Install;
+use crate::checkout::targets::{self, Target};
+use crate::cluster::effective::{self, Effective};
+use crate::cluster::kustomize::Kustomize;
+use crate::cluster::objects::{self, Object};
+use crate::edit::{overlay, overlay_files};
+use crate::error::{Failure, Result};
+use crate::output::progress::Progress;
+
+/// A target rendered once, with the effective settings read from the render.
+pub struct Render {
+    pub install: Install,
+    pub target: Target,
+    pub kustomize: Kustomize,
+    pub objects: Vec<Object>,
+    pub took: Duration,
+    pub effective: Effective,
+}
+
+/// Resolves `target`, chooses kustomize, renders once and reads the effective settings. A
+/// kfpatch overlay as the target is compared with the values it switches.
+pub fn prepare(
+    install: Install,
+    target: &str,
+    kustomize_flag: Option<&str>,
+    deadline: Option<Instant>,
+    err: &mut dyn Write,
+    progress: &mut Progress<'_>,
+) -> Result<Render> {
+    let target = targets::resolve(&install, target)?;
+    let kustomize = Kustomize::choose(kustomize_flag)?;
+    if let Some(warning) = kustomize.version_warning(&install) {
+        let _ = writeln!(err, "kfpatch: warning: {warning}");
+    }
+    let started = Instant::now();
+    progress.label(&format!("rendering {}", target.shown));
+    let rendered = kustomize.render(
+        &target.dir,
+        &install.root,
+        &target.shown,
+        deadline,
+        &mut || progress.tick(),
+    )?;
+    let took = started.elapsed();
+    for remote in &rendered.remote {
+        let _ = writeln!(
+            err,
+            "kfpatch: warning: the render fetched {} ({}:{}); vendor it for an install that renders offline and the same every time",
+            remote.url, remote.file, remote.line
+        );
+    }
+    let objects = objects::split(&rendered.yaml)
+        .map_err(|e| Failure::new(format!("the render of {}: {e}", target.shown)))?;
+    // A kfpatch overlay as the target carries the single-user values on purpose: the render must
+    // agree with the files as the overlay switches them, not with the files as they are.
+    let overlay = match overlay_files::detect(&target.dir)? {
+        Some(found) => Some(overlay::check(&install, &target.dir, &found)?),
+        None => None,
+    };
+    if let Some(found) = overlay.as_ref().filter(|o| !o.up_to_date) {
+        let _ = writeln!(
+            err,
+            "kfpatch: warning: the overlay {} is not what kfpatch would write for the current upstream files; run kfpatch multiuser off --overlay {} to update it",
+            found.path, found.path
+        );
+    }
+    let switched = overlay.map(|o| o.switched).unwrap_or_default();
+    let effective = effective::read(&install, &objects, &switched)?;
+    Ok(Render {
+        install,
+        target,
+        kustomize,
+        objects,
+        took,
+        effective,
+    })
+}
+
+impl Render {
+    /// What was rendered, with which kustomize, and how long it took.
+    pub fn header(&self) -> String {
+        format!(
+            "render:    {} ({})\nkustomize: {}\nobjects:   {} in {:.1} s\n",
+            self.target.shown,
+            self.target.why,
+            self.kustomize.describe(),
+            self.objects.len(),
+            self.took.as_secs_f64()
+        )
+    }
+}

@@ -1,0 +1,369 @@
+//! `kfpatch audit`: what this checkout would do to a cluster, without changing it.
+//!
+//! Platform teams keep forks of kubeflow/manifests for years and need, in every CI run, the
+//! answer to "will this break KFP when applied?". The audit reads the same files the switch
+//! manages and reports, each at its file, line and column:
+//! - values kustomize or the KFP components read differently from what was meant (facts §3),
+//!   for every key of the API server's `params.env`, not only the catalogue's;
+//! - combinations of settings that break runs or the UI (facts §4), whatever tool made them;
+//! - with `--expect on|off`, every switched setting that is not at that mode's value;
+//! - files the catalogue expects but cannot find or cannot read.
+//!
+//! `--against REF` adds the drift from a git ref ([`crate::checkout::drift`]). Findings are errors (the
+//! cluster breaks) or warnings (probably a mistake, nothing breaks); only errors and drift fail
+//! the run, unless `--strict`.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::checkout::catalogue::{Mode, show_value};
+use crate::checkout::drift::{self, Drift, FileChange};
+use crate::checkout::finding::{Finding, Severity};
+use crate::checkout::findings::audit;
+use crate::checkout::git::Checkout;
+use crate::checkout::install::{self, Install};
+use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
+use crate::cli::{AuditArgs, Cli, Format, OnOff};
+use crate::edit::{overlay, overlay_files};
+use crate::error::Result;
+use crate::output::{Output, to_json, write_out};
+
+/// Exit code when the audit found errors or drift (or warnings, with `--strict`).
+pub const EXIT_FINDINGS: i32 = 1;
+/// Everything `audit` reports.
+#[derive(Debug, Serialize)]
+struct Report {
+    schema: u32,
+    install: InstallJson,
+    /// `on`, `off`, `mixed` or `unknown`, as `status` reports it.
+    mode: &'static str,
+    /// The `--expect` mode, or `null`.
+    expect: Option<&'static str>,
+    /// kfpatch overlays (`multiuser off --overlay DIR`) found in the checkout.
+    overlays: Vec<overlay::Found>,
+    findings: Vec<Finding>,
+    drift: Option<Drift>,
+    summary: Summary,
+}
+
+#[derive(Debug, Serialize)]
+struct Summary {
+    errors: usize,
+    warnings: usize,
+    drifted_files: usize,
+    exit_code: i32,
+}
+
+/// `kfpatch audit`.
+pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
+    let install = install::find(&cli.dir, cli.install.as_deref())?;
+    let expect = args.expect.map(|e| match e {
+        OnOff::On => Mode::On,
+        OnOff::Off => Mode::Off,
+    });
+    let overlays = overlay::find_all(&install)?;
+    let findings = with_overlays(expect, audit(&install, expect)?, &overlays);
+    let drift = match &args.against {
+        Some(reference) => Some(drift::against(&install, reference)?),
+        None => None,
+    };
+    let rows = settings::rows(&install)?;
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
+    let drifted_files = drift.as_ref().map_or(0, |d| d.files.len());
+    let fails = errors > 0 || drifted_files > 0 || (args.strict && warnings > 0);
+    let report = Report {
+        schema: JSON_SCHEMA,
+        install: InstallJson::of(&install),
+        mode: settings::mode_word(&rows),
+        expect: expect.map(Mode::word),
+        overlays,
+        findings,
+        drift,
+        summary: Summary {
+            errors,
+            warnings,
+            drifted_files,
+            exit_code: if fails { EXIT_FINDINGS } else { 0 },
+        },
+    };
+    let text = match args.format {
+        Format::Text => text_report(&install, &report, io.color),
+        Format::Json => to_json(&report)?,
+        Format::Github => github_report(&install, &report),
+    };
+    write_out(io, &text)?;
+    Ok(report.summary.exit_code)
+}
+
+/// Takes kfpatch overlays into account: an up-to-date overlay over this install carries the
+/// single-user values, so `--expect off` is met for the settings it switches; `--expect on` is not
+/// met while such an overlay exists; and an overlay that no longer matches the upstream files is
+/// a warning, as the cluster would get its stale values.
+fn with_overlays(
+    expect: Option<Mode>,
+    mut findings: Vec<Finding>,
+    overlays: &[overlay::Found],
+) -> Vec<Finding> {
+    for found in overlays.iter().filter(|o| o.over_this_install) {
+        let file = format!("{}/{}", found.path, overlay_files::KUSTOMIZATION);
+        let at = |severity, code, message: String, fix: String| Finding {
+            file: file.clone(),
+            line: Some(1),
+            column: Some(1),
+            severity,
+            code,
+            message,
+            fix,
+        };
+        if !found.up_to_date {
+            findings.push(at(
+                Severity::Warning,
+                "overlay-stale",
+                format!(
+                    "the overlay {} is not what kfpatch would write for the current upstream files (an upgrade or a hand edit?); applied, it carries stale values",
+                    found.path
+                ),
+                format!("run kfpatch multiuser off --overlay {}", found.path),
+            ));
+        }
+        match expect {
+            Some(Mode::On) => findings.push(at(
+                Severity::Error,
+                "overlay-switches-off",
+                format!(
+                    "the overlay {} switches multi-user mode off over this install; --expect on",
+                    found.path
+                ),
+                format!(
+                    "remove it with kfpatch multiuser on --overlay {}",
+                    found.path
+                ),
+            )),
+            Some(Mode::Off) if found.up_to_date => findings.retain(|f| {
+                f.code != "expect-mismatch"
+                    || !found
+                        .switched
+                        .iter()
+                        .any(|(file, line)| *file == f.file && Some(*line) == f.line)
+            }),
+            _ => {}
+        }
+    }
+    findings.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    findings
+}
+fn paint(text: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn summary_line(report: &Report) -> String {
+    let s = &report.summary;
+    let mut parts = Vec::new();
+    if s.errors + s.warnings == 0 {
+        parts.push("no findings".to_string());
+    } else {
+        let files: Vec<&str> = {
+            let mut files: Vec<&str> = report.findings.iter().map(|f| f.file.as_str()).collect();
+            files.dedup();
+            files
+        };
+        parts.push(format!(
+            "{}, {} in {}",
+            plural(s.errors, "error", "errors"),
+            plural(s.warnings, "warning", "warnings"),
+            plural(files.len(), "file", "files")
+        ));
+    }
+    if let Some(drift) = &report.drift {
+        parts.push(if drift.files.is_empty() {
+            format!("no drift since {}", drift.reference)
+        } else {
+            format!(
+                "{} changed since {}",
+                plural(drift.files.len(), "file", "files"),
+                drift.reference
+            )
+        });
+    }
+    format!("{} (exit {})", parts.join("; "), s.exit_code)
+}
+
+fn setting_change_text(change: &drift::SettingChange) -> String {
+    format!(
+        "{}: {} → {}",
+        change.setting,
+        show_value(change.old.as_deref()),
+        show_value(change.new.as_deref())
+    )
+}
+
+fn text_report(install: &Install, report: &Report, color: bool) -> String {
+    let mut text = format!(
+        "audit {} (KFP {}, mode {}{})\n",
+        install.rel,
+        install.version_text(),
+        report.mode,
+        report
+            .expect
+            .map_or(String::new(), |e| format!(", expecting {e}"))
+    );
+    for found in &report.overlays {
+        text.push_str(&format!(
+            "overlay {}: multi-user mode off {}, {}\n",
+            found.path,
+            if found.over_this_install {
+                "over this install"
+            } else {
+                "over another kustomization"
+            },
+            if found.up_to_date {
+                "up to date"
+            } else {
+                "stale"
+            }
+        ));
+    }
+    let mut current: Option<&str> = None;
+    for f in &report.findings {
+        if current != Some(f.file.as_str()) {
+            text.push('\n');
+            text.push_str(&paint(&f.file, "1", color));
+            text.push('\n');
+            current = Some(&f.file);
+        }
+        let place = match (f.line, f.column) {
+            (Some(l), Some(c)) => format!("{l}:{c}: "),
+            (Some(l), None) => format!("{l}: "),
+            _ => String::new(),
+        };
+        let label = match f.severity {
+            Severity::Error => paint("error", "1;31", color),
+            Severity::Warning => paint("warning", "1;33", color),
+        };
+        text.push_str(&format!(
+            "  {place}{label}[{}]: {}\n    fix: {}\n",
+            f.code, f.message, f.fix
+        ));
+    }
+    if let Some(drift) = &report.drift {
+        text.push_str(&format!(
+            "\ndrift of {} since {}:\n",
+            drift.tree, drift.reference
+        ));
+        if drift.files.is_empty() {
+            text.push_str("  no file changed\n");
+        }
+        for file in &drift.files {
+            let code = match file.change {
+                FileChange::Added => "32",
+                FileChange::Removed => "31",
+                FileChange::Modified => "33",
+            };
+            text.push_str(&format!(
+                "  {} {}\n",
+                paint(&format!("{:8}", file.change.word()), code, color),
+                file.file
+            ));
+            for change in &file.settings {
+                text.push_str(&format!("           {}\n", setting_change_text(change)));
+            }
+            if let Some(note) = &file.note {
+                text.push_str(&format!("           ({note})\n"));
+            }
+        }
+    }
+    text.push('\n');
+    text.push_str(&paint(&summary_line(report), "1", color));
+    text.push('\n');
+    text
+}
+
+/// The prefix that turns a path relative to the `-C` folder into one relative to the git
+/// repository root (GitHub resolves annotation paths from there).
+fn repository_prefix(install: &Install) -> String {
+    match Checkout::open(&install.root) {
+        Some(checkout) => match install::relative(checkout.workdir(), &install.root).as_str() {
+            "." => String::new(),
+            rel if !Path::new(rel).is_absolute() => format!("{rel}/"),
+            _ => String::new(),
+        },
+        None => String::new(),
+    }
+}
+
+/// Escapes workflow-command data (`%`, CR, LF) and, for properties, `:` and `,`.
+fn escape(text: &str, property: bool) -> String {
+    let mut out = text
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
+    if property {
+        out = out.replace(':', "%3A").replace(',', "%2C");
+    }
+    out
+}
+
+fn github_report(install: &Install, report: &Report) -> String {
+    let prefix = repository_prefix(install);
+    let mut text = String::new();
+    for f in &report.findings {
+        let mut props = vec![format!(
+            "file={}",
+            escape(&format!("{prefix}{}", f.file), true)
+        )];
+        if let Some(line) = f.line {
+            props.push(format!("line={line}"));
+        }
+        if let Some(col) = f.column {
+            props.push(format!("col={col}"));
+        }
+        props.push(format!(
+            "title={}",
+            escape(&format!("kfpatch {}", f.code), true)
+        ));
+        text.push_str(&format!(
+            "::{} {}::{}\n",
+            f.severity.word(),
+            props.join(","),
+            escape(&format!("{}\nfix: {}", f.message, f.fix), false)
+        ));
+    }
+    if let Some(drift) = &report.drift {
+        for file in &drift.files {
+            let mut message = format!("{} since {}", file.change.word(), drift.reference);
+            for change in &file.settings {
+                message.push_str(&format!("\n{}", setting_change_text(change)));
+            }
+            text.push_str(&format!(
+                "::notice file={},title={}::{}\n",
+                escape(&format!("{prefix}{}", file.file), true),
+                escape(&format!("kfpatch drift since {}", drift.reference), true),
+                escape(&message, false)
+            ));
+        }
+    }
+    text.push_str(&summary_line(report));
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_escaping() {
+        assert_eq!(escape("a:b,c%\nd", true), "a%3Ab%2Cc%25%0Ad");
+        assert_eq!(escape("a:b,c%\nd", false), "a:b,c%25%0Ad");
+    }
+}

@@ -1,0 +1,142 @@
+//! `kfpatch multiuser on|off`: switch multi-user mode with every related setting of the release,
+//! in place ([`crate::edit::plan`]) or, with `--overlay DIR`, as a kustomize overlay that leaves
+//! the upstream files byte-identical ([`crate::edit::overlay`]).
+
+use std::fs;
+
+use crate::checkout::catalogue::{Mode, Scope};
+use crate::checkout::install;
+use crate::cli::{Cli, MultiuserArgs, OnOff};
+use crate::edit::outcome::{self, WriteChoice};
+use crate::edit::overlay::{self, OverlayChanges};
+use crate::edit::plan;
+use crate::error::{EXIT_CHANGES, Failure, Result};
+use crate::output::{Output, write_out};
+
+const ISOLATION_NOTE: &str = "note: with multi-user mode off, every user can see every run, experiment and artifact. To keep isolation between profiles, keep it on and give notebooks token access instead (README, \"Token access\").\n";
+
+pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> {
+    if args.overlay.is_some() {
+        return run_overlay(cli, args, io);
+    }
+    let install = install::find(&cli.dir, cli.install.as_deref())?;
+    let mode = match args.mode {
+        OnOff::On => Mode::On,
+        OnOff::Off => Mode::Off,
+    };
+    let scope = if args.params_only {
+        Scope::Params
+    } else if args.parity {
+        Scope::Parity
+    } else {
+        Scope::Related
+    };
+    let plan = plan::switch(&install, mode, scope)?;
+    let title = format!(
+        "multiuser {}: {} (KFP {})",
+        mode.word(),
+        install.rel,
+        install.version_text()
+    );
+    let code = outcome::finish(&install, &plan, &title, args.write.choice(), &[], io)?;
+    if mode == Mode::Off && !args.write.check {
+        write_out(io, ISOLATION_NOTE)?;
+    }
+    Ok(code)
+}
+
+/// `--overlay DIR`: `off` writes or updates kfpatch's overlay, `on` removes it.
+fn run_overlay(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> {
+    let Some(overlay_dir) = &args.overlay else {
+        return Err(Failure::new("--overlay DIR is missing"));
+    };
+    if args.parity {
+        return Err(Failure::new(
+            "--parity cannot be written as an overlay: its single-user value is the generic base's fieldRef, which an overlay would have to copy from the base. Use the in-place switch (without --overlay) for parity",
+        ));
+    }
+    let root = fs::canonicalize(&cli.dir).map_err(|e| Failure::io("open", &cli.dir, &e))?;
+    let dir = install::absolute(&root.join(overlay_dir));
+    let shown = install::relative(&root, &dir);
+    let choice = args.write.choice();
+    match args.mode {
+        OnOff::Off => {
+            let install = install::find(&cli.dir, cli.install.as_deref())?;
+            let scope = if args.params_only {
+                Scope::Params
+            } else {
+                Scope::Related
+            };
+            let off = overlay::plan_off(&install, &dir, &shown, args.target.as_deref(), scope)?;
+            let mut text = off.plan.summary(&format!(
+                "multiuser off --overlay {shown}: on {} (KFP {}), upstream files untouched",
+                install::relative(&root, &off.target),
+                install.version_text()
+            ));
+            if off.plan.changes.is_empty() {
+                text.push_str("  no upstream setting holds its multi-user value (switched in place already?), so the overlay overrides nothing; restore the upstream files (kfpatch multiuser on) to let the overlay carry the switch\n");
+            }
+            let code = finish(&off.changes, choice, text, io)?;
+            if !choice.check {
+                write_out(
+                    io,
+                    &format!(
+                        "render and apply: kubectl kustomize {shown} | kubectl apply --server-side -f -\n{ISOLATION_NOTE}"
+                    ),
+                )?;
+            }
+            Ok(code)
+        }
+        OnOff::On => {
+            let mut text = format!("multiuser on --overlay {shown}: remove the kfpatch overlay\n");
+            match overlay::plan_removal(&root, &dir, &shown)? {
+                Some(changes) => finish(&changes, choice, text, io),
+                None => {
+                    text.push_str(&format!(
+                        "{shown} holds no kfpatch overlay; nothing to change\n"
+                    ));
+                    write_out(io, &text)?;
+                    Ok(0)
+                }
+            }
+        }
+    }
+}
+
+/// Prints the overlay's file changes with their diff after `text`, then checks, previews or
+/// makes them.
+fn finish(
+    changes: &OverlayChanges,
+    choice: WriteChoice,
+    mut text: String,
+    io: &mut Output<'_>,
+) -> Result<i32> {
+    let shown = &changes.shown;
+    if changes.files.is_empty() {
+        text.push_str(&format!("{shown} is up to date; nothing to change\n"));
+        write_out(io, &text)?;
+        return Ok(0);
+    }
+    text.push('\n');
+    text.push_str(&changes.diff(io.color));
+    let count = changes.files.len();
+    let files = if count == 1 { "file" } else { "files" };
+    if choice.check {
+        text.push_str(&format!(
+            "{count} overlay {files} would change; run without --check to write\n"
+        ));
+        write_out(io, &text)?;
+        return Ok(EXIT_CHANGES);
+    }
+    if choice.dry_run {
+        text.push_str(&format!(
+            "dry run: {count} overlay {files} would change, nothing written\n"
+        ));
+        write_out(io, &text)?;
+        return Ok(0);
+    }
+    text.push_str(&changes.write()?);
+    text.push('\n');
+    write_out(io, &text)?;
+    Ok(0)
+}

@@ -1,0 +1,172 @@
+//! `kfpatch status`: the install, its release and git state, and where every catalogue setting
+//! stands, as text or JSON.
+
+use serde::Serialize;
+
+use crate::checkout::catalogue::Mode;
+use crate::checkout::install::{self, Install};
+use crate::checkout::settings::{
+    GitState, InstallJson, JSON_SCHEMA, RowState, git_state, mode_word, overall_mode, rows,
+};
+use crate::cli::{Cli, Format, StatusArgs};
+use crate::error::{Failure, Result};
+use crate::output::{Output, location, to_json, write_out};
+
+/// `status --format json`.
+#[derive(Debug, Serialize)]
+struct StatusJson {
+    schema: u32,
+    install: InstallJson,
+    git: Option<GitState>,
+    mode: &'static str,
+    settings: Vec<SettingJson>,
+}
+
+#[derive(Debug, Serialize)]
+struct SettingJson {
+    /// The row of the catalogue table (README, "What changes together").
+    row: u8,
+    /// Relative to the `-C` folder.
+    file: String,
+    line: Option<usize>,
+    setting: String,
+    /// The value as read; `null` when absent, not read or not a literal.
+    value: Option<String>,
+    /// `multi-user`, `single-user`, `customised`, `file-absent`, `not-applicable` or `problem`.
+    state: &'static str,
+    /// Part of the default `multiuser on|off` switch on this release.
+    switched_by_default: bool,
+    note: Option<String>,
+    problem: Option<String>,
+}
+
+impl SettingJson {
+    fn of(install: &Install, row: &RowState) -> SettingJson {
+        let state = if row.problem.is_some() {
+            "problem"
+        } else if row.shown.starts_with("(file not present)") {
+            "file-absent"
+        } else if row.shown.starts_with("(n/a") {
+            "not-applicable"
+        } else {
+            match row.mode {
+                Some(Mode::On) => "multi-user",
+                Some(Mode::Off) => "single-user",
+                None => "customised",
+            }
+        };
+        SettingJson {
+            row: row.row,
+            file: install.display(row.file),
+            line: row.line,
+            setting: row.setting.clone(),
+            value: row.value.clone(),
+            state,
+            switched_by_default: row.counts,
+            note: row.note.clone(),
+            problem: row.problem.clone(),
+        }
+    }
+}
+
+/// `kfpatch status`.
+pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
+    if args.format == Format::Github {
+        return Err(Failure::new(
+            "status --format github: workflow annotations are for findings; use kfpatch audit --format github, or status --format text|json",
+        ));
+    }
+    let install = install::find(&cli.dir, cli.install.as_deref())?;
+    let rows = rows(&install)?;
+    if args.format == Format::Json {
+        let report = StatusJson {
+            schema: JSON_SCHEMA,
+            install: InstallJson::of(&install),
+            git: git_state(&install),
+            mode: mode_word(&rows),
+            settings: rows.iter().map(|r| SettingJson::of(&install, r)).collect(),
+        };
+        write_out(io, &to_json(&report)?)?;
+        return problems_result(&rows);
+    }
+    let mut text = String::new();
+    text.push_str(&format!("install:  {}\n", install.rel));
+    text.push_str(&format!("layout:   {}\n", install.layout.describe()));
+    text.push_str(&format!("KFP:      {}\n", install.version_text()));
+    text.push_str(&format!(
+        "git:      {}\n",
+        match git_state(&install) {
+            None => "not a git checkout".to_string(),
+            Some(git) => {
+                let mut s = git.commit.get(..12).unwrap_or(&git.commit).to_string();
+                if let Some(tag) = git.tag {
+                    s.push_str(&format!(" (tag {tag})"));
+                }
+                if git.modified.is_empty() {
+                    s.push_str(", managed files unmodified");
+                } else {
+                    s.push_str(&format!(
+                        ", uncommitted changes in {}",
+                        git.modified.join(", ")
+                    ));
+                }
+                s
+            }
+        }
+    ));
+    text.push_str(&format!("mode:     {}\n", overall_mode(&rows)));
+    text.push_str("settings:\n");
+    let width =
+        |cell: &dyn Fn(&RowState) -> String| rows.iter().map(|r| cell(r).len()).max().unwrap_or(0);
+    let place = |r: &RowState| location(r.file, r.line);
+    let value = |r: &RowState| match mode_label(r) {
+        Some(label) => format!("{} [{label}]", r.shown),
+        None => r.shown.clone(),
+    };
+    let (place_width, name_width, value_width) = (
+        width(&place),
+        width(&|r: &RowState| r.setting.clone()),
+        width(&value),
+    );
+    for r in &rows {
+        let line = format!(
+            "  {} {:place_width$}  {:name_width$}  {:value_width$}  {}",
+            r.row,
+            place(r),
+            r.setting,
+            value(r),
+            r.note.as_deref().unwrap_or_default(),
+        );
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    write_out(io, &text)?;
+    problems_result(&rows)
+}
+
+/// `multi-user`, `single-user` or `customised` for a row whose value was read.
+fn mode_label(row: &RowState) -> Option<&'static str> {
+    match row.mode {
+        Some(Mode::On) => Some("multi-user"),
+        Some(Mode::Off) => Some("single-user"),
+        None if row.counts && row.problem.is_none() => Some("customised"),
+        None => None,
+    }
+}
+
+/// Exit 0, or exit 2 naming every problem a managed file has, in file order and once, though
+/// several rows (not all adjacent) share a file.
+fn problems_result(rows: &[RowState]) -> Result<i32> {
+    let mut problems: Vec<String> = rows.iter().filter_map(|r| r.problem.clone()).collect();
+    if problems.is_empty() {
+        Ok(0)
+    } else {
+        problems = problems.into_iter().fold(Vec::new(), |mut once, p| {
+            if !once.contains(&p) {
+                once.push(p);
+            }
+            once
+        });
+        Err(Failure::new(problems.join("\n")))
+    }
+}

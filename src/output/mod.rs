@@ -1,0 +1,79 @@
+//! What the user sees and answers: the writers a command prints to (so tests can read them), the
+//! colour choice, progress lines and the safety prompt. Knows nothing of Kubeflow; every layer
+//! above may use it.
+
+pub mod consent;
+pub mod progress;
+
+use std::io::{IsTerminal, Write};
+
+use serde::Serialize;
+
+use crate::error::{Failure, Result};
+
+/// Where a command prints: its standard output and error, and whether stdout is coloured.
+pub struct Output<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+    pub color: bool,
+}
+
+/// The `--color` choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Whether to colour stdout, honouring `--color` and NO_COLOR.
+pub fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
+    }
+}
+
+/// `file:line`, or `file` when the line is unknown.
+pub fn location(file: &str, line: Option<usize>) -> String {
+    match line {
+        Some(l) => format!("{file}:{l}"),
+        None => file.to_string(),
+    }
+}
+
+/// Writes to standard output (a closed pipe is an error, not a panic).
+pub fn write_out(io: &mut Output<'_>, text: &str) -> Result<()> {
+    io.out
+        .write_all(text.as_bytes())
+        .map_err(|e| Failure::new(format!("cannot write to standard output: {e}")))
+}
+
+/// Each line indented by two spaces, one per line (the errors of a failed step, say).
+pub fn indented(lines: &[String]) -> String {
+    lines
+        .iter()
+        .map(|line| format!("  {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `1 object`, `2 objects`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// `value` as pretty-printed JSON with a final newline.
+pub fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string_pretty(value)
+        .map(|text| text + "\n")
+        .map_err(|e| Failure::new(format!("cannot format JSON: {e}")))
+}
