@@ -296,8 +296,15 @@ fn api_server_configs(cluster: &TestCluster) -> Vec<String> {
 }
 
 /// The scenario on one release: dry run first (the render's own CRDs are not there yet),
-/// then off + reinstall, on + reinstall with pruning.
-fn switch_and_reinstall(tree: &str, port: u16, controller_kind: &str, how: &str) {
+/// then off + reinstall, on + reinstall with pruning. `crds`: the render's CRDs; `plain`: its
+/// objects that need none of them.
+fn switch_and_reinstall(
+    tree: &str,
+    port: u16,
+    controller_kind: &str,
+    how: &str,
+    (crds, plain): (usize, usize),
+) {
     let cluster = TestCluster::start(port, true);
     let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
     let (_temp, root) = copy(&release(tree));
@@ -362,9 +369,13 @@ fn switch_and_reinstall(tree: &str, port: u16, controller_kind: &str, how: &str)
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("step 1/2 ("), "{}", run.stdout);
+    assert!(run.stdout.contains("step 1/3 ("), "{}", run.stdout);
+    // Only the custom resources of the render's CRDs wait, and only for the CRD they use.
     assert!(
-        run.stdout.contains(" CRDs Established\nstep 2/2 ("),
+        run.stdout.contains(&format!(
+            " objects that need no CRD of this render): attempt 1/5: ok, {plain} objects\nstep 3/3: the CRD it uses is Established (not waiting for the {} others)\nstep 3/3 (1 custom resource): attempt 1/5: ok, 1 object\n",
+            crds - 1
+        )),
         "{}",
         run.stdout
     );
@@ -411,6 +422,7 @@ fn reinstall_v1_8_1() {
         16500,
         "CompositeController",
         "client-side apply",
+        (12, 113),
     );
 }
 
@@ -422,6 +434,7 @@ fn reinstall_26_03() {
         16503,
         "DecoratorController",
         "server-side apply (--force-conflicts)",
+        (13, 119),
     );
 }
 
@@ -522,7 +535,7 @@ fn fresh_cluster_ordering_prompt_and_wait() {
     );
     assert_code(&run, 0);
     assert!(
-        run.stdout.contains("step 1/2 (1 CustomResourceDefinition, 1 Namespace): attempt 1/5: ok, 2 objects\nstep 1/2: 1 CRD Established\nstep 2/2 (1 object): attempt 1/5: ok, 1 object\n"),
+        run.stdout.contains("step 1/2 (1 CustomResourceDefinition, 1 Namespace): attempt 1/5: ok, 2 objects\nstep 2/2: the CRD it uses is Established\nstep 2/2 (1 custom resource): attempt 1/5: ok, 1 object\n"),
         "{}",
         run.stdout
     );
@@ -890,7 +903,7 @@ fn reinstall_all_v1_8_1_keeps_newer_istio_crds() {
     );
 }
 
-const GADGET_CRD: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: gadgets.example.com\nspec:\n  group: example.com\n  names:\n    kind: Gadget\n    plural: gadgets\n    singular: gadget\n  scope: Namespaced\n  conversion:\n    strategy: Webhook\n    webhook:\n      clientConfig:\n        caBundle: Cg==\n        service:\n          name: gadget-webhook\n          namespace: default\n          path: /convert\n      conversionReviewVersions: [v1]\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n";
+const GADGET_CRD: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: gadgets.example.com\n  annotations:\n    cert-manager.io/inject-ca-from: default/gadget-cert\nspec:\n  group: example.com\n  names:\n    kind: Gadget\n    plural: gadgets\n    singular: gadget\n  scope: Namespaced\n  conversion:\n    strategy: Webhook\n    webhook:\n      clientConfig:\n        caBundle: Cg==\n        service:\n          name: gadget-webhook\n          namespace: default\n          path: /convert\n      conversionReviewVersions: [v1]\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n";
 
 /// Widgets as a newer release defines them: stored in v2, and v1 no longer served.
 const WIDGET_CRD_V2: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names:\n    kind: Widget\n    plural: widgets\n    singular: widget\n  scope: Namespaced\n  versions:\n  - name: v2\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema:\n        type: object\n        x-kubernetes-preserve-unknown-fields: true\n";
@@ -940,7 +953,7 @@ fn crds_the_cluster_cannot_take() {
     assert_code(&run, 3);
     assert_eq!(
         run.stderr,
-        "kfpatch: error: 1 object was not applied: its CRD is not Established:\n  Gadget/first (namespace default): CRD gadgets.example.com: Established False, InvalidCABundle: The conversion webhook CABundle is invalid\n"
+        "kfpatch: error: 1 object was not applied: its CRD is not Established:\n  Gadget/first (namespace default): CRD gadgets.example.com: Established False, InvalidCABundle: The conversion webhook CABundle is invalid\ncert-manager's cainjector fills in the conversion webhook's CA bundle of gadgets.example.com (annotation cert-manager.io/inject-ca-from); run kfpatch reinstall again once cert-manager runs\n"
     );
     assert!(
         scrub_seconds(&run.stdout).ends_with("step 1/3 (1 CustomResourceDefinition): attempt 1/5: ok, 1 object\nstep 2/3 (1 object that needs no CRD of this render): attempt 1/5: ok, 1 object\nstep 3/3: not Established after N s: CRD gadgets.example.com (Established False, InvalidCABundle: The conversion webhook CABundle is invalid)\nstep 3/3: nothing left to apply\napplied 2 objects in N s\n"),

@@ -5,8 +5,9 @@
 //! asks for, and turns the failure of a render that needs the network (a remote base, facts §5)
 //! into the URL and the advice to vendor it, instead of kustomize's raw git error alone.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::checkout::install::{Install, Layout, relative};
@@ -38,7 +39,7 @@ impl Kustomize {
                 "--kustomize is empty: give a command such as \"kustomize build\" or \"kubectl kustomize\"",
             ));
         };
-        let version = detect_version(program);
+        let version = known_version(program);
         if let Err(why) = &version
             && why.starts_with("cannot run")
         {
@@ -166,6 +167,22 @@ pub fn required_version(install: &Install) -> Option<(Version, &'static str)> {
 pub fn readme_uses_server_side(install: &Install) -> bool {
     required_version(install)
         .is_some_and(|(wanted, _)| Version::parse("5.4.3").is_some_and(|v| wanted >= v))
+}
+
+/// [`detect_version`] once per program and process: every render of a run (several targets,
+/// several clusters) would otherwise ask again (43 ms for `kubectl version`).
+fn known_version(program: &str) -> std::result::Result<Version, String> {
+    static KNOWN: OnceLock<Mutex<BTreeMap<String, std::result::Result<Version, String>>>> =
+        OnceLock::new();
+    let known = KNOWN.get_or_init(Mutex::default);
+    if let Some(version) = known.lock().ok().and_then(|k| k.get(program).cloned()) {
+        return version;
+    }
+    let version = detect_version(program);
+    if let Ok(mut k) = known.lock() {
+        k.insert(program.to_string(), version.clone());
+    }
+    version
 }
 
 /// What `kustomize version` (or `kubectl version --client`) reports.
