@@ -29,6 +29,8 @@ const HEALING: &[&str] = &[
     "etcdserver: request timed out",
     "the server was unable to return a response in the time allotted",
     "unexpected EOF",
+    // A concurrent update between kubectl's read and its patch (a controller writing status).
+    "the object has been modified; please apply your changes to the latest version",
 ];
 
 /// At most this many characters of one message taken from kubectl.
@@ -314,6 +316,14 @@ Error from server (BadRequest): error when creating \"STDIN\": ConfigMap in vers
             [Cause::Stops(format!(
                 "sidecars.networking.istio.io: stored v1, {DROPS_STORED_VERSION}; the API server refuses to drop it"
             ))]
+        );
+        // A patch that lost a race with another writer heals on the next attempt.
+        assert_eq!(
+            classify(
+                "Error from server (Conflict): error when applying patch:\n{}\nto:\nName: \"ml-pipeline\", Namespace: \"kubeflow\"\nfor: \"STDIN\": error when patching \"STDIN\": Operation cannot be fulfilled on deployments.apps \"ml-pipeline\": the object has been modified; please apply your changes to the latest version and try again\n",
+                &facts
+            ),
+            [Cause::Heals("Error from server (Conflict): Operation cannot be fulfilled on deployments.apps \"ml-pipeline\": the object has been modified; please apply your changes to the latest version and try again".to_string())]
         );
         // A patch error cut short still names the object.
         assert_eq!(
