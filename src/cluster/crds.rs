@@ -20,7 +20,7 @@ use crate::output::count;
 use crate::output::progress::Progress;
 
 /// One line per CRD: name, stored versions (JSON), served version names, conditions (JSON).
-const STATE_JSONPATH: &str = "jsonpath={range .items[*]}{.metadata.name}{\"\\t\"}{.status.storedVersions}{\"\\t\"}{.spec.versions[?(@.served==true)].name}{\"\\t\"}{.status.conditions}{\"\\n\"}{end}";
+const STATE_FIELDS: &str = "{.metadata.name}{\"\\t\"}{.status.storedVersions}{\"\\t\"}{.spec.versions[?(@.served==true)].name}{\"\\t\"}{.status.conditions}{\"\\n\"}";
 
 /// Between two looks at CRDs not yet Established.
 const POLL: Duration = Duration::from_millis(500);
@@ -81,7 +81,7 @@ impl CrdState {
     }
 }
 
-/// Reads `kubectl get crd ... -o jsonpath` output (see [`STATE_JSONPATH`]).
+/// Reads `kubectl get crd ... -o jsonpath` output (see [`STATE_FIELDS`]).
 pub fn parse_states(text: &str) -> BTreeMap<String, CrdState> {
     let mut states = BTreeMap::new();
     for line in text.lines() {
@@ -133,7 +133,13 @@ pub fn read_states(
     }
     let mut args = vec!["get", "crd"];
     args.extend(names);
-    args.extend(["--ignore-not-found", "-o", STATE_JSONPATH]);
+    // kubectl answers one name with the object itself, several with a List.
+    let template = if names.len() == 1 {
+        format!("jsonpath={STATE_FIELDS}")
+    } else {
+        format!("jsonpath={{range .items[*]}}{STATE_FIELDS}{{end}}")
+    };
+    args.extend(["--ignore-not-found", "-o", &template]);
     let ran = kubectl.run(&args, None, Some(deadline), &mut || progress.tick())?;
     if !ran.success() {
         return Err(Failure::cluster(format!(
@@ -477,7 +483,7 @@ mod tests {
     use super::*;
     use crate::cluster::objects::split;
 
-    /// `kubectl get crd ... -o STATE_JSONPATH` on the test API server with the kit's CRDs, and a
+    /// `kubectl get crd ... -o jsonpath=STATE_FIELDS` on the test API server with the kit's CRDs, and a
     /// kserve CRD whose conversion webhook has no CA bundle yet.
     const STATES: &str = "virtualservices.networking.istio.io\t[\"v1\"]\tv1 v1alpha3 v1beta1\t[{\"lastTransitionTime\":\"2026-11-30T09:18:59Z\",\"message\":\"no conflicts found\",\"reason\":\"NoConflicts\",\"status\":\"True\",\"type\":\"NamesAccepted\"},{\"lastTransitionTime\":\"2026-11-30T09:18:59Z\",\"message\":\"the initial names have been accepted\",\"reason\":\"InitialNamesAccepted\",\"status\":\"True\",\"type\":\"Established\"}]\ninferenceservices.serving.kserve.io\t[\"v1beta1\"]\tv1beta1\t[{\"lastTransitionTime\":\"2026-11-30T09:15:21Z\",\"message\":\"no conflicts found\",\"reason\":\"NoConflicts\",\"status\":\"True\",\"type\":\"NamesAccepted\"},{\"lastTransitionTime\":\"2026-11-30T09:15:21Z\",\"message\":\"The conversion webhook CABundle is invalid\",\"reason\":\"InvalidCABundle\",\"status\":\"False\",\"type\":\"Established\"}]\njust.applied.example.com\t\tv1\t\n";
 
