@@ -33,19 +33,40 @@ impl Checkout {
     }
 
     /// A tag pointing at HEAD (the first by name), if any.
+    ///
+    /// Each tag ref is compared by the commit it names without reading tag objects where git
+    /// already recorded it: a packed ref carries its peeled commit, and a lightweight tag names the
+    /// commit itself. Only a loose annotated tag is peeled by reading its object, and an object
+    /// header tells which one a loose ref is. A fork's HEAD is usually not tagged, so every tag
+    /// is looked at: this keeps that case as cheap as the tagged one.
     pub fn head_tag(&self) -> Option<String> {
         let head = self.repo.head().ok()?.peel_to_commit().ok()?.id();
-        let names = self.repo.tag_names(None).ok()?;
-        let mut tags: Vec<&str> = names.iter().flatten().flatten().collect();
-        tags.sort_unstable();
-        tags.into_iter()
-            .find(|name| {
-                self.repo
-                    .revparse_single(&format!("refs/tags/{name}"))
-                    .and_then(|o| o.peel(ObjectType::Commit))
-                    .is_ok_and(|c| c.id() == head)
-            })
-            .map(str::to_string)
+        let odb = self.repo.odb().ok()?;
+        let mut found: Option<String> = None;
+        for reference in self.repo.references_glob("refs/tags/*").ok()?.flatten() {
+            let Ok(name) = reference.shorthand() else {
+                continue;
+            };
+            if found.as_deref().is_some_and(|f| f <= name) {
+                continue;
+            }
+            let names_head = match (reference.target_peel(), reference.target()) {
+                (Some(peeled), _) => peeled == head,
+                (None, Some(target)) if target == head => true,
+                (None, Some(target)) => {
+                    odb.read_header(target)
+                        .is_ok_and(|(_, kind)| kind == ObjectType::Tag)
+                        && reference
+                            .peel_to_commit()
+                            .is_ok_and(|commit| commit.id() == head)
+                }
+                (None, None) => false,
+            };
+            if names_head {
+                found = Some(name.to_string());
+            }
+        }
+        found
     }
 
     /// The content of `path` (absolute, inside the work tree) at HEAD; `None` when HEAD does not

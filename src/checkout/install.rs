@@ -11,6 +11,7 @@ use std::fs;
 use std::path::{Component, Path, PathBuf};
 
 use crate::checkout::version::Version;
+use crate::checkout::walk;
 use crate::error::{Failure, Result};
 
 /// The API server's switch file, relative to the install.
@@ -91,8 +92,6 @@ const KNOWN_PLACES: &[&str] = &[
     "installs/multi-user",
     "",
 ];
-
-const PRUNED: &[&str] = &[".git", "node_modules", "target"];
 
 /// A KFP multi-user install.
 #[derive(Debug, Clone)]
@@ -331,70 +330,33 @@ fn named_install(root: &Path, named: &Path) -> Result<Install> {
     }
 }
 
-/// Walks `root` for `installs/multi-user` folders that hold the switch file.
-///
-/// Only folders can lead to an install, so a folder whose link count says it has no subfolders is
-/// not read at all (on ext4, xfs and tmpfs a folder's `st_nlink` is 2 plus its number of
-/// subfolders, the "leaf optimisation" of `find`). In a monorepo most folders are such leaves and
-/// reading them is most of the work a `find -path` does. The rule is checked on every folder that
-/// is read; a file system that breaks it (btrfs reports 1 for every folder) makes the walk start
-/// again and read every folder.
+/// Walks `root` for `installs/multi-user` folders that hold the switch file, not looking into
+/// kfp-tekton (a different component) or into the KFP tree of an install already found.
 fn walk(root: &Path) -> Vec<PathBuf> {
-    match walk_folders(root, true) {
-        Some(found) => found,
-        None => walk_folders(root, false).unwrap_or_default(),
-    }
-}
-
-/// The walk itself; `None` when `skip_leaves` is on and a folder broke the link-count rule.
-fn walk_folders(root: &Path, skip_leaves: bool) -> Option<Vec<PathBuf>> {
-    let mut found = Vec::new();
-    // The KFP trees of the installs found so far: nothing else in them is an install.
-    let mut kfp_trees: Vec<PathBuf> = Vec::new();
-    let mut pending = vec![(root.to_path_buf(), link_count(fs::metadata(root).ok()))];
-    while let Some((dir, links)) = pending.pop() {
-        if kfp_trees.iter().any(|tree| dir.starts_with(tree)) {
-            continue;
-        }
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        let in_installs = dir.file_name().is_some_and(|n| n == "installs");
-        let mut subfolders = 0;
-        for entry in entries.flatten() {
-            // `file_type` comes from the directory entry itself; symlinks are not followed.
-            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
+    let (mut found, kfp_trees) = walk::folders(
+        root,
+        || (Vec::new(), Vec::new()),
+        |(found, kfp_trees): &mut (Vec<PathBuf>, Vec<PathBuf>), dir| {
+            if dir.file_name().is_some_and(|n| n == "kfp-tekton")
+                || kfp_trees.iter().any(|tree| dir.starts_with(tree))
+            {
+                return false;
             }
-            subfolders += 1;
-            let name = entry.file_name();
-            if PRUNED.iter().any(|p| name == *p) || name == "kfp-tekton" {
-                continue;
-            }
-            let path = entry.path();
-            if in_installs && name == "multi-user" {
-                if path.join(PARAMS_ENV).is_file() {
-                    if let Some(tree) = known_kfp_tree(&path) {
-                        kfp_trees.push(tree);
-                    }
-                    found.push(path);
+            let is_install = dir.file_name().is_some_and(|n| n == "multi-user")
+                && dir
+                    .parent()
+                    .and_then(Path::file_name)
+                    .is_some_and(|n| n == "installs")
+                && dir.join(PARAMS_ENV).is_file();
+            if is_install {
+                if let Some(tree) = known_kfp_tree(dir) {
+                    kfp_trees.push(tree);
                 }
-                continue;
+                found.push(dir.to_path_buf());
             }
-            let links = if skip_leaves {
-                link_count(entry.metadata().ok())
-            } else {
-                None
-            };
-            if links == Some(2) {
-                continue;
-            }
-            pending.push((path, links));
-        }
-        if skip_leaves && links.is_some_and(|n| n != 2 + subfolders) {
-            return None;
-        }
-    }
+            !is_install
+        },
+    );
     // An install found before the known one around it was not pruned: drop it too, so that the
     // answer does not depend on the order folders are read in.
     found.retain(|install| {
@@ -403,18 +365,7 @@ fn walk_folders(root: &Path, skip_leaves: bool) -> Option<Vec<PathBuf>> {
             .any(|tree| install.starts_with(tree) && known_kfp_tree(install).as_ref() != Some(tree))
     });
     found.sort();
-    Some(found)
-}
-
-#[cfg(unix)]
-fn link_count(meta: Option<fs::Metadata>) -> Option<u64> {
-    use std::os::unix::fs::MetadataExt;
-    meta.map(|m| m.nlink())
-}
-
-#[cfg(not(unix))]
-fn link_count(_meta: Option<fs::Metadata>) -> Option<u64> {
-    None
+    found
 }
 
 /// The KFP tree around an install in a known layout (`.../apps/pipeline`,
@@ -540,7 +491,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn walk_skipping_leaf_folders_finds_what_a_full_walk_finds() {
+    fn walk_finds_installs_outside_known_trees_and_node_modules() {
         let temp = tempfile::tempdir().unwrap();
         let root = fs::canonicalize(temp.path()).unwrap();
         for dir in [
@@ -564,8 +515,8 @@ mod tests {
             fs::write(root.join(dir).join(PARAMS_ENV), "MULTIUSER=true\n").unwrap();
         }
         fs::write(root.join("a/b/c/leaf/file"), "").unwrap();
-        let full = walk_folders(&root, false).unwrap();
-        let rel: Vec<String> = full.iter().map(|p| relative(&root, p)).collect();
+        let found = walk(&root);
+        let rel: Vec<String> = found.iter().map(|p| relative(&root, p)).collect();
         // Not inside an install, not in node_modules, not elsewhere in a known KFP tree.
         assert_eq!(
             rel,
@@ -574,8 +525,6 @@ mod tests {
                 "k/apps/pipeline/upstream/base/installs/multi-user"
             ]
         );
-        // On this file system folders count their subfolders, so the fast walk agrees.
-        assert_eq!(walk_folders(&root, true), Some(full));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::checkout::catalogue::{Mode, Scope};
 use crate::checkout::install::{self, Install};
-use crate::checkout::targets;
+use crate::checkout::{targets, walk};
 use crate::edit::overlay_files::{KUSTOMIZATION, Overlay, detect, is_owned_patch, overlay_files};
 use crate::edit::plan::{self, Plan};
 use crate::edit::write;
@@ -71,35 +71,16 @@ pub struct Found {
 }
 
 /// Every kfpatch overlay under the checkout root (pruning `.git`, `node_modules`, `target` and the
-/// KFP tree itself, where kfpatch never writes one).
+/// KFP tree itself, where kfpatch never writes one). Leaf folders are not read: a stat of their
+/// kustomization is enough, so a monorepo costs what `status`'s walk costs.
 pub fn find_all(install: &Install) -> Result<Vec<Found>> {
     let kfp_tree = install.kfp_tree();
     let mut found = Vec::new();
-    let mut walker = walkdir::WalkDir::new(&install.root).into_iter();
-    while let Some(entry) = walker.next() {
-        let Ok(entry) = entry else { continue };
-        if entry.file_type().is_dir() {
-            let name = entry.file_name();
-            if entry.depth() > 0
-                && ([".git", "node_modules", "target"]
-                    .iter()
-                    .any(|n| name == *n)
-                    || entry.path() == kfp_tree)
-            {
-                walker.skip_current_dir();
-            }
-            continue;
+    let root = &install.root;
+    for dir in walk::folders_holding(root, &[KUSTOMIZATION], |dir| dir != root && dir == kfp_tree) {
+        if let Some(overlay) = detect(&dir)? {
+            found.push(check(install, &dir, &overlay)?);
         }
-        if entry.file_name() != KUSTOMIZATION {
-            continue;
-        }
-        let Some(dir) = entry.path().parent() else {
-            continue;
-        };
-        let Some(overlay) = detect(dir)? else {
-            continue;
-        };
-        found.push(check(install, dir, &overlay)?);
     }
     found.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(found)

@@ -136,11 +136,35 @@ impl<'a> YamlText<'a> {
 
     fn objects<'s>(&'s self, kind: &'s str, name: &'s str) -> impl Iterator<Item = YamlNode> + 's {
         self.file.documents().filter_map(move |doc| {
-            let map = doc.as_mapping()?;
-            let k = map.get("kind")?.as_scalar()?.as_string();
-            let n = map.get("metadata")?.get("name")?.as_scalar()?.as_string();
-            (k == kind && n == name).then(|| YamlNode::Mapping(map))
+            let map = YamlNode::Mapping(doc.as_mapping()?);
+            let k = self.get(&map, "kind")?.as_scalar()?.as_string();
+            let metadata = self.get(&map, "metadata")?;
+            let n = self.get(&metadata, "name")?.as_scalar()?.as_string();
+            (k == kind && n == name).then_some(map)
         })
+    }
+
+    /// The value of `key` in a mapping node. A plain key is matched by its bytes, which is what
+    /// yaml-edit's semantic lookup decides for a plain string key too, without building a key
+    /// identity for every entry passed (the slowest step of a `status`); a mapping with a quoted,
+    /// tagged or anchored key falls back to the semantic lookup.
+    fn get(&self, node: &YamlNode, key: &str) -> Option<YamlNode> {
+        let map = node.as_mapping()?;
+        let mut only_plain = true;
+        for entry in map.entries() {
+            let Some(raw) = entry.key_node().and_then(|k| self.text.get(range_of(&k))) else {
+                only_plain = false;
+                continue;
+            };
+            if raw == key {
+                return entry.value_node();
+            }
+            only_plain &= raw
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.');
+        }
+        if only_plain { None } else { map.get(key) }
     }
 
     /// How many documents of the file are the object `kind`/`name`. kustomize applies every one
@@ -168,14 +192,12 @@ impl<'a> YamlText<'a> {
     }
 
     fn locate_container_env(&self, deployment: &str, container: &str) -> Option<EnvList> {
-        let containers = self
-            .object("Deployment", deployment)?
-            .get("spec")?
-            .get("template")?
-            .get("spec")?
-            .get("containers")?;
+        let mut containers = self.object("Deployment", deployment)?;
+        for key in ["spec", "template", "spec", "containers"] {
+            containers = self.get(&containers, key)?;
+        }
         let container = containers.as_sequence()?.values().find(|c| {
-            c.get("name")
+            self.get(c, "name")
                 .and_then(|n| n.as_scalar().map(|s| s.as_string()))
                 .as_deref()
                 == Some(container)
@@ -188,7 +210,7 @@ impl<'a> YamlText<'a> {
             container_end: container_range.end,
             container_indent,
         };
-        let Some(env) = container.get("env") else {
+        let Some(env) = self.get(&container, "env") else {
             return Some(list);
         };
         let env_range = range_of(&env);
@@ -201,8 +223,8 @@ impl<'a> YamlText<'a> {
         list.block = Some(line_start(self.text, key_line)..env_range.end);
         for item in env.as_sequence()?.values() {
             let range = range_of(&item);
-            let name = item.get("name")?.as_scalar()?.as_string();
-            let value = item.get("value").and_then(|v| {
+            let name = self.get(&item, "name")?.as_scalar()?.as_string();
+            let value = self.get(&item, "value").and_then(|v| {
                 let s = v.as_scalar()?;
                 Some(ScalarAt {
                     range: range_of(&v),
@@ -213,7 +235,7 @@ impl<'a> YamlText<'a> {
                 name,
                 lines: line_start(self.text, range.start)..range.end,
                 value,
-                has_value_from: item.get("valueFrom").is_some(),
+                has_value_from: self.get(&item, "valueFrom").is_some(),
             });
         }
         Some(list)
@@ -221,7 +243,8 @@ impl<'a> YamlText<'a> {
 
     /// A string under `data:` of a ConfigMap patch.
     pub fn configmap_data(&self, configmap: &str, key: &str) -> Option<ScalarAt> {
-        let value = self.object("ConfigMap", configmap)?.get("data")?.get(key)?;
+        let data = self.get(&self.object("ConfigMap", configmap)?, "data")?;
+        let value = self.get(&data, key)?;
         let scalar = value.as_scalar()?;
         Some(ScalarAt {
             range: range_of(&value),
