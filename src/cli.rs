@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 
 use crate::cluster::apply::DryRun;
 use crate::edit::outcome::WriteChoice;
@@ -18,52 +18,163 @@ use crate::output::ColorChoice;
 )]
 pub struct Cli {
     /// Run as if started in DIR (the manifests checkout)
-    #[arg(short = 'C', value_name = "DIR", default_value = ".", global = true)]
+    #[arg(short = 'C', value_name = "DIR", default_value = ".", global = true, value_hint = ValueHint::DirPath)]
     pub dir: PathBuf,
 
     /// The install to use when the checkout has several: its installs/multi-user folder or its
     /// api-service/params.env (relative to -C)
-    #[arg(long, value_name = "PATH", global = true)]
+    #[arg(long, value_name = "PATH", global = true, value_hint = ValueHint::AnyPath)]
     pub install: Option<PathBuf>,
 
     /// Colour the output: auto (on a terminal, unless NO_COLOR is set), always, never
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
 
+    #[command(flatten)]
+    pub kube: KubeFlags,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// kubectl's own flags, global as in kubectl: passed to every kubectl call kfpatch makes.
+#[derive(Debug, Clone, Args)]
+pub struct KubeFlags {
+    /// The kubeconfig file for kubectl (default: as kubectl, KUBECONFIG, then ~/.kube/config)
+    #[arg(long, value_name = "FILE", global = true, value_hint = ValueHint::FilePath)]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use (default: its current context)
+    #[arg(long, value_name = "NAME", global = true)]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show the install kfpatch finds, its release, and every managed setting
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  # the install, its KFP release and every managed setting\n",
+        "  kfpatch -C manifests status\n",
+        "  # the same as JSON (docs/status.schema.json)\n",
+        "  kfpatch -C manifests status -o json\n",
+        "  # one install of several\n",
+        "  kfpatch -C manifests --install apps/pipeline/upstream/base/installs/multi-user status"
+    ))]
     Status(StatusArgs),
     /// Switch multi-user mode on or off, with every related setting of the release
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  # print the diff, write nothing\n",
+        "  kfpatch -C manifests multiuser off --dry-run\n",
+        "  # switch every related setting to single-user\n",
+        "  kfpatch -C manifests multiuser off\n",
+        "  # a kustomize overlay instead of edits\n",
+        "  kfpatch -C manifests multiuser off --overlay overlays/kfp-single-user"
+    ))]
     Multiuser(MultiuserArgs),
     /// Set keys of the API server's params.env (validated), e.g. VISUALIZATIONSERVICE_PORT=8080
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  # print the diff, write nothing\n",
+        "  kfpatch -C manifests set VISUALIZATIONSERVICE_PORT=8080 --dry-run\n",
+        "  # validated: a boolean the API server parses\n",
+        "  kfpatch -C manifests set MULTIUSER_SHARED_READ=true\n",
+        "  # exit 1 if it would change\n",
+        "  kfpatch -C manifests set --check DEFAULTPIPELINERUNNERSERVICEACCOUNT=pipeline-runner"
+    ))]
     Set(SetArgs),
     /// Report what would break on the cluster, settings that disagree, and drift from a git ref
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  # is every switched setting single-user?\n",
+        "  kfpatch -C manifests audit --expect off\n",
+        "  # drift since the upstream tag, as JSON\n",
+        "  kfpatch -C manifests audit --against v1.8.1 -o json\n",
+        "  # for GitHub code scanning\n",
+        "  kfpatch -C manifests audit -o sarif > kfpatch.sarif"
+    ))]
     Audit(AuditArgs),
     /// Render the manifests once and show the effective KFP settings the cluster would get
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  # the pipeline overlay example/ uses\n",
+        "  kfpatch -C manifests render\n",
+        "  # one folder, as JSON\n",
+        "  kfpatch -C manifests render --target apps/pipeline/upstream/base/installs/multi-user -o json\n",
+        "  # with a kustomize of your choice\n",
+        "  kfpatch -C manifests render --kustomize 'kustomize build'"
+    ))]
     Render(RenderArgs),
     /// Render once and apply to the cluster in order (namespaces and CRDs first), with bounded retries
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  # kubectl checks only (client), nothing applied\n",
+        "  kfpatch -C manifests reinstall --dry-run\n",
+        "  # the API server checks every object, stores nothing\n",
+        "  kfpatch -C manifests reinstall --dry-run=server --context prod\n",
+        "  # the whole of example/, without asking\n",
+        "  kfpatch -C manifests reinstall --target all --timeout 20m --yes"
+    ))]
     Reinstall(ReinstallArgs),
     /// Keep multi-user mode and give notebooks of each profile a token for the KFP API (PodDefault)
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  # print the PodDefaults\n",
+        "  kfpatch access -n team-a -n team-b\n",
+        "  # one file per namespace and a kustomization.yaml\n",
+        "  kfpatch -C gitops access -n team-a --output-dir kfp-access\n",
+        "  # server-side apply, after a prompt\n",
+        "  kfpatch access -n team-a --apply --context prod"
+    ))]
     Access(AccessArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish), or kubectl's plugin completer
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  # bash: every new shell (bash-completion loads it)\n",
+        "  kfpatch completion bash > ~/.local/share/bash-completion/completions/kfpatch\n",
+        "  # zsh: a folder on $fpath\n",
+        "  kfpatch completion zsh > ~/.zfunc/_kfpatch\n",
+        "  # kubectl kfpatch <TAB>: an executable beside kubectl-kfpatch on PATH\n",
+        "  kfpatch completion kubectl-plugin > ~/.local/bin/kubectl_complete-kfpatch && chmod +x ~/.local/bin/kubectl_complete-kfpatch"
+    ))]
+    Completion(CompletionArgs),
+    /// Write the man pages (kfpatch.1 and one per subcommand) into a folder
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  # then: man kfpatch-audit\n",
+        "  kfpatch man --output-dir ~/.local/share/man/man1\n",
+        "  # read one without installing\n",
+        "  kfpatch man --output-dir man && man -l man/kfpatch.1"
+    ))]
+    Man(ManArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub enum StatusFormat {
     Text,
     Json,
-    Github,
+    Yaml,
 }
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Output format: text or json
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format (json and yaml: docs/status.schema.json); --format is the same flag
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = StatusFormat::Text)]
+    pub format: StatusFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    Text,
+    Json,
+    Yaml,
+    /// GitHub Actions workflow commands (annotations)
+    Github,
+    /// SARIF 2.1.0, for GitHub code scanning
+    Sarif,
+    /// GitLab Code Quality report
+    Gitlab,
 }
 
 #[derive(Debug, Args)]
@@ -76,9 +187,9 @@ pub struct AuditArgs {
     #[arg(long, value_name = "REF")]
     pub against: Option<String>,
 
-    /// Output format: text, json, or github (workflow command annotations)
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format (json and yaml: docs/audit.schema.json); --format is the same flag
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
 
     /// Also exit 1 on warnings (by default only errors and drift do)
     #[arg(long)]
@@ -93,11 +204,22 @@ pub struct KustomizeFlag {
     pub kustomize: Option<String>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
+    Text,
+    Json,
+    Yaml,
+}
+
 #[derive(Debug, Args)]
 pub struct RenderArgs {
     /// What to render: kfp (the pipeline overlay example/ uses), all (example/), or a kustomization folder
-    #[arg(long, value_name = "kfp|all|PATH", default_value = "kfp")]
+    #[arg(long, value_name = "kfp|all|PATH", default_value = "kfp", value_hint = ValueHint::DirPath)]
     pub target: String,
+
+    /// Output format (json and yaml: docs/render.schema.json); --format is the same flag
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = RenderFormat::Text)]
+    pub format: RenderFormat,
 
     #[command(flatten)]
     pub kustomize: KustomizeFlag,
@@ -110,16 +232,9 @@ pub enum ServerSide {
     Never,
 }
 
+/// The flags of the commands that change a cluster (kubectl's own are global: [`KubeFlags`]).
 #[derive(Debug, Args)]
 pub struct ClusterFlags {
-    /// The kubeconfig file for kubectl
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-
-    /// The kubeconfig context to use
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
-
     /// Apply without asking (needed when there is no terminal)
     #[arg(long)]
     pub yes: bool,
@@ -128,14 +243,15 @@ pub struct ClusterFlags {
 #[derive(Debug, Args)]
 pub struct ReinstallArgs {
     /// What to apply: kfp (the pipeline overlay example/ uses), all (example/), or a kustomization folder
-    #[arg(long, value_name = "kfp|all|PATH", default_value = "kfp")]
+    #[arg(long, value_name = "kfp|all|PATH", default_value = "kfp", value_hint = ValueHint::DirPath)]
     pub target: String,
 
     #[command(flatten)]
     pub cluster: ClusterFlags,
 
-    /// none: apply; client: kubectl checks only; server: the API server checks everything, stores nothing
-    #[arg(long, value_enum, default_value_t = DryRun::None)]
+    /// none: apply; client (--dry-run alone): kubectl checks only; server: the API server checks
+    /// everything, stores nothing
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = DryRun::None, num_args = 0..=1, default_missing_value = "client")]
     pub dry_run: DryRun,
 
     /// Server-side apply: auto (with --force-conflicts where the release's README uses it, v1.10 on), always, never
@@ -165,12 +281,12 @@ pub struct ReinstallArgs {
 #[derive(Debug, Args)]
 pub struct AccessArgs {
     /// A profile namespace whose notebooks get access (repeat for several)
-    #[arg(long = "namespace", value_name = "NS", required = true)]
+    #[arg(short = 'n', long = "namespace", value_name = "NS", required = true)]
     pub namespaces: Vec<String>,
 
     /// Write one file per namespace and a kustomization.yaml into DIR instead of printing YAML
-    #[arg(long, value_name = "DIR", conflicts_with = "apply")]
-    pub output: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", conflicts_with = "apply", value_hint = ValueHint::DirPath)]
+    pub output_dir: Option<PathBuf>,
 
     /// Apply the objects to the cluster (server-side), with the same safety prompt as reinstall
     #[arg(long)]
@@ -230,11 +346,11 @@ pub struct MultiuserArgs {
     pub parity: bool,
 
     /// Write the switch as a kustomize overlay in DIR instead of editing upstream files
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub overlay: Option<PathBuf>,
 
     /// With --overlay: the kustomization the overlay builds on (default: the pipeline overlay example/ uses)
-    #[arg(long, value_name = "PATH", requires = "overlay")]
+    #[arg(long, value_name = "PATH", requires = "overlay", value_hint = ValueHint::DirPath)]
     pub target: Option<PathBuf>,
 
     #[command(flatten)]
@@ -255,6 +371,52 @@ pub struct SetArgs {
     pub write: WriteFlags,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
+    /// The kubectl_complete-kfpatch executable kubectl (1.26 on) runs to complete `kubectl kfpatch`
+    KubectlPlugin,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell to complete in, or kubectl-plugin
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The folder to write kfpatch.1 and kfpatch-COMMAND.1 into (created if missing)
+    #[arg(long, value_name = "DIR", required = true, value_hint = ValueHint::DirPath)]
+    pub output_dir: PathBuf,
+}
+
+/// The command line definition, named as invoked: `kubectl kfpatch` when run as the kubectl
+/// plugin (an executable `kubectl-kfpatch`), so usage, help and examples say what to type.
+pub fn command(invoked_as: Option<&std::ffi::OsStr>) -> clap::Command {
+    let command = <Cli as clap::CommandFactory>::command();
+    let plugin = invoked_as
+        .and_then(|path| std::path::Path::new(path).file_name())
+        .is_some_and(|name| name.to_string_lossy().starts_with("kubectl-"));
+    if !plugin {
+        return command;
+    }
+    command.bin_name("kubectl kfpatch").mut_subcommands(|sub| {
+        let examples = sub
+            .get_after_help()
+            .map(|help| help.to_string().replace("  kfpatch ", "  kubectl kfpatch "));
+        match examples {
+            Some(examples) => sub.after_help(examples),
+            None => sub,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +425,86 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// Splits an example command line as a shell would (quotes, no expansions), up to a
+    /// redirection or a second command.
+    fn words(line: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut word: Option<String> = None;
+        let mut quote = None;
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => word.get_or_insert_default().push(c),
+                (None, '\'' | '"') => {
+                    quote = Some(c);
+                    word.get_or_insert_default();
+                }
+                (None, ' ') => words.extend(word.take()),
+                (None, c) => word.get_or_insert_default().push(c),
+            }
+        }
+        words.extend(word);
+        let end = words
+            .iter()
+            .position(|w| [">", "&&", "|", "#"].contains(&w.as_str()))
+            .unwrap_or(words.len());
+        words.truncate(end);
+        words
+    }
+
+    /// Every subcommand's --help ends with examples, and every example parses to that subcommand.
+    #[test]
+    fn every_example_parses() {
+        let command = Cli::command();
+        for sub in command.get_subcommands() {
+            let help = sub
+                .get_after_help()
+                .unwrap_or_else(|| panic!("{} has no examples", sub.get_name()))
+                .to_string();
+            assert!(help.starts_with("Examples:\n"), "{help}");
+            let lines: Vec<&str> = help
+                .lines()
+                .filter_map(|l| l.strip_prefix("  "))
+                .filter(|l| !l.starts_with('#'))
+                .collect();
+            assert!(
+                (2..=3).contains(&lines.len()),
+                "{}: {lines:?}",
+                sub.get_name()
+            );
+            for line in lines {
+                let start = line.find("kfpatch ").expect("names kfpatch");
+                let words = words(&line[start..]);
+                let cli = Cli::try_parse_from(&words)
+                    .unwrap_or_else(|e| panic!("example {line:?} does not parse: {e}"));
+                let parsed = format!("{:?}", cli.command);
+                let name = sub.get_name().to_lowercase();
+                assert!(parsed.to_lowercase().starts_with(&name), "{line}: {parsed}");
+            }
+        }
+    }
+
+    #[test]
+    fn output_takes_format_as_alias_and_dry_run_alone_is_client() {
+        let cli = Cli::try_parse_from(["kfpatch", "audit", "--format", "sarif"]).expect("parse");
+        let Command::Audit(args) = cli.command else {
+            panic!("audit")
+        };
+        assert_eq!(args.format, AuditFormat::Sarif);
+        let cli =
+            Cli::try_parse_from(["kfpatch", "reinstall", "--dry-run", "--yes"]).expect("parse");
+        let Command::Reinstall(args) = cli.command else {
+            panic!("reinstall")
+        };
+        assert_eq!(args.dry_run, DryRun::Client);
+        assert!(args.cluster.yes);
+        let cli =
+            Cli::try_parse_from(["kfpatch", "reinstall", "--dry-run", "server"]).expect("parse");
+        let Command::Reinstall(args) = cli.command else {
+            panic!("reinstall")
+        };
+        assert_eq!(args.dry_run, DryRun::Server);
     }
 }

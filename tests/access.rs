@@ -75,7 +75,7 @@ fn the_cluster_accepts_and_stores_every_object() {
         "team-a",
         "--namespace",
         "team-b",
-        "--output",
+        "--output-dir",
         folder.to_str().unwrap(),
     ]);
     assert_eq!(written.status.code(), Some(0));
@@ -190,5 +190,59 @@ fn the_cluster_accepts_and_stores_every_object() {
     assert_eq!(
         cluster.kubectl(&["get", "poddefault", "-n", "team-c", "-o", "name"]),
         ""
+    );
+
+    // kubectl's conventions: KUBECONFIG when there is no --kubeconfig, --context before the
+    // command (a global flag), -n for --namespace.
+    let output = support::kfpatch()
+        .args([
+            "--context",
+            "local",
+            "access",
+            "-n",
+            "team-c",
+            "--apply",
+            "--yes",
+        ])
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.starts_with("context: local\nserver:  https://127.0.0.1:16600\n"),
+        "{stdout}"
+    );
+    assert_eq!(
+        cluster.kubectl(&["get", "poddefault", "-n", "team-c", "-o", "name"]),
+        "poddefault.kubeflow.org/access-ml-pipeline\n"
+    );
+    // A context the kubeconfig does not have: kubectl's refusal, nothing applied.
+    let output = support::kfpatch()
+        .args([
+            "access",
+            "-n",
+            "team-b",
+            "--apply",
+            "--yes",
+            "--context",
+            "nowhere",
+        ])
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .starts_with("kfpatch: error: kubectl cannot use this kubeconfig/context: "),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }

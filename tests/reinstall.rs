@@ -218,6 +218,42 @@ fn render_shows_what_the_cluster_gets() {
     );
 }
 
+/// `render -o json` on the real v1.8.1 tree prints exactly docs/render.schema-example.json (the
+/// kustomize line, which names the kustomize found on this machine, aside);
+/// `UPDATE_EXAMPLES=1` rewrites the example.
+#[test]
+#[ignore = "needs ../shared; run by .ci/run"]
+fn render_json_matches_the_documented_example() {
+    let (_temp, root) = copy(&release("manifests-v1.8.1"));
+    let run = kfpatch(&root, &["render", "-o", "json"]);
+    assert_code(&run, 0);
+    assert_eq!(run.stderr, "");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/render.schema-example.json");
+    if std::env::var_os("UPDATE_EXAMPLES").is_some() {
+        fs::write(&path, &run.stdout).expect("write example");
+        return;
+    }
+    let mut actual: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let expected: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).expect("read example")).expect("parse");
+    assert!(
+        actual["kustomize"]
+            .as_str()
+            .is_some_and(|k| k.contains("kustomize v")),
+        "{}",
+        actual["kustomize"]
+    );
+    actual["kustomize"] = expected["kustomize"].clone();
+    assert_eq!(
+        actual, expected,
+        "docs/render.schema-example.json differs from the output; if the change is meant, run UPDATE_EXAMPLES=1 cargo test --test reinstall -- --ignored render_json and review the diff"
+    );
+    let yaml = kfpatch(&root, &["render", "--output", "yaml"]);
+    assert_code(&yaml, 0);
+    let from_yaml: serde_json::Value = yaml_serde::from_str(&yaml.stdout).expect("YAML");
+    assert_eq!(from_yaml["agreement"], expected["agreement"]);
+}
+
 #[test]
 #[ignore = "needs ../shared; run by .ci/run"]
 fn render_warns_about_old_kustomize_and_remote_bases() {

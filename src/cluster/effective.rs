@@ -5,9 +5,16 @@
 //! (facts §3), so `render` shows the generated ConfigMap, the `ml-pipeline` env and `envFrom`, the
 //! UI env and viewer account that the catalogue manages, and compares each catalogue row with it.
 
+mod json;
+
 use std::collections::BTreeSet;
 
 use yaml_serde::Value;
+
+pub use json::{
+    Agreement, ApiServerJson, ConfigJson, ContainerJson, EffectiveJson, EnvFromJson, EnvJson,
+    KeyValue, RenderedJson, UiJson,
+};
 
 use crate::checkout::catalogue::{self, CATALOGUE, Parsed, Place, Reading, Setting, show_value};
 use crate::checkout::install::{Install, PARAMS_ENV};
@@ -38,6 +45,8 @@ pub struct Effective {
     pub text: String,
     /// One line per setting whose rendered value differs from its file.
     pub disagreements: Vec<String>,
+    /// The same as `text`, for `render -o json` (docs/render.schema.json).
+    pub json: EffectiveJson,
 }
 
 impl Effective {
@@ -73,6 +82,16 @@ enum Rendered {
 }
 
 impl Rendered {
+    fn json(&self) -> RenderedJson {
+        let (state, value) = match self {
+            Rendered::Literal(v) => ("literal", Some(v.clone())),
+            Rendered::ValueFrom(from) => ("value-from", Some(from.clone())),
+            Rendered::Absent => ("absent", None),
+            Rendered::Missing(why) => ("missing", Some(why.clone())),
+        };
+        RenderedJson { state, value }
+    }
+
     fn shown(&self) -> String {
         match self {
             Rendered::Literal(v) => show_value(Some(v)),
@@ -116,30 +135,54 @@ pub fn read(
     }
     let api_name = api_config.as_ref().map(|c| c.name.as_str());
     let mut env_from_agrees = None;
+    let mut api_server = None;
     match deployment(objects, API_SERVER) {
         Some(d) => {
             let mut names = BTreeSet::new();
+            let mut json = ApiServerJson {
+                namespace: d.namespace.clone(),
+                containers: Vec::new(),
+            };
             for c in containers(d) {
+                let container = c.get("name").and_then(Value::as_str).unwrap_or("?");
                 text.push_str(&format!(
-                    "\nDeployment {API_SERVER}{}, container {}:\n",
+                    "\nDeployment {API_SERVER}{}, container {container}:\n",
                     in_namespace(&d.namespace),
-                    c.get("name").and_then(Value::as_str).unwrap_or("?")
                 ));
+                let mut container_json = ContainerJson {
+                    name: container.to_string(),
+                    env_from: Vec::new(),
+                    env: Vec::new(),
+                };
                 for from in seq(c.get("envFrom")) {
                     let (what, name) = env_from(from);
                     text.push_str(&format!("  envFrom: {what} {name}\n"));
+                    container_json.env_from.push(EnvFromJson {
+                        kind: match what {
+                            "ConfigMap" | "Secret" => what,
+                            _ => "unknown",
+                        },
+                        name: name.clone(),
+                    });
                     if what == "ConfigMap" {
                         names.insert(name);
                     }
                 }
                 for env in seq(c.get("env")) {
                     text.push_str(&format!("  env: {}\n", describe_env(env)));
+                    container_json.env.push(EnvJson {
+                        name: str_at(env, &["name"]).to_string(),
+                        rendered: env_value(env).json(),
+                    });
                 }
+                json.containers.push(container_json);
             }
             env_from_agrees = api_name.map(|n| names.contains(n));
+            api_server = Some(json);
         }
         None => text.push_str(&format!("\nno Deployment {API_SERVER} in this render\n")),
     }
+    let mut ui = None;
     if let Some(d) = deployment(objects, UI.0) {
         text.push_str(&format!(
             "\nDeployment {}{}, container {} (the env kfpatch manages):\n",
@@ -147,14 +190,22 @@ pub fn read(
             in_namespace(&d.namespace),
             UI.1
         ));
+        let mut env = Vec::new();
         for var in UI_ENV {
-            text.push_str(&format!(
-                "  {var}: {}\n",
-                rendered_env(objects, UI.0, UI.1, var).shown()
-            ));
+            let rendered = rendered_env(objects, UI.0, UI.1, var);
+            text.push_str(&format!("  {var}: {}\n", rendered.shown()));
+            env.push(EnvJson {
+                name: var.to_string(),
+                rendered: rendered.json(),
+            });
         }
+        ui = Some(UiJson {
+            namespace: d.namespace.clone(),
+            env,
+        });
     }
-    if let Some(account) = viewer_account(objects) {
+    let viewer = viewer_account(objects);
+    if let Some(account) = &viewer {
         text.push_str(&format!(
             "\nConfigMap {VIEWER_CONFIGMAP}: {VIEWER_KEY} spec.serviceAccountName: {}\n",
             account.shown()
@@ -180,31 +231,66 @@ pub fn read(
             ));
         }
     }
+    let mut agreement = Vec::new();
     for setting in CATALOGUE {
         let row = compare(install, objects, setting, switched_by_overlay)?;
-        text.push_str(&format!("  {row}\n"));
-        if let Some(line) = row.strip_prefix("DIFFERS  ") {
+        text.push_str(&format!("  {}\n", row.text));
+        if let Some(line) = row.text.strip_prefix("DIFFERS  ") {
             disagreements.push(line.to_string());
         }
+        agreement.push(row);
     }
+    let json = EffectiveJson {
+        api_config: api_config.as_ref().map(|c| ConfigJson {
+            name: c.name.clone(),
+            namespace: c.namespace.clone(),
+            file: install.display(PARAMS_ENV),
+            data: c
+                .data
+                .iter()
+                .map(|(key, value)| KeyValue {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+        }),
+        api_server,
+        ui,
+        viewer_service_account: viewer.as_ref().map(Rendered::json),
+        env_from_names_api_config: env_from_agrees,
+        agreement,
+    };
     Ok(Effective {
         api_config,
         env_from_agrees,
         text,
         disagreements,
+        json,
     })
 }
 
-/// One agreement line: `ok`, `DIFFERS` or `-` (not compared), with the file's and the render's
-/// values.
+/// One catalogue setting compared with the render: `ok`, `DIFFERS` or `-` (not compared) in the
+/// text, with the file's and the render's values.
 fn compare(
     install: &Install,
     objects: &[Object],
     setting: &Setting,
     switched_by_overlay: &[(String, usize)],
-) -> Result<String> {
+) -> Result<Agreement> {
     let shown_file = install.display(setting.file);
     let name = setting.name();
+    let mut row = Agreement {
+        row: setting.row,
+        file: shown_file.clone(),
+        line: None,
+        setting: name.clone(),
+        status: "not-compared",
+        file_value: None,
+        overlay_value: None,
+        rendered: None,
+        note: None,
+        text: String::new(),
+    };
     let rendered = match setting.place {
         Place::EnvKey(key) => match generated_configmap(install, objects, setting.file)? {
             Some(cm) => data_of(cm)
@@ -224,40 +310,56 @@ fn compare(
         ))),
     };
     let Some(text) = install.read(setting.file)? else {
-        return Ok(format!(
+        row.note = Some("file not present".to_string());
+        row.text = format!(
             "-        {} {}  {name}: file not present",
             setting.row, setting.file
-        ));
+        );
+        return Ok(row);
     };
     let reading = Parsed::parse(setting.file, &shown_file, &text)
         .and_then(|p| catalogue::read(setting, &shown_file, &p));
     let (file_value, line) = match reading {
         Err(problem) => {
-            return Ok(format!(
+            row.line = Some(problem.line);
+            row.note = Some(format!(
+                "not compared, the file has a problem: {}",
+                problem.message
+            ));
+            row.text = format!(
                 "-        {} {}  {name}: not compared, the file has a problem: {}",
                 setting.row,
                 location(setting.file, Some(problem.line)),
                 problem.message
-            ));
+            );
+            return Ok(row);
         }
         Ok(Reading::NotApplicable(why)) => {
-            return Ok(format!(
+            row.rendered = Some(rendered.json());
+            row.text = format!(
                 "-        {} {}  {name}: {why}; rendered {}",
                 setting.row,
                 setting.file,
                 rendered.shown()
-            ));
+            );
+            row.note = Some(why);
+            return Ok(row);
         }
         Ok(Reading::Absent) => (None, None),
         Ok(Reading::Value { value, line }) => (Some(value), Some(line)),
     };
+    row.line = line;
+    row.file_value = file_value.clone();
+    row.rendered = Some(rendered.json());
     let at = location(setting.file, line);
     if let Rendered::Missing(why) = &rendered {
-        return Ok(format!(
+        row.note = Some(why.clone());
+        row.text = format!(
             "-        {} {at}  {name}: file {}, not compared ({why})",
             setting.row,
             show_value(file_value.as_deref())
-        ));
+        );
+        return Ok(row);
     }
     let by_overlay = line.is_some_and(|l| {
         switched_by_overlay
@@ -274,17 +376,18 @@ fn compare(
         (None, Rendered::Absent | Rendered::ValueFrom(_)) => true,
         _ => false,
     };
-    if by_overlay {
-        return Ok(format!(
+    row.status = if agrees { "ok" } else { "differs" };
+    row.text = if by_overlay {
+        row.overlay_value = expected.clone();
+        format!(
             "{}  {} {at}  {name}: file {}, the overlay makes it {}, rendered {}",
             if agrees { "ok     " } else { "DIFFERS" },
             setting.row,
             show_value(file_value.as_deref()),
             show_value(expected.as_deref()),
             rendered.shown()
-        ));
-    }
-    Ok(if agrees {
+        )
+    } else if agrees {
         format!(
             "ok       {} {at}  {name}: {}",
             setting.row,
@@ -297,7 +400,8 @@ fn compare(
             show_value(file_value.as_deref()),
             rendered.shown()
         )
-    })
+    };
+    Ok(row)
 }
 
 fn in_namespace(ns: &Option<String>) -> String {

@@ -5,9 +5,11 @@
 //! asks for, and turns the failure of a render that needs the network (a remote base, facts §5)
 //! into the URL and the advice to vendor it, instead of kustomize's raw git error alone.
 
+use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
+use std::thread;
 use std::time::Instant;
 
 use crate::checkout::install::{Install, Layout, relative};
@@ -17,12 +19,42 @@ use crate::cluster::process;
 use crate::error::{Failure, Result};
 
 /// The kustomize that renders: a program and the arguments before the folder.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Kustomize {
     pub program: String,
     pub args: Vec<String>,
-    /// The kustomize version it reports, or why it is unknown.
-    pub version: std::result::Result<Version, String>,
+    /// The kustomize version it reports, asked for while the render runs.
+    version: VersionQuery,
+}
+
+type VersionAnswer = std::result::Result<Version, String>;
+
+/// `kustomize version` (or `kubectl version --client`) runs on its own thread beside the render:
+/// kubectl takes tens of milliseconds to start, which would otherwise add to every render.
+#[derive(Debug)]
+struct VersionQuery {
+    running: RefCell<Option<thread::JoinHandle<VersionAnswer>>>,
+    answer: OnceCell<VersionAnswer>,
+}
+
+impl VersionQuery {
+    fn start(program: &str) -> VersionQuery {
+        let program = program.to_string();
+        VersionQuery {
+            running: RefCell::new(Some(thread::spawn(move || known_version(&program)))),
+            answer: OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> &VersionAnswer {
+        self.answer.get_or_init(|| {
+            self.running
+                .borrow_mut()
+                .take()
+                .and_then(|query| query.join().ok())
+                .unwrap_or_else(|| Err("the version query failed".to_string()))
+        })
+    }
 }
 
 impl Kustomize {
@@ -39,26 +71,23 @@ impl Kustomize {
                 "--kustomize is empty: give a command such as \"kustomize build\" or \"kubectl kustomize\"",
             ));
         };
-        let version = known_version(program);
-        if let Err(why) = &version
-            && why.starts_with("cannot run")
-        {
-            return Err(Failure::new(format!(
-                "{why}; install kustomize or kubectl, or name another with --kustomize CMD"
-            )));
-        }
         Ok(Kustomize {
             program: program.clone(),
             args: args.to_vec(),
-            version,
+            version: VersionQuery::start(program),
         })
+    }
+
+    /// The kustomize version it reports, or why it is unknown (waits for the query).
+    pub fn version(&self) -> &VersionAnswer {
+        self.version.get()
     }
 
     /// `kubectl kustomize (kustomize v5.5.0)`.
     pub fn describe(&self) -> String {
         let mut words = vec![self.program.clone()];
         words.extend(self.args.iter().cloned());
-        let version = match &self.version {
+        let version = match self.version() {
             Ok(v) => format!("kustomize {v}"),
             Err(why) => format!("version unknown: {why}"),
         };
@@ -68,7 +97,7 @@ impl Kustomize {
     /// A warning when this kustomize is older than the release's README asks for.
     pub fn version_warning(&self, install: &Install) -> Option<String> {
         let (wanted, release) = required_version(install)?;
-        let have = self.version.as_ref().ok()?;
+        let have = self.version().as_ref().ok()?;
         let mut words = vec![self.program.clone()];
         words.extend(self.args.iter().cloned());
         (*have < wanted).then(|| {
@@ -91,8 +120,12 @@ impl Kustomize {
         let remote = remote_bases(dir, root);
         let mut args: Vec<String> = self.args.clone();
         args.push(dir.display().to_string());
-        let ran = process::run(&self.program, &args, None, deadline, tick)
-            .map_err(|e| Failure::new(format!("cannot run {}: {e}", self.program)))?;
+        let ran = process::run(&self.program, &args, None, deadline, tick).map_err(|e| {
+            Failure::new(format!(
+                "cannot run {}: {e}; install kustomize or kubectl, or name another with --kustomize CMD",
+                self.program
+            ))
+        })?;
         if ran.success() {
             return Ok(Rendered {
                 yaml: ran.stdout,
@@ -171,9 +204,8 @@ pub fn readme_uses_server_side(install: &Install) -> bool {
 
 /// [`detect_version`] once per program and process: every render of a run (several targets,
 /// several clusters) would otherwise ask again (43 ms for `kubectl version`).
-fn known_version(program: &str) -> std::result::Result<Version, String> {
-    static KNOWN: OnceLock<Mutex<BTreeMap<String, std::result::Result<Version, String>>>> =
-        OnceLock::new();
+fn known_version(program: &str) -> VersionAnswer {
+    static KNOWN: OnceLock<Mutex<BTreeMap<String, VersionAnswer>>> = OnceLock::new();
     let known = KNOWN.get_or_init(Mutex::default);
     if let Some(version) = known.lock().ok().and_then(|k| k.get(program).cloned()) {
         return version;

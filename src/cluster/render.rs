@@ -35,9 +35,6 @@ pub fn prepare(
 ) -> Result<Render> {
     let target = targets::resolve(&install, target)?;
     let kustomize = Kustomize::choose(kustomize_flag)?;
-    if let Some(warning) = kustomize.version_warning(&install) {
-        let _ = writeln!(err, "kfpatch: warning: {warning}");
-    }
     let started = Instant::now();
     progress.label(&format!("rendering {}", target.shown));
     let rendered = kustomize.render(
@@ -46,8 +43,13 @@ pub fn prepare(
         &target.shown,
         deadline,
         &mut || progress.tick(),
-    )?;
+    );
     let took = started.elapsed();
+    // Said whether the render worked or not: an old kustomize may be why it failed.
+    if let Some(warning) = kustomize.version_warning(&install) {
+        let _ = writeln!(err, "kfpatch: warning: {warning}");
+    }
+    let rendered = rendered?;
     for remote in &rendered.remote {
         let _ = writeln!(
             err,

@@ -26,7 +26,7 @@ use crate::output::consent::Consent;
 use crate::output::progress::Progress;
 use crate::output::{Output, write_out};
 
-/// The kustomization `--output` writes beside the PodDefaults.
+/// The kustomization `--output-dir` writes beside the PodDefaults.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Kustomization {
@@ -40,7 +40,7 @@ struct Kustomization {
 const APPLY_ATTEMPTS: u32 = 3;
 const APPLY_TIMEOUT: Duration = Duration::from_secs(120);
 const FILE_PREFIX: &str = "access-ml-pipeline-";
-/// First line of the kustomization `--output` writes: kfpatch rewrites only a kustomization
+/// First line of the kustomization `--output-dir` writes: kfpatch rewrites only a kustomization
 /// that starts with it, so a folder somebody else maintains is never overwritten.
 const OUTPUT_MARKER: &str = "# Written by kfpatch access";
 
@@ -48,14 +48,14 @@ pub fn run(cli: &Cli, args: &AccessArgs, io: &mut Output<'_>) -> Result<i32> {
     let objects = build(&args.namespaces, args.expiration_seconds)?;
     let yaml = stream(&objects)?;
     let note = usage_note(&args.namespaces);
-    if let Some(dir) = &args.output {
-        // Like every path on the command line, --output is relative to -C.
+    if let Some(dir) = &args.output_dir {
+        // Like every path on the command line, --output-dir is relative to -C.
         let summary = write_output(&cli.dir.join(dir), dir, &objects)?;
         write_out(io, &format!("{summary}\n{note}"))?;
         return Ok(0);
     }
     if args.apply {
-        apply(args, &yaml, io)?;
+        apply(cli, args, &yaml, io)?;
         write_out(io, &note)?;
         return Ok(0);
     }
@@ -69,7 +69,7 @@ pub fn run(cli: &Cli, args: &AccessArgs, io: &mut Output<'_>) -> Result<i32> {
 /// Server-side apply through the same path as `reinstall`: the objects are checked against the
 /// cluster first (the PodDefault CRD and every namespace must exist, else nothing is sent), the
 /// safety summary is shown, and only `--yes` or a "yes" on a terminal goes on.
-fn apply(args: &AccessArgs, yaml: &str, io: &mut Output<'_>) -> Result<()> {
+fn apply(cli: &Cli, args: &AccessArgs, yaml: &str, io: &mut Output<'_>) -> Result<()> {
     let objects = objects::split(yaml)
         .map_err(|e| Failure::new(format!("cannot read back the generated objects: {e}")))?;
     let options = ApplyOptions {
@@ -78,10 +78,7 @@ fn apply(args: &AccessArgs, yaml: &str, io: &mut Output<'_>) -> Result<()> {
         attempts: APPLY_ATTEMPTS,
         deadline: Instant::now() + APPLY_TIMEOUT,
     };
-    let kubectl = Kubectl::new(
-        args.cluster.kubeconfig.clone(),
-        args.cluster.context.clone(),
-    );
+    let kubectl = Kubectl::new(cli.kube.kubeconfig.clone(), cli.kube.context.clone());
     let stdin = std::io::stdin();
     let is_terminal = stdin.is_terminal();
     let mut input = stdin.lock();
@@ -96,7 +93,7 @@ fn apply(args: &AccessArgs, yaml: &str, io: &mut Output<'_>) -> Result<()> {
     Ok(())
 }
 
-/// The file `--output` writes for a namespace.
+/// The file `--output-dir` writes for a namespace.
 fn file_name(namespace: &str) -> String {
     format!("{FILE_PREFIX}{namespace}.yaml")
 }
@@ -116,7 +113,7 @@ fn write_output(dir: &Path, shown: &Path, objects: &[PodDefault]) -> Result<Stri
         resources: files.iter().map(|(name, _)| name.clone()).collect(),
     };
     let text = format!(
-        "{OUTPUT_MARKER}: the access-ml-pipeline PodDefault per profile namespace.\n# Re-run kfpatch access --output to change the namespaces; files it no longer lists are removed.\n{}",
+        "{OUTPUT_MARKER}: the access-ml-pipeline PodDefault per profile namespace.\n# Re-run kfpatch access --output-dir to change the namespaces; files it no longer lists are removed.\n{}",
         to_yaml(&kustomization)?
     );
     files.push(("kustomization.yaml".to_string(), text));
@@ -165,14 +162,14 @@ fn write_output(dir: &Path, shown: &Path, objects: &[PodDefault]) -> Result<Stri
     Ok(summary)
 }
 
-/// The per-namespace files an earlier `--output` run listed in its kustomization; refuses a
+/// The per-namespace files an earlier `--output-dir` run listed in its kustomization; refuses a
 /// kustomization kfpatch did not write.
 fn previous_output(dir: &Path, shown: &Path) -> Result<Vec<String>> {
     let kustomization_path = dir.join("kustomization.yaml");
     for other in ["kustomization.yml", "Kustomization"] {
         if dir.join(other).exists() {
             return Err(Failure::new(format!(
-                "{} exists; kfpatch writes kustomization.yaml and kustomize refuses a folder with two. Pick another --output folder",
+                "{} exists; kfpatch writes kustomization.yaml and kustomize refuses a folder with two. Pick another --output-dir folder",
                 shown.join(other).display()
             )));
         }
@@ -185,7 +182,7 @@ fn previous_output(dir: &Path, shown: &Path) -> Result<Vec<String>> {
     };
     if !text.starts_with(OUTPUT_MARKER) {
         return Err(Failure::new(format!(
-            "{} was not written by kfpatch access; kfpatch does not overwrite it. Pick another --output folder, or list kfpatch's folder as a resource of yours; nothing was written",
+            "{} was not written by kfpatch access; kfpatch does not overwrite it. Pick another --output-dir folder, or list kfpatch's folder as a resource of yours; nothing was written",
             shown_path.display()
         )));
     }

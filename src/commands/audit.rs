@@ -11,7 +11,10 @@
 //!
 //! `--against REF` adds the drift from a git ref ([`crate::checkout::drift`]). Findings are errors (the
 //! cluster breaks) or warnings (probably a mistake, nothing breaks); only errors and drift fail
-//! the run, unless `--strict`.
+//! the run, unless `--strict`. Formats: text, JSON/YAML, GitHub workflow commands here; SARIF and
+//! GitLab Code Quality in [`formats`].
+
+mod formats;
 
 use std::path::Path;
 
@@ -24,10 +27,10 @@ use crate::checkout::findings::audit;
 use crate::checkout::git::Checkout;
 use crate::checkout::install::{self, Install};
 use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
-use crate::cli::{AuditArgs, Cli, Format, OnOff};
+use crate::cli::{AuditArgs, AuditFormat, Cli, OnOff};
 use crate::edit::{overlay, overlay_files};
 use crate::error::Result;
-use crate::output::{Output, to_json, write_out};
+use crate::output::{Output, to_json, to_yaml, write_out};
 
 /// Exit code when the audit found errors or drift (or warnings, with `--strict`).
 pub const EXIT_FINDINGS: i32 = 1;
@@ -89,9 +92,20 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         },
     };
     let text = match args.format {
-        Format::Text => text_report(&install, &report, io.color),
-        Format::Json => to_json(&report)?,
-        Format::Github => github_report(&install, &report),
+        AuditFormat::Text => text_report(&install, &report, io.color),
+        AuditFormat::Json => to_json(&report)?,
+        AuditFormat::Yaml => to_yaml(&report)?,
+        AuditFormat::Github => github_report(&install, &report),
+        AuditFormat::Sarif => to_json(&formats::sarif(
+            &report.findings,
+            report.drift.as_ref(),
+            &repository_prefix(&install),
+        ))?,
+        AuditFormat::Gitlab => to_json(&formats::gitlab(
+            &report.findings,
+            report.drift.as_ref(),
+            &repository_prefix(&install),
+        ))?,
     };
     write_out(io, &text)?;
     Ok(report.summary.exit_code)

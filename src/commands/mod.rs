@@ -4,6 +4,9 @@
 
 pub mod access;
 pub mod audit;
+pub mod complete;
+pub mod completion;
+pub mod man;
 pub mod multiuser;
 pub mod reinstall;
 pub mod render;

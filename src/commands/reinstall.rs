@@ -73,10 +73,7 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
         attempts: args.attempts,
         deadline,
     };
-    let kubectl = Kubectl::new(
-        args.cluster.kubeconfig.clone(),
-        args.cluster.context.clone(),
-    );
+    let kubectl = Kubectl::new(cli.kube.kubeconfig.clone(), cli.kube.context.clone());
     let stdin = std::io::stdin();
     let is_terminal = stdin.is_terminal();
     let mut input = stdin.lock();

@@ -8,11 +8,11 @@ use crate::checkout::install::{self, Install};
 use crate::checkout::settings::{
     GitState, InstallJson, JSON_SCHEMA, RowState, git_state, mode_word, overall_mode, rows,
 };
-use crate::cli::{Cli, Format, StatusArgs};
+use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::error::{Failure, Result};
-use crate::output::{Output, location, to_json, write_out};
+use crate::output::{Output, location, to_json, to_yaml, write_out};
 
-/// `status --format json`.
+/// `status -o json` (docs/status.schema.json).
 #[derive(Debug, Serialize)]
 struct StatusJson {
     schema: u32,
@@ -71,14 +71,9 @@ impl SettingJson {
 
 /// `kfpatch status`.
 pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
-    if args.format == Format::Github {
-        return Err(Failure::new(
-            "status --format github: workflow annotations are for findings; use kfpatch audit --format github, or status --format text|json",
-        ));
-    }
     let install = install::find(&cli.dir, cli.install.as_deref())?;
     let rows = rows(&install)?;
-    if args.format == Format::Json {
+    if args.format != StatusFormat::Text {
         let report = StatusJson {
             schema: JSON_SCHEMA,
             install: InstallJson::of(&install),
@@ -86,7 +81,11 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
             mode: mode_word(&rows),
             settings: rows.iter().map(|r| SettingJson::of(&install, r)).collect(),
         };
-        write_out(io, &to_json(&report)?)?;
+        let text = match args.format {
+            StatusFormat::Yaml => to_yaml(&report)?,
+            _ => to_json(&report)?,
+        };
+        write_out(io, &text)?;
         return problems_result(&rows);
     }
     let mut text = String::new();

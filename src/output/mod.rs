@@ -77,3 +77,8 @@ pub fn to_json<T: Serialize>(value: &T) -> Result<String> {
         .map(|text| text + "\n")
         .map_err(|e| Failure::new(format!("cannot format JSON: {e}")))
 }
+
+/// `value` as YAML: the JSON document for readers who prefer YAML (kubectl's `-o yaml`).
+pub fn to_yaml<T: Serialize>(value: &T) -> Result<String> {
+    yaml_serde::to_string(value).map_err(|e| Failure::new(format!("cannot format YAML: {e}")))
+}
