@@ -1,8 +1,12 @@
 //! CLI cases in the style of cargo-edit: each folder under `tests/cases/` is one run of kfpatch.
 //!
 //! - `fixture` (a folder name under `fixtures/`) or `in/`: the tree the command runs in (its cwd)
-//! - `setup` (optional): `git` commits the tree first; `tag NAME` tags that commit; then `dirty/`
-//!   (optional) is copied over it as uncommitted changes
+//! - `setup` (optional), one step a line: `git` commits the tree; `git DIR` makes DIR a
+//!   repository of its own and commits it (a nested clone); `git-without DIR` commits all but DIR
+//!   (left untracked); `submodule DIR` commits all but DIR and records DIR's HEAD as a submodule;
+//!   `worktree NAME DIR` adds a linked worktree of HEAD at DIR;
+//!   `ignore PATTERN` adds a line to `.git/info/exclude`; `tag NAME [DIR]` tags HEAD (of DIR); then
+//!   `dirty/` (optional) is copied over it as uncommitted changes
 //! - `args`: the arguments, one per line, exactly (no shell)
 //! - `out/` (optional): the whole tree afterwards, compared byte for byte; without it the tree must
 //!   be unchanged
@@ -64,18 +68,59 @@ fn run_case(case: &Path) -> Outcome {
     }
     let setup = read_opt(&case.join("setup")).unwrap_or_default();
     for line in setup.lines() {
-        let mut words = line.split_whitespace();
-        match (words.next(), words.next()) {
-            (Some("git"), None) => {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["git"] => {
                 support::git_commit_all(&root, "upstream", None);
             }
-            (Some("tag"), Some(tag)) => {
+            ["git", dir] => {
+                support::git_commit_all(&root.join(dir), "upstream", None);
+            }
+            ["git-without", dir] => {
+                support::git_commit_except(&root, "distribution", dir, None);
+            }
+            ["submodule", dir] => {
+                let head = git2::Repository::open(root.join(dir))
+                    .expect("open submodule")
+                    .head()
+                    .expect("head")
+                    .target()
+                    .expect("commit");
+                fs::write(
+                    root.join(".gitmodules"),
+                    format!(
+                        "[submodule \"{dir}\"]\n\tpath = {dir}\n\turl = https://github.com/kubeflow/manifests\n"
+                    ),
+                )
+                .expect("write .gitmodules");
+                support::git_commit_except(&root, "gitops", dir, Some(head));
+            }
+            ["worktree", name, dir] => {
                 let repo = git2::Repository::open(&root).expect("open repo");
+                repo.worktree(name, &root.join(dir), None)
+                    .expect("add worktree");
+            }
+            ["ignore", pattern] => {
+                // `.git/info/exclude` rather than `.gitignore`: git reads both alike, and an
+                // expected `out/` tree holding a `.gitignore` would hide its own files from the
+                // project's repository.
+                let repo = git2::Repository::open(&root)
+                    .or_else(|_| git2::Repository::init(&root))
+                    .expect("git init");
+                let path = repo.path().join("info/exclude");
+                let mut text = read_opt(&path).unwrap_or_default();
+                text.push_str(&format!("{pattern}\n"));
+                fs::create_dir_all(path.parent().expect("info")).expect("mkdir info");
+                fs::write(path, text).expect("write info/exclude");
+            }
+            ["tag", tag] | ["tag", tag, _] => {
+                let dir = words.get(2).map_or(root.clone(), |d| root.join(d));
+                let repo = git2::Repository::open(&dir).expect("open repo");
                 let head = repo.head().expect("head").peel_to_commit().expect("commit");
                 repo.tag_lightweight(tag, head.as_object(), false)
                     .expect("tag");
             }
-            (None, _) => {}
+            [] => {}
             other => panic!("{}: unknown setup line {other:?}", case.display()),
         }
     }

@@ -75,12 +75,25 @@ pub struct SettingChange {
 
 /// Compares REF with the work tree under the install's KFP tree.
 pub fn against(install: &Install, reference: &str) -> Result<Drift> {
-    let Some(checkout) = Checkout::open(&install.root) else {
+    // The repository that holds the install: a nested clone or submodule has the upstream tags.
+    let Some(checkout) = Checkout::open(&install.dir) else {
         return Err(Failure::new(format!(
             "--against {reference}: {} is not inside a git repository; drift is measured against git history (run kfpatch in a clone of kubeflow/manifests or kubeflow/pipelines)",
             install.root.display()
         )));
     };
+    if let Some(folder) = checkout.ignored_folder(&install.dir) {
+        return Err(Failure::new(format!(
+            "--against {reference}: {} is not under version control: {}/ is ignored by the git repository at {}, so it has no history to compare with; clone upstream there with its history (git clone --branch TAG https://github.com/kubeflow/manifests), or commit the folder",
+            install.rel,
+            install::relative(&install.root, &folder),
+            if checkout.workdir().starts_with(&install.root) {
+                install::relative(&install.root, checkout.workdir())
+            } else {
+                checkout.workdir().display().to_string()
+            }
+        )));
+    }
     let repo = checkout.repository();
     let commit = resolve(repo, checkout.workdir(), reference)?;
     let ref_tree = commit

@@ -1,6 +1,10 @@
 //! What git knows about the checkout: the commit and tag an install came from, and whether the
 //! files kfpatch is about to write hold somebody's uncommitted work.
 //!
+//! Each managed file is judged by the repository that contains it: distributions clone upstream
+//! inside their own repository (ignored there), copy it into a folder, or add it as a submodule,
+//! and the repository around `-C` knows nothing of those files.
+//!
 //! git2 is built without network support; kfpatch only ever reads the repository. The tag is
 //! found by comparing tag targets with HEAD rather than with `git describe`, which walks history
 //! and costs tens of milliseconds on kubeflow/manifests.
@@ -79,25 +83,97 @@ impl Checkout {
         Some(blob.content().to_vec())
     }
 
-    /// For each file (absolute, inside the work tree): whether its bytes differ from HEAD's, or
-    /// HEAD does not have it. The file is hashed as a blob and compared by object id, so the
-    /// committed blob is never inflated, and HEAD's tree is looked up once.
-    pub fn differ_from_head(&self, paths: &[PathBuf]) -> Vec<bool> {
+    /// For each file (absolute, inside the work tree): committed (and whether its bytes differ
+    /// from HEAD's), never committed, or ignored. The file is hashed as a blob and compared by
+    /// object id, so the committed blob is never inflated, and HEAD's tree is looked up once.
+    pub fn tracked(&self, paths: &[PathBuf]) -> Vec<Tracked> {
         let tree = self.repo.head().ok().and_then(|h| h.peel_to_tree().ok());
         paths
             .iter()
             .map(|path| {
-                let committed = tree.as_ref().and_then(|tree| {
-                    let rel = path.strip_prefix(&self.workdir).ok()?;
-                    Some(tree.get_path(rel).ok()?.id())
-                });
-                let current = git2::Oid::hash_file(ObjectType::Blob, path).ok();
-                committed.is_none() || committed != current
+                let rel = path.strip_prefix(&self.workdir).ok();
+                let committed = tree
+                    .as_ref()
+                    .zip(rel)
+                    .and_then(|(tree, rel)| Some(tree.get_path(rel).ok()?.id()));
+                match committed {
+                    Some(id) => Tracked::Committed {
+                        modified: git2::Oid::hash_file(ObjectType::Blob, path).ok() != Some(id),
+                    },
+                    None if rel.is_some_and(|rel| self.is_ignored(rel)) => Tracked::Ignored,
+                    None => Tracked::NotCommitted,
+                }
             })
             .collect()
+    }
+
+    /// The highest folder between the work tree and `path` (absolute) that the repository
+    /// ignores, if any.
+    pub fn ignored_folder(&self, path: &Path) -> Option<PathBuf> {
+        let rel = path.strip_prefix(&self.workdir).ok()?;
+        let mut at = PathBuf::new();
+        for component in rel.components() {
+            at.push(component);
+            if self.is_ignored(&at) {
+                return Some(self.workdir.join(&at));
+            }
+        }
+        None
+    }
+
+    fn is_ignored(&self, rel: &Path) -> bool {
+        self.repo.is_path_ignored(rel).unwrap_or(false)
     }
 
     pub fn repository(&self) -> &Repository {
         &self.repo
     }
+}
+
+/// Where git stands on one managed file, in the repository that contains it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tracked {
+    /// HEAD has the file; `modified` when the bytes on disk differ from HEAD's.
+    Committed { modified: bool },
+    /// On disk, not in HEAD and not ignored: somebody's work that was never committed.
+    NotCommitted,
+    /// Ignored by the repository (an upstream clone or copy inside a distribution whose
+    /// `.gitignore` names it): no repository tracks it, as in a checkout without git.
+    Ignored,
+}
+
+/// The managed files of an install, grouped by the repository that contains each.
+pub struct Holding {
+    /// `None`: no repository around these files.
+    pub checkout: Option<Checkout>,
+    pub files: Vec<PathBuf>,
+}
+
+/// Groups `files` (absolute, below `install_dir`) by the repository that contains each. The
+/// repository is found from the install folder, so a nested clone, a submodule or a linked
+/// worktree answers, not the repository around `-C`; a file is given its own repository only
+/// when a folder between it and the install holds a `.git` (one `stat` per folder, so `status`
+/// does not open a repository per file).
+pub fn holding(install_dir: &Path, files: &[PathBuf]) -> Vec<Holding> {
+    let mut groups: Vec<(PathBuf, Holding)> = Vec::new();
+    for file in files {
+        let key = file
+            .ancestors()
+            .skip(1)
+            .take_while(|dir| *dir != install_dir && dir.starts_with(install_dir))
+            .find(|dir| dir.join(".git").exists())
+            .unwrap_or(install_dir)
+            .to_path_buf();
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, group)) => group.files.push(file.clone()),
+            None => groups.push((
+                key.clone(),
+                Holding {
+                    checkout: Checkout::open(&key),
+                    files: vec![file.clone()],
+                },
+            )),
+        }
+    }
+    groups.into_iter().map(|(_, group)| group).collect()
 }

@@ -69,6 +69,10 @@ impl Layout {
                 "manifests/kustomize/base/installs/multi-user",
                 Layout::Pipelines,
             ),
+            (
+                "manifests/kustomize/v1/base/installs/multi-user",
+                Layout::Pipelines,
+            ),
             ("pipeline/installs/multi-user", Layout::ManifestsLegacy),
         ];
         known
@@ -268,6 +272,12 @@ fn ensure_inside(root: &Path, real: &Path, shown: &str) -> Result<()> {
 
 /// Finds the install under `root`, or the one named by `--install` (relative to `root`).
 pub fn find(root: &Path, named: Option<&Path>) -> Result<Install> {
+    let root = canonical_root(root)?;
+    find_optional(&root, named)?.ok_or_else(|| nothing_found(&root))
+}
+
+/// `-C` as a canonical folder, or why it is not one.
+pub fn canonical_root(root: &Path) -> Result<PathBuf> {
     let root = fs::canonicalize(root).map_err(|e| {
         Failure::new(format!(
             "{}; pass the manifests checkout with -C DIR",
@@ -280,8 +290,15 @@ pub fn find(root: &Path, named: Option<&Path>) -> Result<Install> {
             root.display()
         )));
     }
+    Ok(root)
+}
+
+/// Like [`find`] for a canonical `root`, but `None` when there is no install at all (a checkout
+/// whose KFP may come from remote bases).
+pub fn find_optional(root: &Path, named: Option<&Path>) -> Result<Option<Install>> {
+    let root = root.to_path_buf();
     if let Some(named) = named {
-        return named_install(&root, named);
+        return named_install(&root, named).map(Some);
     }
     let mut found: Vec<PathBuf> = KNOWN_PLACES
         .iter()
@@ -292,9 +309,10 @@ pub fn find(root: &Path, named: Option<&Path>) -> Result<Install> {
     if found.is_empty() {
         found = walk(&root);
     }
+    found = with_second_shapes(found);
     match found.as_slice() {
-        [one] => open(&root, one),
-        [] => Err(nothing_found(&root)),
+        [one] => open(&root, one).map(Some),
+        [] => Ok(None),
         many => {
             let list: Vec<String> = many
                 .iter()
@@ -368,6 +386,32 @@ fn walk(root: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// KFP-Tekton keeps a second, older install of another shape in the same KFP tree
+/// (`manifests/kustomize/base/...` and `manifests/kustomize/v1/base/...`). Neither the probe of
+/// the known places nor the walk (which skips the rest of a KFP tree once it found an install)
+/// reaches it, so both shapes are probed beside every install found.
+fn with_second_shapes(found: Vec<PathBuf>) -> Vec<PathBuf> {
+    const SHAPES: &[&str] = &["base/installs/multi-user", "v1/base/installs/multi-user"];
+    let mut all = found.clone();
+    for install in &found {
+        let rel = install.to_string_lossy();
+        let Some(tree) = SHAPES.iter().find_map(|shape| {
+            rel.strip_suffix(&format!("/{shape}"))
+                .filter(|tree| tree.ends_with("manifests/kustomize"))
+        }) else {
+            continue;
+        };
+        for shape in SHAPES {
+            let other = Path::new(tree).join(shape);
+            if !all.contains(&other) && other.join(PARAMS_ENV).is_file() {
+                all.push(other);
+            }
+        }
+    }
+    all.sort();
+    all
+}
+
 /// The KFP tree around an install in a known layout (`.../apps/pipeline`,
 /// `.../manifests/kustomize`, ...); `None` for an unrecognised layout, whose extent is unknown.
 fn known_kfp_tree(install: &Path) -> Option<PathBuf> {
@@ -381,6 +425,10 @@ fn known_kfp_tree(install: &Path) -> Option<PathBuf> {
 }
 
 fn nothing_found(root: &Path) -> Failure {
+    let remote = crate::checkout::scan::scan(root, root, &[]).remote;
+    if !remote.is_empty() {
+        return Failure::new(crate::checkout::scan::remote_only(&remote));
+    }
     // The four checkout-root layouts come first in KNOWN_PLACES.
     let places: Vec<String> = KNOWN_PLACES
         .iter()

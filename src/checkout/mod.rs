@@ -1,8 +1,9 @@
 //! The manifests checkout as it is on disk: where the KFP multi-user install is and which release
 //! it is ([`install`], [`version`]), which settings change together per release ([`catalogue`]),
 //! the folders of a tree, walked cheaply ([`walk`]), where each stands ([`settings`]), what would break on a cluster ([`findings`], made of [`finding`]s, with [`env_lint`] for the `.env` files), which
-//! kustomization a command renders ([`targets`]), and the git repository around it ([`git`],
-//! [`drift`]). Reads only: nothing here writes a file or runs a program.
+//! kustomization a command renders ([`targets`]), the git repository that holds it ([`git`],
+//! [`drift`]), and what surrounds it: generated copies, remote bases, template generators
+//! ([`scan`], [`surroundings`]). Reads only: nothing here writes a file or runs a program.
 
 pub mod catalogue;
 pub mod drift;
@@ -11,7 +12,9 @@ pub mod finding;
 pub mod findings;
 pub mod git;
 pub mod install;
+pub mod scan;
 pub mod settings;
+pub mod surroundings;
 pub mod targets;
 pub mod version;
 pub mod walk;

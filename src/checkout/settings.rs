@@ -7,9 +7,10 @@ use serde::Serialize;
 use crate::checkout::catalogue::{
     self, CATALOGUE, Mode, Parsed, Reading, Scope, holds, show_value,
 };
-use crate::checkout::git::Checkout;
-use crate::checkout::install::Install;
+use crate::checkout::git::{self, Tracked};
+use crate::checkout::install::{Install, relative};
 use crate::error::Result;
+use std::path::{Path, PathBuf};
 
 /// Where one catalogue row stands.
 #[derive(Debug, Clone)]
@@ -31,18 +32,83 @@ pub struct RowState {
     pub problem: Option<String>,
 }
 
-/// The git facts of the checkout around an install.
+/// The git facts of the repository that holds an install's managed files.
 #[derive(Debug, Clone, Serialize)]
 pub struct GitState {
+    /// The repository's work tree relative to the `-C` folder (`.` for it, or for a repository
+    /// around it); a nested clone or submodule shows here as `upstream`.
+    pub repository: String,
     pub commit: String,
     pub tag: Option<String>,
-    /// Managed files whose bytes differ from HEAD (relative to the checkout root).
+    /// Managed files whose bytes differ from HEAD (relative to the `-C` folder).
     pub modified: Vec<String>,
+    /// Managed files the repository has never committed (untracked, not ignored).
+    pub not_committed: Vec<String>,
 }
 
-pub fn git_state(install: &Install) -> Option<GitState> {
-    let checkout = Checkout::open(&install.root)?;
-    let commit = checkout.head()?;
+/// Where version control stands on an install's managed files, per repository that holds them.
+#[derive(Debug, Clone)]
+pub enum GitView {
+    /// No repository around them.
+    NoRepository,
+    /// The repository around them ignores them (`folder`, relative to `-C`, is ignored by the
+    /// repository at `repository`).
+    Ignored {
+        folder: String,
+        repository: String,
+    },
+    Repository(GitState),
+}
+
+impl GitView {
+    pub fn text(&self) -> String {
+        match self {
+            GitView::NoRepository => "not a git checkout".to_string(),
+            GitView::Ignored { folder, repository } => format!(
+                "not under version control ({folder}/ is ignored by the git repository at {repository})"
+            ),
+            GitView::Repository(git) => {
+                let mut s = String::new();
+                if git.repository != "." {
+                    s.push_str(&format!("{}/ ", git.repository));
+                }
+                s.push_str(git.commit.get(..12).unwrap_or(&git.commit));
+                if let Some(tag) = &git.tag {
+                    s.push_str(&format!(" (tag {tag})"));
+                }
+                if git.modified.is_empty() && git.not_committed.is_empty() {
+                    s.push_str(", managed files unmodified");
+                }
+                if !git.modified.is_empty() {
+                    s.push_str(&format!(
+                        ", uncommitted changes in {}",
+                        git.modified.join(", ")
+                    ));
+                }
+                if !git.not_committed.is_empty() {
+                    s.push_str(&format!(
+                        ", not committed: {}",
+                        git.not_committed.join(", ")
+                    ));
+                }
+                s
+            }
+        }
+    }
+}
+
+/// A path inside `-C` relative to it, else `.` (a repository around `-C` is "the checkout").
+fn shown_repository(root: &Path, workdir: &Path) -> String {
+    if workdir.starts_with(root) {
+        relative(root, workdir)
+    } else {
+        ".".to_string()
+    }
+}
+
+/// Git facts for the managed files that exist in this release, from the repository that holds
+/// each (a nested clone, a submodule, a worktree): one view per repository.
+pub fn git_views(install: &Install) -> Vec<GitView> {
     let mut files: Vec<&str> = Vec::new();
     for setting in CATALOGUE {
         // Rows of one file are not all adjacent in the catalogue: keep the first of each.
@@ -51,18 +117,47 @@ pub fn git_state(install: &Install) -> Option<GitState> {
             files.push(setting.file);
         }
     }
-    let paths: Vec<std::path::PathBuf> = files.iter().map(|f| install.dir.join(f)).collect();
-    let modified = files
-        .iter()
-        .zip(checkout.differ_from_head(&paths))
-        .filter(|(_, differs)| *differs)
-        .map(|(file, _)| install.display(file))
-        .collect();
-    Some(GitState {
-        commit,
-        tag: checkout.head_tag(),
-        modified,
-    })
+    let paths: Vec<PathBuf> = files.iter().map(|f| install.dir.join(f)).collect();
+    let mut views = Vec::new();
+    for group in git::holding(&install.dir, &paths) {
+        let Some(checkout) = group.checkout else {
+            views.push(GitView::NoRepository);
+            continue;
+        };
+        let repository = shown_repository(&install.root, checkout.workdir());
+        let tracked = checkout.tracked(&group.files);
+        if tracked.iter().all(|t| *t == Tracked::Ignored) {
+            let folder = group
+                .files
+                .first()
+                .and_then(|f| checkout.ignored_folder(f))
+                .map_or_else(|| install.rel.clone(), |f| relative(&install.root, &f));
+            views.push(GitView::Ignored { folder, repository });
+            continue;
+        }
+        let Some(commit) = checkout.head() else {
+            views.push(GitView::NoRepository);
+            continue;
+        };
+        let shown = |path: &PathBuf| relative(&install.root, path);
+        let pick = |want: &dyn Fn(Tracked) -> bool| -> Vec<String> {
+            group
+                .files
+                .iter()
+                .zip(&tracked)
+                .filter(|(_, t)| want(**t))
+                .map(|(f, _)| shown(f))
+                .collect()
+        };
+        views.push(GitView::Repository(GitState {
+            repository,
+            commit,
+            tag: checkout.head_tag(),
+            modified: pick(&|t| t == Tracked::Committed { modified: true }),
+            not_committed: pick(&|t| t == Tracked::NotCommitted),
+        }));
+    }
+    views
 }
 
 /// Reads every catalogue row. Each file is read and parsed once, however many rows live in it.

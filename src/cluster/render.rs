@@ -4,10 +4,12 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::checkout::install::Install;
+use std::path::Path;
+
+use crate::checkout::install::{self, Install};
 use crate::checkout::targets::{self, Target};
 use crate::cluster::effective::{self, Effective};
-use crate::cluster::kustomize::Kustomize;
+use crate::cluster::kustomize::{self, Kustomize};
 use crate::cluster::objects::{self, Object};
 use crate::edit::{overlay, overlay_files};
 use crate::error::{Failure, Result};
@@ -21,6 +23,32 @@ pub struct Render {
     pub objects: Vec<Object>,
     pub took: Duration,
     pub effective: Effective,
+}
+
+/// The install a render compares with. A checkout without one whose target reaches remote
+/// bases gets an error that says the target needs the network, naming each URL with its file and
+/// line (kfpatch renders offline); otherwise the usual "nothing found".
+pub fn find_install(dir: &Path, named: Option<&Path>, target: &str) -> Result<Install> {
+    let root = install::canonical_root(dir)?;
+    if let Some(found) = install::find_optional(&root, named)? {
+        return Ok(found);
+    }
+    let remote = if matches!(target, "kfp" | "all") {
+        Vec::new()
+    } else {
+        kustomize::remote_bases(&root.join(target), &root)
+    };
+    if remote.is_empty() {
+        return install::find(&root, named);
+    }
+    let urls: Vec<String> = remote
+        .iter()
+        .map(|r| format!("  {}:{}: {}", r.file, r.line, r.url))
+        .collect();
+    Err(Failure::new(format!(
+        "rendering {target} needs the network: its KFP comes from remote bases, which kustomize downloads, and this checkout holds no KFP files to render instead:\n{}\nkfpatch renders offline: vendor them (copy the files at that ref into the checkout and point the entries at the copies), then render again",
+        urls.join("\n")
+    )))
 }
 
 /// Resolves `target`, chooses kustomize, renders once and reads the effective settings. A

@@ -7,7 +7,9 @@
 //!   for every key of the API server's `params.env`, not only the catalogue's;
 //! - combinations of settings that break runs or the UI (facts §4), whatever tool made them;
 //! - with `--expect on|off`, every switched setting that is not at that mode's value;
-//! - files the catalogue expects but cannot find or cannot read.
+//! - files the catalogue expects but cannot find or cannot read;
+//! - generated copies of the KFP ConfigMaps in the checkout (Helm charts, pre-rendered YAML),
+//!   with a warning for each whose mode disagrees with the install's.
 //!
 //! `--against REF` adds the drift from a git ref ([`crate::checkout::drift`]). Findings are errors (the
 //! cluster breaks) or warnings (probably a mistake, nothing breaks); only errors and drift fail
@@ -27,9 +29,10 @@ use crate::checkout::findings::audit;
 use crate::checkout::git::Checkout;
 use crate::checkout::install::{self, Install};
 use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
+use crate::checkout::{scan, surroundings};
 use crate::cli::{AuditArgs, AuditFormat, Cli, OnOff};
-use crate::edit::{overlay, overlay_files};
-use crate::error::Result;
+use crate::edit::{overlay, overlay_files, remote_overlay};
+use crate::error::{Failure, Result};
 use crate::output::{Output, to_json, to_yaml, write_out};
 
 /// Exit code when the audit found errors or drift (or warnings, with `--strict`).
@@ -45,6 +48,9 @@ struct Report {
     expect: Option<&'static str>,
     /// kfpatch overlays (`multiuser off --overlay DIR`) found in the checkout.
     overlays: Vec<overlay::Found>,
+    /// Generated copies of the KFP ConfigMaps (Helm charts, pre-rendered YAML) in the checkout.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    generated_copies: Vec<surroundings::CopyJson>,
     findings: Vec<Finding>,
     drift: Option<Drift>,
     summary: Summary,
@@ -60,7 +66,10 @@ struct Summary {
 
 /// `kfpatch audit`.
 pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
-    let install = install::find(&cli.dir, cli.install.as_deref())?;
+    let root = install::canonical_root(&cli.dir)?;
+    let Some(install) = install::find_optional(&root, cli.install.as_deref())? else {
+        return remote_only(&root, args, io);
+    };
     let expect = args.expect.map(|e| match e {
         OnOff::On => Mode::On,
         OnOff::Off => Mode::Off,
@@ -72,6 +81,10 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         None => None,
     };
     let rows = settings::rows(&install)?;
+    let mode = settings::mode_word(&rows);
+    let around = surroundings::around(&install);
+    let mut findings = findings;
+    findings.extend(surroundings::copy_findings(&around, mode));
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
     let drifted_files = drift.as_ref().map_or(0, |d| d.files.len());
@@ -79,8 +92,9 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
     let report = Report {
         schema: JSON_SCHEMA,
         install: InstallJson::of(&install),
-        mode: settings::mode_word(&rows),
+        mode,
         expect: expect.map(Mode::word),
+        generated_copies: surroundings::copies_json(&around, mode),
         overlays,
         findings,
         drift,
@@ -247,6 +261,21 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
             }
         ));
     }
+    for copy in &report.generated_copies {
+        text.push_str(&format!(
+            "generated copy {}:{}: ConfigMap {}, MULTIUSER {} ({}){}\n",
+            copy.file,
+            copy.line,
+            copy.object,
+            copy.value,
+            copy.mode,
+            if copy.disagrees {
+                ", disagrees with the install"
+            } else {
+                ""
+            }
+        ));
+    }
     let mut current: Option<&str> = None;
     for f in &report.findings {
         if current != Some(f.file.as_str()) {
@@ -379,5 +408,130 @@ mod tests {
     fn github_escaping() {
         assert_eq!(escape("a:b,c%\nd", true), "a%3Ab%2Cc%25%0Ad");
         assert_eq!(escape("a:b,c%\nd", false), "a:b,c%25%0Ad");
+    }
+}
+
+/// `audit --format json` in a checkout whose KFP comes only from remote bases.
+#[derive(Debug, Serialize)]
+struct RemoteReport {
+    schema: u32,
+    /// Always `null`: no KFP files here.
+    install: Option<InstallJson>,
+    overlays: Vec<overlay::Found>,
+    remote_bases: Vec<surroundings::RemoteJson>,
+    findings: Vec<Finding>,
+    summary: Summary,
+}
+
+/// `audit` in a checkout without KFP files: its remote KFP bases and the kfpatch overlays over
+/// them (a stale one is a warning); nothing else can be read offline. `--against` and `--expect`
+/// need files, so they are refused.
+fn remote_only(root: &Path, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
+    let remote = scan::scan(root, root, &[]).remote;
+    if remote.is_empty() {
+        return install::find(root, None).map(|_| 0);
+    }
+    if args.against.is_some() || args.expect.is_some() {
+        return Err(Failure::new(format!(
+            "--against and --expect read the KFP files, and there are none here; {}",
+            scan::remote_only(&remote)
+        )));
+    }
+    let overlays = remote_overlay::find_all(root)?;
+    let findings: Vec<Finding> = overlays
+        .iter()
+        .filter(|o| o.over_this_install && !o.up_to_date)
+        .map(|o| Finding {
+            file: format!("{}/{}", o.path, overlay_files::KUSTOMIZATION),
+            line: None,
+            column: None,
+            severity: Severity::Warning,
+            code: "overlay-stale",
+            message: format!(
+                "the overlay {} is not what kfpatch would write for the release its remote base names (a new ref, or a hand edit?); applied, it carries stale values",
+                o.path
+            ),
+            fix: format!(
+                "run kfpatch multiuser off --overlay {} --target {} again",
+                o.path,
+                base_of(root, &o.path)
+            ),
+        })
+        .collect();
+    let warnings = findings.len();
+    let fails = args.strict && warnings > 0;
+    let report = RemoteReport {
+        schema: JSON_SCHEMA,
+        install: None,
+        overlays,
+        remote_bases: surroundings::remote_json(&remote),
+        findings,
+        summary: Summary {
+            errors: 0,
+            warnings,
+            drifted_files: 0,
+            exit_code: if fails { EXIT_FINDINGS } else { 0 },
+        },
+    };
+    let text = match args.format {
+        AuditFormat::Json => to_json(&report)?,
+        AuditFormat::Yaml => to_yaml(&report)?,
+        AuditFormat::Sarif => to_json(&formats::sarif(&report.findings, None, ""))?,
+        AuditFormat::Gitlab => to_json(&formats::gitlab(&report.findings, None, ""))?,
+        AuditFormat::Github => report
+            .findings
+            .iter()
+            .map(|f| {
+                format!(
+                    "::warning file={},title=kfpatch {}::{}\n",
+                    f.file, f.code, f.message
+                )
+            })
+            .collect(),
+        AuditFormat::Text => {
+            let mut text =
+                "audit: no KFP files in this checkout; its KFP comes from remote bases\n"
+                    .to_string();
+            for o in &report.overlays {
+                text.push_str(&format!(
+                    "overlay {}: multi-user mode off {}, {}\n",
+                    o.path,
+                    if o.over_this_install {
+                        "over a remote base"
+                    } else {
+                        "over another kustomization"
+                    },
+                    if o.up_to_date { "up to date" } else { "stale" }
+                ));
+            }
+            text.push_str("remote bases of KFP (kustomize fetches them; nothing here can be audited offline but the overlays):\n");
+            text.push_str(&scan::remote_lines(&remote));
+            for f in &report.findings {
+                text.push_str(&format!(
+                    "\n{}\n  warning[{}]: {}\n    fix: {}\n",
+                    f.file, f.code, f.message, f.fix
+                ));
+            }
+            text.push_str(&format!(
+                "\n0 errors, {warnings} {} (exit {})\n",
+                if warnings == 1 { "warning" } else { "warnings" },
+                report.summary.exit_code
+            ));
+            text
+        }
+    };
+    write_out(io, &text)?;
+    Ok(report.summary.exit_code)
+}
+
+/// The kustomization a kfpatch overlay in `path` (relative to `root`) builds on, relative to
+/// `root`; `FOLDER` when it cannot be read.
+fn base_of(root: &Path, path: &str) -> String {
+    let dir = root.join(path);
+    match overlay_files::detect(&dir) {
+        Ok(Some(overlay)) => {
+            install::relative(root, &install::absolute(&dir.join(&overlay.resource)))
+        }
+        _ => "FOLDER".to_string(),
     }
 }

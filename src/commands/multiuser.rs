@@ -4,12 +4,13 @@
 
 use std::fs;
 
+use crate::checkout::catalogue::show_value;
 use crate::checkout::catalogue::{Mode, Scope};
-use crate::checkout::install;
+use crate::checkout::{install, surroundings};
 use crate::cli::{Cli, MultiuserArgs, OnOff};
 use crate::edit::outcome::{self, WriteChoice};
 use crate::edit::overlay::{self, OverlayChanges};
-use crate::edit::plan;
+use crate::edit::{plan, remote_overlay};
 use crate::error::{EXIT_CHANGES, Failure, Result};
 use crate::output::{Output, write_out};
 
@@ -39,6 +40,10 @@ pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> 
         install.version_text()
     );
     let code = outcome::finish(&install, &plan, &title, args.write.choice(), &[], io)?;
+    write_out(
+        io,
+        &surroundings::plan_notes(&surroundings::around(&install)),
+    )?;
     if mode == Mode::Off && !args.write.check {
         write_out(io, ISOLATION_NOTE)?;
     }
@@ -61,11 +66,13 @@ fn run_overlay(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i
     let choice = args.write.choice();
     match args.mode {
         OnOff::Off => {
-            let install = install::find(&cli.dir, cli.install.as_deref())?;
             let scope = if args.params_only {
                 Scope::Params
             } else {
                 Scope::Related
+            };
+            let Some(install) = install::find_optional(&root, cli.install.as_deref())? else {
+                return remote_off(&root, &dir, &shown, args, scope, io);
             };
             let off = overlay::plan_off(&install, &dir, &shown, args.target.as_deref(), scope)?;
             let mut text = off.plan.summary(&format!(
@@ -101,6 +108,51 @@ fn run_overlay(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i
             }
         }
     }
+}
+
+/// `multiuser off --overlay DIR --target FOLDER` in a checkout without KFP files, whose FOLDER
+/// fetches KFP as a remote base: the overlay from what kfpatch knows of that release.
+fn remote_off(
+    root: &std::path::Path,
+    dir: &std::path::Path,
+    shown: &str,
+    args: &MultiuserArgs,
+    scope: Scope,
+    io: &mut Output<'_>,
+) -> Result<i32> {
+    let Some(off) = remote_overlay::plan_off(root, dir, shown, args.target.as_deref(), scope)?
+    else {
+        return install::find(root, None).map(|_| 0);
+    };
+    let mut text = format!(
+        "multiuser off --overlay {shown}: on {} (remote base {}:{}, {}), from what kfpatch knows of KFP {}\n",
+        install::relative(root, &off.target),
+        off.remote.file,
+        off.remote.line,
+        off.remote.release(),
+        off.kfp
+    );
+    for c in &off.plan.changes {
+        text.push_str(&format!(
+            "  {}: {} {} -> {} ({})\n",
+            c.file,
+            c.setting,
+            show_value(c.old.as_deref()),
+            show_value(c.new.as_deref()),
+            c.why
+        ));
+    }
+    let choice = args.write.choice();
+    let code = finish(&off.changes, choice, text, io)?;
+    if !choice.check {
+        write_out(
+            io,
+            &format!(
+                "render and apply (kustomize fetches the base): kubectl kustomize {shown} | kubectl apply --server-side -f -\n{ISOLATION_NOTE}"
+            ),
+        )?;
+    }
+    Ok(code)
 }
 
 /// Prints the overlay's file changes with their diff after `text`, then checks, previews or

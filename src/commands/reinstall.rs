@@ -5,7 +5,6 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use crate::checkout::install;
 use crate::cli::{Cli, ReinstallArgs, ServerSide};
 use crate::cluster::apply::{self, ApplyOptions, DryRun};
 use crate::cluster::kubectl::Kubectl;
@@ -34,7 +33,7 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
     let deadline = started + timeout;
     let Output { out, err, .. } = io;
     let mut progress = Progress::new(&mut **out, true);
-    let install = install::find(&cli.dir, cli.install.as_deref())?;
+    let install = render::find_install(&cli.dir, cli.install.as_deref(), &args.target)?;
     let prepared = render::prepare(
         install,
         &args.target,

@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 
-use crate::checkout::install;
 use crate::checkout::settings::{InstallJson, JSON_SCHEMA};
 use crate::cli::{Cli, RenderArgs, RenderFormat};
 use crate::cluster::effective::EffectiveJson;
@@ -56,7 +55,7 @@ impl<'a> RenderJson<'a> {
 pub fn run(cli: &Cli, args: &RenderArgs, io: &mut Output<'_>) -> Result<i32> {
     let mut sink = std::io::sink();
     let mut progress = Progress::new(&mut sink, true);
-    let install = install::find(&cli.dir, cli.install.as_deref())?;
+    let install = render::find_install(&cli.dir, cli.install.as_deref(), &args.target)?;
     let prepared = render::prepare(
         install,
         &args.target,

@@ -1,25 +1,35 @@
-//! `kfpatch status`: the install, its release and git state, and where every catalogue setting
-//! stands, as text or JSON.
+//! `kfpatch status`: the install, its release and git state, where every catalogue setting
+//! stands, and what surrounds it (generated copies, remote bases, a template generator), as text
+//! or JSON. A checkout whose KFP comes only from remote bases gets the list of them.
 
 use serde::Serialize;
 
 use crate::checkout::catalogue::Mode;
 use crate::checkout::install::{self, Install};
 use crate::checkout::settings::{
-    GitState, InstallJson, JSON_SCHEMA, RowState, git_state, mode_word, overall_mode, rows,
+    GitState, GitView, InstallJson, JSON_SCHEMA, RowState, git_views, mode_word, overall_mode, rows,
 };
+use crate::checkout::{scan, surroundings};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::error::{Failure, Result};
 use crate::output::{Output, location, to_json, to_yaml, write_out};
+use std::path::Path;
 
 /// `status -o json` (docs/status.schema.json).
 #[derive(Debug, Serialize)]
 struct StatusJson {
     schema: u32,
-    install: InstallJson,
+    /// `null` when the checkout has no install (its KFP comes from remote bases).
+    install: Option<InstallJson>,
     git: Option<GitState>,
     mode: &'static str,
     settings: Vec<SettingJson>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    generated_copies: Vec<surroundings::CopyJson>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    remote_bases: Vec<surroundings::RemoteJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    template_generator: Option<surroundings::GeneratorJson>,
 }
 
 #[derive(Debug, Serialize)]
@@ -71,15 +81,26 @@ impl SettingJson {
 
 /// `kfpatch status`.
 pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
-    let install = install::find(&cli.dir, cli.install.as_deref())?;
+    let root = install::canonical_root(&cli.dir)?;
+    let Some(install) = install::find_optional(&root, cli.install.as_deref())? else {
+        return remote_only(&root, args, io);
+    };
     let rows = rows(&install)?;
+    let around = surroundings::around(&install);
+    let mode = mode_word(&rows);
     if args.format != StatusFormat::Text {
         let report = StatusJson {
             schema: JSON_SCHEMA,
-            install: InstallJson::of(&install),
-            git: git_state(&install),
-            mode: mode_word(&rows),
+            install: Some(InstallJson::of(&install)),
+            git: git_views(&install).into_iter().find_map(|view| match view {
+                GitView::Repository(state) => Some(state),
+                _ => None,
+            }),
+            mode,
             settings: rows.iter().map(|r| SettingJson::of(&install, r)).collect(),
+            generated_copies: surroundings::copies_json(&around, mode),
+            remote_bases: surroundings::remote_json(&around.found.remote),
+            template_generator: surroundings::generator_json(&around),
         };
         let text = match args.format {
             StatusFormat::Yaml => to_yaml(&report)?,
@@ -92,27 +113,8 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     text.push_str(&format!("install:  {}\n", install.rel));
     text.push_str(&format!("layout:   {}\n", install.layout.describe()));
     text.push_str(&format!("KFP:      {}\n", install.version_text()));
-    text.push_str(&format!(
-        "git:      {}\n",
-        match git_state(&install) {
-            None => "not a git checkout".to_string(),
-            Some(git) => {
-                let mut s = git.commit.get(..12).unwrap_or(&git.commit).to_string();
-                if let Some(tag) = git.tag {
-                    s.push_str(&format!(" (tag {tag})"));
-                }
-                if git.modified.is_empty() {
-                    s.push_str(", managed files unmodified");
-                } else {
-                    s.push_str(&format!(
-                        ", uncommitted changes in {}",
-                        git.modified.join(", ")
-                    ));
-                }
-                s
-            }
-        }
-    ));
+    let views: Vec<String> = git_views(&install).iter().map(GitView::text).collect();
+    text.push_str(&format!("git:      {}\n", views.join("; ")));
     text.push_str(&format!("mode:     {}\n", overall_mode(&rows)));
     text.push_str("settings:\n");
     let width =
@@ -139,8 +141,43 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
         text.push_str(line.trim_end());
         text.push('\n');
     }
+    text.push_str(&surroundings::status_text(&around, mode));
     write_out(io, &text)?;
     problems_result(&rows)
+}
+
+/// `status` in a checkout without an install: the remote bases its KFP comes from, or the error
+/// that nothing was found.
+fn remote_only(root: &Path, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
+    let remote = scan::scan(root, root, &[]).remote;
+    if remote.is_empty() {
+        return install::find(root, None).map(|_| 0);
+    }
+    if args.format != StatusFormat::Text {
+        let report = StatusJson {
+            schema: JSON_SCHEMA,
+            install: None,
+            git: None,
+            mode: "unknown",
+            settings: Vec::new(),
+            generated_copies: Vec::new(),
+            remote_bases: surroundings::remote_json(&remote),
+            template_generator: None,
+        };
+        let text = match args.format {
+            StatusFormat::Yaml => to_yaml(&report)?,
+            _ => to_json(&report)?,
+        };
+        write_out(io, &text)?;
+        return Ok(0);
+    }
+    let text = format!(
+        "install:  none: no KFP files in this checkout\nremote bases of KFP (kustomize fetches them when it renders; nothing here can be edited in place):\n{}{}\n",
+        scan::remote_lines(&remote),
+        scan::SWITCH_REMOTE
+    );
+    write_out(io, &text)?;
+    Ok(0)
 }
 
 /// `multi-user`, `single-user` or `customised` for a row whose value was read.

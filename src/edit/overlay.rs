@@ -21,7 +21,9 @@ use serde::Serialize;
 use crate::checkout::catalogue::{Mode, Scope};
 use crate::checkout::install::{self, Install};
 use crate::checkout::{targets, walk};
-use crate::edit::overlay_files::{KUSTOMIZATION, Overlay, detect, is_owned_patch, overlay_files};
+use crate::edit::overlay_files::{
+    KUSTOMIZATION, Overlay, detect, generator_name, is_owned_patch, overlay_files,
+};
 use crate::edit::plan::{self, Plan};
 use crate::edit::write;
 use crate::edit::write::FilePlan;
@@ -101,7 +103,12 @@ pub fn check(install: &Install, dir: &Path, overlay: &Overlay) -> Result<Found> 
     }
     for scope in [Scope::Related, Scope::Params] {
         let plan = plan::switch(install, Mode::Off, scope)?;
-        let wanted = overlay_files(install, &plan, &overlay.resource, overlay.created_folder)?;
+        let wanted = overlay_files(
+            &|file| generator_name(install, file),
+            &plan,
+            &overlay.resource,
+            overlay.created_folder,
+        )?;
         let mut current = true;
         for (name, content) in &wanted {
             current &= read_optional(&dir.join(name))?.as_deref() == Some(content.as_str());
@@ -149,11 +156,36 @@ pub fn plan_off(
         )));
     }
     let plan = plan::switch(install, Mode::Off, scope)?;
-    let created = match &existing {
+    let changes = overlay_changes(
+        dir,
+        shown,
+        existing.as_ref(),
+        &|file| generator_name(install, file),
+        &plan,
+        &relative_path(dir, &target),
+    )?;
+    Ok(OffPlan {
+        plan,
+        target,
+        changes,
+    })
+}
+
+/// The file changes that make `dir` hold the overlay of `plan` over `resource`: new and changed
+/// files, and the patches of an earlier run that are no longer needed.
+pub fn overlay_changes(
+    dir: &Path,
+    shown: &str,
+    existing: Option<&Overlay>,
+    generator_name: &dyn Fn(&str) -> Result<String>,
+    plan: &Plan,
+    resource: &str,
+) -> Result<OverlayChanges> {
+    let created = match existing {
         Some(overlay) => overlay.created_folder,
         None => !dir.exists(),
     };
-    let wanted = overlay_files(install, &plan, &relative_path(dir, &target), created)?;
+    let wanted = overlay_files(generator_name, plan, resource, created)?;
     let mut files = Vec::new();
     for (name, content) in &wanted {
         let old = read_optional(&dir.join(name))?;
@@ -182,15 +214,11 @@ pub fn plan_off(
             });
         }
     }
-    Ok(OffPlan {
-        plan,
-        target,
-        changes: OverlayChanges {
-            dir: dir.to_path_buf(),
-            shown: shown.to_string(),
-            files,
-            created_in: None,
-        },
+    Ok(OverlayChanges {
+        dir: dir.to_path_buf(),
+        shown: shown.to_string(),
+        files,
+        created_in: None,
     })
 }
 
@@ -317,7 +345,7 @@ fn plural(n: usize) -> &'static str {
 
 /// The kfpatch overlay in `dir`, `None` when there is no kustomization; refuses a folder
 /// somebody else's kustomization lives in.
-fn existing_overlay(dir: &Path, shown: &str) -> Result<Option<Overlay>> {
+pub fn existing_overlay(dir: &Path, shown: &str) -> Result<Option<Overlay>> {
     for other in ["kustomization.yml", "Kustomization"] {
         if dir.join(other).exists() {
             return Err(Failure::new(format!(
@@ -344,7 +372,7 @@ fn read_optional(path: &Path) -> Result<Option<String>> {
 
 /// `to` relative to the folder `from` (both absolute), with `/` separators, as kustomize
 /// resolves resources.
-fn relative_path(from: &Path, to: &Path) -> String {
+pub fn relative_path(from: &Path, to: &Path) -> String {
     let from: Vec<Component> = from.components().collect();
     let to: Vec<Component> = to.components().collect();
     let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();

@@ -1,6 +1,7 @@
 //! What a kfpatch overlay is on disk: its kustomization (with kfpatch's marker comment first), one
 //! `configMapGenerator` merge per switched `.env` file and one strategic-merge patch per patched
-//! object, written from an in-place plan and read back by [`detect`].
+//! object, written from an in-place plan (or, over a remote base, from what kfpatch knows of the
+//! release) and read back by [`detect`].
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -182,7 +183,7 @@ pub fn is_owned_patch(name: &str) -> bool {
 
 /// The overlay's files by name: the kustomization and one patch per patched object.
 pub fn overlay_files(
-    install: &Install,
+    generator_name: &dyn Fn(&str) -> Result<String>,
     plan: &Plan,
     resource: &str,
     created: bool,
@@ -194,7 +195,7 @@ pub fn overlay_files(
         let setting = row_of(&change.file, &change.setting)?;
         match setting.place {
             Place::EnvKey(key) => {
-                let name = generator_name(install, setting.file)?;
+                let name = generator_name(setting.file)?;
                 let literal = format!("{key}={}", change.new.as_deref().unwrap_or_default());
                 match generators.iter_mut().find(|g| g.name == name) {
                     Some(generator) => generator.literals.push(literal),
@@ -353,7 +354,7 @@ fn viewer_patch(plan: &Plan, file: &str) -> Result<ConfigMapPatch> {
 }
 
 /// The name of the ConfigMap that the kustomization beside an env file generates from it.
-fn generator_name(install: &Install, env_file: &str) -> Result<String> {
+pub fn generator_name(install: &Install, env_file: &str) -> Result<String> {
     let (folder, file_name) = env_file.rsplit_once('/').unwrap_or(("", env_file));
     let file = if folder.is_empty() {
         KUSTOMIZATION.to_string()

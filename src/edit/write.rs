@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::checkout::catalogue::{self, CATALOGUE, Parsed, Place, Reading, Setting, holds};
-use crate::checkout::git::Checkout;
+use crate::checkout::git::{self, Tracked};
 use crate::checkout::install::Install;
 use crate::edit::splice;
 use crate::error::{Failure, Result};
@@ -26,38 +26,68 @@ pub struct FilePlan {
     pub new: String,
 }
 
-/// Refuses to write a file whose uncommitted changes go beyond the settings kfpatch manages
-/// (`extra_keys`: keys a `set` command manages too). Both the committed and the working copy are
-/// brought to the multi-user values of every managed setting; if they still differ, somebody
-/// else's edit is in the file.
+/// Refuses to write files that hold somebody's uncommitted work: changes beyond the settings
+/// kfpatch manages (`extra_keys`: keys a `set` command manages too; both the committed and the
+/// working copy are brought to the multi-user values of every managed setting, and if they still
+/// differ, somebody else's edit is in the file), or a file its repository never committed. Each file is judged by the repository
+/// that contains it (a nested clone, a submodule, a worktree); a file that repository ignores is
+/// not under version control, and is written as in a checkout without git.
 pub fn check_clean(files: &[FilePlan], install: &Install, extra_keys: &[&str]) -> Result<()> {
-    let Some(checkout) = Checkout::open(&install.root) else {
-        return Ok(());
-    };
+    let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
     let mut dirty = Vec::new();
-    for file in files {
-        let committed = checkout.at_head(&file.path);
-        let same = match committed {
-            Some(bytes) if bytes == file.old.as_bytes() => true,
-            Some(bytes) => match String::from_utf8(bytes) {
-                Ok(head) => normalise(&file.file, &head, extra_keys)
-                    .zip(normalise(&file.file, &file.old, extra_keys))
-                    .is_some_and(|(a, b)| a == b),
-                Err(_) => false,
-            },
-            None => false,
+    let mut not_committed = Vec::new();
+    for group in git::holding(&install.dir, &paths) {
+        let Some(checkout) = group.checkout else {
+            continue;
         };
-        if !same {
-            dirty.push(file.shown.clone());
+        let tracked = checkout.tracked(&group.files);
+        for (path, state) in group.files.iter().zip(tracked) {
+            let Some(file) = files.iter().find(|f| f.path == *path) else {
+                continue;
+            };
+            match state {
+                Tracked::Ignored => {}
+                Tracked::NotCommitted => not_committed.push(file.shown.clone()),
+                Tracked::Committed { .. } => {
+                    let same = match checkout.at_head(&file.path) {
+                        Some(bytes) if bytes == file.old.as_bytes() => true,
+                        Some(bytes) => match String::from_utf8(bytes) {
+                            Ok(head) => normalise(&file.file, &head, extra_keys)
+                                .zip(normalise(&file.file, &file.old, extra_keys))
+                                .is_some_and(|(a, b)| a == b),
+                            Err(_) => false,
+                        },
+                        None => false,
+                    };
+                    if !same {
+                        dirty.push(file.shown.clone());
+                    }
+                }
+            }
         }
     }
-    if dirty.is_empty() {
+    if dirty.is_empty() && not_committed.is_empty() {
         return Ok(());
     }
-    Err(Failure::new(format!(
-        "these files have uncommitted changes beyond the settings kfpatch manages (or are not committed):\n  {}\ncommit or stash them first, or pass --allow-dirty to edit them anyway; nothing was written",
-        dirty.join("\n  ")
-    )))
+    let mut message = String::new();
+    if !dirty.is_empty() {
+        message.push_str(&format!(
+            "these files have uncommitted changes beyond the settings kfpatch manages:\n  {}\n",
+            dirty.join("\n  ")
+        ));
+    }
+    if !not_committed.is_empty() {
+        message.push_str(&format!(
+            "these files are not committed (untracked in their git repository):\n  {}\n",
+            not_committed.join("\n  ")
+        ));
+    }
+    message.push_str(if not_committed.is_empty() {
+        "commit or stash them first, or pass --allow-dirty to edit them anyway; nothing was written"
+    } else {
+        "commit them first (or list their folder in .gitignore, if a script writes it), or pass --allow-dirty to edit them anyway; nothing was written"
+    });
+    Err(Failure::new(message))
 }
 
 /// `text` with every managed setting of `file` at its multi-user value (or blanked, for keys

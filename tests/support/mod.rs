@@ -119,14 +119,77 @@ pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 
 /// Makes `dir` a git repository with one commit of everything in it, and an optional tag.
 pub fn git_commit_all(dir: &std::path::Path, message: &str, tag: Option<&str>) -> git2::Oid {
+    let oid = commit(dir, message, None, None);
+    if let Some(tag) = tag {
+        let repo = git2::Repository::open(dir).expect("open");
+        let obj = repo.find_object(oid, None).expect("obj");
+        repo.tag_lightweight(tag, &obj, false).expect("tag");
+    }
+    oid
+}
+
+/// Commits everything in `dir` but the folder `left_out` (relative, `/` separators), which stays
+/// untracked; or, with `gitlink`, is recorded as a submodule at that commit, as `git submodule
+/// add` records it.
+pub fn git_commit_except(
+    dir: &std::path::Path,
+    message: &str,
+    left_out: &str,
+    gitlink: Option<git2::Oid>,
+) -> git2::Oid {
+    commit(dir, message, Some(left_out), gitlink)
+}
+
+fn commit(
+    dir: &std::path::Path,
+    message: &str,
+    left_out: Option<&str>,
+    gitlink: Option<git2::Oid>,
+) -> git2::Oid {
     let repo = git2::Repository::open(dir)
         .or_else(|_| git2::Repository::init(dir))
         .expect("git init");
     let mut index = repo.index().expect("index");
+    let skip = |path: &std::path::Path, _: &[u8]| -> i32 {
+        let path = path.to_string_lossy();
+        let path = path.trim_end_matches('/');
+        match left_out {
+            Some(out) if path == out || path.starts_with(&format!("{out}/")) => 1,
+            _ => 0,
+        }
+    };
+    let mut add = skip;
     index
-        .add_all(["*"].iter(), git2::IndexAddOption::DEFAULT, None)
+        .add_all(
+            ["*"].iter(),
+            git2::IndexAddOption::DEFAULT,
+            Some(&mut add as &mut git2::IndexMatchedPath),
+        )
         .expect("add");
-    index.update_all(["*"].iter(), None).expect("update");
+    let mut update = skip;
+    index
+        .update_all(
+            ["*"].iter(),
+            Some(&mut update as &mut git2::IndexMatchedPath),
+        )
+        .expect("update");
+    if let (Some(path), Some(id)) = (left_out, gitlink) {
+        let entry = git2::IndexEntry {
+            ctime: git2::IndexTime::new(0, 0),
+            mtime: git2::IndexTime::new(0, 0),
+            dev: 0,
+            ino: 0,
+            mode: 0o160000,
+            uid: 0,
+            gid: 0,
+            file_size: 0,
+            id,
+            flags: 0,
+            flags_extended: 0,
+            path: path.as_bytes().to_vec(),
+        };
+        index.add(&entry).expect("add gitlink");
+    }
     index.write().expect("write index");
     let tree = repo
         .find_tree(index.write_tree().expect("tree"))
@@ -141,12 +204,6 @@ pub fn git_commit_all(dir: &std::path::Path, message: &str, tag: Option<&str>) -
         .into_iter()
         .collect();
     let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
-    let oid = repo
-        .commit(Some("HEAD"), &sig, &sig, message, &tree, &parent_refs)
-        .expect("commit");
-    if let Some(tag) = tag {
-        let obj = repo.find_object(oid, None).expect("obj");
-        repo.tag_lightweight(tag, &obj, false).expect("tag");
-    }
-    oid
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parent_refs)
+        .expect("commit")
 }

@@ -99,6 +99,10 @@ pub const RULES: &[(&str, &str)] = &[
         "--expect on, but a kfpatch overlay switches this install off",
     ),
     (
+        "generated-copy-disagrees",
+        "a generated copy of the KFP ConfigMaps holds the other mode than the install",
+    ),
+    (
         "drift",
         "--against REF: a file of the KFP tree changed since REF",
     ),
@@ -208,7 +212,8 @@ pub fn sarif(findings: &[Finding], drift: Option<&Drift>, prefix: &str) -> Value
         .iter()
         .map(|(id, what)| {
             let level = match *id {
-                "env-unknown-key" | "expect-customised" | "overlay-stale" => "warning",
+                "env-unknown-key" | "expect-customised" | "overlay-stale"
+                | "generated-copy-disagrees" => "warning",
                 "drift" => "note",
                 _ => "error",
             };
