@@ -2,11 +2,15 @@
 //!
 //! Upstream's install is `while ! kustomize build | kubectl apply -f -; do sleep 10; done`
 //! (facts §6): it re-renders every time and spins forever on an error that cannot heal. Here the
-//! objects are split once; Namespaces and CRDs go first and the CRDs are waited for (bounded);
-//! then the rest. Before anything is sent, the cluster's discovery is compared with the render, so
-//! a kind that nothing will ever serve (Istio not installed) or a namespace that nothing creates
-//! stops the command at once, named. Only errors that can heal (a CRD just applied, a webhook not
-//! yet serving, a refused connection) are retried, with backoff, a bounded number of times.
+//! objects are split once into three steps: Namespaces and CRDs; the objects that need no CRD of
+//! the render; then the custom resources of the render's CRDs, after waiting (bounded) for just
+//! the CRDs they use. A CRD that does not become Established fails only the objects of its kind.
+//! Before anything is sent, the cluster's discovery is compared with the render, so a kind that
+//! nothing will ever serve (Istio not installed) or a namespace that nothing creates stops the
+//! command at once, named; and the cluster's own copies of the render's CRDs are read, so that a
+//! newer one the render's copy cannot replace is kept when it serves what the render uses
+//! ([`crate::cluster::crds`]). Only errors that can heal (a CRD just applied, a webhook not yet
+//! serving, a refused connection) are retried, with backoff, a bounded number of times.
 //!
 //! kubectl is always spawned with an argument vector and the YAML on stdin, never through a
 //! shell. Other commands (`access --apply`) use [`apply_with_prompt`] for the same safety prompt.
@@ -15,11 +19,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use std::time::{Duration, Instant};
 
-use crate::cluster::diagnose::{Cause, classify, missing_kind_message, missing_namespace_message};
+use crate::cluster::crds::{self, NEWER_CRDS_ADVICE};
+use crate::cluster::diagnose::{
+    Cause, DROPS_STORED_VERSION, bounded, classify, missing_kind_message, missing_namespace_message,
+};
 use crate::cluster::kubectl::{ClusterInfo, Discovery, Kubectl, parse_api_resources};
-use crate::cluster::objects::{GroupKind, Object, RenderFacts, counts_by_kind, order, stream};
+use crate::cluster::objects::{GroupKind, Object, RenderFacts, counts_by_kind, steps, stream};
 use crate::cluster::process::Ran;
-use crate::cluster::wait::wait_established;
 use crate::error::{Failure, Result};
 use crate::output::consent::{Consent, confirm};
 use crate::output::progress::Progress;
@@ -99,8 +105,23 @@ pub fn apply_with_prompt(
     let facts = RenderFacts::of(objects);
     let discovery = discover(kubectl, &info, options, progress)?;
     let checked = check(objects, &facts, &discovery, options.dry_run)?;
-    let all: Vec<&Object> = objects.iter().collect();
-    let prompt = safety_summary(&info, what, &all, options);
+    let crd_names: Vec<&str> = objects
+        .iter()
+        .filter(|o| o.is_crd())
+        .map(|o| o.name.as_str())
+        .collect();
+    let states = crds::read_states(kubectl, &crd_names, options.deadline, progress)?;
+    let decisions = crds::decide(objects, &states);
+    if !decisions.refused.is_empty() {
+        return Err(Failure::cluster(crds::refused_message(&decisions.refused)));
+    }
+    let kept: BTreeSet<&str> = decisions.kept.iter().map(|k| k.name.as_str()).collect();
+    let sent_objects: Vec<&Object> = objects
+        .iter()
+        .filter(|o| !(o.is_crd() && kept.contains(o.name.as_str())))
+        .collect();
+    let mut prompt = safety_summary(&info, what, &sent_objects, options);
+    prompt.push_str(&crds::kept_summary(&decisions.kept));
     progress
         .out()
         .write_all(prompt.as_bytes())
@@ -108,7 +129,7 @@ pub fn apply_with_prompt(
     if options.dry_run == DryRun::None {
         let question = format!(
             "Apply {} objects to context {} ({})? [y/N] ",
-            objects.len(),
+            sent_objects.len(),
             info.context,
             info.server
         );
@@ -121,27 +142,62 @@ pub fn apply_with_prompt(
         ..options.clone()
     };
     let started = Instant::now();
-    let (first, rest) = order(objects);
     let checkable = |o: &&Object| !checked.unchecked.iter().any(|(i, _)| std::ptr::eq(*i, *o));
-    let first: Vec<&Object> = first.into_iter().filter(checkable).collect();
-    let rest: Vec<&Object> = rest.into_iter().filter(checkable).collect();
+    let mut order = steps(objects, &facts, &kept);
+    for step in [&mut order.first, &mut order.plain, &mut order.custom] {
+        step.retain(checkable);
+    }
     let mut sent = 0;
+    let mut unready = Vec::new();
     if options.dry_run != DryRun::None {
-        let mut both = first;
-        both.extend(rest);
-        if !both.is_empty() {
-            sent += apply_step(kubectl, "check", &both, &facts, options, progress)?;
+        let all: Vec<&Object> = [order.first, order.plain, order.custom].concat();
+        if !all.is_empty() {
+            sent += apply_step(kubectl, "check", &all, &facts, options, progress)?;
         }
     } else {
-        if !first.is_empty() {
-            let label = format!("step 1/2 ({})", kinds_phrase(&first));
-            sent += apply_step(kubectl, &label, &first, &facts, options, progress)?;
-            let crds: Vec<&Object> = first.iter().copied().filter(|o| o.is_crd()).collect();
-            wait_established(kubectl, &crds, options.deadline, progress)?;
+        let total = [&order.first, &order.plain, &order.custom]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .count();
+        let mut index = 0;
+        let mut next = || {
+            index += 1;
+            format!("step {index}/{total}")
+        };
+        if !order.first.is_empty() {
+            let label = format!("{} ({})", next(), kinds_phrase(&order.first));
+            sent += apply_step(kubectl, &label, &order.first, &facts, options, progress)?;
         }
-        if !rest.is_empty() {
-            let label = format!("step 2/2 ({})", count(rest.len(), "object"));
-            sent += apply_step(kubectl, &label, &rest, &facts, options, progress)?;
+        if !order.plain.is_empty() {
+            let label = format!(
+                "{} ({} that {} no CRD of this render)",
+                next(),
+                count(order.plain.len(), "object"),
+                if order.plain.len() == 1 {
+                    "needs"
+                } else {
+                    "need"
+                }
+            );
+            sent += apply_step(kubectl, &label, &order.plain, &facts, options, progress)?;
+        }
+        if !order.custom.is_empty() {
+            let step = next();
+            let ready;
+            (ready, unready) = crds::wait_for_step(
+                kubectl,
+                &step,
+                objects,
+                &order.custom,
+                options.deadline,
+                progress,
+            )?;
+            if ready.is_empty() {
+                progress.line(&format!("{step}: nothing left to apply"))?;
+            } else {
+                let label = format!("{step} ({})", count(ready.len(), "custom resource"));
+                sent += apply_step(kubectl, &label, &ready, &facts, options, progress)?;
+            }
         }
     }
     let not_checked: Vec<String> = checked
@@ -161,6 +217,9 @@ pub fn apply_with_prompt(
         count(sent, "object"),
         started.elapsed().as_secs_f64()
     ))?;
+    if !unready.is_empty() {
+        return Err(Failure::cluster(crds::unready_message(&unready)));
+    }
     Ok(Applied {
         sent,
         not_checked,
@@ -246,16 +305,21 @@ fn retrying(
             progress.line(&format!(
                 "{label}: attempt {attempt}/{attempts}: failed, cannot heal"
             ))?;
+            let advice = if stops.iter().any(|s| s.contains(DROPS_STORED_VERSION)) {
+                format!("\nthe cluster has newer CRDs than this render: {NEWER_CRDS_ADVICE}")
+            } else {
+                String::new()
+            };
             return Err(Failure::cluster(format!(
-                "{label}: the cluster rejected it, and retrying cannot help:\n{}",
-                indented(&stops)
+                "{label}: the cluster rejected it, and retrying cannot help:\n{}{advice}",
+                indented(&bounded(&stops))
             )));
         }
         if attempt >= attempts {
             progress.line(&format!("{label}: attempt {attempt}/{attempts}: failed"))?;
             return Err(Failure::cluster(format!(
                 "{label}: still failing after {attempts} attempts (--attempts):\n{}",
-                indented(&heals)
+                indented(&bounded(&heals))
             )));
         }
         let wait = backoff(attempt + 1);
@@ -263,12 +327,12 @@ fn retrying(
             progress.line(&format!("{label}: attempt {attempt}/{attempts}: failed"))?;
             return Err(Failure::cluster(format!(
                 "{label}: the time limit (--timeout) runs out before the next attempt:\n{}",
-                indented(&heals)
+                indented(&bounded(&heals))
             )));
         }
         progress.line(&format!(
             "{label}: attempt {attempt}/{attempts}: failed ({}); retrying in {} s",
-            heals.join("; "),
+            bounded(&heals).join("; "),
             wait.as_secs()
         ))?;
         std::thread::sleep(wait);

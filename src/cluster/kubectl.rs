@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use yaml_serde::Value;
 
+use crate::cluster::diagnose::brief;
 use crate::cluster::objects::GroupKind;
 use crate::cluster::process::{self, Ran};
 use crate::error::{Failure, Result};
@@ -94,7 +95,7 @@ impl Kubectl {
         if !ran.success() {
             return Err(Failure::new(format!(
                 "kubectl cannot use this kubeconfig/context: {}; check --kubeconfig and --context (or KUBECONFIG)",
-                ran.stderr.trim().trim_start_matches("error: ")
+                brief(&ran.stderr).trim_start_matches("error: ")
             )));
         }
         let value: Value = yaml_serde::from_str(&ran.stdout).map_err(|e| {

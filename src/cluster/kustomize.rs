@@ -6,8 +6,9 @@
 //! into the URL and the advice to vendor it, instead of kustomize's raw git error alone.
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::Instant;
 
@@ -47,7 +48,7 @@ impl VersionQuery {
         process::prepare();
         VersionQuery {
             running: RefCell::new(Some(thread::spawn(move || {
-                detect_version(&program, deadline, &limit)
+                known_version(&program, deadline, &limit)
             }))),
             answer: OnceCell::new(),
         }
@@ -218,6 +219,24 @@ pub fn required_version(install: &Install) -> Option<(Version, &'static str)> {
 pub fn readme_uses_server_side(install: &Install) -> bool {
     required_version(install)
         .is_some_and(|(wanted, _)| Version::parse("5.4.3").is_some_and(|v| wanted >= v))
+}
+
+/// [`detect_version`] once per program and process: every render of a run (several targets,
+/// several clusters) would otherwise ask again (43 ms for `kubectl version`). A query that ran
+/// out of time is not kept.
+fn known_version(program: &str, deadline: Instant, limit: &str) -> VersionOutcome {
+    static KNOWN: OnceLock<Mutex<BTreeMap<String, VersionAnswer>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Mutex::default);
+    if let Some(version) = known.lock().ok().and_then(|k| k.get(program).cloned()) {
+        return (version, None);
+    }
+    let outcome = detect_version(program, deadline, limit);
+    if outcome.1.is_none()
+        && let Ok(mut k) = known.lock()
+    {
+        k.insert(program.to_string(), outcome.0.clone());
+    }
+    outcome
 }
 
 /// What `kustomize version` (or `kubectl version --client`) reports, or why it is unknown; a

@@ -1,12 +1,13 @@
 //! Everything that runs a program or talks to a cluster: child processes with deadlines
 //! ([`process`]), kustomize ([`kustomize`]), one render of a target and its effective settings
 //! ([`render`], [`effective`]), the rendered objects ([`objects`]), kubectl and discovery
-//! ([`kubectl`]), reading its errors ([`diagnose`]), applying in order ([`apply`]), bounded waits
-//! ([`wait`]), pruning stale ConfigMaps ([`prune`]), and the token-access objects
+//! ([`kubectl`]), reading its errors ([`diagnose`]), applying in order ([`apply`]), the render's
+//! CRDs against the cluster's ([`crds`]), bounded waits ([`wait`]), pruning stale ConfigMaps ([`prune`]), and the token-access objects
 //! ([`poddefault`]). Never edits the checkout.
 
 pub mod apply;
 pub mod confighash;
+pub mod crds;
 pub mod decode;
 pub mod diagnose;
 pub mod effective;

@@ -153,16 +153,36 @@ fn push_document(
     Ok(())
 }
 
-/// The apply order: Namespaces and CRDs first, then everything else, each in render order.
-pub fn order(objects: &[Object]) -> (Vec<&Object>, Vec<&Object>) {
-    let namespaces = objects.iter().filter(|o| o.is_namespace());
-    let crds = objects.iter().filter(|o| o.is_crd());
-    let first = namespaces.chain(crds).collect();
-    let rest = objects
-        .iter()
-        .filter(|o| !o.is_namespace() && !o.is_crd())
-        .collect();
-    (first, rest)
+/// The apply order, in three steps, each in render order.
+#[derive(Debug, Default)]
+pub struct Steps<'a> {
+    /// Namespaces and CRDs (less the CRDs whose cluster copies are kept).
+    pub first: Vec<&'a Object>,
+    /// Objects that need no CRD of this render: built-in kinds, kinds the cluster already serves.
+    pub plain: Vec<&'a Object>,
+    /// Custom resources of the render's CRDs: only these wait for CRDs to be Established.
+    pub custom: Vec<&'a Object>,
+}
+
+/// Splits `objects` into [`Steps`]; the CRDs named in `kept` are not applied.
+pub fn steps<'a>(objects: &'a [Object], facts: &RenderFacts, kept: &BTreeSet<&str>) -> Steps<'a> {
+    let mut steps = Steps::default();
+    steps
+        .first
+        .extend(objects.iter().filter(|o| o.is_namespace()));
+    steps.first.extend(
+        objects
+            .iter()
+            .filter(|o| o.is_crd() && !kept.contains(o.name.as_str())),
+    );
+    for o in objects.iter().filter(|o| !o.is_namespace() && !o.is_crd()) {
+        if facts.crd_kinds.contains(&o.group_kind()) {
+            steps.custom.push(o);
+        } else {
+            steps.plain.push(o);
+        }
+    }
+    steps
 }
 
 /// Object counts by kind, by kind name.
@@ -274,11 +294,19 @@ mod tests {
     }
 
     #[test]
-    fn namespaces_and_crds_go_first() {
-        let objects = split(RENDER).unwrap();
-        let (first, rest) = order(&objects);
+    fn namespaces_and_crds_first_custom_resources_of_the_render_last() {
+        let mut text = RENDER.to_string();
+        text.push_str("---\napiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\nmetadata:\n  name: profile-controller\n");
+        let objects = split(&text).unwrap();
+        let facts = RenderFacts::of(&objects);
         let kinds = |v: &[&Object]| v.iter().map(|o| o.kind.clone()).collect::<Vec<_>>();
-        assert_eq!(kinds(&first), ["Namespace", "CustomResourceDefinition"]);
-        assert_eq!(kinds(&rest), ["AuthorizationPolicy", "Deployment"]);
+        let all = steps(&objects, &facts, &BTreeSet::new());
+        assert_eq!(kinds(&all.first), ["Namespace", "CustomResourceDefinition"]);
+        assert_eq!(kinds(&all.plain), ["AuthorizationPolicy", "Deployment"]);
+        assert_eq!(kinds(&all.custom), ["CompositeController"]);
+        let kept = BTreeSet::from(["compositecontrollers.metacontroller.k8s.io"]);
+        let some = steps(&objects, &facts, &kept);
+        assert_eq!(kinds(&some.first), ["Namespace"]);
+        assert_eq!(kinds(&some.custom), ["CompositeController"]);
     }
 }

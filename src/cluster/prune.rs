@@ -7,6 +7,7 @@ use std::time::Instant;
 use yaml_serde::Value;
 
 use crate::cluster::apply::DryRun;
+use crate::cluster::diagnose::brief;
 use crate::cluster::kubectl::Kubectl;
 use crate::cluster::objects::Object;
 use crate::error::{Failure, Result};
@@ -81,7 +82,7 @@ pub fn prune_stale_config(
         if !ran.success() {
             return Err(Failure::cluster(format!(
                 "--prune-stale-config: cannot list {kind} in {namespace}: {}",
-                ran.stderr.trim()
+                brief(&ran.stderr)
             )));
         }
         list_items(&ran.stdout)
@@ -130,7 +131,7 @@ pub fn prune_stale_config(
         return Err(Failure::cluster(format!(
             "--prune-stale-config: deleting {} failed: {}",
             stale.join(", "),
-            ran.stderr.trim()
+            brief(&ran.stderr)
         )));
     }
     progress.line(&format!(

@@ -1,61 +1,18 @@
-//! Bounded waits: CRDs until Established, Deployments until rolled out. Nothing here retries
-//! forever; every wait ends at a deadline with what is still missing, named.
+//! Bounded waits for Deployments until rolled out (CRDs: [`crate::cluster::crds`]). Nothing here
+//! retries forever; every wait ends at a deadline with what is still missing, named.
 
 use std::time::{Duration, Instant};
 
 use yaml_serde::Value;
 
+use crate::cluster::diagnose::brief;
 use crate::cluster::kubectl::Kubectl;
-use crate::cluster::objects::Object;
 use crate::error::{Failure, Result};
+use crate::output::indented;
 use crate::output::progress::Progress;
-use crate::output::{count, indented};
-
-/// How long to wait for applied CRDs to be Established, at most.
-const CRD_WAIT: Duration = Duration::from_secs(60);
 
 /// Between two polls of the Deployments being waited for.
 const READY_POLL: Duration = Duration::from_secs(2);
-
-/// Waits (bounded) until the CRDs just applied are Established.
-pub fn wait_established(
-    kubectl: &Kubectl,
-    crds: &[&Object],
-    deadline: Instant,
-    progress: &mut Progress<'_>,
-) -> Result<()> {
-    if crds.is_empty() {
-        return Ok(());
-    }
-    let limit = deadline
-        .saturating_duration_since(Instant::now())
-        .min(CRD_WAIT);
-    let timeout = format!("--timeout={}s", limit.as_secs().max(1));
-    let names: Vec<String> = crds.iter().map(|o| format!("crd/{}", o.name)).collect();
-    let mut args = vec!["wait", "--for", "condition=Established", timeout.as_str()];
-    args.extend(names.iter().map(String::as_str));
-    progress.label(&format!(
-        "waiting for {} CRDs to be Established",
-        crds.len()
-    ));
-    let ran = kubectl.run(
-        &args,
-        None,
-        Instant::now() + limit + Duration::from_secs(5),
-        &mut || progress.tick(),
-    )?;
-    if !ran.success() {
-        return Err(Failure::cluster(format!(
-            "the CRDs just applied were not Established within {} s: {}",
-            limit.as_secs(),
-            ran.stderr.trim()
-        )));
-    }
-    progress.line(&format!(
-        "step 1/2: {} Established",
-        count(crds.len(), "CRD")
-    ))
-}
 
 /// Why a Deployment (as `kubectl get -o json` shows it) has not rolled out; `None` when it has.
 pub fn not_ready(deployment: &Value) -> Option<String> {
@@ -125,7 +82,7 @@ pub fn wait_ready(
                     Err(e) => Some(format!("unreadable answer from kubectl: {e}")),
                 }
             } else {
-                Some(ran.stderr.trim().to_string())
+                Some(brief(&ran.stderr))
             };
             if let Some(why) = why {
                 pending.push(format!("deployment/{name} (namespace {ns}): {why}"));
