@@ -21,7 +21,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use kfpatch::checkout::catalogue::{self, CATALOGUE, Mode, Parsed, Scope};
-use kfpatch::checkout::install;
 use kfpatch::edit::plan;
 use kfpatch::syntax::envfile::{EnvFile, KeyState};
 use kfpatch::syntax::yamledit::{self, YamlText};
@@ -264,7 +263,7 @@ fn fixture_installs() -> Vec<(PathBuf, PathBuf)> {
         "monorepo",
     ] {
         let root = fixtures().join(name);
-        let found = install::find(&root, None).expect("fixture install");
+        let found = kfpatch::checkout::locate::find(&root, None).expect("fixture install");
         let rel = found
             .dir
             .strip_prefix(&found.root)
@@ -642,7 +641,7 @@ proptest! {
         let root = _temp.path();
         let scope = if parity { Scope::Parity } else { Scope::Related };
         let original = managed_bytes(&dir);
-        let found = install::find(root, None).expect("find");
+        let found = kfpatch::checkout::locate::find(root, None).expect("find");
 
         // An unedited (multi-user) file round-trips: switching on changes nothing.
         let on = plan::switch(&found, Mode::On, scope).map_err(|f| TestCaseError::fail(f.message))?;
@@ -685,7 +684,7 @@ proptest! {
         let file = present[pick.index(present.len())];
         let text = fs::read_to_string(dir.join(file)).expect("read");
         fs::write(dir.join(file), mutate(&text, &mutations)).expect("write");
-        let found = install::find(root, None).expect("find");
+        let found = kfpatch::checkout::locate::find(root, None).expect("find");
         let _ = kfpatch::checkout::settings::rows(&found);
         for mode in [Mode::On, Mode::Off] {
             for scope in [Scope::Params, Scope::Related, Scope::Parity] {

@@ -94,7 +94,7 @@ struct Case {
 }
 
 fn install_dir(root: &Path, fixture: &str) -> PathBuf {
-    kfpatch::checkout::install::find(root, None)
+    kfpatch::checkout::locate::find(root, None)
         .map(|i| i.dir)
         .unwrap_or_else(|_| panic!("{fixture}: the unbroken fixture has an install"))
 }

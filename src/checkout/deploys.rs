@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::checkout::install::{Install, Layout, relative};
+use crate::checkout::kustomization::KUSTOMIZATION_FILES;
 use crate::checkout::kustomization::{self, Kustomization};
-use crate::checkout::targets::KUSTOMIZATION_FILES;
 use crate::checkout::walk;
 
 /// The kubeflow/manifests (or kubeflow/pipelines) root that holds the install: where its

@@ -337,12 +337,6 @@ fn ensure_inside(root: &Path, real: &Path, shown: &str) -> Result<()> {
     }
 }
 
-/// Finds the install under `root`, or the one named by `--install` (relative to `root`).
-pub fn find(root: &Path, named: Option<&Path>) -> Result<Install> {
-    let root = canonical_root(root)?;
-    find_optional(&root, named)?.ok_or_else(|| nothing_found(&root))
-}
-
 /// `-C` as a canonical folder, or why it is not one.
 pub fn canonical_root(root: &Path) -> Result<PathBuf> {
     let root = fs::canonicalize(root).map_err(|e| {
@@ -360,7 +354,7 @@ pub fn canonical_root(root: &Path) -> Result<PathBuf> {
     Ok(root)
 }
 
-/// Like [`find`] for a canonical `root`, but `None` when there is no install at all (a checkout
+/// The install under a canonical `root` (or the one `--install` names), but `None` when there is no install at all (a checkout
 /// whose KFP may come from remote bases).
 pub fn find_optional(root: &Path, named: Option<&Path>) -> Result<Option<Install>> {
     let root = root.to_path_buf();
@@ -491,11 +485,8 @@ fn known_kfp_tree(install: &Path) -> Option<PathBuf> {
     install.ancestors().nth(levels).map(Path::to_path_buf)
 }
 
-fn nothing_found(root: &Path) -> Failure {
-    let remote = crate::checkout::scan::scan(root, root, &[]).remote;
-    if !remote.is_empty() {
-        return Failure::new(crate::checkout::scan::remote_only(&remote));
-    }
+/// Why there is no install under `root`: the layouts kfpatch knows and where it looked.
+pub fn nothing_found(root: &Path) -> Failure {
     // The four checkout-root layouts come first in KNOWN_PLACES.
     let places: Vec<String> = KNOWN_PLACES
         .iter()

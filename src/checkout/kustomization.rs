@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 use yaml_serde::Value;
 
 use crate::checkout::install::relative;
-use crate::checkout::targets::KUSTOMIZATION_FILES;
+
+/// The file names kustomize accepts for a kustomization, in the order it looks for them.
+pub const KUSTOMIZATION_FILES: &[&str] =
+    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// One kustomization file, read.
 #[derive(Debug, Clone)]

@@ -16,6 +16,7 @@ pub mod findings;
 pub mod git;
 pub mod install;
 pub mod kustomization;
+pub mod locate;
 pub mod scan;
 pub mod settings;
 pub mod surroundings;

@@ -9,11 +9,11 @@ use serde::Serialize;
 
 use crate::checkout::finding::{Finding, Severity};
 use crate::checkout::install::{Install, relative};
+use crate::checkout::kustomization::KUSTOMIZATION_FILES;
 use crate::checkout::scan::{
     Copy, CopyMode, Found, PRUNED, RemoteKfp, kfp_of_ref, read_bounded, remote_lines, scan,
     scan_start, skip_for,
 };
-use crate::checkout::targets::KUSTOMIZATION_FILES;
 
 /// Everything around an install that the switch cannot edit but the user must know about.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -10,11 +10,8 @@ use std::path::{Path, PathBuf};
 
 use crate::checkout::deploys::{self, Graph};
 use crate::checkout::install::{self, Install, Layout, relative};
+use crate::checkout::kustomization::KUSTOMIZATION_FILES;
 use crate::error::{Failure, Result};
-
-/// The file names kustomize accepts for a kustomization, in the order it looks for them.
-pub const KUSTOMIZATION_FILES: &[&str] =
-    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// The overlay `--target kfp` means in a kubeflow/pipelines checkout (relative to its
 /// `manifests/kustomize`).

@@ -13,7 +13,7 @@ use std::thread;
 use std::time::Instant;
 
 use crate::checkout::install::{Install, Layout, relative};
-use crate::checkout::targets::KUSTOMIZATION_FILES;
+use crate::checkout::kustomization::KUSTOMIZATION_FILES;
 use crate::checkout::version::Version;
 use crate::cluster::process;
 use crate::error::{Failure, Result};

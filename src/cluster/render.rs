@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::checkout::deploys::Graph;
 use crate::checkout::install::{self, Install};
+use crate::checkout::locate;
 use crate::checkout::targets::{self, Target};
 use crate::checkout::trace;
 use crate::cluster::effective::{self, Effective};
@@ -45,7 +46,7 @@ pub fn find_install(dir: &Path, named: Option<&Path>, target: &str) -> Result<In
         kustomize::remote_bases(&root.join(target), &root)
     };
     if remote.is_empty() {
-        return install::find(&root, named);
+        return locate::find(&root, named);
     }
     let urls: Vec<String> = remote
         .iter()

@@ -30,6 +30,7 @@ use crate::checkout::finding::{Finding, Severity};
 use crate::checkout::findings::audit;
 use crate::checkout::git::Checkout;
 use crate::checkout::install::{self, Install};
+use crate::checkout::locate;
 use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
 use crate::checkout::trace::{Above, Editor, Given, OverrideJson};
 use crate::checkout::{scan, surroundings};
@@ -508,7 +509,7 @@ struct RemoteReport {
 fn remote_only(root: &Path, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
     let remote = scan::scan(root, root, &[]).remote;
     if remote.is_empty() {
-        return install::find(root, None).map(|_| 0);
+        return locate::find(root, None).map(|_| 0);
     }
     if args.against.is_some() || args.expect.is_some() {
         return Err(Failure::new(format!(

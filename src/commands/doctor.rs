@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::checkout::install;
+use crate::checkout::locate;
 use crate::checkout::settings::JSON_SCHEMA;
 use crate::cli::{Cli, DoctorArgs, TextOrJson};
 use crate::cluster::live::Live;
@@ -123,7 +123,7 @@ pub fn run(cli: &Cli, args: &DoctorArgs, io: &mut Output<'_>) -> Result<i32> {
         })?;
     }
     // The single-user route names the checkout when -C holds one.
-    let checkout = match install::find(&cli.dir, cli.install.as_deref()) {
+    let checkout = match locate::find(&cli.dir, cli.install.as_deref()) {
         Ok(found) => found.root.display().to_string(),
         Err(_) => "<your manifests checkout>".to_string(),
     };

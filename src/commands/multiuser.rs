@@ -6,7 +6,7 @@ use std::fs;
 
 use crate::checkout::catalogue::show_value;
 use crate::checkout::catalogue::{Mode, Scope};
-use crate::checkout::{install, surroundings};
+use crate::checkout::{install, locate, surroundings};
 use crate::cli::{Cli, MultiuserArgs, OnOff};
 use crate::edit::outcome::{self, WriteChoice};
 use crate::edit::overlay::{self, OverlayChanges};
@@ -20,7 +20,7 @@ pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> 
     if args.overlay.is_some() {
         return run_overlay(cli, args, io);
     }
-    let install = install::find(&cli.dir, cli.install.as_deref())?;
+    let install = locate::find(&cli.dir, cli.install.as_deref())?;
     let mode = match args.mode {
         OnOff::On => Mode::On,
         OnOff::Off => Mode::Off,
@@ -123,7 +123,7 @@ fn remote_off(
 ) -> Result<i32> {
     let Some(off) = remote_overlay::plan_off(root, dir, shown, args.target.as_deref(), scope)?
     else {
-        return install::find(root, None).map(|_| 0);
+        return locate::find(root, None).map(|_| 0);
     };
     let mut text = format!(
         "multiuser off --overlay {shown}: on {} (remote base {}:{}, {}), from what kfpatch knows of KFP {}\n",

@@ -2,6 +2,7 @@
 //! way the API server will read it.
 
 use crate::checkout::install;
+use crate::checkout::locate;
 use crate::cli::{Cli, SetArgs};
 use crate::edit::outcome;
 use crate::edit::plan;
@@ -18,7 +19,7 @@ pub fn run(cli: &Cli, args: &SetArgs, io: &mut Output<'_>) -> Result<i32> {
         };
         pairs.push((key.to_string(), value.to_string()));
     }
-    let install = install::find(&cli.dir, cli.install.as_deref())?;
+    let install = locate::find(&cli.dir, cli.install.as_deref())?;
     let plan = plan::set(&install, &pairs, args.allow_unknown_key)?;
     let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
     let title = format!("set: {}", install.display(install::PARAMS_ENV));

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::checkout::catalogue::Mode;
 use crate::checkout::install::{self, Install};
+use crate::checkout::locate;
 use crate::checkout::settings::{
     GitState, GitView, InstallJson, JSON_SCHEMA, RowState, git_views, mode_word, overall_mode, rows,
 };
@@ -177,7 +178,7 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
 fn remote_only(root: &Path, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     let remote = scan::scan(root, root, &[]).remote;
     if remote.is_empty() {
-        return install::find(root, None).map(|_| 0);
+        return locate::find(root, None).map(|_| 0);
     }
     if args.format != StatusFormat::Text {
         let report = StatusJson {

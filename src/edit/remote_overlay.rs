@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use crate::checkout::catalogue::{CATALOGUE, Mode, Place, Scope, Setting};
 use crate::checkout::install;
+use crate::checkout::kustomization::KUSTOMIZATION_FILES;
 use crate::checkout::scan::{self, RemoteKfp};
-use crate::checkout::targets::{self, KUSTOMIZATION_FILES};
+use crate::checkout::targets;
 use crate::checkout::version::Version;
 use crate::checkout::walk;
 use crate::edit::overlay::{self, OverlayChanges};

@@ -124,7 +124,7 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
             "audit --cluster -o gitlab: GitLab Code Quality needs a file for every finding; use -o text, json, yaml, github or sarif",
         ));
     }
-    let install = crate::checkout::install::find(&cli.dir, cli.install.as_deref())?;
+    let install = crate::checkout::locate::find(&cli.dir, cli.install.as_deref())?;
     let mut sink = std::io::sink();
     let mut progress = Progress::new(&mut sink, true);
     let render = render::prepare(
