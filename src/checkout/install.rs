@@ -533,9 +533,12 @@ fn read_version(root: &Path, dir: &Path) -> std::result::Result<Version, String>
         Ok(None) => return Err(format!("{shown} not found")),
         Err(e) => return Err(e.message),
     };
+    let text = crate::syntax::yamledit::without_bom(&text);
+    if let Some(version) = plain_app_version(text).and_then(Version::parse) {
+        return Ok(version);
+    }
     let value: yaml_serde::Value =
-        yaml_serde::from_str(crate::syntax::yamledit::without_bom(&text))
-            .map_err(|e| format!("{shown}: {e}"))?;
+        yaml_serde::from_str(text).map_err(|e| format!("{shown}: {e}"))?;
     let raw = value
         .get("data")
         .and_then(|d| d.get("appVersion"))
@@ -548,6 +551,66 @@ fn read_version(root: &Path, dir: &Path) -> std::result::Result<Version, String>
             .to_string(),
     };
     Version::parse(&text).ok_or_else(|| format!("{shown}: appVersion {text:?} is not a version"))
+}
+
+/// `data.appVersion` of a one-document file written the plain way every release writes it
+/// (`data:` at the start of a line, `  appVersion: 2.16.0` among its entries, plain or simply
+/// quoted), read without building the whole document: it is a large file, and `status` reads
+/// only this value of it. Anything else (more documents, flow style, anchors, escapes) gives
+/// `None` and is read by the YAML parser.
+fn plain_app_version(text: &str) -> Option<&str> {
+    let (mut in_data, mut content_seen) = (false, false);
+    let mut entry_indent: Option<usize> = None;
+    let mut found = None;
+    for line in text.lines() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.starts_with("---") && content_seen || line.starts_with("...") {
+            return None;
+        }
+        if line.trim().is_empty() || line.trim_start().starts_with('#') || line.starts_with("---") {
+            continue;
+        }
+        content_seen = true;
+        if line.starts_with('\t') {
+            return None;
+        }
+        let indent = line.len() - line.trim_start().len();
+        if indent == 0 {
+            in_data = line.trim_end() == "data:";
+            entry_indent = None;
+            continue;
+        }
+        if !in_data {
+            continue;
+        }
+        // The first entry of `data:` sets the indentation of its keys; deeper lines are values.
+        if *entry_indent.get_or_insert(indent) != indent {
+            continue;
+        }
+        let Some(value) = line.trim_start().strip_prefix("appVersion:") else {
+            continue;
+        };
+        if found.is_some() {
+            return None;
+        }
+        let value = value.split(" #").next().unwrap_or_default().trim();
+        let unquoted = match value.as_bytes().first() {
+            Some(b'\'' | b'"') => {
+                let quote = &value[..1];
+                value.strip_prefix(quote)?.strip_suffix(quote)?
+            }
+            _ => value,
+        };
+        if unquoted.is_empty()
+            || !unquoted
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
+        {
+            return None;
+        }
+        found = Some(unquoted);
+    }
+    found
 }
 
 /// `path` relative to `root` with `/` separators; `.` for the root itself.
@@ -603,6 +666,44 @@ pub fn absolute(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn app_version_read_plainly_or_left_to_the_parser() {
+        let config = |data: &str| {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pipeline-install-config\ndata:\n  appName: pipeline\n{data}  bucketName: mlpipeline\n"
+            )
+        };
+        assert_eq!(
+            plain_app_version(&config("  appVersion: 2.16.0\n")),
+            Some("2.16.0")
+        );
+        assert_eq!(
+            plain_app_version(&config("  appVersion: '2.0.5' # KFP\n")),
+            Some("2.0.5")
+        );
+        assert_eq!(
+            plain_app_version(&config("  appVersion: \"2.0.0-alpha.7\"\n")),
+            Some("2.0.0-alpha.7")
+        );
+        // A line inside a block scalar is not a key of data.
+        assert_eq!(
+            plain_app_version(&config(
+                "  script: |\n    appVersion: 9.9.9\n  appVersion: 1.8.2\n"
+            )),
+            Some("1.8.2")
+        );
+        // What only a YAML parser can answer right.
+        for odd in [
+            config("  appVersion: &v 2.16.0\n"),
+            config("  appVersion: \"2.16\\u00300\"\n"),
+            config("  appVersion: 1.0.0\n  appVersion: 2.0.0\n"),
+            format!("{}---\nkind: Other\n", config("  appVersion: 2.16.0\n")),
+            "data: {appVersion: 2.16.0}\n".to_string(),
+        ] {
+            assert_eq!(plain_app_version(&odd), None, "{odd}");
+        }
+    }
 
     #[test]
     fn walk_finds_installs_outside_known_trees_and_node_modules() {
