@@ -1,6 +1,8 @@
 //! The manifests checkout as it is on disk: where the KFP multi-user install is and which release
-//! it is ([`install`], [`version`]), which settings change together per release ([`catalogue`]),
-//! the folders of a tree, walked cheaply ([`walk`]), where each stands ([`settings`]), what would break on a cluster ([`findings`], made of [`finding`]s, with [`env_lint`] for the `.env` files), which
+//! it is ([`install`], [`version`], and [`locate`] for the install a command works on), which
+//! settings change together per release ([`catalogue`]), the folders of a tree, walked cheaply
+//! ([`walk`]), where each setting stands ([`settings`]), what would break on a cluster
+//! ([`findings`], made of [`finding`]s, with [`env_lint`] for the `.env` files), which
 //! kustomization a command renders ([`targets`]), the kustomizations read offline
 //! ([`kustomization`]) that deploy the install ([`deploys`]) and the overrides above it
 //! ([`trace`]), the git repository that holds it ([`git`], [`drift`]), and what surrounds it:

@@ -2,8 +2,12 @@
 //! ([`process`]), kustomize ([`kustomize`]), one render of a target and its effective settings
 //! ([`render`], [`effective`]), the rendered objects ([`objects`]), kubectl and discovery
 //! ([`kubectl`]), reading its errors ([`diagnose`]), applying in order ([`apply`]), the render's
-//! CRDs against the cluster's ([`crds`]), bounded waits ([`wait`]), pruning stale ConfigMaps ([`prune`]), and the token-access objects
-//! ([`poddefault`]). Never edits the checkout.
+//! CRDs against the cluster's ([`crds`]), bounded waits ([`wait`]), pruning stale ConfigMaps
+//! ([`prune`]), the token-access objects ([`poddefault`]); and the running cluster, read-only:
+//! get and list ([`live`]), kustomize's ConfigMap name hash ([`confighash`]), settings decoded
+//! from a render or live objects by the same code ([`decode`]), what is wrong with the live
+//! objects ([`livecheck`]) and the routes `doctor` explains ([`routes`]). Never edits the
+//! checkout.
 
 pub mod apply;
 pub mod confighash;
