@@ -257,14 +257,11 @@ pub fn scan(root: &Path, start: &Path, skip: &[PathBuf]) -> Found {
             continue;
         };
         let in_upstream_root = upstream_roots.contains(&dir);
-        let mut names: Vec<(PathBuf, bool)> = entries
-            .flatten()
-            .filter_map(|entry| {
-                let kind = entry.file_type().ok()?;
-                Some((entry.path(), kind.is_dir()))
-            })
-            .collect();
-        names.sort();
+        // Directory order does not matter: what is found is sorted at the end.
+        let names = entries.flatten().filter_map(|entry| {
+            let kind = entry.file_type().ok()?;
+            Some((entry.path(), kind.is_dir()))
+        });
         for (path, is_dir) in names {
             let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
                 continue;

@@ -99,15 +99,22 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     let Some(install) = install::find_optional(&root, cli.install.as_deref())? else {
         return remote_only(&root, args, io);
     };
-    let rows = rows(&install)?;
-    let around = surroundings::around(&install);
-    let above = Above::of(&install);
+    // The repository, the scan around the install and the managed files are independent reads
+    // of the same tree; the first two run beside the parse, which is the longest.
+    let (rows, git, around, above) = std::thread::scope(|scope| {
+        let git = scope.spawn(|| git_views(&install));
+        let around = scope.spawn(|| surroundings::around(&install));
+        let rows = rows(&install);
+        let above = Above::of(&install);
+        (rows, joined(git), joined(around), above)
+    });
+    let rows = rows?;
     let mode = mode_word(&rows);
     if args.format != StatusFormat::Text {
         let report = StatusJson {
             schema: JSON_SCHEMA,
             install: Some(InstallJson::of(&install)),
-            git: git_views(&install).into_iter().find_map(|view| match view {
+            git: git.into_iter().find_map(|view| match view {
                 GitView::Repository(state) => Some(state),
                 _ => None,
             }),
@@ -130,7 +137,7 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     text.push_str(&format!("install:  {}\n", install.rel));
     text.push_str(&format!("layout:   {}\n", install.layout.describe()));
     text.push_str(&format!("KFP:      {}\n", install.version_text()));
-    let views: Vec<String> = git_views(&install).iter().map(GitView::text).collect();
+    let views: Vec<String> = git.iter().map(GitView::text).collect();
     text.push_str(&format!("git:      {}\n", views.join("; ")));
     if let Some(through) = above.deployed_through(&install) {
         text.push_str(&format!("deployed through: {through}\n"));
@@ -171,6 +178,13 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     text.push_str(&surroundings::status_text(&around, mode));
     write_out(io, &text)?;
     problems_result(&rows)
+}
+
+/// A scoped thread's result; its panic goes on in this thread, as if the work had run here.
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// `status` in a checkout without an install: the remote bases its KFP comes from, or the error
