@@ -3,4 +3,5 @@
 //! modules know the formats (kustomize's `.env` reading, YAML) and nothing of Kubeflow.
 
 pub mod envfile;
+pub mod strict;
 pub mod yamledit;

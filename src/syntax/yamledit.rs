@@ -15,6 +15,8 @@ use std::ops::Range;
 
 use yaml_edit::{YamlFile, YamlNode};
 
+use super::strict;
+
 /// Bytes `range` of a text become `replacement`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Splice {
@@ -117,7 +119,7 @@ impl<'a> YamlText<'a> {
             let line = line_of(text, first.range.start as usize);
             return Err(format!("line {line}: {}", first.message));
         }
-        check_strict_syntax(text)?;
+        strict::check(text)?;
         Ok(YamlText {
             text,
             file: parsed.tree(),
@@ -426,26 +428,6 @@ pub fn document_index(text: &str, kind: &str, name: &str) -> Option<usize> {
 /// as the start of a second document.
 pub fn without_bom(text: &str) -> &str {
     text.strip_prefix('\u{feff}').unwrap_or(text)
-}
-
-/// yaml-edit accepts some text that YAML parsers refuse (`apiVersion: apps/v1: x`), and so
-/// does kustomize refuse it. Such a file is reported as invalid YAML, with the line yaml_serde
-/// names, rather than edited.
-fn check_strict_syntax(text: &str) -> Result<(), String> {
-    for doc in yaml_serde::Deserializer::from_str(without_bom(text)) {
-        // The first error ends the check: the iterator would repeat it forever. A Value (not
-        // IgnoredAny) is built so that duplicate keys, which kustomize refuses, are errors too.
-        if let Err(e) = <yaml_serde::Value as serde::Deserialize>::deserialize(doc) {
-            let line = e.location().map_or(1, |l| l.line());
-            let message = e.to_string();
-            let message = match message.split_once(" at line ") {
-                Some((text, _)) => text.to_string(),
-                None => message,
-            };
-            return Err(format!("line {line}: {message}"));
-        }
-    }
-    Ok(())
 }
 
 /// The quoted-string form [`leaves`] uses for a string leaf.
