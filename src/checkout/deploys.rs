@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::checkout::install::{Install, Layout, relative};
+use crate::checkout::install::{Install, Layout};
 use crate::checkout::kustomization::KUSTOMIZATION_FILES;
 use crate::checkout::kustomization::{self, Kustomization};
+use crate::checkout::paths::relative;
 use crate::checkout::walk;
 
 /// The kubeflow/manifests (or kubeflow/pipelines) root that holds the install: where its

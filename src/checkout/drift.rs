@@ -18,7 +18,8 @@ use serde::Serialize;
 
 use crate::checkout::catalogue::{self, CATALOGUE, Parsed, Reading};
 use crate::checkout::git::Checkout;
-use crate::checkout::install::{self, Install};
+use crate::checkout::install::Install;
+use crate::checkout::paths;
 use crate::error::{Failure, Result};
 use crate::syntax::envfile::EnvFile;
 
@@ -86,9 +87,9 @@ pub fn against(install: &Install, reference: &str) -> Result<Drift> {
         return Err(Failure::new(format!(
             "--against {reference}: {} is not under version control: {}/ is ignored by the git repository at {}, so it has no history to compare with; clone upstream there with its history (git clone --branch TAG https://github.com/kubeflow/manifests), or commit the folder",
             install.rel,
-            install::relative(&install.root, &folder),
+            paths::relative(&install.root, &folder),
             if checkout.workdir().starts_with(&install.root) {
-                install::relative(&install.root, checkout.workdir())
+                paths::relative(&install.root, checkout.workdir())
             } else {
                 checkout.workdir().display().to_string()
             }
@@ -100,7 +101,7 @@ pub fn against(install: &Install, reference: &str) -> Result<Drift> {
         .tree()
         .map_err(|e| Failure::new(format!("--against {reference}: cannot read its tree: {e}")))?;
     let kfp_tree = install.kfp_tree();
-    let tree_in_repo = install::relative(checkout.workdir(), &kfp_tree);
+    let tree_in_repo = paths::relative(checkout.workdir(), &kfp_tree);
     let mut options = DiffOptions::new();
     options
         .include_untracked(true)
@@ -140,7 +141,7 @@ pub fn against(install: &Install, reference: &str) -> Result<Drift> {
         }
         let (settings, note) = decode(install, repo, &ref_tree, path, &absolute, change)?;
         files.push(DriftFile {
-            file: install::relative(&install.root, &absolute),
+            file: paths::relative(&install.root, &absolute),
             change,
             settings,
             note,
@@ -150,7 +151,7 @@ pub fn against(install: &Install, reference: &str) -> Result<Drift> {
     Ok(Drift {
         reference: reference.to_string(),
         commit: commit.id().to_string(),
-        tree: install::relative(&install.root, &kfp_tree),
+        tree: paths::relative(&install.root, &kfp_tree),
         files,
     })
 }
@@ -221,7 +222,7 @@ fn decode(
     let Ok(in_install) = absolute.strip_prefix(&install.dir) else {
         return Ok((Vec::new(), None));
     };
-    let file = install::relative(Path::new(""), in_install);
+    let file = paths::relative(Path::new(""), in_install);
     let Some(known) = CATALOGUE.iter().find(|s| s.file == file).map(|s| s.file) else {
         return Ok((Vec::new(), None));
     };

@@ -1,19 +1,14 @@
-//! Finding the KFP multi-user install in a checkout, and reading its files safely.
-//!
-//! An install is the `installs/multi-user` folder whose `api-service/params.env` holds the
-//! MULTIUSER switch. Its path changed between releases (facts §2), so the known layouts are probed
-//! first: a checkout root, or a KFP tree itself, is answered with a handful of `stat` calls. Only
-//! when none matches does kfpatch walk the tree (pruning `.git`, `node_modules`, `target`, and
-//! not descending into an install once found). kfp-tekton ships identical copies of the file for a
-//! different, optional component; they are never picked unless named with `--install`.
+//! A KFP multi-user install: the `installs/multi-user` folder whose `api-service/params.env`
+//! holds the MULTIUSER switch, which upstream layout it sits in, and which release it is (read
+//! from `installs/generic/pipeline-install-config.yaml`). Finding one is [`crate::checkout::discover`];
+//! reading its files goes through [`crate::checkout::safe_read`].
 
 use std::fs;
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
+use crate::checkout::paths::relative;
+use crate::checkout::safe_read::{ensure_inside, read_below, read_inside, resolve_below};
 use crate::checkout::version::Version;
-use crate::checkout::walk;
 use crate::error::{Failure, Result};
 
 /// The API server's switch file, relative to the install.
@@ -57,7 +52,7 @@ impl Layout {
         }
     }
 
-    fn of(rel: &str) -> Layout {
+    pub(super) fn of(rel: &str) -> Layout {
         let known = [
             (
                 "apps/pipeline/upstream/base/installs/multi-user",
@@ -83,21 +78,6 @@ impl Layout {
             .map_or(Layout::Unrecognised, |(_, layout)| *layout)
     }
 }
-
-/// Where installs sit relative to a checkout root, per layout, most recent first; and relative
-/// to the folders a user may pass as `-C` inside a checkout.
-const KNOWN_PLACES: &[&str] = &[
-    "applications/pipeline/upstream/base/installs/multi-user",
-    "apps/pipeline/upstream/base/installs/multi-user",
-    "manifests/kustomize/base/installs/multi-user",
-    "pipeline/installs/multi-user",
-    "pipeline/upstream/base/installs/multi-user",
-    "upstream/base/installs/multi-user",
-    "kustomize/base/installs/multi-user",
-    "base/installs/multi-user",
-    "installs/multi-user",
-    "",
-];
 
 /// A KFP multi-user install.
 #[derive(Debug, Clone)]
@@ -173,334 +153,8 @@ impl Install {
     }
 }
 
-/// Reads `path` as UTF-8 text after checking that its real path is inside `root` (canonical).
-pub fn read_inside(root: &Path, path: &Path, shown: &str) -> Result<Option<String>> {
-    match path.strip_prefix(root) {
-        Ok(rel) => read_below(root, root, rel, shown),
-        Err(_) => match fs::canonicalize(path) {
-            Ok(real) => {
-                ensure_inside(root, &real, shown)?;
-                let rel = real.strip_prefix(root).unwrap_or(&real).to_path_buf();
-                read_below(root, root, &rel, shown)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Failure::io("read", Path::new(shown), &e)),
-        },
-    }
-}
-
-/// The most kfpatch reads of one file: a ConfigMap holds at most 1 MiB, so a managed file larger
-/// than that could never reach the cluster (and reading a huge one whole costs its size in
-/// memory, several times over).
-pub const MAX_FILE: u64 = 1 << 20;
-
-/// Reads `base/rel`, where `base` is a canonical folder inside `root`: see [`resolve_below`].
-/// The file is opened without blocking and checked again once open (a FIFO swapped in after the
-/// check must not hang the read), and at most [`MAX_FILE`] bytes are read.
-fn read_below(root: &Path, base: &Path, rel: &Path, shown: &str) -> Result<Option<String>> {
-    let Some(real) = resolve_below(root, base, rel, shown)? else {
-        return Ok(None);
-    };
-    let failed = |e: std::io::Error| Failure::io("read", Path::new(shown), &e);
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(&real)
-        .map_err(failed)?;
-    let meta = file.metadata().map_err(failed)?;
-    check_kind(&meta, shown)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(failed)?;
-    if bytes.len() as u64 > MAX_FILE {
-        return Err(too_large(shown, meta.len().max(bytes.len() as u64)));
-    }
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) => {
-            let offset = e.utf8_error().valid_up_to();
-            // `valid_up_to` is at most the length of the bytes, so the slice cannot panic.
-            let line = e.as_bytes()[..offset]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count()
-                + 1;
-            Err(Failure::new(format!(
-                "{shown}:{line}: not valid UTF-8 (byte {offset}); kustomize refuses such files too. Re-save it as UTF-8"
-            )))
-        }
-    }
-}
-
-/// Where `base/rel` really is, checked without opening it: `None` when it does not exist; an
-/// error when it is not a regular file, is larger than [`MAX_FILE`], or its real path leaves
-/// `root`. `base` is a canonical folder inside `root`: each component of `rel` is checked with
-/// `lstat`, and only a symlink or `..` among them costs a full resolution (which must stay in
-/// `root`).
-fn resolve_below(root: &Path, base: &Path, rel: &Path, shown: &str) -> Result<Option<PathBuf>> {
-    let mut at = base.to_path_buf();
-    let mut last = None;
-    let mut through_link = false;
-    for component in rel.components() {
-        let Component::Normal(name) = component else {
-            last = None;
-            break;
-        };
-        at.push(name);
-        let meta = match fs::symlink_metadata(&at) {
-            Ok(m) => m,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Failure::io("read", Path::new(shown), &e)),
-        };
-        if meta.file_type().is_symlink() {
-            last = None;
-            through_link = true;
-            break;
-        }
-        last = Some(meta);
-    }
-    let (real, meta) = match last {
-        Some(meta) => (at, meta),
-        None => {
-            let full = base.join(rel);
-            let real = match fs::canonicalize(&full) {
-                Ok(real) => real,
-                Err(e) if !through_link && e.kind() == std::io::ErrorKind::NotFound => {
-                    return Ok(None);
-                }
-                Err(e) if !through_link => return Err(Failure::io("read", Path::new(shown), &e)),
-                Err(e) => {
-                    return Err(Failure::new(format!(
-                        "{shown} is a symlink that cannot be followed ({e}); fix or remove the link"
-                    )));
-                }
-            };
-            ensure_inside(root, &real, shown)?;
-            let meta =
-                fs::metadata(&real).map_err(|e| Failure::io("read", Path::new(shown), &e))?;
-            (real, meta)
-        }
-    };
-    check_kind(&meta, shown)?;
-    Ok(Some(real))
-}
-
-/// Refuses anything but a regular file of at most [`MAX_FILE`] bytes, naming what it is.
-fn check_kind(meta: &fs::Metadata, shown: &str) -> Result<()> {
-    use std::os::unix::fs::FileTypeExt;
-    let kind = meta.file_type();
-    let what = if kind.is_file() {
-        if meta.len() > MAX_FILE {
-            return Err(too_large(shown, meta.len()));
-        }
-        return Ok(());
-    } else if kind.is_dir() {
-        "a directory"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_socket() {
-        "a socket"
-    } else {
-        "something else"
-    };
-    Err(Failure::new(format!(
-        "{shown} is {what}, not a regular file; kfpatch reads and writes regular files only\n  fix: put the upstream file back (git checkout -- {shown})"
-    )))
-}
-
-fn too_large(shown: &str, len: u64) -> Failure {
-    Failure::new(format!(
-        "{shown} is {len} bytes; kfpatch reads managed files of at most 1 MiB ({MAX_FILE} bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold"
-    ))
-}
-
-/// Whether anything (a file, a folder, a FIFO, a link, even a broken one) is at `path`.
-fn something_at(path: &Path) -> bool {
-    fs::symlink_metadata(path).is_ok()
-}
-
-fn ensure_inside(root: &Path, real: &Path, shown: &str) -> Result<()> {
-    let real = fs::canonicalize(real).unwrap_or_else(|_| real.to_path_buf());
-    if real.starts_with(root) {
-        Ok(())
-    } else {
-        Err(Failure::new(format!(
-            "{shown} resolves to {}, outside the checkout {}; kfpatch does not read or write through symlinks that leave the checkout",
-            real.display(),
-            root.display()
-        )))
-    }
-}
-
-/// `-C` as a canonical folder, or why it is not one.
-pub fn canonical_root(root: &Path) -> Result<PathBuf> {
-    let root = fs::canonicalize(root).map_err(|e| {
-        Failure::new(format!(
-            "{}; pass the manifests checkout with -C DIR",
-            Failure::io("open", root, &e).message
-        ))
-    })?;
-    if !root.is_dir() {
-        return Err(Failure::new(format!(
-            "{} is not a directory; pass the manifests checkout with -C",
-            root.display()
-        )));
-    }
-    Ok(root)
-}
-
-/// The install under a canonical `root` (or the one `--install` names), but `None` when there is no install at all (a checkout
-/// whose KFP may come from remote bases).
-pub fn find_optional(root: &Path, named: Option<&Path>) -> Result<Option<Install>> {
-    let root = root.to_path_buf();
-    if let Some(named) = named {
-        return named_install(&root, named).map(Some);
-    }
-    let mut found: Vec<PathBuf> = KNOWN_PLACES
-        .iter()
-        .map(|place| root.join(place))
-        .filter(|dir| something_at(&dir.join(PARAMS_ENV)))
-        .collect();
-    found.dedup();
-    if found.is_empty() {
-        found = walk(&root);
-    }
-    found = with_second_shapes(found);
-    match found.as_slice() {
-        [one] => open(&root, one).map(Some),
-        [] => Ok(None),
-        many => {
-            let list: Vec<String> = many
-                .iter()
-                .map(|d| format!("  {}", relative(&root, d)))
-                .collect();
-            Err(Failure::new(format!(
-                "found {} KFP multi-user installs under {}:\n{}\npick one with --install PATH (the multi-user folder or its api-service/params.env)",
-                many.len(),
-                root.display(),
-                list.join("\n")
-            )))
-        }
-    }
-}
-
-fn named_install(root: &Path, named: &Path) -> Result<Install> {
-    let path = root.join(named);
-    let dir = if path.file_name().is_some_and(|n| n == "params.env") {
-        path.parent().and_then(Path::parent).map(Path::to_path_buf)
-    } else {
-        Some(path.clone())
-    };
-    match dir {
-        Some(dir) if something_at(&dir.join(PARAMS_ENV)) => {
-            let real = fs::canonicalize(&dir).map_err(|e| Failure::io("open", &dir, &e))?;
-            ensure_inside(root, &real, &named.display().to_string())?;
-            open(root, &real)
-        }
-        _ => Err(Failure::new(format!(
-            "--install {}: no {PARAMS_ENV} there; name the installs/multi-user folder or its api-service/params.env",
-            named.display()
-        ))),
-    }
-}
-
-/// Walks `root` for `installs/multi-user` folders that hold the switch file, not looking into
-/// kfp-tekton (a different component) or into the KFP tree of an install already found.
-fn walk(root: &Path) -> Vec<PathBuf> {
-    let (mut found, kfp_trees) = walk::folders(
-        root,
-        || (Vec::new(), Vec::new()),
-        |(found, kfp_trees): &mut (Vec<PathBuf>, Vec<PathBuf>), dir| {
-            if dir.file_name().is_some_and(|n| n == "kfp-tekton")
-                || kfp_trees.iter().any(|tree| dir.starts_with(tree))
-            {
-                return false;
-            }
-            let is_install = dir.file_name().is_some_and(|n| n == "multi-user")
-                && dir
-                    .parent()
-                    .and_then(Path::file_name)
-                    .is_some_and(|n| n == "installs")
-                && something_at(&dir.join(PARAMS_ENV));
-            if is_install {
-                if let Some(tree) = known_kfp_tree(dir) {
-                    kfp_trees.push(tree);
-                }
-                found.push(dir.to_path_buf());
-            }
-            !is_install
-        },
-    );
-    // An install found before the known one around it was not pruned: drop it too, so that the
-    // answer does not depend on the order folders are read in.
-    found.retain(|install| {
-        !kfp_trees
-            .iter()
-            .any(|tree| install.starts_with(tree) && known_kfp_tree(install).as_ref() != Some(tree))
-    });
-    found.sort();
-    found
-}
-
-/// KFP-Tekton keeps a second, older install of another shape in the same KFP tree
-/// (`manifests/kustomize/base/...` and `manifests/kustomize/v1/base/...`). Neither the probe of
-/// the known places nor the walk (which skips the rest of a KFP tree once it found an install)
-/// reaches it, so both shapes are probed beside every install found.
-fn with_second_shapes(found: Vec<PathBuf>) -> Vec<PathBuf> {
-    const SHAPES: &[&str] = &["base/installs/multi-user", "v1/base/installs/multi-user"];
-    let mut all = found.clone();
-    for install in &found {
-        let rel = install.to_string_lossy();
-        let Some(tree) = SHAPES.iter().find_map(|shape| {
-            rel.strip_suffix(&format!("/{shape}"))
-                .filter(|tree| tree.ends_with("manifests/kustomize"))
-        }) else {
-            continue;
-        };
-        for shape in SHAPES {
-            let other = Path::new(tree).join(shape);
-            if !all.contains(&other) && other.join(PARAMS_ENV).is_file() {
-                all.push(other);
-            }
-        }
-    }
-    all.sort();
-    all
-}
-
-/// The KFP tree around an install in a known layout (`.../apps/pipeline`,
-/// `.../manifests/kustomize`, ...); `None` for an unrecognised layout, whose extent is unknown.
-fn known_kfp_tree(install: &Path) -> Option<PathBuf> {
-    let levels = match Layout::of(&install.to_string_lossy()) {
-        Layout::ManifestsApps | Layout::ManifestsApplications => 4,
-        Layout::Pipelines => 3,
-        Layout::ManifestsLegacy => 2,
-        Layout::Unrecognised => return None,
-    };
-    install.ancestors().nth(levels).map(Path::to_path_buf)
-}
-
-/// Why there is no install under `root`: the layouts kfpatch knows and where it looked.
-pub fn nothing_found(root: &Path) -> Failure {
-    // The four checkout-root layouts come first in KNOWN_PLACES.
-    let places: Vec<String> = KNOWN_PLACES
-        .iter()
-        .take(4)
-        .map(|p| format!("  {p}/{PARAMS_ENV}"))
-        .collect();
-    Failure::new(format!(
-        "no KFP multi-user install under {}: looked for */installs/multi-user/{PARAMS_ENV} (skipping .git, node_modules, target and kfp-tekton copies).\nkfpatch knows these layouts:\n{}\nrun it in a kubeflow/manifests or kubeflow/pipelines checkout (-C DIR), or name the install with --install PATH",
-        root.display(),
-        places.join("\n")
-    ))
-}
-
-fn open(root: &Path, dir: &Path) -> Result<Install> {
+/// Opens the install at `dir` (which holds the switch file) under a canonical `root`.
+pub(super) fn open(root: &Path, dir: &Path) -> Result<Install> {
     let dir = fs::canonicalize(dir).map_err(|e| Failure::io("open", dir, &e))?;
     ensure_inside(root, &dir, &relative(root, &dir))?;
     let rel = relative(root, &dir);
@@ -613,56 +267,6 @@ fn plain_app_version(text: &str) -> Option<&str> {
     found
 }
 
-/// `path` relative to `root` with `/` separators; `.` for the root itself.
-pub fn relative(root: &Path, path: &Path) -> String {
-    match path.strip_prefix(root) {
-        Ok(rel) if rel.as_os_str().is_empty() => ".".to_string(),
-        Ok(rel) => rel
-            .components()
-            .filter_map(|c| match c {
-                Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-            .join("/"),
-        Err(_) => path.display().to_string(),
-    }
-}
-
-/// `path` made absolute without requiring it to exist: the longest existing ancestor is
-/// canonicalised (resolving symlinks) and the rest is normalised lexically.
-pub fn absolute(path: &Path) -> PathBuf {
-    let mut existing = path.to_path_buf();
-    let mut rest: Vec<std::ffi::OsString> = Vec::new();
-    let base = loop {
-        if let Ok(real) = fs::canonicalize(&existing) {
-            break real;
-        }
-        match (existing.file_name(), existing.parent()) {
-            (Some(name), Some(parent)) => {
-                rest.push(name.to_os_string());
-                existing = parent.to_path_buf();
-            }
-            _ => break existing,
-        }
-    };
-    let mut out = base;
-    for part in rest.iter().rev() {
-        out.push(part);
-    }
-    let mut normal = PathBuf::new();
-    for component in out.components() {
-        match component {
-            Component::ParentDir => {
-                normal.pop();
-            }
-            Component::CurDir => {}
-            other => normal.push(other),
-        }
-    }
-    normal
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -703,43 +307,6 @@ mod tests {
         ] {
             assert_eq!(plain_app_version(&odd), None, "{odd}");
         }
-    }
-
-    #[test]
-    fn walk_finds_installs_outside_known_trees_and_node_modules() {
-        let temp = tempfile::tempdir().unwrap();
-        let root = fs::canonicalize(temp.path()).unwrap();
-        for dir in [
-            "a/b/c/leaf",
-            "a/b/empty",
-            "deep/x/y/z/installs/multi-user/api-service",
-            "deep/x/y/z/installs/multi-user/nested/installs/multi-user/api-service",
-            "node_modules/m/installs/multi-user/api-service",
-            "k/apps/pipeline/upstream/base/installs/multi-user/api-service",
-            "k/apps/pipeline/upstream/env/installs/multi-user/api-service",
-        ] {
-            fs::create_dir_all(root.join(dir)).unwrap();
-        }
-        for dir in [
-            "deep/x/y/z/installs/multi-user",
-            "deep/x/y/z/installs/multi-user/nested/installs/multi-user",
-            "node_modules/m/installs/multi-user",
-            "k/apps/pipeline/upstream/base/installs/multi-user",
-            "k/apps/pipeline/upstream/env/installs/multi-user",
-        ] {
-            fs::write(root.join(dir).join(PARAMS_ENV), "MULTIUSER=true\n").unwrap();
-        }
-        fs::write(root.join("a/b/c/leaf/file"), "").unwrap();
-        let found = walk(&root);
-        let rel: Vec<String> = found.iter().map(|p| relative(&root, p)).collect();
-        // Not inside an install, not in node_modules, not elsewhere in a known KFP tree.
-        assert_eq!(
-            rel,
-            [
-                "deep/x/y/z/installs/multi-user",
-                "k/apps/pipeline/upstream/base/installs/multi-user"
-            ]
-        );
     }
 
     #[test]

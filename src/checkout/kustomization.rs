@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use yaml_serde::Value;
 
-use crate::checkout::install::relative;
+use crate::checkout::paths::relative;
 
 /// The file names kustomize accepts for a kustomization, in the order it looks for them.
 pub const KUSTOMIZATION_FILES: &[&str] =

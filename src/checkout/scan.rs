@@ -13,8 +13,9 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::checkout::install::{Install, Layout, relative};
+use crate::checkout::install::{Install, Layout};
 use crate::checkout::kustomization::KUSTOMIZATION_FILES;
+use crate::checkout::paths::relative;
 use crate::checkout::version::Version;
 
 /// The most kfpatch reads of one file while scanning: a whole rendered KFP install is about

@@ -8,7 +8,8 @@ use crate::checkout::catalogue::{
     self, CATALOGUE, Mode, Parsed, Reading, Scope, holds, show_value,
 };
 use crate::checkout::git::{self, Tracked};
-use crate::checkout::install::{Install, relative};
+use crate::checkout::install::Install;
+use crate::checkout::paths::relative;
 use crate::error::Result;
 use std::path::{Path, PathBuf};
 

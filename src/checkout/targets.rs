@@ -9,8 +9,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::checkout::deploys::{self, Graph};
-use crate::checkout::install::{self, Install, Layout, relative};
+use crate::checkout::install::{Install, Layout};
 use crate::checkout::kustomization::KUSTOMIZATION_FILES;
+use crate::checkout::paths::{self, relative};
+use crate::checkout::safe_read;
 use crate::error::{Failure, Result};
 
 /// The overlay `--target kfp` means in a kubeflow/pipelines checkout (relative to its
@@ -214,8 +216,8 @@ pub fn example_pipeline_overlay(install: &Install) -> Result<PathBuf> {
             install.root.display()
         )));
     };
-    let shown = install::relative(&install.root, &file);
-    let text = install::read_inside(&install.root, &file, &shown)?.unwrap_or_default();
+    let shown = paths::relative(&install.root, &file);
+    let text = safe_read::read_inside(&install.root, &file, &shown)?.unwrap_or_default();
     let value: yaml_serde::Value = yaml_serde::from_str(&text)
         .map_err(|e| Failure::new(format!("{shown}: not valid YAML: {e}; pass --target PATH")))?;
     let tree = install.kfp_tree();
@@ -228,7 +230,7 @@ pub fn example_pipeline_overlay(install: &Install) -> Result<PathBuf> {
             .flatten()
             .filter_map(|e| e.as_str())
         {
-            let path = install::absolute(&example.join(entry));
+            let path = paths::absolute(&example.join(entry));
             if path.starts_with(&tree) {
                 found.push((entry.to_string(), path));
             }
@@ -245,7 +247,7 @@ pub fn example_pipeline_overlay(install: &Install) -> Result<PathBuf> {
         }
         [] => Err(Failure::new(format!(
             "{shown} installs nothing from the KFP tree {}; pass --target PATH (the KFP overlay to build on)",
-            install::relative(&install.root, &tree)
+            paths::relative(&install.root, &tree)
         ))),
         many => Err(Failure::new(format!(
             "{shown} installs {} kustomizations from the KFP tree ({}); pass --target PATH to pick one",
@@ -267,7 +269,7 @@ pub fn check_kustomization_dir(path: &Path, root: &Path, what: &str) -> Result<(
     } else {
         Err(Failure::new(format!(
             "{what} {} is not a kustomization folder (no kustomization.yaml); name the KFP overlay to build on with --target PATH",
-            install::relative(root, path)
+            paths::relative(root, path)
         )))
     }
 }

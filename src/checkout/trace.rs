@@ -8,21 +8,18 @@
 //! kustomize applies a kustomization's generators and patches after building its resources, so
 //! along a chain from a deploy kustomization down to the install the outermost override wins.
 
-use std::path::{Path, PathBuf};
-
-use serde::Serialize;
+use std::path::Path;
 use std::rc::Rc;
 
 use crate::checkout::catalogue::{self, CATALOGUE, Parsed, Place, Reading, Setting};
-use crate::checkout::deploys::{self, Deploy, Graph, manifests_root, own_kfp};
-use crate::checkout::install::{Install, relative};
+use crate::checkout::deploys::{Deploy, Graph};
+use crate::checkout::install::Install;
 use crate::checkout::kustomization::{Behavior, Kustomization, PatchSource};
+use crate::checkout::overriding::{Editor, Given, Override, VIEWER_CONFIGMAP, VIEWER_KEY};
+use crate::checkout::paths::relative;
 use crate::syntax::envfile::{EnvFile, KeyState};
 use crate::syntax::yamledit::{YamlText, line_of, without_bom};
 
-/// The ConfigMap the UI reads the viewer pod template from, and its key.
-pub const VIEWER_CONFIGMAP: &str = "ml-pipeline-ui-configmap";
-pub const VIEWER_KEY: &str = "viewer-pod-template.json";
 const UI_DEPLOYMENT: &str = "ml-pipeline-ui";
 
 /// The ConfigMap a `params.env` row ends up in (the generator names of every release).
@@ -31,73 +28,6 @@ fn env_configmap(file: &str) -> Option<&'static str> {
         "api-service/params.env" => Some("pipeline-api-server-config"),
         "persistence-agent/params.env" => Some("persistenceagent-config"),
         _ => None,
-    }
-}
-
-/// What an override gives a setting.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Given {
-    /// This value (`None`: the entry or key is absent).
-    Value(Option<String>),
-    /// kfpatch cannot tell offline (why).
-    Untraced(String),
-}
-
-/// How kfpatch could switch an override's value in its file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Editor {
-    /// A key of a `.env` file.
-    Env(&'static str),
-    /// `serviceAccountName` of a viewer pod template `.json` file.
-    Json,
-    /// A catalogue setting in a YAML patch file, with the catalogue's own editor.
-    Setting,
-    /// A `data:` key of a ConfigMap patch.
-    ConfigMapData(&'static str, &'static str),
-    /// A `KEY=VALUE` literal of a generator in the kustomization.
-    Literal(&'static str),
-    /// Not switched by kfpatch (inline patches, JSON patches).
-    None,
-}
-
-/// A file above the install that decides a managed setting.
-#[derive(Debug, Clone)]
-pub struct Override {
-    /// The catalogue row.
-    pub setting: &'static Setting,
-    /// The file holding the value, relative to the checkout root, and its real path.
-    pub file: String,
-    pub path: PathBuf,
-    /// The value's line, when it has one.
-    pub line: Option<usize>,
-    pub given: Given,
-    /// The kustomization (relative to the checkout root) and line that applies it, and how.
-    pub by: String,
-    pub how: String,
-    pub editor: Editor,
-}
-
-impl Override {
-    pub fn at(&self) -> String {
-        match self.line {
-            Some(l) => format!("{}:{l}", self.file),
-            None => self.file.clone(),
-        }
-    }
-
-    pub fn value(&self) -> Option<&str> {
-        match &self.given {
-            Given::Value(v) => v.as_deref(),
-            Given::Untraced(_) => None,
-        }
-    }
-
-    /// `kubeflow-pipelines-viewer`, `(absent)`, or `(not traced: why)`.
-    pub fn shown_value(&self) -> String {
-        match &self.given {
-            Given::Value(v) => crate::checkout::catalogue::show_value(v.as_deref()),
-            Given::Untraced(why) => format!("(not traced: {why})"),
-        }
     }
 }
 
@@ -476,139 +406,6 @@ fn json_patch(
         how: "JSON patch".to_string(),
         editor: Editor::None,
     })
-}
-
-/// What lies above the install: the kustomizations that deploy it and the overrides they apply,
-/// as `status` and `audit` report them.
-#[derive(Debug, Clone)]
-pub struct Above {
-    /// The checkout's own deploy kustomizations, then the manifests root's `example/`.
-    pub deploys: Vec<Deploy>,
-    /// The folder `--target kfp` picks among the checkout's own, if one.
-    pub kfp: Option<String>,
-    pub overrides: Vec<Override>,
-}
-
-impl Above {
-    pub fn of(install: &Install) -> Above {
-        let mut graph = Graph::new(install);
-        let deploys = deploys::deploys(install, &mut graph);
-        let kfp = own_kfp(&deploys, install).map(|d| d.shown);
-        let overrides = all_overrides(install, &mut graph, &deploys);
-        Above {
-            deploys,
-            kfp,
-            overrides,
-        }
-    }
-
-    /// `configs/apps/pipeline/base (--target kfp), deployments/vanilla; upstream/example (--target
-    /// all)`, or `None` when the checkout has no deploy kustomization of its own.
-    pub fn deployed_through(&self, install: &Install) -> Option<String> {
-        let manifests = manifests_root(install);
-        let (own, example): (Vec<&Deploy>, Vec<&Deploy>) = self
-            .deploys
-            .iter()
-            .partition(|d| !d.dir.starts_with(&manifests));
-        if own.is_empty() {
-            return None;
-        }
-        // The one `--target kfp` picks first, then the others by folder.
-        let mut own = own;
-        own.sort_by_key(|d| Some(&d.shown) != self.kfp.as_ref());
-        let mut text = own
-            .iter()
-            .map(|d| {
-                if Some(&d.shown) == self.kfp.as_ref() {
-                    format!("{} (--target kfp)", d.shown)
-                } else {
-                    d.shown.clone()
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        if let Some(example) = example.first() {
-            text.push_str(&format!("; {} (--target all)", example.shown));
-        }
-        Some(text)
-    }
-
-    /// The checkout's own deploy kustomizations, by folder.
-    pub fn own_folders(&self, install: &Install) -> Vec<String> {
-        let manifests = manifests_root(install);
-        self.deploys
-            .iter()
-            .filter(|d| !d.dir.starts_with(&manifests))
-            .map(|d| d.shown.clone())
-            .collect()
-    }
-
-    /// One line per override: row, where, setting, value, and what applies it.
-    pub fn override_lines(&self) -> Vec<String> {
-        self.overrides
-            .iter()
-            .map(|o| {
-                format!(
-                    "{} {}  {}  {}  through {} ({})",
-                    o.setting.row,
-                    o.at(),
-                    o.setting.name(),
-                    o.shown_value(),
-                    o.by,
-                    o.how
-                )
-            })
-            .collect()
-    }
-}
-
-/// The whole viewer pod template an override gives, when kfpatch can read it: the JSON file of
-/// a generator, or the `data` of a ConfigMap patch file.
-pub fn template_of(o: &Override) -> Option<String> {
-    let text = std::fs::read_to_string(&o.path).ok()?;
-    match o.editor {
-        Editor::Json => Some(text),
-        Editor::Setting => YamlText::parse(&text)
-            .ok()?
-            .configmap_data(VIEWER_CONFIGMAP, VIEWER_KEY)
-            .map(|d| d.value),
-        _ => None,
-    }
-}
-
-/// An override as `status` and `audit` print it in JSON.
-#[derive(Debug, Serialize)]
-pub struct OverrideJson {
-    pub row: u8,
-    /// The file holding the value, relative to the `-C` folder.
-    pub file: String,
-    pub line: Option<usize>,
-    pub setting: String,
-    /// The value the cluster gets through it (`null`: absent or not traced).
-    pub value: Option<String>,
-    /// Why kfpatch cannot tell the value offline, if so.
-    pub untraced: Option<String>,
-    /// The kustomization and line that apply it, and how.
-    pub through: String,
-    pub how: String,
-}
-
-impl OverrideJson {
-    pub fn of(o: &Override) -> OverrideJson {
-        OverrideJson {
-            row: o.setting.row,
-            file: o.file.clone(),
-            line: o.line,
-            setting: o.setting.name(),
-            value: o.value().map(str::to_string),
-            untraced: match &o.given {
-                Given::Untraced(why) => Some(why.clone()),
-                Given::Value(_) => None,
-            },
-            through: o.by.clone(),
-            how: o.how.clone(),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub use json::{
 
 use crate::checkout::catalogue::{self, CATALOGUE, Parsed, Place, Reading, Setting, show_value};
 use crate::checkout::install::{Install, PARAMS_ENV};
-use crate::checkout::trace::{Given, Override};
+use crate::checkout::overriding::{Given, Override};
 use crate::cluster::objects::Object;
 use crate::cluster::prune::API_SERVER_CONFIG_PREFIX;
 use crate::error::Result;

@@ -12,8 +12,9 @@ use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::Instant;
 
-use crate::checkout::install::{Install, Layout, relative};
+use crate::checkout::install::{Install, Layout};
 use crate::checkout::kustomization::KUSTOMIZATION_FILES;
+use crate::checkout::paths::relative;
 use crate::checkout::version::Version;
 use crate::cluster::process;
 use crate::error::{Failure, Result};

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 use std::path::Path;
 
 use crate::checkout::deploys::Graph;
-use crate::checkout::install::{self, Install};
+use crate::checkout::install::Install;
 use crate::checkout::locate;
 use crate::checkout::targets::{self, Target};
 use crate::checkout::trace;
+use crate::checkout::{discover, paths};
 use crate::cluster::effective::{self, Effective};
 use crate::cluster::kustomize::{self, Kustomize};
 use crate::cluster::objects::{self, Object};
@@ -36,8 +37,8 @@ pub struct Render {
 /// bases gets an error that says the target needs the network, naming each URL with its file and
 /// line (kfpatch renders offline); otherwise the usual "nothing found".
 pub fn find_install(dir: &Path, named: Option<&Path>, target: &str) -> Result<Install> {
-    let root = install::canonical_root(dir)?;
-    if let Some(found) = install::find_optional(&root, named)? {
+    let root = paths::canonical_root(dir)?;
+    if let Some(found) = discover::find_optional(&root, named)? {
         return Ok(found);
     }
     let remote = if matches!(target, "kfp" | "all") {

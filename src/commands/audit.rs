@@ -24,15 +24,17 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::checkout::above::Above;
 use crate::checkout::catalogue::{Mode, Reading, holds, show_value};
 use crate::checkout::drift::{self, Drift, FileChange};
 use crate::checkout::finding::{Finding, Severity};
 use crate::checkout::findings::audit;
 use crate::checkout::git::Checkout;
-use crate::checkout::install::{self, Install};
+use crate::checkout::install::Install;
 use crate::checkout::locate;
+use crate::checkout::overriding::{Editor, Given, OverrideJson};
 use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
-use crate::checkout::trace::{Above, Editor, Given, OverrideJson};
+use crate::checkout::{discover, paths};
 use crate::checkout::{scan, surroundings};
 use crate::cli::{AuditArgs, AuditFormat, Cli, OnOff};
 use crate::edit::{overlay, overlay_files, remote_overlay};
@@ -127,8 +129,8 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
     if args.cluster {
         return cluster::run(cli, args, io);
     }
-    let root = install::canonical_root(&cli.dir)?;
-    let Some(install) = install::find_optional(&root, cli.install.as_deref())? else {
+    let root = paths::canonical_root(&cli.dir)?;
+    let Some(install) = discover::find_optional(&root, cli.install.as_deref())? else {
         return remote_only(&root, args, io);
     };
     let expect = args.expect.map(|e| match e {
@@ -415,7 +417,7 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
 /// repository root (GitHub resolves annotation paths from there).
 fn repository_prefix(install: &Install) -> String {
     match Checkout::open(&install.root).ok().flatten() {
-        Some(checkout) => match install::relative(checkout.workdir(), &install.root).as_str() {
+        Some(checkout) => match paths::relative(checkout.workdir(), &install.root).as_str() {
             "." => String::new(),
             rel if !Path::new(rel).is_absolute() => format!("{rel}/"),
             _ => String::new(),
@@ -609,9 +611,7 @@ fn remote_only(root: &Path, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32
 fn base_of(root: &Path, path: &str) -> String {
     let dir = root.join(path);
     match overlay_files::detect(&dir) {
-        Ok(Some(overlay)) => {
-            install::relative(root, &install::absolute(&dir.join(&overlay.resource)))
-        }
+        Ok(Some(overlay)) => paths::relative(root, &paths::absolute(&dir.join(&overlay.resource))),
         _ => "FOLDER".to_string(),
     }
 }

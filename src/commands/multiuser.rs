@@ -6,7 +6,7 @@ use std::fs;
 
 use crate::checkout::catalogue::show_value;
 use crate::checkout::catalogue::{Mode, Scope};
-use crate::checkout::{install, locate, surroundings};
+use crate::checkout::{discover, locate, paths, surroundings};
 use crate::cli::{Cli, MultiuserArgs, OnOff};
 use crate::edit::outcome::{self, WriteChoice};
 use crate::edit::overlay::{self, OverlayChanges};
@@ -62,8 +62,8 @@ fn run_overlay(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i
         ));
     }
     let root = fs::canonicalize(&cli.dir).map_err(|e| Failure::io("open", &cli.dir, &e))?;
-    let dir = install::absolute(&root.join(overlay_dir));
-    let shown = install::relative(&root, &dir);
+    let dir = paths::absolute(&root.join(overlay_dir));
+    let shown = paths::relative(&root, &dir);
     let choice = args.write.choice();
     match args.mode {
         OnOff::Off => {
@@ -72,13 +72,13 @@ fn run_overlay(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i
             } else {
                 Scope::Related
             };
-            let Some(install) = install::find_optional(&root, cli.install.as_deref())? else {
+            let Some(install) = discover::find_optional(&root, cli.install.as_deref())? else {
                 return remote_off(&root, &dir, &shown, args, scope, io);
             };
             let off = overlay::plan_off(&install, &dir, &shown, args.target.as_deref(), scope)?;
             let mut text = off.plan.summary(&format!(
                 "multiuser off --overlay {shown}: on {} (KFP {}), upstream files untouched",
-                install::relative(&root, &off.target),
+                paths::relative(&root, &off.target),
                 install.version_text()
             ));
             if off.plan.changes.is_empty() {
@@ -127,7 +127,7 @@ fn remote_off(
     };
     let mut text = format!(
         "multiuser off --overlay {shown}: on {} (remote base {}:{}, {}), from what kfpatch knows of KFP {}\n",
-        install::relative(root, &off.target),
+        paths::relative(root, &off.target),
         off.remote.file,
         off.remote.line,
         off.remote.release(),

@@ -7,13 +7,15 @@ mod cluster;
 
 use serde::Serialize;
 
+use crate::checkout::above::Above;
 use crate::checkout::catalogue::Mode;
-use crate::checkout::install::{self, Install};
+use crate::checkout::install::Install;
 use crate::checkout::locate;
+use crate::checkout::overriding::OverrideJson;
 use crate::checkout::settings::{
     GitState, GitView, InstallJson, JSON_SCHEMA, RowState, git_views, mode_word, overall_mode, rows,
 };
-use crate::checkout::trace::{Above, OverrideJson};
+use crate::checkout::{discover, paths};
 use crate::checkout::{scan, surroundings};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::error::{Failure, Result};
@@ -95,8 +97,8 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     if args.cluster {
         return cluster::run(cli, args, io);
     }
-    let root = install::canonical_root(&cli.dir)?;
-    let Some(install) = install::find_optional(&root, cli.install.as_deref())? else {
+    let root = paths::canonical_root(&cli.dir)?;
+    let Some(install) = discover::find_optional(&root, cli.install.as_deref())? else {
         return remote_only(&root, args, io);
     };
     // The repository, the scan around the install and the managed files are independent reads

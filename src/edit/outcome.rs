@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::checkout::catalogue::CATALOGUE;
-use crate::checkout::install::{self, Install};
+use crate::checkout::install::Install;
+use crate::checkout::paths;
 use crate::edit::plan::Plan;
 use crate::edit::write;
 use crate::error::{EXIT_CHANGES, Result};
@@ -90,7 +91,7 @@ fn remove_stale_temps(install: &Install, io: &mut Output<'_>) {
         let _ = writeln!(
             io.err,
             "kfpatch: removed {}, left behind by kfpatch process {pid}, which no longer runs",
-            install::relative(&install.root, &path)
+            paths::relative(&install.root, &path)
         );
     }
 }

@@ -20,7 +20,8 @@ use serde::Serialize;
 
 use crate::checkout::catalogue::{Mode, Place, Scope};
 use crate::checkout::deploys::Graph;
-use crate::checkout::install::{self, Install};
+use crate::checkout::install::Install;
+use crate::checkout::paths;
 use crate::checkout::trace;
 use crate::checkout::{targets, walk};
 use crate::edit::overlay_files::{
@@ -93,10 +94,10 @@ pub fn find_all(install: &Install) -> Result<Vec<Found>> {
 
 /// Whether `overlay` in `dir` builds on this install, and is what kfpatch would write now.
 pub fn check(install: &Install, dir: &Path, overlay: &Overlay) -> Result<Found> {
-    let base = install::absolute(&dir.join(&overlay.resource));
+    let base = paths::absolute(&dir.join(&overlay.resource));
     let over_this_install = Graph::new(install).reaches(&base);
     let mut found = Found {
-        path: install::relative(&install.root, dir),
+        path: paths::relative(&install.root, dir),
         over_this_install,
         up_to_date: false,
         switched: Vec::new(),
@@ -155,7 +156,7 @@ pub fn plan_off(
     let existing = existing_overlay(dir, shown)?;
     let target = match target {
         Some(target) => {
-            let path = install::absolute(&root.join(target));
+            let path = paths::absolute(&root.join(target));
             targets::check_kustomization_dir(
                 &path,
                 root,
@@ -168,7 +169,7 @@ pub fn plan_off(
     if target == dir || target.starts_with(dir) {
         return Err(Failure::new(format!(
             "the overlay folder {shown} would contain its own base {}; pick a folder outside it",
-            install::relative(root, &target)
+            paths::relative(root, &target)
         )));
     }
     let mut plan = plan::switch(install, Mode::Off, scope)?;
@@ -367,7 +368,7 @@ impl OverlayChanges {
                     }
                     text.push_str(&format!(
                         ", and the empty folder {}",
-                        install::relative(root, folder)
+                        paths::relative(root, folder)
                     ));
                     parent = folder.parent();
                 }
@@ -457,7 +458,7 @@ mod tests {
         let temp = std::env::temp_dir();
         let real = fs::canonicalize(&temp).unwrap();
         assert_eq!(
-            install::absolute(&temp.join("kfpatch-no-such/a/../b/./c")),
+            paths::absolute(&temp.join("kfpatch-no-such/a/../b/./c")),
             real.join("kfpatch-no-such/b/c")
         );
     }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkout::catalogue::{CATALOGUE, Place, Setting};
 use crate::checkout::deploys::Graph;
 use crate::checkout::install::Install;
-use crate::checkout::trace;
+use crate::checkout::{overriding, trace};
 use crate::edit::overrides;
 use crate::edit::plan::{Change, Plan};
 use crate::error::{Failure, Result};
@@ -386,7 +386,7 @@ pub fn effective_viewer(
     if Some(from) != winner.setting.multi {
         return Ok(Some(None));
     }
-    let Some(template) = trace::template_of(&winner) else {
+    let Some(template) = overriding::template_of(&winner) else {
         return Err(Failure::new(format!(
             "{}: kfpatch cannot read the viewer pod template that {} gives the target, so it cannot write a patch that keeps it; nothing was written",
             winner.at(),
@@ -398,9 +398,9 @@ pub fn effective_viewer(
         api_version: "v1",
         kind: "ConfigMap",
         metadata: Name {
-            name: trace::VIEWER_CONFIGMAP.to_string(),
+            name: overriding::VIEWER_CONFIGMAP.to_string(),
         },
-        data: BTreeMap::from([(trace::VIEWER_KEY.to_string(), switched)]),
+        data: BTreeMap::from([(overriding::VIEWER_KEY.to_string(), switched)]),
     })))
 }
 
@@ -413,7 +413,7 @@ pub fn is_viewer_change(change: &Change) -> bool {
 pub fn carries_viewer(files: &[(String, String)]) -> bool {
     files
         .iter()
-        .any(|(name, _)| *name == format!("{}{PATCH_SUFFIX}", trace::VIEWER_CONFIGMAP))
+        .any(|(name, _)| *name == format!("{}{PATCH_SUFFIX}", overriding::VIEWER_CONFIGMAP))
 }
 
 /// The name of the ConfigMap that the kustomization beside an env file generates from it.

@@ -6,7 +6,8 @@
 use crate::checkout::catalogue::{Mode, Place, Reading, Scope, holds, show_value};
 use crate::checkout::deploys::{self, Graph};
 use crate::checkout::install::Install;
-use crate::checkout::trace::{self, Editor, Given, Override};
+use crate::checkout::overriding::{Editor, Given, Override};
+use crate::checkout::trace;
 use crate::edit::plan::{Change, Note, Plan};
 use crate::edit::splice;
 use crate::edit::write::FilePlan;

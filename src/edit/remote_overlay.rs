@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::checkout::catalogue::{CATALOGUE, Mode, Place, Scope, Setting};
-use crate::checkout::install;
 use crate::checkout::kustomization::KUSTOMIZATION_FILES;
+use crate::checkout::paths;
 use crate::checkout::scan::{self, RemoteKfp};
 use crate::checkout::targets;
 use crate::checkout::version::Version;
@@ -57,14 +57,14 @@ pub fn plan_off(
     let Some(target) = target else {
         return Ok(None);
     };
-    let target_dir = install::absolute(&root.join(target));
+    let target_dir = paths::absolute(&root.join(target));
     let Some(text) = KUSTOMIZATION_FILES
         .iter()
         .find_map(|name| scan::read_bounded(&target_dir.join(name)))
     else {
         return Ok(None);
     };
-    let file = install::relative(root, &target_dir.join("kustomization.yaml"));
+    let file = paths::relative(root, &target_dir.join("kustomization.yaml"));
     let remote = scan::remote_in(&text, &file);
     let remote = match remote.as_slice() {
         [] => return Ok(None),
@@ -86,7 +86,7 @@ pub fn plan_off(
     if target_dir == dir || target_dir.starts_with(dir) {
         return Err(Failure::new(format!(
             "the overlay folder {shown} would contain its own base {}; pick a folder outside it",
-            install::relative(root, &target_dir)
+            paths::relative(root, &target_dir)
         )));
     }
     let kfp = release_of(&remote)?;
@@ -216,9 +216,9 @@ pub fn find_all(root: &Path) -> Result<Vec<overlay::Found>> {
         let Some(existing) = crate::edit::overlay_files::detect(dir)? else {
             continue;
         };
-        let shown = install::relative(root, dir);
-        let base = install::absolute(&dir.join(&existing.resource));
-        let target = PathBuf::from(install::relative(root, &base));
+        let shown = paths::relative(root, dir);
+        let base = paths::absolute(&dir.join(&existing.resource));
+        let target = PathBuf::from(paths::relative(root, &base));
         let mut over_remote = false;
         let mut up_to_date = false;
         for scope in [Scope::Related, Scope::Params] {
