@@ -517,12 +517,6 @@ mod tests {
     use super::*;
     use crate::cluster::objects::{SAMPLE_RENDER as RENDER, split};
     use crate::error::EXIT_CLUSTER;
-    fn gk(group: &str, kind: &str) -> GroupKind {
-        GroupKind {
-            group: group.to_string(),
-            kind: kind.to_string(),
-        }
-    }
     #[test]
     fn check_stops_on_kinds_and_namespaces_nothing_creates() {
         let objects = split(RENDER).unwrap();
@@ -536,10 +530,14 @@ mod tests {
         ] {
             discovery.versions.insert(v.to_string());
         }
-        discovery.kinds.insert(gk("apps", "Deployment"), true);
-        discovery.kinds.insert(gk("", "Namespace"), false);
+        discovery
+            .kinds
+            .insert(GroupKind::new("apps", "Deployment"), true);
+        discovery
+            .kinds
+            .insert(GroupKind::new("", "Namespace"), false);
         discovery.kinds.insert(
-            gk("apiextensions.k8s.io", "CustomResourceDefinition"),
+            GroupKind::new("apiextensions.k8s.io", "CustomResourceDefinition"),
             false,
         );
         let err = check(&objects, &facts, &discovery, DryRun::None).unwrap_err();
@@ -548,9 +546,10 @@ mod tests {
             err.message,
             "the cluster lacks what these objects need; nothing was applied:\n  AuthorizationPolicy (security.istio.io): Istio is not installed (1 object)"
         );
-        discovery
-            .kinds
-            .insert(gk("security.istio.io", "AuthorizationPolicy"), true);
+        discovery.kinds.insert(
+            GroupKind::new("security.istio.io", "AuthorizationPolicy"),
+            true,
+        );
         let checked = check(&objects, &facts, &discovery, DryRun::None).unwrap();
         assert!(checked.unchecked.is_empty());
         let checked = check(&objects, &facts, &discovery, DryRun::Server).unwrap();

@@ -189,11 +189,7 @@ fn no_matches(line: &str) -> Vec<GroupKind> {
             break;
         };
         let version = quoted_after(after, "in version \"").unwrap_or_default();
-        let group = version.rsplit_once('/').map_or("", |(g, _)| g);
-        found.push(GroupKind {
-            group: group.to_string(),
-            kind: kind.to_string(),
-        });
+        found.push(GroupKind::of(&version, kind));
         rest = after;
     }
     found

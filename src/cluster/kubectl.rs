@@ -143,14 +143,7 @@ pub fn parse_api_resources(text: &str) -> BTreeMap<GroupKind, bool> {
             [_, _, v, n, k] | [_, v, n, k] => (*v, *n, *k),
             _ => continue,
         };
-        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-        kinds.insert(
-            GroupKind {
-                group: group.to_string(),
-                kind: kind.to_string(),
-            },
-            namespaced == "true",
-        );
+        kinds.insert(GroupKind::of(api_version, kind), namespaced == "true");
     }
     kinds
 }
@@ -158,21 +151,15 @@ pub fn parse_api_resources(text: &str) -> BTreeMap<GroupKind, bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    fn gk(group: &str, kind: &str) -> GroupKind {
-        GroupKind {
-            group: group.to_string(),
-            kind: kind.to_string(),
-        }
-    }
     #[test]
     fn api_resources_with_and_without_short_names() {
         let kinds = parse_api_resources(
             "configmaps                          cm                   v1                                true    ConfigMap\nnamespaces ns v1 false Namespace\nauthorizationpolicies      security.istio.io/v1     true    AuthorizationPolicy\n",
         );
-        assert_eq!(kinds.get(&gk("", "ConfigMap")), Some(&true));
-        assert_eq!(kinds.get(&gk("", "Namespace")), Some(&false));
+        assert_eq!(kinds.get(&GroupKind::new("", "ConfigMap")), Some(&true));
+        assert_eq!(kinds.get(&GroupKind::new("", "Namespace")), Some(&false));
         assert_eq!(
-            kinds.get(&gk("security.istio.io", "AuthorizationPolicy")),
+            kinds.get(&GroupKind::new("security.istio.io", "AuthorizationPolicy")),
             Some(&true)
         );
     }

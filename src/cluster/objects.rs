@@ -27,17 +27,33 @@ pub struct GroupKind {
     pub kind: String,
 }
 
+impl GroupKind {
+    pub fn new(group: &str, kind: &str) -> GroupKind {
+        GroupKind {
+            group: group.to_string(),
+            kind: kind.to_string(),
+        }
+    }
+
+    /// The group and kind of an object of `api_version`.
+    pub fn of(api_version: &str, kind: &str) -> GroupKind {
+        GroupKind::new(group_of(api_version), kind)
+    }
+}
+
+/// The API group of an `apiVersion` (`""` for core/v1).
+fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(g, _)| g)
+}
+
 impl Object {
     /// The API group (`""` for core/v1).
     pub fn group(&self) -> &str {
-        self.api_version.rsplit_once('/').map_or("", |(g, _)| g)
+        group_of(&self.api_version)
     }
 
     pub fn group_kind(&self) -> GroupKind {
-        GroupKind {
-            group: self.group().to_string(),
-            kind: self.kind.clone(),
-        }
+        GroupKind::of(&self.api_version, &self.kind)
     }
 
     pub fn is_crd(&self) -> bool {
@@ -54,10 +70,10 @@ impl Object {
             return None;
         }
         let spec = self.value.get("spec")?;
-        Some(GroupKind {
-            group: spec.get("group")?.as_str()?.to_string(),
-            kind: spec.get("names")?.get("kind")?.as_str()?.to_string(),
-        })
+        Some(GroupKind::new(
+            spec.get("group")?.as_str()?,
+            spec.get("names")?.get("kind")?.as_str()?,
+        ))
     }
 
     /// `Deployment kubeflow/ml-pipeline`: how live objects are named in reports.
@@ -236,13 +252,6 @@ mod tests {
     use super::*;
     const RENDER: &str = SAMPLE_RENDER;
 
-    fn gk(group: &str, kind: &str) -> GroupKind {
-        GroupKind {
-            group: group.to_string(),
-            kind: kind.to_string(),
-        }
-    }
-
     #[test]
     fn splits_documents_keeping_their_bytes() {
         let objects = split(RENDER).unwrap();
@@ -266,7 +275,10 @@ mod tests {
         );
         assert_eq!(
             objects[2].defines(),
-            Some(gk("metacontroller.k8s.io", "CompositeController"))
+            Some(GroupKind::new(
+                "metacontroller.k8s.io",
+                "CompositeController"
+            ))
         );
         let all: Vec<&Object> = objects.iter().collect();
         assert_eq!(stream(&all), RENDER);
