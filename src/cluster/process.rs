@@ -190,6 +190,23 @@ pub fn parse_timeout(text: &str) -> Result<Duration> {
     })
 }
 
+/// A `--timeout` a command was given: when it runs out, and its text, which messages name.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeout<'a> {
+    pub deadline: Instant,
+    pub text: &'a str,
+}
+
+impl<'a> Timeout<'a> {
+    /// `--timeout TEXT`, counted from now.
+    pub fn from_now(text: &'a str) -> Result<Timeout<'a>> {
+        Ok(Timeout {
+            deadline: Instant::now() + parse_timeout(text)?,
+            text,
+        })
+    }
+}
+
 /// Reads `90s`, `5m`, `1h30m`, `500ms` or a number of seconds.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();

@@ -15,6 +15,7 @@ use crate::checkout::{discover, paths};
 use crate::cluster::effective::{self, Effective};
 use crate::cluster::kustomize::{self, Kustomize};
 use crate::cluster::objects::{self, Object};
+use crate::cluster::process::Timeout;
 use crate::edit::{overlay, overlay_files};
 use crate::error::{Failure, Result};
 use crate::output::progress::Progress;
@@ -57,6 +58,29 @@ pub fn find_install(dir: &Path, named: Option<&Path>, target: &str) -> Result<In
         "rendering {target} needs the network: its KFP comes from remote bases, which kustomize downloads, and this checkout holds no KFP files to render instead:\n{}\nkfpatch renders offline: vendor them (copy the files at that ref into the checkout and point the entries at the copies), then render again",
         urls.join("\n")
     )))
+}
+
+/// What `render` prints and `reinstall` applies: the install `target` needs ([`find_install`]),
+/// rendered within `timeout` ([`prepare`]).
+pub fn find_and_prepare(
+    dir: &Path,
+    named: Option<&Path>,
+    target: &str,
+    kustomize_flag: Option<&str>,
+    timeout: Timeout<'_>,
+    err: &mut dyn Write,
+    progress: &mut Progress<'_>,
+) -> Result<Render> {
+    let install = find_install(dir, named, target)?;
+    prepare(
+        install,
+        target,
+        kustomize_flag,
+        timeout.deadline,
+        timeout.text,
+        err,
+        progress,
+    )
 }
 
 /// Resolves `target`, chooses kustomize, renders once and reads the effective settings. A

@@ -10,7 +10,7 @@ use crate::cluster::apply::{self, ApplyOptions, DryRun};
 use crate::cluster::kubectl::Kubectl;
 use crate::cluster::kustomize;
 use crate::cluster::objects::Object;
-use crate::cluster::process;
+use crate::cluster::process::Timeout;
 use crate::cluster::prune::{self, API_SERVER_CONFIG_PREFIX};
 use crate::cluster::render::{self, Render};
 use crate::cluster::wait;
@@ -21,21 +21,19 @@ use crate::output::progress::Progress;
 
 /// `kfpatch reinstall`.
 pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> {
-    let started = Instant::now();
-    let timeout = process::parse_timeout(&args.timeout)?;
+    let timeout = Timeout::from_now(&args.timeout)?;
     if args.attempts == 0 {
         return Err(Failure::new("--attempts 0: give at least 1"));
     }
-    let deadline = started + timeout;
+    let deadline = timeout.deadline;
     let Output { out, err, .. } = io;
     let mut progress = Progress::new(&mut **out, true);
-    let install = render::find_install(&cli.dir, cli.install.as_deref(), &args.target)?;
-    let prepared = render::prepare(
-        install,
+    let prepared = render::find_and_prepare(
+        &cli.dir,
+        cli.install.as_deref(),
         &args.target,
         args.kustomize.kustomize.as_deref(),
-        deadline,
-        &args.timeout,
+        timeout,
         &mut **err,
         &mut progress,
     )?;

@@ -1,14 +1,12 @@
 //! `kfpatch render`: render the target once and show the effective KFP settings the cluster would
 //! get, and whether they agree with the files, as text, JSON or YAML.
 
-use std::time::Instant;
-
 use serde::Serialize;
 
 use crate::checkout::settings::{InstallJson, JSON_SCHEMA};
 use crate::cli::{Cli, RenderArgs, RenderFormat};
 use crate::cluster::effective::EffectiveJson;
-use crate::cluster::process;
+use crate::cluster::process::Timeout;
 use crate::cluster::render::{self, Render};
 use crate::error::{Failure, Result};
 use crate::output::progress::Progress;
@@ -58,14 +56,12 @@ impl<'a> RenderJson<'a> {
 pub fn run(cli: &Cli, args: &RenderArgs, io: &mut Output<'_>) -> Result<i32> {
     let mut sink = std::io::sink();
     let mut progress = Progress::new(&mut sink, true);
-    let deadline = Instant::now() + process::parse_timeout(&args.timeout)?;
-    let install = render::find_install(&cli.dir, cli.install.as_deref(), &args.target)?;
-    let prepared = render::prepare(
-        install,
+    let prepared = render::find_and_prepare(
+        &cli.dir,
+        cli.install.as_deref(),
         &args.target,
         args.kustomize.kustomize.as_deref(),
-        deadline,
-        &args.timeout,
+        Timeout::from_now(&args.timeout)?,
         io.err,
         &mut progress,
     )?;
