@@ -208,29 +208,33 @@ fn combinations(install: &Install, facts: &Facts<'_>, texts: &Texts) -> Vec<Find
     let ui_config = "pipelines-ui/configmap-patch.yaml";
     if let Some((account, line)) = facts.runner {
         let column = column_of(text_of(texts, PARAMS_ENV), line, Some(account));
-        if !multi && account == "default-editor" {
+        // Runs go to the kubeflow namespace in single-user mode and to the profile namespaces in
+        // multi-user mode: each has the other mode's runner account missing.
+        let (wrong, right, where_runs_go) = if multi {
+            (
+                "pipeline-runner",
+                "default-editor",
+                "multi-user runs go to the profile namespaces, which have default-editor but not pipeline-runner",
+            )
+        } else {
+            (
+                "default-editor",
+                "pipeline-runner",
+                "single-user runs go to the kubeflow namespace, where service account default-editor does not exist",
+            )
+        };
+        if account == wrong {
             out.push(finding(
                 install,
                 PARAMS_ENV,
                 line,
                 column,
                 "runner-account-wrong-mode",
-                "DEFAULTPIPELINERUNNERSERVICEACCOUNT=default-editor with MULTIUSER=false: single-user runs go to the kubeflow namespace, where service account default-editor does not exist, so every run pod fails (serviceaccount \"default-editor\" not found)".to_string(),
                 format!(
-                    "set DEFAULTPIPELINERUNNERSERVICEACCOUNT=pipeline-runner, {}",
-                    switch_fix(wanted_mode)
+                    "DEFAULTPIPELINERUNNERSERVICEACCOUNT={wrong} with MULTIUSER={mode}: {where_runs_go}, so every run pod fails (serviceaccount \"{wrong}\" not found)"
                 ),
-            ));
-        } else if multi && account == "pipeline-runner" {
-            out.push(finding(
-                install,
-                PARAMS_ENV,
-                line,
-                column,
-                "runner-account-wrong-mode",
-                "DEFAULTPIPELINERUNNERSERVICEACCOUNT=pipeline-runner with MULTIUSER=true: multi-user runs go to the profile namespaces, which have default-editor but not pipeline-runner, so every run pod fails (serviceaccount \"pipeline-runner\" not found)".to_string(),
                 format!(
-                    "set DEFAULTPIPELINERUNNERSERVICEACCOUNT=default-editor, {}",
+                    "set DEFAULTPIPELINERUNNERSERVICEACCOUNT={right}, {}",
                     switch_fix(wanted_mode)
                 ),
             ));

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::checkout::catalogue::Setting;
+use crate::checkout::catalogue::{Reading, Setting};
 use crate::syntax::yamledit::YamlText;
 
 /// The ConfigMap the UI reads the viewer pod template from, and its key.
@@ -67,6 +67,18 @@ impl Override {
     pub fn value(&self) -> Option<&str> {
         match &self.given {
             Given::Value(v) => v.as_deref(),
+            Given::Untraced(_) => None,
+        }
+    }
+
+    /// What the override gives, as a reading of its file; `None` when it is not traced.
+    pub fn reading(&self) -> Option<Reading> {
+        match &self.given {
+            Given::Value(Some(v)) => Some(Reading::Value {
+                value: v.clone(),
+                line: self.line.unwrap_or(1),
+            }),
+            Given::Value(None) => Some(Reading::Absent),
             Given::Untraced(_) => None,
         }
     }

@@ -25,14 +25,14 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::checkout::above::Above;
-use crate::checkout::catalogue::{Mode, Reading, holds, show_value};
+use crate::checkout::catalogue::{Mode, holds, show_value};
 use crate::checkout::drift::{self, Drift, FileChange};
 use crate::checkout::finding::{Finding, Severity};
 use crate::checkout::findings::audit;
 use crate::checkout::git::Checkout;
 use crate::checkout::install::Install;
 use crate::checkout::locate;
-use crate::checkout::overriding::{Editor, Given, OverrideJson};
+use crate::checkout::overriding::{Editor, OverrideJson};
 use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
 use crate::checkout::{discover, paths};
 use crate::checkout::{scan, surroundings};
@@ -70,15 +70,8 @@ struct Report {
 fn override_expectations(mode: Mode, above: &Above) -> Vec<Finding> {
     let mut out = Vec::new();
     for o in &above.overrides {
-        let Given::Value(value) = &o.given else {
+        let Some(reading) = o.reading() else {
             continue;
-        };
-        let reading = match value {
-            Some(v) => Reading::Value {
-                value: v.clone(),
-                line: o.line.unwrap_or(1),
-            },
-            None => Reading::Absent,
         };
         let other = o.setting.value_in(mode.other());
         if !holds(o.setting, &reading, other)
@@ -95,11 +88,11 @@ fn override_expectations(mode: Mode, above: &Above) -> Vec<Finding> {
             message: format!(
                 "{} is {}, the {} value, and overrides the install through {} ({}): the cluster gets {}; --expect {} wants {}",
                 o.setting.name(),
-                show_value(value.as_deref()),
+                show_value(o.value()),
                 if mode == Mode::On { "single-user" } else { "multi-user" },
                 o.by,
                 o.how,
-                show_value(value.as_deref()),
+                show_value(o.value()),
                 mode.word(),
                 show_value(o.setting.value_in(mode))
             ),
@@ -251,6 +244,22 @@ fn with_overlays(
     findings.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     findings
 }
+/// One finding of the text report: `  PLACE SEVERITY[CODE]: MESSAGE`, and its fix below.
+fn finding_text(
+    place: &str,
+    severity: Severity,
+    code: &str,
+    message: &str,
+    fix: &str,
+    color: bool,
+) -> String {
+    let label = match severity {
+        Severity::Error => paint("error", "1;31", color),
+        Severity::Warning => paint("warning", "1;33", color),
+    };
+    format!("  {place}{label}[{code}]: {message}\n    fix: {fix}\n")
+}
+
 fn paint(text: &str, code: &str, color: bool) -> String {
     if color {
         format!("\x1b[{code}m{text}\x1b[0m")
@@ -371,13 +380,8 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
             (Some(l), None) => format!("{l}: "),
             _ => String::new(),
         };
-        let label = match f.severity {
-            Severity::Error => paint("error", "1;31", color),
-            Severity::Warning => paint("warning", "1;33", color),
-        };
-        text.push_str(&format!(
-            "  {place}{label}[{}]: {}\n    fix: {}\n",
-            f.code, f.message, f.fix
+        text.push_str(&finding_text(
+            &place, f.severity, f.code, &f.message, &f.fix, color,
         ));
     }
     if let Some(drift) = &report.drift {

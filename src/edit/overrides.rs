@@ -6,7 +6,7 @@
 use crate::checkout::catalogue::{Mode, Place, Reading, Scope, holds, show_value};
 use crate::checkout::deploys::{self, Graph};
 use crate::checkout::install::Install;
-use crate::checkout::overriding::{Editor, Given, Override};
+use crate::checkout::overriding::{Editor, Override};
 use crate::checkout::trace;
 use crate::edit::plan::{Change, Note, Plan};
 use crate::edit::splice;
@@ -35,7 +35,7 @@ pub fn add_to_plan(install: &Install, mode: Mode, scope: Scope, plan: &mut Plan)
         seen.push(key);
         let to = o.setting.value_in(mode);
         let from = o.setting.value_in(mode.other());
-        let Given::Value(value) = &o.given else {
+        let Some(reading) = o.reading() else {
             plan.kept.push(note(
                 &o,
                 format!(
@@ -46,17 +46,10 @@ pub fn add_to_plan(install: &Install, mode: Mode, scope: Scope, plan: &mut Plan)
             ));
             continue;
         };
-        let reading = match value {
-            Some(v) => Reading::Value {
-                value: v.clone(),
-                line: o.line.unwrap_or(1),
-            },
-            None => Reading::Absent,
-        };
         if holds(o.setting, &reading, to) {
             continue;
         }
-        if matches!(o.setting.place, Place::ViewerAccount) && value.is_none() {
+        if matches!(o.setting.place, Place::ViewerAccount) && reading == Reading::Absent {
             let why = match mode {
                 Mode::Off => {
                     "valid in single-user mode: viewer pods use the default service account of the kubeflow namespace"

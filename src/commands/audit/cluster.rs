@@ -24,7 +24,7 @@ use crate::output::progress::Progress;
 use crate::output::sarif::{self, SarifResult};
 use crate::output::{Output, to_json, to_yaml, write_out};
 
-use super::{EXIT_FINDINGS, escape, paint, plural, repository_prefix};
+use super::{EXIT_FINDINGS, escape, finding_text, paint, plural, repository_prefix};
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -274,13 +274,8 @@ fn text_report(render: &Render, report: &Report, color: bool) -> String {
             }
         }
         for f in &c.findings {
-            let label = match f.severity {
-                Severity::Error => paint("error", "1;31", color),
-                Severity::Warning => paint("warning", "1;33", color),
-            };
-            text.push_str(&format!(
-                "  {label}[{}]: {}\n    fix: {}\n",
-                f.code, f.message, f.fix
+            text.push_str(&finding_text(
+                "", f.severity, f.code, &f.message, &f.fix, color,
             ));
         }
         text.push_str(&format!(
