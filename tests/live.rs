@@ -15,43 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use support::cluster::TestCluster;
-
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
-
-fn kfpatch(dir: &Path, args: &[&str]) -> Run {
-    let output = support::kfpatch()
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run kfpatch");
-    Run {
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        code: output.status.code().unwrap_or(-1),
-    }
-}
-
-/// `kubectl kustomize DIR`, as text.
-fn kustomize(dir: &Path) -> String {
-    let output = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(dir)
-        .output()
-        .expect("run kubectl kustomize");
-    assert!(
-        output.status.success(),
-        "kubectl kustomize {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8")
-}
+use support::{Run, extract, kfpatch_in as kfpatch, kustomize};
 
 /// `kubectl apply --server-side` of `yaml`, as upstream's loop does it: custom resources whose CRD
 /// the same stream creates fail the first time, so try again once the CRDs are established.
@@ -90,6 +54,18 @@ fn apply(cluster: &TestCluster, yaml: &str) {
     panic!("kubectl apply kept failing: {last}");
 }
 
+/// The KFP folder of v1.8.1 that the tests apply (upstream's `example/` line for KFP).
+const V1_8_1_KFP: &str = "apps/pipeline/upstream/env/cert-manager/platform-agnostic-multi-user";
+
+/// A writable copy of the release tree `name` and a test API server on `port` (with the kit's
+/// CRDs) holding the render of the copy's `kfp` folder: the copy's guard and root, and the cluster.
+fn applied(name: &str, port: u16, kfp: &str) -> (tempfile::TempDir, PathBuf, TestCluster) {
+    let (temp, _name, root) = support::temp_copy(&release(name));
+    let cluster = TestCluster::start(port, true);
+    apply(&cluster, &kustomize(&root.join(kfp)));
+    (temp, root, cluster)
+}
+
 /// `kubectl edit` with an editor that runs `sed SCRIPT` on the object, as a person's edit.
 fn kubectl_edit(cluster: &TestCluster, args: &[&str], sed_script: &str) {
     let output = Command::new("kubectl")
@@ -105,19 +81,6 @@ fn kubectl_edit(cluster: &TestCluster, args: &[&str], sed_script: &str) {
         "kubectl edit {args:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// Extracts `paths` of a whole-repository tarball in `../shared/kubeflow` into `into`.
-fn extract(tarball: &str, paths: &[&str], into: &Path) {
-    let status = Command::new("tar")
-        .arg("-xzf")
-        .arg(support::shared().join("kubeflow").join(tarball))
-        .arg("-C")
-        .arg(into)
-        .args(paths)
-        .status()
-        .expect("run tar");
-    assert!(status.success(), "tar -xzf {tarball}");
 }
 
 fn release(name: &str) -> PathBuf {
@@ -194,13 +157,10 @@ fn expect(name: &str, run: &Run, replace: &[(&Path, &str)]) {
 #[test]
 #[ignore = "needs ../shared (test API server and release trees); run by .ci/run"]
 fn status_and_audit_follow_a_live_v1_8_1() {
-    let (_temp, _name, root) = support::temp_copy(&release("manifests-v1.8.1"));
-    let cluster = TestCluster::start(16710, true);
+    let (_temp, root, cluster) = applied("manifests-v1.8.1", 16710, V1_8_1_KFP);
     let kc = cluster.kubeconfig.clone();
     let kc_arg = kc.to_str().unwrap();
     let shown: [(&Path, &str); 2] = [(&root, "[ROOT]"), (&kc, "[KUBECONFIG]")];
-    let target = root.join("apps/pipeline/upstream/env/cert-manager/platform-agnostic-multi-user");
-    apply(&cluster, &kustomize(&target));
 
     // As applied: the live settings are the checkout's, nothing to report.
     expect(
@@ -251,7 +211,7 @@ fn status_and_audit_follow_a_live_v1_8_1() {
     // The proper way: switch the checkout and apply it again. The old ConfigMap stays behind.
     let switched = kfpatch(&root, &["multiuser", "off"]);
     assert_eq!(switched.code, 0, "{}{}", switched.stdout, switched.stderr);
-    apply(&cluster, &kustomize(&target));
+    apply(&cluster, &kustomize(&root.join(V1_8_1_KFP)));
     expect(
         "v1.8.1/audit-switched",
         &kfpatch(&root, &["audit", "--cluster", "--kubeconfig", kc_arg]),
@@ -330,17 +290,10 @@ fn status_and_audit_follow_a_live_v1_8_1() {
 #[test]
 #[ignore = "needs ../shared (test API server and release trees); run by .ci/run"]
 fn doctor_on_v1_8_1_with_authservice() {
-    let (temp, _name, root) = support::temp_copy(&release("manifests-v1.8.1"));
-    let cluster = TestCluster::start(16713, true);
+    let (temp, root, cluster) = applied("manifests-v1.8.1", 16713, V1_8_1_KFP);
     let kc = cluster.kubeconfig.clone();
     let kc_arg = kc.to_str().unwrap();
     let shown: [(&Path, &str); 2] = [(&root, "[ROOT]"), (&kc, "[KUBECONFIG]")];
-    apply(
-        &cluster,
-        &kustomize(
-            &root.join("apps/pipeline/upstream/env/cert-manager/platform-agnostic-multi-user"),
-        ),
-    );
     extract(
         "full-manifests-v1.8.1.tar.gz",
         &["manifests-v1.8.1/common/oidc-client/oidc-authservice"],
@@ -430,15 +383,14 @@ fn doctor_on_v1_8_1_with_authservice() {
 #[test]
 #[ignore = "needs ../shared (test API server and release trees); run by .ci/run"]
 fn doctor_on_26_03_with_oauth2_proxy() {
-    let (temp, _name, root) = support::temp_copy(&release("manifests-26.03-vendored"));
-    let cluster = TestCluster::start(16716, true);
+    let (temp, root, cluster) = applied(
+        "manifests-26.03-vendored",
+        16716,
+        "applications/pipeline/overlays",
+    );
     let kc = cluster.kubeconfig.clone();
     let kc_arg = kc.to_str().unwrap();
     let shown: [(&Path, &str); 2] = [(&root, "[ROOT]"), (&kc, "[KUBECONFIG]")];
-    apply(
-        &cluster,
-        &kustomize(&root.join("applications/pipeline/overlays")),
-    );
     extract(
         "full-manifests-26.03.tar.gz",
         &[

@@ -8,30 +8,10 @@ mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 
 use support::cluster::TestCluster;
-
-struct Run {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
-
-fn kfpatch(dir: &Path, args: &[&str]) -> Run {
-    let output: Output = support::kfpatch()
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run kfpatch");
-    Run {
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        code: output.status.code().unwrap_or(-1),
-    }
-}
+use support::{Run, kfpatch_in as kfpatch};
 
 /// A writable copy of a fixture or release tree in a temp dir (canonical path).
 fn copy(from: &Path) -> (tempfile::TempDir, PathBuf) {
@@ -708,16 +688,8 @@ fn reinstall_applies_an_overlay() {
 /// The full kubeflow/manifests v1.8.1 repository, extracted from the shared archive and committed,
 /// so that it looks like a checkout: the guard and the checkout root.
 fn full_v1_8_1() -> (tempfile::TempDir, PathBuf) {
-    let archive = support::shared().join("kubeflow/full-manifests-v1.8.1.tar.gz");
     let temp = tempfile::tempdir().expect("tempdir");
-    let status = std::process::Command::new("tar")
-        .arg("-xzf")
-        .arg(&archive)
-        .arg("-C")
-        .arg(temp.path())
-        .status()
-        .expect("run tar");
-    assert!(status.success(), "tar -xzf {} failed", archive.display());
+    support::extract("full-manifests-v1.8.1.tar.gz", &[], temp.path());
     let root = temp
         .path()
         .canonicalize()
@@ -782,11 +754,19 @@ fn scrub_seconds(text: &str) -> String {
     out
 }
 
-/// `reinstall --target all` of the whole v1.8.1 release with the switch applied.
-fn reinstall_all(root: &Path, kubeconfig: &str, log: &Path, bin: &Path) -> Run {
+/// `multiuser off` on the whole v1.8.1 release, then `reinstall --target all` of it on `cluster`
+/// through a kubectl that logs each call; the run must succeed and say nothing on stderr. The
+/// checkout's guard, the log of kubectl calls and the run.
+fn switch_off_and_reinstall_all(cluster: &TestCluster) -> (tempfile::TempDir, PathBuf, Run) {
+    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
+    let (temp, root) = full_v1_8_1();
+    assert_code(&kfpatch(&root, &["multiuser", "off"]), 0);
+    let bin = temp.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    let log = temp.path().join("kubectl.log");
     let output = support::kfpatch()
         .arg("-C")
-        .arg(root)
+        .arg(&root)
         .args([
             "reinstall",
             "--target",
@@ -796,17 +776,16 @@ fn reinstall_all(root: &Path, kubeconfig: &str, log: &Path, bin: &Path) -> Run {
             "--kustomize",
             "kubectl kustomize",
             "--kubeconfig",
-            kubeconfig,
+            &kubeconfig,
         ])
-        .env("PATH", logging_kubectl(bin, log))
+        .env("PATH", logging_kubectl(&bin, &log))
         .stdin(Stdio::null())
         .output()
         .expect("run kfpatch");
-    Run {
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        code: output.status.code().unwrap_or(-1),
-    }
+    let run = Run::of(output);
+    assert_code(&run, 0);
+    assert_eq!(run.stderr, "");
+    (temp, log, run)
 }
 
 const ALL_KINDS_V1_8_1: &str = "    22 AuthorizationPolicy\n     5 Certificate\n     1 ClusterIssuer\n   120 ClusterRole\n    54 ClusterRoleBinding\n     9 ClusterServingRuntime\n     1 CompositeController\n    53 ConfigMap\n";
@@ -838,16 +817,7 @@ fn assert_switched_on_cluster(cluster: &TestCluster) {
 #[ignore = "needs ../shared; run by .ci/run"]
 fn reinstall_all_v1_8_1_on_a_fresh_cluster() {
     let cluster = TestCluster::start(16512, false);
-    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
-    let (temp, root) = full_v1_8_1();
-    assert_code(&kfpatch(&root, &["multiuser", "off"]), 0);
-    let bin = temp.path().join("bin");
-    fs::create_dir(&bin).unwrap();
-    let log = temp.path().join("kubectl.log");
-
-    let run = reinstall_all(&root, &kubeconfig, &log, &bin);
-    assert_code(&run, 0);
-    assert_eq!(run.stderr, "");
+    let (_temp, log, run) = switch_off_and_reinstall_all(&cluster);
     assert_eq!(
         scrub_seconds(&run.stdout),
         format!(
@@ -879,16 +849,7 @@ fn reinstall_all_v1_8_1_on_a_fresh_cluster() {
 #[ignore = "needs ../shared; run by .ci/run"]
 fn reinstall_all_v1_8_1_keeps_newer_istio_crds() {
     let cluster = TestCluster::start(16515, true);
-    let kubeconfig = cluster.kubeconfig.to_string_lossy().into_owned();
-    let (temp, root) = full_v1_8_1();
-    assert_code(&kfpatch(&root, &["multiuser", "off"]), 0);
-    let bin = temp.path().join("bin");
-    fs::create_dir(&bin).unwrap();
-    let log = temp.path().join("kubectl.log");
-
-    let run = reinstall_all(&root, &kubeconfig, &log, &bin);
-    assert_code(&run, 0);
-    assert_eq!(run.stderr, "");
+    let (_temp, log, run) = switch_off_and_reinstall_all(&cluster);
     let kept = [
         ("destinationrules.networking.istio.io", "v1alpha3", 10),
         ("gateways.networking.istio.io", "v1alpha3, v1beta1", 4),

@@ -70,8 +70,37 @@ pub fn run_in(root: &std::path::Path, args: &[&str]) -> (i32, String) {
     )
 }
 
-/// `kubectl kustomize DIR`, as documents; panics with kustomize's message when it fails.
-pub fn render(dir: &std::path::Path) -> Vec<yaml_serde::Value> {
+/// What a run of kfpatch printed, and its exit code.
+pub struct Run {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+impl Run {
+    pub fn of(output: std::process::Output) -> Run {
+        Run {
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            code: output.status.code().unwrap_or(-1),
+        }
+    }
+}
+
+/// `kfpatch -C dir ARGS` with nothing on stdin.
+pub fn kfpatch_in(dir: &std::path::Path, args: &[&str]) -> Run {
+    let output = kfpatch()
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run kfpatch");
+    Run::of(output)
+}
+
+/// `kubectl kustomize DIR`, as text; panics with kustomize's message when it fails.
+pub fn kustomize(dir: &std::path::Path) -> String {
     let output = std::process::Command::new("kubectl")
         .arg("kustomize")
         .arg(dir)
@@ -83,7 +112,27 @@ pub fn render(dir: &std::path::Path) -> Vec<yaml_serde::Value> {
         dir.display(),
         String::from_utf8_lossy(&output.stderr)
     );
-    let text = String::from_utf8(output.stdout).expect("utf-8 render");
+    String::from_utf8(output.stdout).expect("utf-8 render")
+}
+
+/// Extracts `paths` (everything when empty) of a whole-repository tarball in
+/// `../shared/kubeflow` into `into`.
+pub fn extract(tarball: &str, paths: &[&str], into: &std::path::Path) {
+    let archive = shared().join("kubeflow").join(tarball);
+    let status = std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(into)
+        .args(paths)
+        .status()
+        .expect("run tar");
+    assert!(status.success(), "tar -xzf {} failed", archive.display());
+}
+
+/// `kubectl kustomize DIR`, as documents; panics with kustomize's message when it fails.
+pub fn render(dir: &std::path::Path) -> Vec<yaml_serde::Value> {
+    let text = kustomize(dir);
     yaml_serde::Deserializer::from_str(&text)
         .map(|doc| serde::Deserialize::deserialize(doc).expect("rendered YAML"))
         .collect()
