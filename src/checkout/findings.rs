@@ -282,29 +282,31 @@ fn combinations(install: &Install, facts: &Facts<'_>, texts: &Texts) -> Vec<Find
             line,
             Some("\"serviceAccountName\""),
         );
-        if !multi && account == "default-editor" {
+        let (wrong, right, where_viewers_run) = if multi {
+            (
+                "kubeflow-pipelines-viewer",
+                "default-editor",
+                "the profile namespaces, which do not have it",
+            )
+        } else {
+            (
+                "default-editor",
+                "kubeflow-pipelines-viewer",
+                "the kubeflow namespace, where default-editor does not exist",
+            )
+        };
+        if account == wrong {
             out.push(finding(
                 install,
                 ui_config,
                 line,
                 column,
                 "viewer-account-wrong-mode",
-                "viewer-pod-template.json uses service account default-editor with MULTIUSER=false: TensorBoard viewer pods run in the kubeflow namespace, where default-editor does not exist, so they are never created".to_string(),
                 format!(
-                    "set \"serviceAccountName\": \"kubeflow-pipelines-viewer\", {}",
-                    switch_fix(wanted_mode)
+                    "viewer-pod-template.json uses service account {wrong} with MULTIUSER={mode}: TensorBoard viewer pods run in {where_viewers_run}, so they are never created"
                 ),
-            ));
-        } else if multi && account == "kubeflow-pipelines-viewer" {
-            out.push(finding(
-                install,
-                ui_config,
-                line,
-                column,
-                "viewer-account-wrong-mode",
-                "viewer-pod-template.json uses service account kubeflow-pipelines-viewer with MULTIUSER=true: TensorBoard viewer pods run in the profile namespaces, which do not have it, so they are never created".to_string(),
                 format!(
-                    "set \"serviceAccountName\": \"default-editor\", {}",
+                    "set \"serviceAccountName\": \"{right}\", {}",
                     switch_fix(wanted_mode)
                 ),
             ));
