@@ -791,6 +791,14 @@ fn switch_off_and_reinstall_all(cluster: &TestCluster) -> (tempfile::TempDir, Pa
 const ALL_KINDS_V1_8_1: &str = "    22 AuthorizationPolicy\n     5 Certificate\n     1 ClusterIssuer\n   120 ClusterRole\n    54 ClusterRoleBinding\n     9 ClusterServingRuntime\n     1 CompositeController\n    53 ConfigMap\n";
 const ALL_KINDS_V1_8_1_REST: &str = "    48 Deployment\n    10 DestinationRule\n    12 EnvoyFilter\n     4 Gateway\n     6 HorizontalPodAutoscaler\n     1 Image\n     5 Issuer\n    12 MutatingWebhookConfiguration\n     6 Namespace\n     3 PeerAuthentication\n     4 PersistentVolumeClaim\n     3 PodDisruptionBudget\n     1 PriorityClass\n     1 Profile\n    24 Role\n    24 RoleBinding\n    14 Secret\n    44 Service\n    43 ServiceAccount\n     2 StatefulSet\n    15 ValidatingWebhookConfiguration\n    10 VirtualService\n";
 
+/// `reinstall --target all` rendered once, asked kubectl its version once, and left the cluster
+/// switched off.
+fn assert_one_render_and_switched(cluster: &TestCluster, log: &Path) {
+    assert_eq!(calls(log, "kustomize"), 1, "renders");
+    assert_eq!(calls(log, "version"), 1, "kubectl version calls");
+    assert_switched_on_cluster(cluster);
+}
+
 /// After `kfpatch multiuser off`, the ConfigMap that ml-pipeline's envFrom names on the cluster
 /// is the switched one (facts §3: `589h5mkcgk`).
 fn assert_switched_on_cluster(cluster: &TestCluster) {
@@ -824,9 +832,7 @@ fn reinstall_all_v1_8_1_on_a_fresh_cluster() {
             "render:    example (--target all: the whole of example/)\nkustomize: kubectl kustomize (kustomize v5.5.0)\nobjects:   634 in N s\nsettings:  MULTIUSER=false in ConfigMap pipeline-api-server-config-589h5mkcgk, which ml-pipeline's envFrom names\ncontext: local\nserver:  https://127.0.0.1:16512\napply:   the render of example, client-side apply\nobjects: 634\n{ALL_KINDS_V1_8_1}    77 CustomResourceDefinition\n{ALL_KINDS_V1_8_1_REST}step 1/3 (77 CustomResourceDefinition, 6 Namespace): attempt 1/5: ok, 83 objects\nstep 2/3 (467 objects that need no CRD of this render): attempt 1/5: ok, 467 objects\nstep 3/3: the 13 CRDs it uses are Established (not waiting for the 64 others)\nstep 3/3 (84 custom resources): attempt 1/5: ok, 84 objects\napplied 634 objects in N s\nnot waiting for the rollout (--no-wait)\n"
         )
     );
-    assert_eq!(calls(&log, "kustomize"), 1, "renders");
-    assert_eq!(calls(&log, "version"), 1, "kubectl version calls");
-    assert_switched_on_cluster(&cluster);
+    assert_one_render_and_switched(&cluster, &log);
     // The CRD that cannot become Established here was applied, and was not waited for.
     assert_eq!(
         cluster.kubectl(&[
@@ -877,9 +883,7 @@ fn reinstall_all_v1_8_1_keeps_newer_istio_crds() {
             "render:    example (--target all: the whole of example/)\nkustomize: kubectl kustomize (kustomize v5.5.0)\nobjects:   634 in N s\nsettings:  MULTIUSER=false in ConfigMap pipeline-api-server-config-589h5mkcgk, which ml-pipeline's envFrom names\ncontext: local\nserver:  https://127.0.0.1:16515\napply:   the render of example, client-side apply\nobjects: 626\n{ALL_KINDS_V1_8_1}    69 CustomResourceDefinition\n{ALL_KINDS_V1_8_1_REST}kept:    8 CRDs as they are on the cluster, newer than the render's copies (which the API server would refuse):\n{kept_lines}step 1/3 (69 CustomResourceDefinition, 6 Namespace): attempt 1/5: ok, 75 objects\nstep 2/3 (467 objects that need no CRD of this render): attempt 1/5: ok, 467 objects\nstep 3/3: the 13 CRDs it uses are Established (not waiting for the 64 others)\nstep 3/3 (84 custom resources): attempt 1/5: ok, 84 objects\napplied 626 objects in N s\nnot waiting for the rollout (--no-wait)\n"
         )
     );
-    assert_eq!(calls(&log, "kustomize"), 1, "renders");
-    assert_eq!(calls(&log, "version"), 1, "kubectl version calls");
-    assert_switched_on_cluster(&cluster);
+    assert_one_render_and_switched(&cluster, &log);
     assert_eq!(
         cluster.kubectl(&[
             "get",
