@@ -379,6 +379,8 @@ fn sarif_report(render: &Render, report: &Report) -> Result<String> {
                 line: None,
                 column: None,
                 object: Some(format!("context {}", c.context)),
+                rule_index: None,
+                fingerprint: None,
             });
         }
         for f in &c.findings {
@@ -394,6 +396,8 @@ fn sarif_report(render: &Render, report: &Report) -> Result<String> {
                 line,
                 column: None,
                 object: Some(format!("context {}: {}", c.context, f.object)),
+                rule_index: None,
+                fingerprint: None,
             });
         }
     }

@@ -1,12 +1,14 @@
-//! `audit -o sarif` (SARIF 2.1.0, for GitHub code scanning) and `audit -o gitlab` (GitLab Code
-//! Quality). Both name files relative to the git repository root, as those services resolve them,
-//! give every finding kind a stable rule id (its `code`), and fingerprint findings by code, file
-//! and message, so a finding keeps its identity when lines move.
+//! `audit -o sarif` (SARIF 2.1.0, for GitHub code scanning: the rules and results, written by
+//! [`crate::output::sarif`]) and `audit -o gitlab` (GitLab Code Quality). Both name files
+//! relative to the git repository root, as those services resolve them, give every finding kind
+//! a stable rule id (its `code`), and fingerprint findings by code, file and message, so a
+//! finding keeps its identity when lines move.
 
 use serde_json::{Value, json};
 
 use crate::checkout::drift::Drift;
 use crate::checkout::finding::{Finding, Severity};
+use crate::output::sarif::{self, SarifResult};
 
 /// Every finding code with what it means, in the order of the README's "Findings" table (a test
 /// keeps the two, and docs/audit.schema.json, in step). `drift` is a file changed since
@@ -115,8 +117,8 @@ const HELP_URI: &str = concat!(
 );
 
 /// One thing to report, finding or drifted file, with its path from the repository root.
-struct Item<'a> {
-    rule: &'a str,
+struct Item {
+    rule: &'static str,
     level: Level,
     path: String,
     line: Option<usize>,
@@ -131,7 +133,7 @@ enum Level {
     Note,
 }
 
-fn items<'a>(findings: &'a [Finding], drift: Option<&'a Drift>, prefix: &str) -> Vec<Item<'a>> {
+fn items(findings: &[Finding], drift: Option<&Drift>, prefix: &str) -> Vec<Item> {
     let mut items: Vec<Item> = findings
         .iter()
         .map(|f| Item {
@@ -192,19 +194,6 @@ fn fingerprint(item: &Item) -> String {
     format!("{hash:016x}")
 }
 
-/// A relative path as a URI reference: every byte outside the unreserved set and `/` escaped.
-fn uri(path: &str) -> String {
-    let mut out = String::new();
-    for byte in path.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 /// The SARIF 2.1.0 log of an audit. `prefix`: the install's checkout relative to the repository
 /// root (`manifests/`, or empty).
 pub fn sarif(findings: &[Finding], drift: Option<&Drift>, prefix: &str) -> Value {
@@ -230,50 +219,30 @@ pub fn sarif(findings: &[Finding], drift: Option<&Drift>, prefix: &str) -> Value
             })
         })
         .collect();
-    let results: Vec<Value> = items(findings, drift, prefix)
+    let results: Vec<SarifResult> = items(findings, drift, prefix)
         .iter()
-        .map(|item| {
-            let index = RULES
-                .iter()
-                .position(|(id, _)| *id == item.rule)
-                .expect("every finding code has a rule (tested)");
-            let mut location = json!({ "artifactLocation": { "uri": uri(&item.path) } });
-            if let Some(line) = item.line {
-                let mut region = json!({ "startLine": line });
-                if let Some(column) = item.column {
-                    region["startColumn"] = json!(column);
-                }
-                location["region"] = region;
-            }
-            json!({
-                "ruleId": item.rule,
-                "ruleIndex": index,
-                "level": match item.level {
-                    Level::Error => "error",
-                    Level::Warning => "warning",
-                    Level::Note => "note",
-                },
-                "message": { "text": item.message },
-                "locations": [{ "physicalLocation": location }],
-                "partialFingerprints": { "kfpatch/v1": fingerprint(item) },
-            })
+        .map(|item| SarifResult {
+            rule: item.rule,
+            level: match item.level {
+                Level::Error => "error",
+                Level::Warning => "warning",
+                Level::Note => "note",
+            },
+            message: item.message.clone(),
+            file: sarif::uri(&item.path),
+            line: item.line,
+            column: item.column,
+            object: None,
+            rule_index: Some(
+                RULES
+                    .iter()
+                    .position(|(id, _)| *id == item.rule)
+                    .expect("every finding code has a rule (tested)"),
+            ),
+            fingerprint: Some(fingerprint(item)),
         })
         .collect();
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "kfpatch",
-                "version": env!("CARGO_PKG_VERSION"),
-                "semanticVersion": env!("CARGO_PKG_VERSION"),
-                "informationUri": env!("CARGO_PKG_REPOSITORY"),
-                "rules": rules,
-            }},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
-    })
+    sarif::document(Some(rules), &results)
 }
 
 /// The GitLab Code Quality report of an audit (a JSON array of issues).
@@ -337,12 +306,6 @@ mod tests {
             schema["items"]["properties"]["check_name"]["enum"],
             json!(rules)
         );
-    }
-
-    #[test]
-    fn uris_escape_what_a_uri_cannot_hold() {
-        assert_eq!(uri("a b/ü#1.env"), "a%20b/%C3%BC%231.env");
-        assert_eq!(uri("apps/pipeline/params.env"), "apps/pipeline/params.env");
     }
 
     #[test]
