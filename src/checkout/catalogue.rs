@@ -7,6 +7,7 @@
 
 use crate::checkout::install::Install;
 use crate::syntax::envfile::{EnvFile, KeyState, Malformed, parse_go_bool};
+use crate::syntax::strict;
 use crate::syntax::yamledit::{EnvList, YamlText, line_of};
 
 /// Multi-user mode on (upstream) or off (single-user).
@@ -347,19 +348,46 @@ pub enum Parsed<'a> {
 
 impl<'a> Parsed<'a> {
     pub fn parse(file: &str, shown: &str, text: &'a str) -> Result<Parsed<'a>, Problem> {
-        if file.ends_with(".env") {
+        let parsed = Parsed::parse_lenient(file, shown, text)?;
+        match parsed {
+            Parsed::Env(_) => Ok(parsed),
+            Parsed::Yaml(_) => parsed.checked(shown, strict::check(text)),
+        }
+    }
+
+    /// [`Parsed::parse`] without the strict YAML check, for a caller that runs
+    /// [`strict::check`] on the same text beside it and then passes its verdict to
+    /// [`Parsed::checked`].
+    pub fn parse_lenient(file: &str, shown: &str, text: &'a str) -> Result<Parsed<'a>, Problem> {
+        if !is_yaml(file) {
             return Ok(Parsed::Env(EnvFile::parse(text)));
         }
-        YamlText::parse(text).map(Parsed::Yaml).map_err(|e| {
-            let (line, message) = split_line(&e);
-            Problem {
-                file: shown.to_string(),
-                line,
-                code: "yaml-syntax",
-                message: format!("not valid YAML: {message}"),
-                fix: "repair the YAML (kustomize would refuse it too)".to_string(),
-            }
-        })
+        YamlText::parse_lenient(text)
+            .map(Parsed::Yaml)
+            .map_err(|e| yaml_problem(shown, &e))
+    }
+
+    /// `self`, or the problem the strict check found in its text (`strict`, its verdict).
+    pub fn checked(self, shown: &str, strict: Result<(), String>) -> Result<Parsed<'a>, Problem> {
+        strict.map_err(|e| yaml_problem(shown, &e))?;
+        Ok(self)
+    }
+}
+
+/// Whether `file` is read as YAML (and so is held to the strict check) rather than as an env
+/// file.
+pub fn is_yaml(file: &str) -> bool {
+    !file.ends_with(".env")
+}
+
+fn yaml_problem(shown: &str, e: &str) -> Problem {
+    let (line, message) = split_line(e);
+    Problem {
+        file: shown.to_string(),
+        line,
+        code: "yaml-syntax",
+        message: format!("not valid YAML: {message}"),
+        fix: "repair the YAML (kustomize would refuse it too)".to_string(),
     }
 }
 

@@ -9,10 +9,11 @@
 //! found by comparing tag targets with HEAD rather than with `git describe`, which walks history
 //! and costs tens of milliseconds on kubeflow/manifests.
 
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use git2::{ErrorCode, ObjectType, Repository};
+use git2::{ErrorCode, ObjectType, Repository, Tree};
 
 use crate::error::{Failure, Result};
 
@@ -105,15 +106,18 @@ impl Checkout {
     /// from HEAD's), never committed, or ignored. The file is hashed as a blob and compared by
     /// object id, so the committed blob is never inflated, and HEAD's tree is looked up once.
     pub fn tracked(&self, paths: &[PathBuf]) -> Vec<Tracked> {
-        let tree = self.repo.head().ok().and_then(|h| h.peel_to_tree().ok());
+        let mut folders = Folders {
+            root: self.repo.head().ok().and_then(|h| h.peel_to_tree().ok()),
+            below: Vec::new(),
+        };
         paths
             .iter()
             .map(|path| {
                 let rel = path.strip_prefix(&self.workdir).ok();
-                let committed = tree
-                    .as_ref()
-                    .zip(rel)
-                    .and_then(|(tree, rel)| Some(tree.get_path(rel).ok()?.id()));
+                let committed = rel.and_then(|rel| {
+                    let folder = folders.tree(&self.repo, rel.parent()?)?;
+                    Some(folder.get_name_bytes(rel.file_name()?.as_bytes())?.id())
+                });
                 match committed {
                     Some(id) => Tracked::Committed {
                         modified: git2::Oid::hash_file(ObjectType::Blob, path).ok() != Some(id),
@@ -145,6 +149,31 @@ impl Checkout {
 
     pub fn repository(&self) -> &Repository {
         &self.repo
+    }
+}
+
+/// HEAD's folders, each looked up once: the managed files share every folder down to the
+/// install, and a lookup from the root reads each of those trees again.
+struct Folders<'r> {
+    root: Option<Tree<'r>>,
+    below: Vec<(PathBuf, Option<Tree<'r>>)>,
+}
+
+impl<'r> Folders<'r> {
+    /// The tree of `folder` (relative to the work tree) at HEAD, if HEAD has that folder.
+    fn tree(&mut self, repo: &'r Repository, folder: &Path) -> Option<Tree<'r>> {
+        let Some(parent) = folder.parent() else {
+            return self.root.clone();
+        };
+        if let Some((_, known)) = self.below.iter().find(|(f, _)| f == folder) {
+            return known.clone();
+        }
+        let tree = self.tree(repo, parent).and_then(|parent| {
+            let entry = parent.get_name_bytes(folder.file_name()?.as_bytes())?;
+            entry.to_object(repo).ok()?.into_tree().ok()
+        });
+        self.below.push((folder.to_path_buf(), tree.clone()));
+        tree
     }
 }
 

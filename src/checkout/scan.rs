@@ -355,7 +355,9 @@ pub fn skip_for(install: &Install) -> Vec<PathBuf> {
 /// (a copy kustomize or Helm reads is UTF-8).
 pub(crate) fn read_bounded(path: &Path) -> Option<String> {
     let file = fs::File::open(path).ok()?;
-    let mut bytes = Vec::new();
+    // Sized from the file, the read takes two calls; grown from empty, it takes one per doubling.
+    let size = file.metadata().map_or(0, |m| m.len().min(READ_LIMIT));
+    let mut bytes = Vec::with_capacity(size as usize + 1);
     file.take(READ_LIMIT).read_to_end(&mut bytes).ok()?;
     match String::from_utf8(bytes) {
         Ok(text) => Some(text),

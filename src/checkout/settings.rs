@@ -11,6 +11,7 @@ use crate::checkout::git::{self, Tracked};
 use crate::checkout::install::Install;
 use crate::checkout::paths::relative;
 use crate::error::Result;
+use crate::syntax::strict;
 use std::path::{Path, PathBuf};
 
 /// Where one catalogue row stands.
@@ -174,13 +175,37 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
             texts.push((setting.file, shown, text));
         }
     }
+    // The strict YAML check costs about what the lossless parse does: it runs beside it.
+    let (lenient, verdicts) = std::thread::scope(|scope| {
+        let verdicts = scope.spawn(|| {
+            texts
+                .iter()
+                .map(|(file, _, text)| match text {
+                    Some(text) if catalogue::is_yaml(file) => strict::check(text),
+                    _ => Ok(()),
+                })
+                .collect::<Vec<_>>()
+        });
+        let lenient: Vec<_> = texts
+            .iter()
+            .map(|(file, shown, text)| {
+                text.as_deref()
+                    .map(|text| Parsed::parse_lenient(file, shown, text))
+            })
+            .collect();
+        let verdicts = verdicts
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (lenient, verdicts)
+    });
     let parsed: Vec<(
         &str,
         Option<std::result::Result<Parsed<'_>, catalogue::Problem>>,
     )> = texts
         .iter()
-        .map(|(file, shown, text)| {
-            let parsed = text.as_deref().map(|text| Parsed::parse(file, shown, text));
+        .zip(lenient.into_iter().zip(verdicts))
+        .map(|((file, shown, _), (lenient, strict))| {
+            let parsed = lenient.map(|lenient| lenient.and_then(|p| p.checked(shown, strict)));
             (*file, parsed)
         })
         .collect();

@@ -101,14 +101,13 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     let Some(install) = discover::find_optional(&root, cli.install.as_deref())? else {
         return remote_only(&root, args, io);
     };
-    // The repository, the scan around the install and the managed files are independent reads
-    // of the same tree; the first two run beside the parse, which is the longest.
-    let (rows, git, around, above) = std::thread::scope(|scope| {
-        let git = scope.spawn(|| git_views(&install));
-        let around = scope.spawn(|| surroundings::around(&install));
+    // The repository and the scan around the install are read beside the managed files, whose
+    // parse is the longest part of a `status` (and takes a second thread of its own).
+    let (rows, (git, around), above) = std::thread::scope(|scope| {
+        let side = scope.spawn(|| (git_views(&install), surroundings::around(&install)));
         let rows = rows(&install);
         let above = Above::of(&install);
-        (rows, joined(git), joined(around), above)
+        (rows, joined(side), above)
     });
     let rows = rows?;
     let mode = mode_word(&rows);
