@@ -50,7 +50,8 @@ pub(super) fn read_below(
         .map_err(failed)?;
     let meta = file.metadata().map_err(failed)?;
     check_kind(&meta, shown)?;
-    let mut bytes = Vec::new();
+    // Sized from the file, the read takes two calls; grown from empty, it takes one per doubling.
+    let mut bytes = Vec::with_capacity(meta.len().min(MAX_FILE) as usize + 1);
     file.take(MAX_FILE + 1)
         .read_to_end(&mut bytes)
         .map_err(failed)?;
@@ -165,9 +166,9 @@ fn too_large(shown: &str, len: u64) -> Failure {
     ))
 }
 
-/// Refuses `real` (canonical or not) unless it is inside the canonical `root`.
+/// Refuses `real` unless it is inside `root`; both are canonical (every caller has just resolved
+/// `real`, so resolving it again would only repeat a `readlink` per component).
 pub(super) fn ensure_inside(root: &Path, real: &Path, shown: &str) -> Result<()> {
-    let real = fs::canonicalize(real).unwrap_or_else(|_| real.to_path_buf());
     if real.starts_with(root) {
         Ok(())
     } else {
