@@ -94,8 +94,10 @@ pub fn load(dir: &Path, root: &Path) -> Option<Kustomization> {
         lines.section(key);
         for entry in strings(value.get(key)) {
             let line = lines.find(entry);
-            if let Ok(real) = dir.join(entry).canonicalize()
-                && real.is_dir()
+            // Most entries are files: one `stat` tells, before resolving a folder's real path.
+            let path = dir.join(entry);
+            if path.is_dir()
+                && let Ok(real) = path.canonicalize()
             {
                 bases.push((real, line));
             }
