@@ -20,7 +20,8 @@ mod support;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use kfpatch::checkout::catalogue::{self, CATALOGUE, Mode, Parsed, Scope};
+use kfpatch::checkout::catalogue::{self, CATALOGUE, Mode, Scope};
+use kfpatch::checkout::parsed::{self, Parsed};
 use kfpatch::edit::plan;
 use kfpatch::syntax::envfile::{EnvFile, KeyState};
 use kfpatch::syntax::yamledit::{self, YamlText};
@@ -148,7 +149,7 @@ fn exercise_env(text: &str) {
         let state = env.check_key(key);
         if let KeyState::Malformed(m) = &state {
             let _ = m.explain(key);
-            let _ = catalogue::malformed_problem("params.env", key, m).render();
+            let _ = parsed::malformed_problem("params.env", key, m).render();
         }
         for allow in [false, true] {
             let mut edited = env.clone();

@@ -16,9 +16,10 @@ use std::path::Path;
 use git2::{Delta, DiffOptions, ObjectType, Repository, Tree};
 use serde::Serialize;
 
-use crate::checkout::catalogue::{self, CATALOGUE, Parsed, Reading};
+use crate::checkout::catalogue::{self, CATALOGUE, Reading};
 use crate::checkout::git::Checkout;
 use crate::checkout::install::Install;
+use crate::checkout::parsed::Parsed;
 use crate::checkout::paths;
 use crate::error::{Failure, Result};
 use crate::syntax::envfile::EnvFile;

@@ -4,6 +4,7 @@
 
 use crate::checkout::catalogue;
 use crate::checkout::finding::{Finding, Severity, column_at};
+use crate::checkout::parsed;
 use crate::syntax::envfile::{EnvFile, KeyState, Malformed, normalise_key, parse_go_bool};
 
 /// Every key of a `.env` file that a ConfigMap cannot hold (Kubernetes allows `[-._a-zA-Z0-9]+`):
@@ -115,7 +116,7 @@ fn lint_env_shapes(
     let mut findings = Vec::new();
     for key in meant_keys(env) {
         if let KeyState::Malformed(m) = env.check_key(key) {
-            let mut problem = catalogue::malformed_problem(shown, key, &m);
+            let mut problem = parsed::malformed_problem(shown, key, &m);
             if known(key) {
                 let raw = env
                     .entries()

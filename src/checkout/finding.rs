@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::checkout::catalogue::Problem;
+use crate::checkout::parsed::Problem;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -187,7 +187,7 @@ fn read_version(root: &Path, dir: &Path) -> std::result::Result<Version, String>
         Ok(None) => return Err(format!("{shown} not found")),
         Err(e) => return Err(e.message),
     };
-    let text = crate::syntax::yamledit::without_bom(&text);
+    let text = crate::syntax::without_bom(&text);
     if let Some(version) = plain_app_version(text).and_then(Version::parse) {
         return Ok(version);
     }

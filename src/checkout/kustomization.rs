@@ -87,7 +87,7 @@ pub fn load(dir: &Path, root: &Path) -> Option<Kustomization> {
         .iter()
         .map(|name| dir.join(name))
         .find_map(|f| fs::read_to_string(&f).ok().map(|t| (f, t)))?;
-    let value: Value = yaml_serde::from_str(crate::syntax::yamledit::without_bom(&text)).ok()?;
+    let value: Value = yaml_serde::from_str(crate::syntax::without_bom(&text)).ok()?;
     let mut lines = Lines::new(&text);
     let mut bases = Vec::new();
     for key in ["resources", "bases", "components"] {

@@ -1,15 +1,16 @@
 //! The manifests checkout as it is on disk: what a KFP multi-user install is, its layout and
 //! release ([`install`], [`version`]), finding it ([`discover`], and [`locate`] for the install a
 //! command works on), reading its files safely ([`safe_read`]) and showing paths relative to the
-//! checkout ([`paths`]), which settings change together per release ([`catalogue`]), the folders
-//! of a tree, walked cheaply ([`walk`]), where each setting stands ([`settings`]), what would break
-//! on a cluster ([`findings`], made of [`finding`]s, with [`env_lint`] for the `.env` files), which
+//! checkout ([`paths`]), which settings change together per release ([`catalogue`]) and a managed
+//! file parsed once for them, with the problems it can have ([`parsed`]), the folders of a tree,
+//! walked cheaply ([`walk`]), where each setting stands ([`settings`]), what would break on a
+//! cluster ([`findings`], made of [`finding`]s, with [`env_lint`] for the `.env` files), which
 //! kustomization a command renders ([`targets`]), the kustomizations read offline
 //! ([`kustomization`]) that deploy the install ([`deploys`]), the overrides above it
 //! ([`overriding`], found by [`trace`]) and both as `status` and `audit` report them ([`above`]),
-//! the git repository that holds it ([`git`], [`drift`]), and what surrounds it: generated
-//! copies, remote bases, template generators ([`scan`], [`surroundings`]). Reads only: nothing
-//! here writes a file or runs a program.
+//! the git repository that holds it ([`git`], [`drift`]), and what surrounds it: generated copies,
+//! remote bases, template generators ([`scan`], [`surroundings`]). Reads only: nothing here writes
+//! a file or runs a program.
 
 pub mod above;
 pub mod catalogue;
@@ -24,6 +25,7 @@ pub mod install;
 pub mod kustomization;
 pub mod locate;
 pub mod overriding;
+pub mod parsed;
 pub mod paths;
 pub mod safe_read;
 pub mod scan;

@@ -4,11 +4,11 @@
 
 use serde::Serialize;
 
-use crate::checkout::catalogue::{
-    self, CATALOGUE, Mode, Parsed, Reading, Scope, holds, show_value,
-};
+use crate::checkout::catalogue::{self, CATALOGUE, Mode, Reading, Scope, holds, show_value};
 use crate::checkout::git::{self, Tracked};
 use crate::checkout::install::Install;
+use crate::checkout::parsed;
+use crate::checkout::parsed::Parsed;
 use crate::checkout::paths::relative;
 use crate::error::Result;
 use crate::syntax::strict;
@@ -181,7 +181,7 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
             texts
                 .iter()
                 .map(|(file, _, text)| match text {
-                    Some(text) if catalogue::is_yaml(file) => strict::check(text),
+                    Some(text) if parsed::is_yaml(file) => strict::check(text),
                     _ => Ok(()),
                 })
                 .collect::<Vec<_>>()
@@ -200,7 +200,7 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
     });
     let parsed: Vec<(
         &str,
-        Option<std::result::Result<Parsed<'_>, catalogue::Problem>>,
+        Option<std::result::Result<Parsed<'_>, parsed::Problem>>,
     )> = texts
         .iter()
         .zip(lenient.into_iter().zip(verdicts))
@@ -232,7 +232,7 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
             state.shown = "(file not present)".to_string();
             state.counts &= setting.file != "persistence-agent/params.env";
             if state.counts {
-                state.problem = Some(catalogue::missing_file(&shown_file, setting.file).render());
+                state.problem = Some(parsed::missing_file(&shown_file, setting.file).render());
             }
             out.push(state);
             continue;

@@ -11,14 +11,16 @@
 use std::path::Path;
 use std::rc::Rc;
 
-use crate::checkout::catalogue::{self, CATALOGUE, Parsed, Place, Reading, Setting};
+use crate::checkout::catalogue::{self, CATALOGUE, Place, Reading, Setting};
 use crate::checkout::deploys::{Deploy, Graph};
 use crate::checkout::install::Install;
 use crate::checkout::kustomization::{Behavior, Kustomization, PatchSource};
 use crate::checkout::overriding::{Editor, Given, Override, VIEWER_CONFIGMAP, VIEWER_KEY};
+use crate::checkout::parsed::Parsed;
 use crate::checkout::paths::relative;
 use crate::syntax::envfile::{EnvFile, KeyState};
-use crate::syntax::yamledit::{YamlText, line_of, without_bom};
+use crate::syntax::without_bom;
+use crate::syntax::yamledit::{YamlText, line_of};
 
 const UI_DEPLOYMENT: &str = "ml-pipeline-ui";
 

@@ -16,9 +16,10 @@ pub use json::{
     KeyValue, RenderedJson, UiJson,
 };
 
-use crate::checkout::catalogue::{self, CATALOGUE, Parsed, Place, Reading, Setting, show_value};
+use crate::checkout::catalogue::{self, CATALOGUE, Place, Reading, Setting, show_value};
 use crate::checkout::install::{Install, PARAMS_ENV};
 use crate::checkout::overriding::{Given, Override};
+use crate::checkout::parsed::Parsed;
 use crate::cluster::objects::Object;
 use crate::cluster::prune::API_SERVER_CONFIG_PREFIX;
 use crate::error::Result;

@@ -8,11 +8,12 @@
 //! the intended settings before the plan is returned.
 
 use crate::checkout::catalogue::{
-    self, API_SERVER_KEYS, CATALOGUE, Mode, Parsed, Place, Problem, Reading, Scope, Setting, holds,
-    show_value,
+    self, API_SERVER_KEYS, CATALOGUE, Mode, Place, Reading, Scope, Setting, holds, show_value,
 };
 use crate::checkout::env_lint;
 use crate::checkout::install::{Install, PARAMS_ENV};
+use crate::checkout::parsed;
+use crate::checkout::parsed::{Parsed, Problem};
 use crate::edit::splice;
 use crate::edit::write::{self, FilePlan};
 use crate::error::{Failure, Result};
@@ -91,7 +92,7 @@ pub fn switch(install: &Install, mode: Mode, scope: Scope) -> Result<Plan> {
                     message: "this release has no persistence-agent/params.env".to_string(),
                 });
             } else {
-                problems.push(catalogue::missing_file(&shown, file));
+                problems.push(parsed::missing_file(&shown, file));
             }
             continue;
         };
@@ -420,7 +421,7 @@ pub fn set(install: &Install, pairs: &[(String, String)], allow_unknown: bool) -
             KeyState::Absent => (text.lines().count() + 1, None, false),
         };
         env.set(key, value, true)
-            .map_err(|m| problems_failure(&[catalogue::malformed_problem(&shown, key, &m)]))?;
+            .map_err(|m| problems_failure(&[parsed::malformed_problem(&shown, key, &m)]))?;
         plan.changes.push(Change {
             file: PARAMS_ENV.to_string(),
             line,

@@ -2,9 +2,8 @@
 //! model, or byte splices into the YAML text with the leaf changes they must cause (which
 //! [`crate::syntax::yamledit::verify`] checks before a plan is returned).
 
-use crate::checkout::catalogue::{
-    Place, Problem, Setting, malformed_problem, shape_problem, viewer_account,
-};
+use crate::checkout::catalogue::{Place, Setting, viewer_account};
+use crate::checkout::parsed::{Problem, malformed_problem, shape_problem};
 use crate::syntax::envfile::EnvFile;
 use crate::syntax::yamledit::{
     self, EnvList, LeafChange, Splice, YamlText, document_index, env_leaf, reindent, scalar_like,

@@ -10,9 +10,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::checkout::catalogue::{self, CATALOGUE, Parsed, Place, Reading, Setting, holds};
+use crate::checkout::catalogue::{self, CATALOGUE, Place, Reading, Setting, holds};
 use crate::checkout::git::{self, Tracked};
 use crate::checkout::install::Install;
+use crate::checkout::parsed::Parsed;
 use crate::edit::splice;
 use crate::error::{Failure, Result};
 use crate::interrupt;

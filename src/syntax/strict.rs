@@ -18,7 +18,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::yamledit::without_bom;
+use super::without_bom;
 
 /// `Err("line N: message")` when kustomize's YAML reader would refuse `text`.
 pub fn check(text: &str) -> Result<(), String> {

@@ -16,7 +16,7 @@ use std::ops::Range;
 use rowan::ast::AstNode;
 use yaml_edit::{YamlFile, YamlNode};
 
-use super::strict;
+use super::{strict, without_bom};
 
 /// Bytes `range` of a text become `replacement`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -441,12 +441,6 @@ pub fn document_index(text: &str, kind: &str, name: &str) -> Option<usize> {
         }
     }
     None
-}
-
-/// `text` without a leading UTF-8 byte-order mark, which kustomize skips and yaml_serde misreads
-/// as the start of a second document.
-pub fn without_bom(text: &str) -> &str {
-    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 /// The quoted-string form [`leaves`] uses for a string leaf.
