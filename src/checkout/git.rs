@@ -9,17 +9,20 @@
 //! found by comparing tag targets with HEAD rather than with `git describe`, which walks history
 //! and costs tens of milliseconds on kubeflow/manifests.
 
+use std::cell::OnceCell;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use git2::{ErrorCode, ObjectType, Repository, Tree};
+use git2::{ErrorCode, ObjectType, Oid, Repository, Tree};
 
 use crate::error::{Failure, Result};
 
 pub struct Checkout {
     repo: Repository,
     workdir: PathBuf,
+    /// HEAD's commit, resolved once: each resolution reads HEAD, the branch ref and the config.
+    head: OnceCell<Option<Oid>>,
 }
 
 impl Checkout {
@@ -42,17 +45,30 @@ impl Checkout {
         };
         let workdir = std::fs::canonicalize(workdir)
             .map_err(|e| Failure::io("open the git work tree", workdir, &e))?;
-        Ok(Some(Checkout { repo, workdir }))
+        Ok(Some(Checkout {
+            repo,
+            workdir,
+            head: OnceCell::new(),
+        }))
     }
 
     pub fn workdir(&self) -> &Path {
         &self.workdir
     }
 
+    fn head_commit(&self) -> Option<Oid> {
+        *self
+            .head
+            .get_or_init(|| Some(self.repo.head().ok()?.peel_to_commit().ok()?.id()))
+    }
+
+    fn head_tree(&self) -> Option<Tree<'_>> {
+        self.repo.find_commit(self.head_commit()?).ok()?.tree().ok()
+    }
+
     /// HEAD's commit id (full), or `None` in a repository without commits.
     pub fn head(&self) -> Option<String> {
-        let commit = self.repo.head().ok()?.peel_to_commit().ok()?;
-        Some(commit.id().to_string())
+        self.head_commit().map(|id| id.to_string())
     }
 
     /// A tag pointing at HEAD (the first by name), if any.
@@ -63,7 +79,7 @@ impl Checkout {
     /// header tells which one a loose ref is. A fork's HEAD is usually not tagged, so every tag
     /// is looked at: this keeps that case as cheap as the tagged one.
     pub fn head_tag(&self) -> Option<String> {
-        let head = self.repo.head().ok()?.peel_to_commit().ok()?.id();
+        let head = self.head_commit()?;
         let odb = self.repo.odb().ok()?;
         let mut found: Option<String> = None;
         for reference in self.repo.references_glob("refs/tags/*").ok()?.flatten() {
@@ -96,7 +112,7 @@ impl Checkout {
     /// have it (untracked or new) or the repository has no commits.
     pub fn at_head(&self, path: &Path) -> Option<Vec<u8>> {
         let rel = path.strip_prefix(&self.workdir).ok()?;
-        let tree = self.repo.head().ok()?.peel_to_tree().ok()?;
+        let tree = self.head_tree()?;
         let entry = tree.get_path(rel).ok()?;
         let blob = entry.to_object(&self.repo).ok()?.peel_to_blob().ok()?;
         Some(blob.content().to_vec())
@@ -107,7 +123,7 @@ impl Checkout {
     /// object id, so the committed blob is never inflated, and HEAD's tree is looked up once.
     pub fn tracked(&self, paths: &[PathBuf]) -> Vec<Tracked> {
         let mut folders = Folders {
-            root: self.repo.head().ok().and_then(|h| h.peel_to_tree().ok()),
+            root: self.head_tree(),
             below: Vec::new(),
         };
         paths
