@@ -35,7 +35,7 @@ fn install() {
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
     };
-    std::thread::spawn(move || {
+    let waiter = std::thread::Builder::new().spawn(move || {
         loop {
             let mut signal = 0;
             // SAFETY: `set` is an initialised signal set; `signal` is a valid out-pointer.
@@ -44,6 +44,17 @@ fn install() {
             }
         }
     });
+    if waiter.is_err() {
+        // No thread to wait for the signals (a process limit): they keep their default action
+        // and end the run at once, rather than being blocked for good. Without the hooks no
+        // file is half written still (each is renamed into place whole), but a write of several
+        // files stopped between two renames is not put back, and a temp file stays until the
+        // next run removes it.
+        // SAFETY: as above, on this thread's signal mask.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        }
+    }
 }
 
 /// Registers `hook` (once per hook) to run when a signal interrupts the run. Call it before

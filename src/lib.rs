@@ -4,6 +4,8 @@
 //! One folder per concern, each layer using only the ones listed before it:
 //! - [`error`]: the one error type and the exit codes; [`interrupt`]: what SIGINT, SIGTERM and
 //!   SIGHUP undo before kfpatch exits (the layers that own something to undo register with it);
+//!   [`parallel`]: work beside the caller's on a second thread, or after it when the system
+//!   refuses one;
 //! - [`output`]: what the user sees and answers (writers, colour, progress, the safety prompt);
 //! - [`syntax`]: the lossless `.env` and YAML models, which know nothing of Kubeflow;
 //! - [`checkout`]: the manifests checkout: finding installs, releases, the catalogue of settings
@@ -21,4 +23,5 @@ pub mod edit;
 pub mod error;
 pub mod interrupt;
 pub mod output;
+pub mod parallel;
 pub mod syntax;

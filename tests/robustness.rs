@@ -662,6 +662,63 @@ fn a_file_whose_owner_cannot_be_kept_is_not_replaced() {
     assert_eq!(owners_before, owners_after);
 }
 
+/// A process limit (`ulimit -u`, a container's pids limit) that refuses every new thread and
+/// process: the reads and the write run in one thread with the same result, and a render says
+/// which limit it hit instead of asking to install kubectl.
+#[test]
+#[ignore = "needs root; run by .ci/run"]
+fn a_process_limit_that_refuses_threads_changes_nothing_but_the_speed() {
+    need_root();
+    let (_temp, root, dir) = checkout();
+    let unlimited: Vec<Ran> = [["status"], ["audit"]]
+        .iter()
+        .map(|args| kfpatch(&root, args, &[]))
+        .collect();
+    chown_tree(&root, 65534, 65534);
+    open_path_for_nobody(&root);
+    let limited = |args: &[&str]| {
+        let output = Command::new("prlimit")
+            .args(["--nproc=1:1", "setpriv", "--reuid=65534", "--regid=65534"])
+            .args(["--clear-groups", "--inh-caps=-all"])
+            .arg(env!("CARGO_BIN_EXE_kfpatch"))
+            .arg("-C")
+            .arg(&root)
+            .args(["--color", "never"])
+            .args(args)
+            .output()
+            .expect("prlimit setpriv kfpatch");
+        let shown = |bytes: &[u8]| shown(&root, &String::from_utf8_lossy(bytes));
+        (
+            output.status.code(),
+            shown(&output.stdout),
+            shown(&output.stderr),
+        )
+    };
+    for (args, free) in [["status"], ["audit"]].iter().zip(&unlimited) {
+        assert_eq!(
+            limited(args),
+            (Some(free.code), free.stdout.clone(), free.stderr.clone()),
+            "{args:?}"
+        );
+    }
+    let (code, _, stderr) = limited(&["multiuser", "off"]);
+    assert_eq!((code, stderr.as_str()), (Some(0), ""));
+    assert!(
+        fs::read_to_string(params(&dir))
+            .expect("read")
+            .starts_with("MULTIUSER=false\n")
+    );
+    let target = dir.display().to_string();
+    assert_eq!(
+        limited(&["render", "--target", &target]),
+        (
+            Some(2),
+            String::new(),
+            "kfpatch: error: cannot run kubectl: the system refused a new process or thread (Resource temporarily unavailable (os error 11)), so a process limit is reached (ulimit -u, or a container's pids limit); raise it, or run fewer programs at once\n".to_string()
+        )
+    );
+}
+
 #[test]
 #[ignore = "needs root; run by .ci/run"]
 fn a_device_node_is_named_and_never_opened() {

@@ -11,6 +11,7 @@ use crate::checkout::parsed;
 use crate::checkout::parsed::Parsed;
 use crate::checkout::paths::relative;
 use crate::error::Result;
+use crate::parallel;
 use crate::syntax::strict;
 use std::path::{Path, PathBuf};
 
@@ -176,8 +177,8 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
         }
     }
     // The strict YAML check costs about what the lossless parse does: it runs beside it.
-    let (lenient, verdicts) = std::thread::scope(|scope| {
-        let verdicts = scope.spawn(|| {
+    let (verdicts, lenient) = parallel::beside(
+        || {
             texts
                 .iter()
                 .map(|(file, _, text)| match text {
@@ -185,19 +186,17 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
                     _ => Ok(()),
                 })
                 .collect::<Vec<_>>()
-        });
-        let lenient: Vec<_> = texts
-            .iter()
-            .map(|(file, shown, text)| {
-                text.as_deref()
-                    .map(|text| Parsed::parse_lenient(file, shown, text))
-            })
-            .collect();
-        let verdicts = verdicts
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (lenient, verdicts)
-    });
+        },
+        || {
+            texts
+                .iter()
+                .map(|(file, shown, text)| {
+                    text.as_deref()
+                        .map(|text| Parsed::parse_lenient(file, shown, text))
+                })
+                .collect::<Vec<_>>()
+        },
+    );
     let parsed: Vec<(
         &str,
         Option<std::result::Result<Parsed<'_>, parsed::Problem>>,

@@ -71,8 +71,10 @@ impl Kubectl {
             tick,
         )
         .map_err(|e| {
-            Failure::new(format!(
-                "cannot run kubectl: {e}; install kubectl (v1.26 or later) and put it on PATH"
+            Failure::new(process::cannot_run(
+                "kubectl",
+                &e,
+                "install kubectl (v1.26 or later) and put it on PATH",
             ))
         })?;
         if ran.timed_out {

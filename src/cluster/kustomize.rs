@@ -44,15 +44,23 @@ struct VersionQuery {
 
 impl VersionQuery {
     fn start(program: &str, deadline: Instant, limit: &str) -> VersionQuery {
-        let (program, limit) = (program.to_string(), limit.to_string());
+        let (owned_program, owned_limit) = (program.to_string(), limit.to_string());
         // Before the thread starts, so that it inherits the blocked signals.
         process::prepare();
-        VersionQuery {
-            running: RefCell::new(Some(thread::spawn(move || {
-                known_version(&program, deadline, &limit)
-            }))),
+        let query = VersionQuery {
+            running: RefCell::new(None),
             answer: OnceCell::new(),
+        };
+        match thread::Builder::new()
+            .spawn(move || known_version(&owned_program, deadline, &owned_limit))
+        {
+            Ok(running) => *query.running.borrow_mut() = Some(running),
+            // No thread (a process limit): the question is asked here, before the render.
+            Err(_) => {
+                let _ = query.answer.set(known_version(program, deadline, limit));
+            }
         }
+        query
     }
 
     fn get(&self) -> &VersionOutcome {
@@ -135,9 +143,10 @@ impl Kustomize {
         let mut args: Vec<String> = self.args.clone();
         args.push(dir.display().to_string());
         let ran = process::run(&self.program, &args, None, Some(deadline), tick).map_err(|e| {
-            Failure::new(format!(
-                "cannot run {}: {e}; install kustomize or kubectl, or name another with --kustomize CMD",
-                self.program
+            Failure::new(process::cannot_run(
+                &self.program,
+                &e,
+                "install kustomize or kubectl, or name another with --kustomize CMD",
             ))
         })?;
         if ran.timed_out {

@@ -10,7 +10,7 @@
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Mutex, MutexGuard};
 use std::thread;
@@ -116,21 +116,22 @@ pub fn run<S: AsRef<OsStr>>(
         child
     };
     let group = child.id() as i32;
-    // Writing and reading happen on threads: a child that fills one pipe while kfpatch writes
-    // the other would otherwise deadlock.
-    if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
-        let input = input.to_vec();
-        thread::spawn(move || {
-            // A child that exits early closes the pipe; its exit code tells what happened.
-            let _ = pipe.write_all(&input);
-        });
-    }
-    let stdout = child.stdout.take().map(reader);
-    let stderr = child.stderr.take().map(reader);
     let (exited, exit) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = exited.send(child.wait());
+    let plumbing = plumb(&mut child, stdin).and_then(|pipes| {
+        let waiter = thread::Builder::new().spawn(move || {
+            let _ = exited.send(child.wait());
+        });
+        waiter.map(|_| pipes)
     });
+    let (stdout, stderr) = match plumbing {
+        Ok(pipes) => pipes,
+        Err(e) => {
+            // A process limit let the child start but not the threads that feed and read it.
+            kill_group(group);
+            groups().retain(|g| *g != group);
+            return Err(e);
+        }
+    };
     let mut timed_out = false;
     let status = loop {
         let wait = deadline.map_or(TICK, |d| {
@@ -171,14 +172,45 @@ pub fn run<S: AsRef<OsStr>>(
     })
 }
 
-fn reader(mut pipe: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+/// Why `program` could not be run, and what to do: `fix` when it is missing or not executable,
+/// or the process limit when the system refused the process or one of its threads (`EAGAIN`),
+/// where installing anything would not help.
+pub fn cannot_run(program: &str, e: &std::io::Error, fix: &str) -> String {
+    if e.kind() == std::io::ErrorKind::WouldBlock {
+        format!(
+            "cannot run {program}: the system refused a new process or thread ({e}), so a process limit is reached (ulimit -u, or a container's pids limit); raise it, or run fewer programs at once"
+        )
+    } else {
+        format!("cannot run {program}: {e}; {fix}")
+    }
+}
+
+/// What a reader thread hands over when the pipe closes.
+type Collected = Option<mpsc::Receiver<Vec<u8>>>;
+
+/// Writing and reading happen on threads: a child that fills one pipe while kfpatch writes the
+/// other would otherwise deadlock. The error is a thread that could not start.
+fn plumb(child: &mut Child, stdin: Option<&[u8]>) -> std::io::Result<(Collected, Collected)> {
+    if let (Some(mut pipe), Some(input)) = (child.stdin.take(), stdin) {
+        let input = input.to_vec();
+        thread::Builder::new().spawn(move || {
+            // A child that exits early closes the pipe; its exit code tells what happened.
+            let _ = pipe.write_all(&input);
+        })?;
+    }
+    let stdout = child.stdout.take().map(reader).transpose()?;
+    let stderr = child.stderr.take().map(reader).transpose()?;
+    Ok((stdout, stderr))
+}
+
+fn reader(mut pipe: impl Read + Send + 'static) -> std::io::Result<mpsc::Receiver<Vec<u8>>> {
     let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
+    thread::Builder::new().spawn(move || {
         let mut bytes = Vec::new();
         let _ = pipe.read_to_end(&mut bytes);
         let _ = tx.send(bytes);
-    });
-    rx
+    })?;
+    Ok(rx)
 }
 
 /// `--timeout DURATION` as a duration.

@@ -20,6 +20,7 @@ use crate::checkout::{scan, surroundings};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::error::{Failure, Result};
 use crate::output::{Output, location, to_json, to_yaml, write_out};
+use crate::parallel;
 use std::path::Path;
 
 /// `status -o json` (docs/status.schema.json).
@@ -103,12 +104,10 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     };
     // The repository and the scan around the install are read beside the managed files, whose
     // parse is the longest part of a `status` (and takes a second thread of its own).
-    let (rows, (git, around), above) = std::thread::scope(|scope| {
-        let side = scope.spawn(|| (git_views(&install), surroundings::around(&install)));
-        let rows = rows(&install);
-        let above = Above::of(&install);
-        (rows, joined(side), above)
-    });
+    let ((git, around), (rows, above)) = parallel::beside(
+        || (git_views(&install), surroundings::around(&install)),
+        || (rows(&install), Above::of(&install)),
+    );
     let rows = rows?;
     let mode = mode_word(&rows);
     if args.format != StatusFormat::Text {
@@ -179,13 +178,6 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     text.push_str(&surroundings::status_text(&around, mode));
     write_out(io, &text)?;
     problems_result(&rows)
-}
-
-/// A scoped thread's result; its panic goes on in this thread, as if the work had run here.
-fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
-    handle
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// `status` in a checkout without an install: the remote bases its KFP comes from, or the error
