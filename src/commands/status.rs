@@ -15,8 +15,7 @@ use crate::checkout::overriding::OverrideJson;
 use crate::checkout::settings::{
     GitState, GitView, InstallJson, JSON_SCHEMA, RowState, git_views, mode_word, overall_mode, rows,
 };
-use crate::checkout::{discover, paths};
-use crate::checkout::{scan, surroundings};
+use crate::checkout::{discover, paths, scan, surroundings};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::error::{Failure, Result};
 use crate::output::{Output, location, to_json, to_yaml, write_out};

@@ -12,8 +12,7 @@ use crate::checkout::catalogue::{
 };
 use crate::checkout::env_lint;
 use crate::checkout::install::{Install, PARAMS_ENV};
-use crate::checkout::parsed;
-use crate::checkout::parsed::{Parsed, Problem};
+use crate::checkout::parsed::{self, Parsed, Problem};
 use crate::edit::splice;
 use crate::edit::write::{self, FilePlan};
 use crate::error::{Failure, Result};
