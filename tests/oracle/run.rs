@@ -243,14 +243,12 @@ impl Oracle {
             let result = built.remove(dir).expect("rendered");
             let reads = walk::Graph::new(&root).reachable(dir);
             let plugin_reached = files.plugin_dirs.iter().any(|p| reads.contains(p));
-            problems.extend(check::compare(
-                dir,
-                entry,
-                &result,
-                plugin_reached,
-                &mut tally,
-            ));
-            shown.push_str(&describe(dir, entry, &result));
+            let found = check::compare(dir, entry, &result, plugin_reached, &mut tally);
+            // Only the kustomizations that disagree: the others would bury them.
+            if !found.is_empty() {
+                shown.push_str(&describe(dir, entry, &result));
+            }
+            problems.extend(found);
         }
         Outcome {
             problems,
