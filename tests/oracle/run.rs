@@ -231,6 +231,9 @@ impl Oracle {
                 problems.push(format!(
                     "{dir}: kfpatch does not list it in 'deploying', and its build reads the install"
                 ));
+                if let Some(result) = built.get(dir) {
+                    shown.push_str(&describe(dir, &Value::Null, result));
+                }
             }
         }
         for (dir, entry) in &listed {
