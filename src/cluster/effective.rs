@@ -87,7 +87,7 @@ pub enum Rendered {
 }
 
 impl Rendered {
-    fn json(&self) -> RenderedJson {
+    pub fn json(&self) -> RenderedJson {
         let (state, value) = match self {
             Rendered::Literal(v) => ("literal", Some(v.clone())),
             Rendered::ValueFrom(from) => ("value-from", Some(from.clone())),

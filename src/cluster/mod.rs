@@ -17,6 +17,7 @@ pub mod diagnose;
 pub mod effective;
 pub mod kubectl;
 pub mod kustomize;
+pub mod kustomize_model;
 pub mod live;
 pub mod livecheck;
 pub mod objects;

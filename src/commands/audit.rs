@@ -37,6 +37,7 @@ use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
 use crate::checkout::{discover, paths};
 use crate::checkout::{scan, surroundings};
 use crate::cli::{AuditArgs, AuditFormat, Cli, OnOff};
+use crate::cluster::kustomize_model::{self, deploying};
 use crate::edit::{overlay, overlay_files, remote_overlay};
 use crate::error::{Failure, Result};
 use crate::output::{Output, location, to_json, to_yaml, write_out};
@@ -145,6 +146,21 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
     let mode = settings::mode_word(&rows);
     let around = surroundings::around(&install);
     let mut findings = findings;
+    let want = match (expect, mode) {
+        (Some(m), _) => Some((m, "--expect wants")),
+        (None, "on") => Some((Mode::On, "the install's files say")),
+        (None, "off") => Some((Mode::Off, "the install's files say")),
+        _ => None,
+    };
+    let deploying = deploying::deploying(&install);
+    for f in kustomize_model::findings::findings(&deploying, want, install.version.as_ref().ok()) {
+        let known = findings
+            .iter()
+            .any(|k| (&k.file, k.line) == (&f.file, f.line));
+        if !known {
+            findings.push(f);
+        }
+    }
     findings.extend(surroundings::copy_findings(&around, mode));
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));

@@ -17,6 +17,8 @@ use crate::checkout::settings::{
 };
 use crate::checkout::{discover, paths, scan, surroundings};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
+use crate::cluster::kustomize_model::json::DeployingJson;
+use crate::cluster::kustomize_model::{self, deploying};
 use crate::error::{Failure, Result};
 use crate::output::{Output, location, to_json, to_yaml, write_out};
 use crate::parallel;
@@ -43,6 +45,8 @@ struct StatusJson {
     remote_bases: Vec<surroundings::RemoteJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     template_generator: Option<surroundings::GeneratorJson>,
+    /// Every kustomization that deploys the install, with what the cluster gets from it.
+    deploying: Vec<DeployingJson>,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,9 +107,15 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     };
     // The repository and the scan around the install are read beside the managed files, whose
     // parse is the longest part of a `status` (and takes a second thread of its own).
-    let ((git, around), (rows, above)) = parallel::beside(
+    let ((git, around), (rows, above, deploying)) = parallel::beside(
         || (git_views(&install), surroundings::around(&install)),
-        || (rows(&install), Above::of(&install)),
+        || {
+            (
+                rows(&install),
+                Above::of(&install),
+                deploying::deploying(&install),
+            )
+        },
     );
     let rows = rows?;
     let mode = mode_word(&rows);
@@ -124,6 +134,7 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
             generated_copies: surroundings::copies_json(&around, mode),
             remote_bases: surroundings::remote_json(&around.found.remote),
             template_generator: surroundings::generator_json(&around),
+            deploying: deploying.iter().map(DeployingJson::of).collect(),
         };
         let text = match args.format {
             StatusFormat::Yaml => to_yaml(&report)?,
@@ -174,6 +185,20 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
             text.push_str(&format!("  {line}\n"));
         }
     }
+    let want = match mode {
+        "on" => Some((Mode::On, "the install's files say")),
+        "off" => Some((Mode::Off, "the install's files say")),
+        _ => None,
+    };
+    let said = kustomize_model::findings::findings(&deploying, want, install.version.as_ref().ok());
+    if !said.is_empty() {
+        text.push_str(
+            "deploying kustomizations (what kubectl kustomize of each gives the cluster):\n",
+        );
+        for f in &said {
+            text.push_str(&format!("  {}  {}\n", location(&f.file, f.line), f.message));
+        }
+    }
     text.push_str(&surroundings::status_text(&around, mode));
     write_out(io, &text)?;
     problems_result(&rows)
@@ -198,6 +223,7 @@ fn remote_only(root: &Path, args: &StatusArgs, io: &mut Output<'_>) -> Result<i3
             generated_copies: Vec::new(),
             remote_bases: surroundings::remote_json(&remote),
             template_generator: None,
+            deploying: Vec::new(),
         };
         let text = match args.format {
             StatusFormat::Yaml => to_yaml(&report)?,

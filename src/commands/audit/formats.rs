@@ -79,6 +79,14 @@ pub const RULES: &[(&str, &str)] = &[
         "--expect: a setting holds the other mode's value",
     ),
     (
+        "cannot-trace",
+        "kfpatch cannot tell offline what a deploying kustomization gives the cluster",
+    ),
+    (
+        "deployed-value-differs",
+        "a deploying kustomization gives a setting the other mode's value",
+    ),
+    (
         "expect-customised",
         "--expect: a setting holds neither mode's upstream value",
     ),

@@ -1,0 +1,503 @@
+//! Evaluating kustomizations into the objects that hold managed settings, each folder once
+//! (memoised, in post-order without recursion, so a chain of any depth costs its length): a
+//! folder's resources and bases, then its generators, then its components, then its transformers
+//! in kustomize's order (strategic merge patches, patches, namespace, prefix and suffix, labels
+//! and annotations, JSON 6902 patches). Only ConfigMaps and the KFP Deployments are kept: nothing
+//! else holds or changes a managed setting.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use yaml_serde::{Mapping, Value};
+
+use super::{CannotTrace, Loaded, load};
+use crate::checkout::catalogue::{CATALOGUE, Place};
+use crate::checkout::paths::relative;
+use crate::cluster::decode;
+use crate::cluster::effective::Rendered;
+use crate::cluster::kustomize::is_remote;
+use crate::cluster::objects::Object;
+
+/// The words of a refusal that follows from an object missing from the build.
+pub const MISSING: &str = "to patch: kustomize refuses the build";
+pub const MISSING_MERGE: &str = "does not exist: kustomize refuses to merge or replace it";
+
+/// Components within components deeper than this are refused (kustomize would loop on a cycle).
+const MAX_COMPONENT_DEPTH: usize = 64;
+
+/// One object as the model carries it.
+#[derive(Debug, Clone)]
+pub struct Res {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    /// Every name and namespace it had before (kustomize matches patches by any of them).
+    pub prev_names: Vec<String>,
+    pub prev_namespaces: Vec<Option<String>>,
+    pub value: Value,
+    /// A generated ConfigMap whose name gets kustomize's hash suffix at the end of the build.
+    pub needs_hash: bool,
+}
+
+impl Res {
+    pub(super) fn of(value: Value) -> Option<Res> {
+        let s = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
+        let meta = value.get("metadata");
+        let m = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str);
+        Some(Res {
+            api_version: s("apiVersion").unwrap_or_default(),
+            kind: s("kind")?,
+            name: m("name")?.to_string(),
+            namespace: m("namespace").map(str::to_string),
+            prev_names: Vec::new(),
+            prev_namespaces: Vec::new(),
+            needs_hash: false,
+            value,
+        })
+    }
+
+    pub(super) fn names(&self) -> Vec<&str> {
+        std::iter::once(self.name.as_str())
+            .chain(self.prev_names.iter().map(String::as_str))
+            .collect()
+    }
+
+    pub(super) fn namespaces(&self) -> Vec<Option<&str>> {
+        std::iter::once(self.namespace.as_deref())
+            .chain(self.prev_namespaces.iter().map(Option::as_deref))
+            .collect()
+    }
+
+    pub(super) fn set_meta(&mut self, key: &str, v: &str) {
+        if let Some(m) = self
+            .value
+            .get_mut("metadata")
+            .and_then(Value::as_mapping_mut)
+        {
+            m.insert(Value::from(key), Value::from(v));
+        }
+    }
+
+    pub fn object(&self) -> Object {
+        Object {
+            api_version: self.api_version.clone(),
+            kind: self.kind.clone(),
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            text: String::new(),
+            value: self.value.clone(),
+            line: 0,
+        }
+    }
+}
+
+/// Whether an object can hold or feed a managed setting: a ConfigMap, or a Deployment whose
+/// name holds that of one the catalogue reads (kustomize's prefixes and suffixes only add).
+pub fn kept(kind: &str, name: &str) -> bool {
+    kind == "ConfigMap" || (kind == "Deployment" && managed_deployment(name))
+}
+
+/// Whether `text` holds the name of a Deployment the catalogue reads.
+pub fn managed_deployment(text: &str) -> bool {
+    text.contains(decode::API_SERVER.0)
+        || CATALOGUE.iter().any(|s| match s.place {
+            Place::ContainerEnv { deployment, .. } => text.contains(deployment),
+            _ => false,
+        })
+}
+
+/// What building one folder gives.
+#[derive(Debug, Clone, Default)]
+pub struct Built {
+    pub objects: Vec<Rc<Res>>,
+    pub untraced: Vec<CannotTrace>,
+    /// The names of `vars` declared on the way.
+    pub vars: Vec<String>,
+    /// Something below could not be built: a missing object is a consequence, not news.
+    pub incomplete: bool,
+    /// Per catalogue row: the value decoded so far, and the `file:line` that last changed it.
+    pub last: Vec<Rendered>,
+    pub from: Vec<Option<String>>,
+}
+
+impl Built {
+    pub(super) fn refuse(&mut self, c: CannotTrace) {
+        if self.incomplete && (c.why.contains(MISSING) || c.why.contains(MISSING_MERGE)) {
+            return;
+        }
+        if !self.untraced.contains(&c) {
+            self.untraced.push(c);
+        }
+    }
+
+    /// After a step at `at` changed objects: which rows it decided.
+    pub(super) fn note(&mut self, at: &str) {
+        let now = decoded(&self.objects);
+        for (i, v) in now.iter().enumerate() {
+            if self.last.get(i) != Some(v) {
+                self.from[i] = Some(at.to_string());
+            }
+        }
+        self.last = now;
+    }
+}
+
+/// The catalogue rows decoded from `objects`.
+pub fn decoded(objects: &[Rc<Res>]) -> Vec<Rendered> {
+    let objects: Vec<Object> = objects.iter().map(|r| r.object()).collect();
+    decode::decode(&objects)
+        .into_iter()
+        .map(|d| d.value)
+        .collect()
+}
+
+/// The model of one checkout: kustomizations read once, folders built once.
+pub struct Model {
+    root: PathBuf,
+    loaded: HashMap<PathBuf, Rc<Result<Option<Loaded>, CannotTrace>>>,
+    built: HashMap<PathBuf, Rc<Built>>,
+}
+
+impl Model {
+    pub fn new(root: &Path) -> Model {
+        Model {
+            root: root.to_path_buf(),
+            loaded: HashMap::new(),
+            built: HashMap::new(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The kustomization of a canonical folder, read once.
+    pub fn kustomization(&mut self, dir: &Path) -> Rc<Result<Option<Loaded>, CannotTrace>> {
+        if let Some(k) = self.loaded.get(dir) {
+            return k.clone();
+        }
+        let k = Rc::new(load(&self.root, dir));
+        self.loaded.insert(dir.to_path_buf(), k.clone());
+        k
+    }
+
+    /// The local folders a kustomization's build needs built first (its resources' and its
+    /// components' resources', transitively through components).
+    fn needs(&mut self, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+        let k = self.kustomization(dir);
+        let Ok(Some(k)) = k.as_ref() else { return };
+        for (entry, component) in k.entries() {
+            if is_remote(entry) {
+                continue;
+            }
+            let Ok(path) = k.dir.join(entry).canonicalize() else {
+                continue;
+            };
+            if !path.is_dir() {
+                continue;
+            }
+            if component {
+                if depth < MAX_COMPONENT_DEPTH {
+                    self.needs(&path, depth + 1, out);
+                }
+            } else {
+                out.push(path);
+            }
+        }
+    }
+
+    /// What building `dir` (canonical) gives.
+    pub fn build(&mut self, dir: &Path) -> Rc<Built> {
+        let mut stack = vec![(dir.to_path_buf(), false)];
+        let mut open: HashSet<PathBuf> = HashSet::new();
+        while let Some((d, expanded)) = stack.pop() {
+            if self.built.contains_key(&d) {
+                continue;
+            }
+            if expanded {
+                open.remove(&d);
+                let built = self.evaluate(&d);
+                self.built.insert(d, Rc::new(built));
+                continue;
+            }
+            if !open.insert(d.clone()) {
+                continue;
+            }
+            stack.push((d.clone(), true));
+            let mut needs = Vec::new();
+            self.needs(&d, 0, &mut needs);
+            for n in needs.into_iter().rev() {
+                if !self.built.contains_key(&n) && !open.contains(&n) {
+                    stack.push((n, false));
+                }
+            }
+        }
+        self.built.get(dir).cloned().unwrap_or_default()
+    }
+
+    fn evaluate(&mut self, dir: &Path) -> Built {
+        let mut built = Built {
+            last: vec![Rendered::Absent; CATALOGUE.len()],
+            from: vec![None; CATALOGUE.len()],
+            ..Built::default()
+        };
+        let k = self.kustomization(dir);
+        match k.as_ref() {
+            Err(c) => built.refuse(c.clone()),
+            Ok(None) => built.refuse(CannotTrace {
+                file: relative(&self.root, dir),
+                line: 1,
+                why: "no kustomization in this folder: kustomize refuses to build it".to_string(),
+            }),
+            Ok(Some(k)) => {
+                self.accumulate(k, &mut built, 0);
+            }
+        }
+        built
+    }
+
+    /// One kustomization (or component) applied to what is built so far.
+    fn accumulate(&mut self, k: &Loaded, built: &mut Built, depth: usize) {
+        let mut components = Vec::new();
+        for (entry, component) in k.entries() {
+            if is_remote(entry) {
+                built.refuse(k.here(
+                    entry,
+                    format!("remote base {entry} is not vendored in the checkout"),
+                ));
+                continue;
+            }
+            let path = k.dir.join(entry);
+            let Ok(real) = path.canonicalize() else {
+                built.refuse(k.here(
+                    entry,
+                    format!("{entry} does not exist: kustomize refuses the build"),
+                ));
+                continue;
+            };
+            if component {
+                components.push((entry, real));
+                continue;
+            }
+            if real.is_dir() {
+                let Some(sub) = self.built.get(&real).cloned() else {
+                    built.refuse(k.here(
+                        entry,
+                        format!("{entry} is part of a cycle: kustomize refuses the build"),
+                    ));
+                    continue;
+                };
+                if matches!(self.kustomization(&real).as_ref(), Ok(Some(s)) if s.component) {
+                    built.refuse(k.here(
+                        entry,
+                        format!(
+                            "{entry} is a Component, listed as a resource: kustomize refuses it"
+                        ),
+                    ));
+                }
+                for c in &sub.untraced {
+                    built.refuse(c.clone());
+                }
+                built.incomplete |= !sub.untraced.is_empty();
+                built.vars.extend(sub.vars.iter().cloned());
+                for (i, f) in sub.from.iter().enumerate() {
+                    if built.from[i].is_none() && sub.last[i] != Rendered::Absent {
+                        built.from[i] = f.clone();
+                    }
+                }
+                for r in &sub.objects {
+                    self.add(k, entry, built, r.clone());
+                }
+            } else {
+                self.resource_file(k, entry, &real, built);
+            }
+        }
+        built.incomplete |= !built.untraced.is_empty();
+        built.last = decoded(&built.objects);
+        let at = |needle: &str| format!("{}:{}", k.shown, k.line(needle));
+        // Generators.
+        for (key, configmap) in [("configMapGenerator", true), ("secretGenerator", false)] {
+            for g in k.seq(key) {
+                let name = g.get("name").and_then(Value::as_str).unwrap_or_default();
+                let needle = format!("name: {name}");
+                match self.generate(k, g, configmap) {
+                    Err(why) => built.refuse(k.here(&needle, why)),
+                    Ok(None) => {}
+                    Ok(Some((res, behavior))) => {
+                        if let Err(why) = merge_generated(built, res, behavior) {
+                            built.refuse(k.here(&needle, why));
+                        }
+                        built.note(&at(&needle));
+                    }
+                }
+            }
+        }
+        // Components: after the generators, before the transformers.
+        for (entry, real) in components {
+            let c = self.kustomization(&real);
+            match c.as_ref() {
+                Err(c) => built.refuse(c.clone()),
+                Ok(None) => built.refuse(k.here(
+                    entry,
+                    format!("{entry} has no kustomization: kustomize refuses the build"),
+                )),
+                Ok(Some(c)) if !c.component => built.refuse(k.here(
+                    entry,
+                    format!("{entry} is not a Component (kind: Component): kustomize refuses it"),
+                )),
+                Ok(Some(_)) if depth >= MAX_COMPONENT_DEPTH => {
+                    built.refuse(k.here(entry, "components nested too deep (a cycle?)"))
+                }
+                Ok(Some(c)) => self.accumulate(c, built, depth + 1),
+            }
+        }
+        self.transform(k, built);
+        for v in k.seq("vars") {
+            if let Some(name) = v.get("name").and_then(Value::as_str) {
+                built.vars.push(name.to_string());
+            }
+        }
+    }
+
+    fn add(&self, k: &Loaded, entry: &str, built: &mut Built, r: Rc<Res>) {
+        let clash = built
+            .objects
+            .iter()
+            .any(|o| o.kind == r.kind && o.name == r.name && o.namespace == r.namespace);
+        if clash {
+            built.refuse(k.here(
+                entry,
+                format!(
+                    "{} {} would be added twice: kustomize refuses the build",
+                    r.kind, r.name
+                ),
+            ));
+            return;
+        }
+        built.objects.push(r);
+    }
+
+    fn resource_file(&self, k: &Loaded, entry: &str, path: &Path, built: &mut Built) {
+        let text = match super::read_in(&self.root, k, entry) {
+            Ok(t) => t,
+            Err(why) => return built.refuse(k.here(entry, format!("cannot be read: {why}"))),
+        };
+        for doc in documents(&text) {
+            let kind_line =
+                |kind: &str| doc.lines().any(|l| l.trim_end() == format!("kind: {kind}"));
+            let wanted =
+                kind_line("ConfigMap") || (kind_line("Deployment") && managed_deployment(doc));
+            if !wanted {
+                continue;
+            }
+            match yaml_serde::from_str::<Value>(doc) {
+                Ok(value) => match Res::of(value) {
+                    Some(r) if kept(&r.kind, &r.name) => self.add(k, entry, built, Rc::new(r)),
+                    _ => {}
+                },
+                Err(e) => built.refuse(CannotTrace {
+                    file: relative(&self.root, path),
+                    line: e.location().map_or(1, |l| l.line()),
+                    why: format!("not valid YAML, kustomize refuses it: {e}"),
+                }),
+            }
+        }
+    }
+}
+
+/// The documents of a multi-document YAML text.
+pub fn documents(text: &str) -> Vec<&str> {
+    let text = crate::syntax::without_bom(text);
+    let mut docs = Vec::new();
+    let mut start = 0;
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_end() == "---" || line.starts_with("--- ") {
+            docs.push(&text[start..at]);
+            start = at + line.len();
+        }
+        at += line.len();
+    }
+    docs.push(&text[start..]);
+    docs.into_iter().filter(|d| !d.trim().is_empty()).collect()
+}
+
+/// How a generator meets an object of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behavior {
+    Create,
+    Merge,
+    Replace,
+}
+
+fn merge_generated(built: &mut Built, mut res: Res, behavior: Behavior) -> Result<(), String> {
+    let same: Vec<usize> = built
+        .objects
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.kind == res.kind && o.names().contains(&res.name.as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    let same: Vec<usize> = if same.len() > 1 {
+        same.into_iter()
+            .filter(|i| built.objects[*i].namespace == res.namespace)
+            .collect()
+    } else {
+        same
+    };
+    match (behavior, same.as_slice()) {
+        (Behavior::Create, []) => {
+            built.objects.push(Rc::new(res));
+            Ok(())
+        }
+        (Behavior::Create, [_, ..]) => Err(format!(
+            "{} {} is generated twice (behavior create): kustomize refuses the build",
+            res.kind, res.name
+        )),
+        (_, []) => Err(format!("{} {} {MISSING_MERGE}", res.kind, res.name)),
+        (_, [i]) => {
+            let old = built.objects[*i].clone();
+            if behavior == Behavior::Merge {
+                let mut data = old
+                    .value
+                    .get("data")
+                    .cloned()
+                    .unwrap_or(Value::Mapping(Mapping::new()));
+                if let (Some(d), Some(new)) = (
+                    data.as_mapping_mut(),
+                    res.value.get("data").and_then(Value::as_mapping),
+                ) {
+                    for (k, v) in new {
+                        d.insert(k.clone(), v.clone());
+                    }
+                }
+                if let Some(m) = res.value.as_mapping_mut() {
+                    m.insert(Value::from("data"), data);
+                }
+            }
+            res.needs_hash |= old.needs_hash;
+            res.name = old.name.clone();
+            res.namespace = old.namespace.clone();
+            res.prev_names = old.prev_names.clone();
+            res.prev_namespaces = old.prev_namespaces.clone();
+            res.set_meta("name", &old.name.clone());
+            if let Some(ns) = old.namespace.clone() {
+                res.set_meta("namespace", &ns);
+            }
+            built.objects[*i] = Rc::new(res);
+            Ok(())
+        }
+        (_, _) => Err(format!(
+            "several objects could take the {} of {} {}: kustomize refuses the build",
+            if behavior == Behavior::Merge {
+                "merge"
+            } else {
+                "replace"
+            },
+            res.kind,
+            res.name
+        )),
+    }
+}

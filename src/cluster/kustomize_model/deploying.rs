@@ -1,0 +1,259 @@
+//! Every kustomization of the checkout whose build includes the install, and the value each
+//! managed setting gets when it is built: `status` and `audit` report these per kustomization
+//! (`deploying` in `status -o json`, docs/status.schema.json).
+//!
+//! The search goes backwards from the install and parses only what can lead to it: the tree is
+//! walked once, each kustomization's bytes are read and indexed by the last path component of
+//! every word in them, and a kustomization is parsed only when it mentions the folder name of a
+//! folder already known to reach the install (or ends an entry in `..`, below such a folder),
+//! until nothing new is found. Each folder is then built once by [`super::build`].
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use super::build::{Built, Model, Res};
+use super::transform::rename_refs;
+use super::{CannotTrace, read};
+use crate::checkout::catalogue::Setting;
+use crate::checkout::install::Install;
+use crate::checkout::kustomization::KUSTOMIZATION_FILES;
+use crate::checkout::paths::relative;
+use crate::checkout::version::Version;
+use crate::checkout::walk;
+use crate::cluster::confighash;
+use crate::cluster::decode::{self, Decoded};
+use crate::cluster::effective::Rendered;
+use crate::cluster::kustomize::is_remote;
+use crate::cluster::objects::Object;
+
+/// One managed setting as a deploying kustomization gives it.
+#[derive(Debug, Clone)]
+pub struct Effective {
+    pub setting: &'static Setting,
+    /// `None`: the model cannot trace it (see [`Deploying::cannot_trace`]).
+    pub value: Option<Rendered>,
+    /// The `file:line` that decides it, when known.
+    pub from: Option<String>,
+}
+
+/// A kustomization that deploys the install.
+#[derive(Debug, Clone)]
+pub struct Deploying {
+    pub dir: PathBuf,
+    /// The folder, relative to the checkout root.
+    pub shown: String,
+    /// One per catalogue row, in catalogue order.
+    pub effective: Vec<Effective>,
+    pub cannot_trace: Vec<CannotTrace>,
+}
+
+impl Deploying {
+    /// The rows as the cluster decoder gives them, when every row is traced.
+    pub fn decoded(&self) -> Option<Vec<Decoded>> {
+        self.effective
+            .iter()
+            .map(|e| {
+                Some(Decoded {
+                    setting: e.setting,
+                    value: e.value.clone()?,
+                    source: e.from.clone().unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// `on`, `off`, `mixed` or `unknown`, as `status --cluster` says it of a render.
+    pub fn mode(&self, version: Option<&Version>) -> Option<&'static str> {
+        self.decoded().map(|rows| decode::mode(&rows, version).0)
+    }
+}
+
+/// Every kustomization of the checkout that deploys the install (outside the install's folder),
+/// sorted by folder, each with its effective settings.
+pub fn deploying(install: &Install) -> Vec<Deploying> {
+    let mut model = Model::new(&install.root);
+    let found = reaching(install, &mut model);
+    let mut done: HashMap<Vec<usize>, (Vec<Effective>, Vec<CannotTrace>)> = HashMap::new();
+    let mut out = Vec::new();
+    for dir in found {
+        let built = model.build(&dir);
+        let key: Vec<usize> = built
+            .objects
+            .iter()
+            .map(|r| Rc::as_ptr(r) as usize)
+            .chain([built.untraced.len(), built.vars.len(), usize::MAX])
+            .chain(built.from.iter().map(|f| f.as_ref().map_or(0, |f| f.len())))
+            .collect();
+        let (effective, cannot_trace) = done.entry(key).or_insert_with(|| finish(&built)).clone();
+        out.push(Deploying {
+            shown: relative(&install.root, &dir),
+            dir,
+            effective,
+            cannot_trace,
+        });
+    }
+    out.sort_by(|a, b| a.shown.cmp(&b.shown));
+    out
+}
+
+/// The end of a build as kustomize ends it: generated ConfigMaps get their hash suffix (the
+/// references follow), then the settings are decoded and `$(VAR)`s are looked for.
+fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
+    let mut cannot = built.untraced.clone();
+    cannot.sort();
+    cannot.dedup();
+    let mut hashed = Built {
+        objects: built.objects.clone(),
+        ..Built::default()
+    };
+    let mut renamed = BTreeMap::new();
+    for r in &mut hashed.objects {
+        if !r.needs_hash {
+            continue;
+        }
+        let data: Option<BTreeMap<String, String>> = r.value.get("data").and_then(|d| {
+            d.as_mapping().map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+                    .collect()
+            })
+        });
+        let name = format!("{}-{}", r.name, confighash::suffix("", data.as_ref(), None));
+        renamed.insert(r.name.clone(), name.clone());
+        let r: &mut Res = Rc::make_mut(r);
+        r.name = name.clone();
+        r.set_meta("name", &name);
+    }
+    rename_refs(&mut hashed, &renamed);
+    let objects: Vec<Object> = hashed.objects.iter().map(|r| r.object()).collect();
+    let rows = decode::decode(&objects);
+    let untraced = !cannot.is_empty();
+    let effective = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let var = built.vars.iter().find(|v| {
+                let needle = format!("$({v})");
+                matches!(&d.value, Rendered::Literal(s) | Rendered::ValueFrom(s) if s.contains(&needle))
+            });
+            if let Some(v) = var {
+                cannot.push(CannotTrace {
+                    file: built.from[i].clone().unwrap_or_default(),
+                    line: 1,
+                    why: format!("{} holds the var $({v}), not evaluated offline", d.setting.name()),
+                });
+            }
+            Effective {
+                setting: d.setting,
+                value: (!untraced && var.is_none()).then_some(d.value),
+                from: built.from[i].clone(),
+            }
+        })
+        .collect();
+    (effective, cannot)
+}
+
+/// The folders (canonical) whose build includes the install, outside the install's folder.
+fn reaching(install: &Install, model: &mut Model) -> Vec<PathBuf> {
+    let root = &install.root;
+    let skipped = |dir: &Path| {
+        dir != root
+            && dir
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    };
+    let folders = walk::folders_holding(root, KUSTOMIZATION_FILES, skipped);
+    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut upward: Vec<usize> = Vec::new();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for folder in folders {
+        let Ok(dir) = folder.canonicalize() else {
+            continue;
+        };
+        if dir.starts_with(&install.dir) {
+            continue;
+        }
+        let Some(file) = KUSTOMIZATION_FILES
+            .iter()
+            .map(|n| dir.join(n))
+            .find(|f| f.symlink_metadata().is_ok())
+        else {
+            continue;
+        };
+        // Unreadable files are reported when built; here they only cannot be indexed.
+        let Ok(text) = read(root, &file) else {
+            index.entry(String::new()).or_default();
+            upward.push(dirs.len());
+            dirs.push(dir);
+            continue;
+        };
+        let i = dirs.len();
+        dirs.push(dir);
+        let mut seen = HashSet::new();
+        for word in text.split(|c: char| !(c.is_alphanumeric() || "._-/~".contains(c))) {
+            let word = word.trim_end_matches('/');
+            if is_remote(word) {
+                continue;
+            }
+            let last = word.rsplit('/').next().unwrap_or(word);
+            if last == ".." || last == "." {
+                if seen.insert("..".to_string()) {
+                    upward.push(i);
+                }
+            } else if !last.is_empty() && seen.insert(last.to_string()) {
+                index.entry(last.to_string()).or_default().push(i);
+            }
+        }
+    }
+    let mut reaches: HashSet<PathBuf> = HashSet::new();
+    let mut queue = VecDeque::from([install.dir.clone()]);
+    reaches.insert(install.dir.clone());
+    let mut out = Vec::new();
+    while let Some(target) = queue.pop_front() {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let below: Vec<usize> = upward
+            .iter()
+            .copied()
+            .filter(|i| dirs[*i].starts_with(&target))
+            .collect();
+        let candidates: Vec<usize> = index
+            .get(&name)
+            .into_iter()
+            .flatten()
+            .copied()
+            .chain(below)
+            .collect();
+        for i in candidates {
+            let dir = &dirs[i];
+            if reaches.contains(dir) {
+                continue;
+            }
+            let k = model.kustomization(dir);
+            let Ok(Some(k)) = k.as_ref() else { continue };
+            let hit = k.entries().any(|(entry, _)| {
+                !is_remote(entry) && k.dir.join(entry).canonicalize().is_ok_and(|p| p == target)
+            });
+            if hit {
+                reaches.insert(dir.clone());
+                out.push(dir.clone());
+                queue.push_back(dir.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The setting's row values as JSON gives them: state and value.
+pub fn json_value(e: &Effective) -> (&'static str, Option<String>) {
+    match &e.value {
+        None => ("cannot-trace", None),
+        Some(v) => {
+            let j = v.json();
+            (j.state, j.value)
+        }
+    }
+}
