@@ -63,10 +63,11 @@ fn kfpatch_traces_what_kustomize_builds() {
     let oracle = Oracle::new();
     for layout in &oracle.layouts {
         println!(
-            "  {}: install {}, upstream kustomizations deploying it: {}",
+            "  {}: install {}, upstream kustomizations deploying it: {}; edited: {}",
             layout.name,
             layout.install,
-            layout.deploying.join(", ")
+            layout.deploying.join(", "),
+            layout.leaf_env.join(", ")
         );
     }
     let started = Instant::now();

@@ -321,9 +321,9 @@ pub fn draw(seed: u64, layouts: &[Layout]) -> Plan {
         });
     }
     let mut edits = Vec::new();
-    if !upstream_env.is_empty() && rng.chance(15) {
+    if !layout.leaf_env.is_empty() && rng.chance(15) {
         edits.push(UpstreamEdit {
-            dir: rng.pick(&upstream_env).to_string(),
+            dir: rng.pick(&layout.leaf_env).to_string(),
             trim_missing: false,
             mechs: (0..1 + rng.below(2))
                 .map(|_| mech(&mut rng, layout, flip))

@@ -16,6 +16,9 @@ pub struct Layout {
     pub agent_params: bool,
     /// Upstream's kustomizations that deploy the install (`env/*`, `example/`), pristine.
     pub deploying: Vec<String>,
+    /// Those `env/` overlays no other `env/` overlay builds on: an edit of one changes one
+    /// render (and `example/`'s), not a chain of them.
+    pub leaf_env: Vec<String>,
 }
 
 /// The files' mode before the overlays are added: upstream (on), or after `multiuser off`.

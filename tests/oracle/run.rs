@@ -65,7 +65,23 @@ impl Oracle {
                     .strip_suffix("/base/installs/multi-user")
                     .expect("an install under base/")
                     .to_string();
+                let deploying = walk::deploying(tree, &install);
+                let env = format!("{pipeline_root}/env/");
+                let mut graph = walk::Graph::new(tree);
+                let leaf_env = deploying
+                    .iter()
+                    .filter(|d| d.starts_with(&env))
+                    .filter(|d| {
+                        !deploying.iter().any(|other| {
+                            other != *d
+                                && other.starts_with(&env)
+                                && graph.reachable(other).contains(*d)
+                        })
+                    })
+                    .cloned()
+                    .collect();
                 Layout {
+                    leaf_env,
                     name: tree
                         .file_name()
                         .expect("name")
@@ -75,7 +91,7 @@ impl Oracle {
                         .join(&install)
                         .join("persistence-agent/params.env")
                         .is_file(),
-                    deploying: walk::deploying(tree, &install),
+                    deploying,
                     install,
                     pipeline_root,
                 }
