@@ -120,7 +120,7 @@ fn kfpatch_traces_what_kustomize_builds() {
     }
     let took = started.elapsed().as_secs_f64();
     println!(
-        "kustomize oracle: {done} trees, {kustomizations} deploying kustomizations ({unbuildable} that kustomize cannot build), {settings} settings compared, {allowed} cannot-trace behind a plugin, {} renders reused; {took:.1} s ({:.2} s a tree)",
+        "kustomize oracle: {done} trees, {kustomizations} deploying kustomizations ({unbuildable} that kustomize cannot build), {settings} settings compared, {allowed} cannot-trace behind a plugin or a repeated YAML key, {} renders reused; {took:.1} s ({:.2} s a tree)",
         *oracle.cache_hits.lock().expect("lock"),
         took / done.max(1) as f64
     );

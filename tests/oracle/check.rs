@@ -36,14 +36,15 @@ pub struct Tally {
     pub unbuildable: usize,
 }
 
-/// Compares kfpatch's `entry` for kustomization `dir` with `built`. `plugin_reached`: the build
-/// reads a plugin's configuration, where kfpatch may say it cannot trace. Returns the
+/// Compares kfpatch's `entry` for kustomization `dir` with `built`. `untraceable_reached`: the
+/// build reads a plugin's configuration or a YAML file with a repeated key (which kustomize
+/// accepts), where kfpatch may say it cannot trace. Returns the
 /// disagreements, one line each.
 pub fn compare(
     dir: &str,
     entry: &Value,
     built: &Built,
-    plugin_reached: bool,
+    untraceable_reached: bool,
     tally: &mut Tally,
 ) -> Vec<String> {
     let mut problems = Vec::new();
@@ -111,7 +112,7 @@ pub fn compare(
                 let (want_state, want_value) = spelled(&decoded[*index]);
                 tally.settings += 1;
                 if *state == "cannot-trace" {
-                    if plugin_reached {
+                    if untraceable_reached {
                         tally.cannot_trace_allowed += 1;
                     } else {
                         problems.push(format!(

@@ -104,6 +104,8 @@ pub enum Source {
     Files,
 }
 
+/// Files that break the build; and a repeated YAML key in a patch, which kustomize accepts (the
+/// last one wins) and kfpatch may refuse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Broken {
     NonYamlPatch,
@@ -305,7 +307,7 @@ pub const MECHANISMS: &[&str] = &[
     "broken-non-yaml-patch",
     "broken-missing-env-file",
     "broken-repeated-env-key",
-    "broken-duplicate-yaml-key",
+    "duplicate-yaml-key",
     "plugin-builtin-generator",
     "plugin-builtin-transformer",
     "plugin-exec-function",
@@ -454,7 +456,7 @@ fn mech_names(mech: &Mech) -> Vec<&'static str> {
             Broken::NonYamlPatch => "broken-non-yaml-patch",
             Broken::MissingEnvFile => "broken-missing-env-file",
             Broken::RepeatedEnvKey => "broken-repeated-env-key",
-            Broken::DuplicateYamlKey => "broken-duplicate-yaml-key",
+            Broken::DuplicateYamlKey => "duplicate-yaml-key",
         }],
         Mech::Plugin { plugin, .. } => vec![match plugin {
             Plugin::BuiltinGenerator => "plugin-builtin-generator",

@@ -261,8 +261,8 @@ impl Oracle {
             }
             let result = built.remove(dir).expect("rendered");
             let reads = walk::Graph::new(&root).reachable(dir);
-            let plugin_reached = files.plugin_dirs.iter().any(|p| reads.contains(p));
-            let found = check::compare(dir, entry, &result, plugin_reached, &mut tally);
+            let untraceable = files.untraceable_dirs.iter().any(|p| reads.contains(p));
+            let found = check::compare(dir, entry, &result, untraceable, &mut tally);
             // Only the kustomizations that disagree: the others would bury them.
             if !found.is_empty() {
                 shown.push_str(&describe(dir, entry, &result));

@@ -11,10 +11,11 @@ use super::plan::{
 use super::walk;
 
 /// The files of a tree that differ from its release tree (after the files' mode switch), and the
-/// folders that hold a plugin (where kfpatch may say it cannot trace).
+/// folders that hold a plugin or a YAML file with a repeated key (where kfpatch may say it
+/// cannot trace).
 pub struct Files {
     pub writes: Vec<(String, String)>,
-    pub plugin_dirs: Vec<String>,
+    pub untraceable_dirs: Vec<String>,
 }
 
 const ANNOTATION: (&str, &str) = ("fork.example/managed", "true");
@@ -496,12 +497,16 @@ fn mechanisms(
     mechs: &[Placed],
     counter: &mut usize,
     out: &mut Files,
-    plugins_here: &mut bool,
+    untraceable_here: &mut bool,
 ) {
     for placed in mechs {
         *counter += 1;
         let n = *counter;
-        let is_plugin = matches!(placed.mech, Mech::Plugin { .. });
+        // kustomize accepts a repeated YAML key (the last one wins); kfpatch may refuse the file.
+        let untraceable = matches!(
+            placed.mech,
+            Mech::Plugin { .. } | Mech::Broken(Broken::DuplicateYamlKey)
+        );
         if placed.in_component {
             let dir = format!("components/fork-{n}");
             let mut c = Builder {
@@ -515,13 +520,13 @@ fn mechanisms(
             out.writes
                 .push((format!("{dir}/kustomization.yaml"), c.text()));
             out.writes.append(&mut c.files);
-            if is_plugin {
-                out.plugin_dirs.push(dir.clone());
+            if untraceable {
+                out.untraceable_dirs.push(dir.clone());
             }
             b.push("components", Value::String(relative(&b.dir, &dir)));
         } else {
             mechanism(b, &placed.mech, n);
-            *plugins_here |= is_plugin;
+            *untraceable_here |= untraceable;
         }
     }
 }
@@ -531,7 +536,7 @@ fn mechanisms(
 pub fn files(plan: &Plan, root: &Path, install: &str) -> Files {
     let mut out = Files {
         writes: Vec::new(),
-        plugin_dirs: Vec::new(),
+        untraceable_dirs: Vec::new(),
     };
     let mut counter = 0;
     for overlay in &plan.overlays {
@@ -553,16 +558,16 @@ pub fn files(plan: &Plan, root: &Path, install: &str) -> Files {
             "resources",
             Value::String(relative(&overlay.dir, &base_dir)),
         );
-        let mut plugins_here = false;
+        let mut untraceable_here = false;
         mechanisms(
             &mut b,
             &overlay.mechs,
             &mut counter,
             &mut out,
-            &mut plugins_here,
+            &mut untraceable_here,
         );
-        if plugins_here {
-            out.plugin_dirs.push(overlay.dir.clone());
+        if untraceable_here {
+            out.untraceable_dirs.push(overlay.dir.clone());
         }
         out.writes
             .push((format!("{}/{}", overlay.dir, overlay.file_name), b.text()));
@@ -591,16 +596,16 @@ pub fn files(plan: &Plan, root: &Path, install: &str) -> Files {
                 });
             }
         }
-        let mut plugins_here = false;
+        let mut untraceable_here = false;
         mechanisms(
             &mut b,
             &edit.mechs,
             &mut counter,
             &mut out,
-            &mut plugins_here,
+            &mut untraceable_here,
         );
-        if plugins_here {
-            out.plugin_dirs.push(edit.dir.clone());
+        if untraceable_here {
+            out.untraceable_dirs.push(edit.dir.clone());
         }
         out.writes.push((file, b.text()));
         out.writes.append(&mut b.files);
