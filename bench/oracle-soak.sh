@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The kustomize oracle as a soak: tests/kustomize_oracle.rs on many more random fork trees than
-# CI's 500 (docs/fuzzing.md), release build, its output kept in a log.
+# CI's 500 (docs/fuzzing.md), release build, its output kept in a log. It goes on after a failing
+# tree and lists each (seed, disagreements, how to replay it shrunk) in the log.
 #
 # usage: bench/oracle-soak.sh [TREES]     (default 20000)
 # env:   KFPATCH_ORACLE_SEED  the seed (default: random, printed first)
@@ -18,9 +19,10 @@ mkdir -p "$(dirname "$log")"
 echo "oracle-soak: $trees trees, seed $seed, log $log"
 start=$(date +%s)
 status=0
-KFPATCH_SHARED="$shared" KFPATCH_ORACLE_SEED="$seed" KFPATCH_ORACLE_TREES="$trees" \
+KFPATCH_SHARED="$shared" KFPATCH_ORACLE_SEED="$seed" KFPATCH_ORACLE_TREES="$trees" KFPATCH_ORACLE_KEEP_GOING=1 \
   cargo test --release --locked --test kustomize_oracle -- --ignored --nocapture >"$log" 2>&1 || status=$?
 echo "oracle-soak: exit $status after $(( $(date +%s) - start )) s; summary:"
 grep -E '^kustomize oracle: [0-9]+ trees|^test result' "$log" || true
+echo "oracle-soak: $(grep -c '^FAILING tree' "$log" || true) failing trees"
 [ "$status" = 0 ] || echo "oracle-soak: failing trees and how to replay each are in $log" >&2
 exit "$status"

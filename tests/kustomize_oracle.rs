@@ -6,7 +6,8 @@
 //! kfpatch must say it cannot trace it where kustomize cannot build or a plugin decides.
 //!
 //! `KFPATCH_ORACLE_TREES` trees (default 500), from `KFPATCH_ORACLE_SEED` (default: random,
-//! printed). Tree 0 uses the seed itself, so a failing tree is replayed alone with
+//! printed). The run stops after 3 failing trees, each shrunk; `KFPATCH_ORACLE_KEEP_GOING=1`
+//! lists every failing tree with its disagreements instead (a soak). Tree 0 uses the seed itself, so a failing tree is replayed alone with
 //! `KFPATCH_ORACLE_SEED=<its seed> KFPATCH_ORACLE_TREES=1`. docs/fuzzing.md tells more.
 
 mod oracle;
@@ -51,6 +52,8 @@ fn kfpatch_traces_what_kustomize_builds() {
         "kubectl is not installed: the oracle is `kubectl kustomize`"
     );
     let trees = env_number("KFPATCH_ORACLE_TREES").unwrap_or(500) as usize;
+    // A soak lists every failing tree (unshrunk) instead of stopping at the first few.
+    let keep_going = env_number("KFPATCH_ORACLE_KEEP_GOING").unwrap_or(0) != 0;
     let seed = env_number("KFPATCH_ORACLE_SEED").unwrap_or_else(|| {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -90,7 +93,18 @@ fn kfpatch_traces_what_kustomize_builds() {
         settings += outcome.tally.settings;
         unbuildable += outcome.tally.unbuildable;
         allowed += outcome.tally.cannot_trace_allowed;
-        if !outcome.problems.is_empty() {
+        if keep_going && !outcome.problems.is_empty() {
+            println!(
+                "FAILING tree {i}, seed {tree_seed} ({}): {} disagreements, replay: {}",
+                oracle.layouts[plan.layout].name,
+                outcome.problems.len(),
+                replay(tree_seed)
+            );
+            for problem in &outcome.problems {
+                println!("    {problem}");
+            }
+            failures.push(format!("tree {i}, seed {tree_seed}"));
+        } else if !outcome.problems.is_empty() {
             let (small, shrunk) = oracle.shrink(&plan, SHRINK_BUDGET);
             let small_problems = if shrunk.problems.is_empty() {
                 "(the shrunk tree passed: see the whole tree)".to_string()
@@ -131,7 +145,7 @@ fn kfpatch_traces_what_kustomize_builds() {
     println!("seed {seed}");
     assert!(
         failures.is_empty(),
-        "{} failing trees (seed {seed}):\n\n{}",
+        "{} failing trees of {done} (seed {seed}):\n\n{}",
         failures.len(),
         failures.join("\n\n==========\n\n")
     );
