@@ -4,8 +4,8 @@
 use kfpatch::checkout::catalogue::{CATALOGUE, Place, Setting};
 
 use super::plan::{
-    Base, Broken, CmKey, Either, EnvVar, Flip, Form, Layout, Mech, Overlay, Placed, Plan, Plugin,
-    Select, Source, UpstreamEdit,
+    Base, Broken, CmKey, Destination, EnvVar, Flip, Form, Layout, Mech, Overlay, Placed, Plan,
+    Plugin, Select, Source, UpstreamEdit,
 };
 use super::rng::Rng;
 
@@ -218,9 +218,9 @@ fn mech(rng: &mut Rng, layout: &Layout, flip: Flip) -> Placed {
             // replacement creates it.
             let create = rng.chance(30);
             let target = if matches!(s.place, Place::EnvKey(_)) && (!create || rng.chance(50)) {
-                Either::Key(key_of(s))
+                Destination::Key(key_of(s))
             } else {
-                Either::Env(var_of(s))
+                Destination::Env(var_of(s))
             };
             Mech::Replacement {
                 target,

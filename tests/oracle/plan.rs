@@ -170,7 +170,7 @@ pub enum Mech {
     },
     /// `replacements` from a generated ConfigMap into an env value or a ConfigMap key.
     Replacement {
-        target: Either,
+        target: Destination,
         value: String,
         create: bool,
     },
@@ -199,9 +199,9 @@ pub enum Mech {
     },
 }
 
-/// A ConfigMap key or an env entry.
+/// Where a replacement writes: a ConfigMap key or an env entry.
 #[derive(Debug, Clone, Copy)]
-pub enum Either {
+pub enum Destination {
     Key(CmKey),
     Env(EnvVar),
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use yaml_serde::{Mapping, Value};
 
 use super::plan::{
-    Base, Broken, CmKey, Either, EnvVar, Form, Mech, Placed, Plan, Plugin, Select, Source,
+    Base, Broken, CmKey, Destination, EnvVar, Form, Mech, Placed, Plan, Plugin, Select, Source,
 };
 use super::walk;
 
@@ -351,11 +351,11 @@ fn mechanism(b: &mut Builder, mech: &Mech, n: usize) {
             let name = format!("fork-source-{n}");
             generated(b, &name, &format!("VALUE={value}"));
             let (select, field) = match target {
-                Either::Key(CmKey { configmap, key, .. }) => (
+                Destination::Key(CmKey { configmap, key, .. }) => (
                     format!("kind: ConfigMap, name: {configmap}"),
                     format!("data.{key}"),
                 ),
-                Either::Env(var) => (
+                Destination::Env(var) => (
                     format!("kind: Deployment, name: {}", var.deployment),
                     format!(
                         "spec.template.spec.containers.[name={}].env.[name={}].value",
