@@ -159,6 +159,8 @@ pub struct Model {
     loaded: HashMap<PathBuf, Rc<Result<Option<Loaded>, CannotTrace>>>,
     built: HashMap<PathBuf, Rc<Built>>,
     resolved: HashMap<(PathBuf, String), Option<(PathBuf, bool)>>,
+    /// The folders that build the install or are built by it (`None`: every folder counts).
+    relevant: Option<HashSet<PathBuf>>,
     /// Kustomization texts read before they are parsed (by the search for deploying folders).
     texts: HashMap<PathBuf, (&'static str, String)>,
 }
@@ -171,6 +173,7 @@ impl Model {
             built: HashMap::new(),
             resolved: HashMap::new(),
             texts: HashMap::new(),
+            relevant: None,
         }
     }
 
@@ -190,6 +193,15 @@ impl Model {
         let found = resolve_uncached(dir, entry);
         self.resolved.insert(key, found.clone());
         found
+    }
+
+    /// From now on, only `reaching` (the folders whose build includes `install`) and what
+    /// building `install` builds count for what the model does not evaluate.
+    pub fn relevant_to(&mut self, install: &Path, reaching: &[PathBuf]) {
+        self.build(install);
+        let mut relevant: HashSet<PathBuf> = self.built.keys().cloned().collect();
+        relevant.extend(reaching.iter().cloned());
+        self.relevant = Some(relevant);
     }
 
     /// Keeps the text of the only kustomization file of `dir`, for when it is parsed.
@@ -320,7 +332,15 @@ impl Model {
                         ),
                     ));
                 }
-                for c in &sub.untraced {
+                // kustomize runs a kustomization's transformers on its own resources only: what
+                // the model does not evaluate in a folder that neither builds the install nor
+                // is built by it cannot touch a managed setting. A refusal fails every build.
+                let relevant = self.relevant.as_ref().is_none_or(|r| r.contains(&real));
+                for c in sub
+                    .untraced
+                    .iter()
+                    .filter(|c| relevant || !c.is_unevaluated())
+                {
                     built.refuse(c.clone());
                 }
                 built.incomplete |= !sub.untraced.is_empty();

@@ -34,6 +34,8 @@ pub struct Effective {
     pub value: Option<Rendered>,
     /// The `file:line` that decides it, when known.
     pub from: Option<String>,
+    /// Decided by an overlay `multiuser on|off --overlay` wrote: kfpatch's own switch.
+    pub by_kfpatch_overlay: bool,
 }
 
 /// A kustomization that deploys the install.
@@ -80,6 +82,17 @@ pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<Canno
     let mut model = Model::new(&install.root);
     let mut unreadable = Vec::new();
     let found = reaching(install, &mut model, &mut unreadable);
+    model.relevant_to(&install.dir, &found);
+    let overlays: Vec<String> = found
+        .iter()
+        .filter(|dir| {
+            matches!(model.kustomization(dir).as_ref(), Ok(Some(k)) if k.text
+                .lines()
+                .take_while(|l| l.starts_with('#'))
+                .any(|l| l.starts_with("# kfpatch-overlay: ")))
+        })
+        .map(|dir| format!("{}/", relative(&install.root, dir)))
+        .collect();
     let mut done: HashMap<Vec<usize>, (Vec<Effective>, Vec<CannotTrace>)> = HashMap::new();
     let mut out = Vec::new();
     for dir in found {
@@ -91,7 +104,14 @@ pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<Canno
             .chain([built.untraced.len(), built.vars.len(), usize::MAX])
             .chain(built.from.iter().map(|f| f.as_ref().map_or(0, |f| f.len())))
             .collect();
-        let (effective, cannot_trace) = done.entry(key).or_insert_with(|| finish(&built)).clone();
+        let (mut effective, cannot_trace) =
+            done.entry(key).or_insert_with(|| finish(&built)).clone();
+        for e in &mut effective {
+            e.by_kfpatch_overlay = e
+                .from
+                .as_ref()
+                .is_some_and(|f| overlays.iter().any(|o| f.starts_with(o.as_str())));
+        }
         out.push(Deploying {
             shown: relative(&install.root, &dir),
             dir,
@@ -155,6 +175,7 @@ fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
                 setting: d.setting,
                 from: value.as_ref().and(built.from[i].clone()),
                 value,
+                by_kfpatch_overlay: false,
             }
         })
         .collect();

@@ -62,7 +62,11 @@ pub fn findings(
             continue;
         };
         for (row, e) in rows.iter().zip(&d.effective) {
-            if !decode::counts(row, version) || row.mode() != Some(want.other()) {
+            // kfpatch's own overlays switch the mode on purpose (audit reports them as overlays).
+            if e.by_kfpatch_overlay
+                || !decode::counts(row, version)
+                || row.mode() != Some(want.other())
+            {
                 continue;
             }
             let (file, line) = match e.from.as_deref().and_then(|f| f.rsplit_once(':')) {
