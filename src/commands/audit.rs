@@ -152,8 +152,14 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         (None, "off") => Some((Mode::Off, "the install's files say")),
         _ => None,
     };
-    let deploying = deploying::deploying(&install);
-    for f in kustomize_model::findings::findings(&deploying, want, install.version.as_ref().ok()) {
+    let (deploying, unreadable) = deploying::deploying_and_unreadable(&install);
+    let mut said = kustomize_model::findings::unreadable(&unreadable);
+    said.extend(kustomize_model::findings::findings(
+        &deploying,
+        want,
+        install.version.as_ref().ok(),
+    ));
+    for f in said {
         let known = findings
             .iter()
             .any(|k| (&k.file, k.line) == (&f.file, f.line));

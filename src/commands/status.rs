@@ -107,13 +107,13 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     };
     // The repository and the scan around the install are read beside the managed files, whose
     // parse is the longest part of a `status` (and takes a second thread of its own).
-    let ((git, around), (rows, above, deploying)) = parallel::beside(
+    let ((git, around), (rows, above, (deploying, unreadable))) = parallel::beside(
         || (git_views(&install), surroundings::around(&install)),
         || {
             (
                 rows(&install),
                 Above::of(&install),
-                deploying::deploying(&install),
+                deploying::deploying_and_unreadable(&install),
             )
         },
     );
@@ -190,7 +190,12 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
         "off" => Some((Mode::Off, "the install's files say")),
         _ => None,
     };
-    let said = kustomize_model::findings::findings(&deploying, want, install.version.as_ref().ok());
+    let mut said = kustomize_model::findings::unreadable(&unreadable);
+    said.extend(kustomize_model::findings::findings(
+        &deploying,
+        want,
+        install.version.as_ref().ok(),
+    ));
     if !said.is_empty() {
         text.push_str(
             "deploying kustomizations (what kubectl kustomize of each gives the cluster):\n",

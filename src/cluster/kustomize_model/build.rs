@@ -6,7 +6,7 @@
 //! else holds or changes a managed setting.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
 use yaml_serde::{Mapping, Value};
@@ -158,6 +158,11 @@ pub struct Model {
     root: PathBuf,
     loaded: HashMap<PathBuf, Rc<Result<Option<Loaded>, CannotTrace>>>,
     built: HashMap<PathBuf, Rc<Built>>,
+    resolved: HashMap<(PathBuf, String), Option<(PathBuf, bool)>>,
+    /// The folders that build the install or are built by it (`None`: every folder counts).
+    relevant: Option<HashSet<PathBuf>>,
+    /// Kustomization texts read before they are parsed (by the search for deploying folders).
+    texts: HashMap<PathBuf, (&'static str, String)>,
 }
 
 impl Model {
@@ -166,6 +171,9 @@ impl Model {
             root: root.to_path_buf(),
             loaded: HashMap::new(),
             built: HashMap::new(),
+            resolved: HashMap::new(),
+            texts: HashMap::new(),
+            relevant: None,
         }
     }
 
@@ -173,12 +181,41 @@ impl Model {
         &self.root
     }
 
+    /// The real path of `entry` of the kustomization in `dir` (canonical), and whether it is a
+    /// folder; `None` when it does not exist. `..` of a canonical folder is its real parent, so
+    /// only the components the entry adds are looked at (one `lstat` each), and a symlink among
+    /// them sends the rest to `canonicalize`. Cached: the build asks twice.
+    pub fn resolve(&mut self, dir: &Path, entry: &str) -> Option<(PathBuf, bool)> {
+        let key = (dir.to_path_buf(), entry.to_string());
+        if let Some(known) = self.resolved.get(&key) {
+            return known.clone();
+        }
+        let found = resolve_uncached(dir, entry);
+        self.resolved.insert(key, found.clone());
+        found
+    }
+
+    /// From now on, only `reaching` (the folders whose build includes `install`) and what
+    /// building `install` builds count for what the model does not evaluate.
+    pub fn relevant_to(&mut self, install: &Path, reaching: &[PathBuf]) {
+        self.build(install);
+        let mut relevant: HashSet<PathBuf> = self.built.keys().cloned().collect();
+        relevant.extend(reaching.iter().cloned());
+        self.relevant = Some(relevant);
+    }
+
+    /// Keeps the text of the only kustomization file of `dir`, for when it is parsed.
+    pub fn known_text(&mut self, dir: &Path, name: &'static str, text: String) {
+        self.texts.insert(dir.to_path_buf(), (name, text));
+    }
+
     /// The kustomization of a canonical folder, read once.
     pub fn kustomization(&mut self, dir: &Path) -> Rc<Result<Option<Loaded>, CannotTrace>> {
         if let Some(k) = self.loaded.get(dir) {
             return k.clone();
         }
-        let k = Rc::new(load(&self.root, dir));
+        let known = self.texts.remove(dir);
+        let k = Rc::new(load(&self.root, dir, known));
         self.loaded.insert(dir.to_path_buf(), k.clone());
         k
     }
@@ -192,12 +229,9 @@ impl Model {
             if is_remote(entry) {
                 continue;
             }
-            let Ok(path) = k.dir.join(entry).canonicalize() else {
+            let Some((path, true)) = self.resolve(&k.dir, entry) else {
                 continue;
             };
-            if !path.is_dir() {
-                continue;
-            }
             if component {
                 if depth < MAX_COMPONENT_DEPTH {
                     self.needs(&path, depth + 1, out);
@@ -261,6 +295,8 @@ impl Model {
     /// One kustomization (or component) applied to what is built so far.
     fn accumulate(&mut self, k: &Loaded, built: &mut Built, depth: usize) {
         let mut components = Vec::new();
+        let mut inherited: Vec<PathBuf> = Vec::new();
+        let mut files = 0;
         for (entry, component) in k.entries() {
             if is_remote(entry) {
                 built.refuse(k.here(
@@ -269,8 +305,7 @@ impl Model {
                 ));
                 continue;
             }
-            let path = k.dir.join(entry);
-            let Ok(real) = path.canonicalize() else {
+            let Some((real, is_dir)) = self.resolve(&k.dir, entry) else {
                 built.refuse(k.here(
                     entry,
                     format!("{entry} does not exist: kustomize refuses the build"),
@@ -281,7 +316,7 @@ impl Model {
                 components.push((entry, real));
                 continue;
             }
-            if real.is_dir() {
+            if is_dir {
                 let Some(sub) = self.built.get(&real).cloned() else {
                     built.refuse(k.here(
                         entry,
@@ -297,7 +332,15 @@ impl Model {
                         ),
                     ));
                 }
-                for c in &sub.untraced {
+                // kustomize runs a kustomization's transformers on its own resources only: what
+                // the model does not evaluate in a folder that neither builds the install nor
+                // is built by it cannot touch a managed setting. A refusal fails every build.
+                let relevant = self.relevant.as_ref().is_none_or(|r| r.contains(&real));
+                for c in sub
+                    .untraced
+                    .iter()
+                    .filter(|c| relevant || !c.is_unevaluated())
+                {
                     built.refuse(c.clone());
                 }
                 built.incomplete |= !sub.untraced.is_empty();
@@ -310,12 +353,24 @@ impl Model {
                 for r in &sub.objects {
                     self.add(k, entry, built, r.clone());
                 }
+                inherited.push(real);
             } else {
+                files += 1;
                 self.resource_file(k, entry, &real, built);
             }
         }
         built.incomplete |= !built.untraced.is_empty();
-        built.last = decoded(&built.objects);
+        // One folder and nothing else (a chain of overlays): its decoded rows are these.
+        let only: Vec<&PathBuf> = inherited.iter().collect();
+        match (only.as_slice(), files) {
+            ([one], 0) if depth == 0 => {
+                if let Some(sub) = self.built.get(*one) {
+                    built.last = sub.last.clone();
+                    built.from = sub.from.clone();
+                }
+            }
+            _ => built.last = decoded(&built.objects),
+        }
         let at = |needle: &str| format!("{}:{}", k.shown, k.line(needle));
         // Generators.
         for (key, configmap) in [("configMapGenerator", true), ("secretGenerator", false)] {
@@ -405,6 +460,35 @@ impl Model {
             }
         }
     }
+}
+
+fn resolve_uncached(dir: &Path, entry: &str) -> Option<(PathBuf, bool)> {
+    let mut path = dir.to_path_buf();
+    let mut is_dir = true;
+    for part in Path::new(entry).components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                path.pop();
+            }
+            Component::Normal(name) => {
+                path.push(name);
+                let meta = std::fs::symlink_metadata(&path).ok()?;
+                if meta.file_type().is_symlink() {
+                    let real = dir.join(entry).canonicalize().ok()?;
+                    let is_dir = real.is_dir();
+                    return Some((real, is_dir));
+                }
+                is_dir = meta.is_dir();
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                let real = dir.join(entry).canonicalize().ok()?;
+                let is_dir = real.is_dir();
+                return Some((real, is_dir));
+            }
+        }
+    }
+    Some((path, is_dir))
 }
 
 /// The documents of a multi-document YAML text.

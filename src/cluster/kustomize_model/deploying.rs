@@ -17,7 +17,6 @@ use super::transform::rename_refs;
 use super::{CannotTrace, read};
 use crate::checkout::catalogue::Setting;
 use crate::checkout::install::Install;
-use crate::checkout::kustomization::KUSTOMIZATION_FILES;
 use crate::checkout::paths::relative;
 use crate::checkout::version::Version;
 use crate::checkout::walk;
@@ -35,6 +34,8 @@ pub struct Effective {
     pub value: Option<Rendered>,
     /// The `file:line` that decides it, when known.
     pub from: Option<String>,
+    /// Decided by an overlay `multiuser on|off --overlay` wrote: kfpatch's own switch.
+    pub by_kfpatch_overlay: bool,
 }
 
 /// A kustomization that deploys the install.
@@ -72,8 +73,26 @@ impl Deploying {
 /// Every kustomization of the checkout that deploys the install (outside the install's folder),
 /// sorted by folder, each with its effective settings.
 pub fn deploying(install: &Install) -> Vec<Deploying> {
+    deploying_and_unreadable(install).0
+}
+
+/// [`deploying`], and the kustomization files that cannot be read (a FIFO, a device, a file too
+/// large or not UTF-8): whether those deploy the install cannot be told.
+pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<CannotTrace>) {
     let mut model = Model::new(&install.root);
-    let found = reaching(install, &mut model);
+    let mut unreadable = Vec::new();
+    let found = reaching(install, &mut model, &mut unreadable);
+    model.relevant_to(&install.dir, &found);
+    let overlays: Vec<String> = found
+        .iter()
+        .filter(|dir| {
+            matches!(model.kustomization(dir).as_ref(), Ok(Some(k)) if k.text
+                .lines()
+                .take_while(|l| l.starts_with('#'))
+                .any(|l| l.starts_with("# kfpatch-overlay: ")))
+        })
+        .map(|dir| format!("{}/", relative(&install.root, dir)))
+        .collect();
     let mut done: HashMap<Vec<usize>, (Vec<Effective>, Vec<CannotTrace>)> = HashMap::new();
     let mut out = Vec::new();
     for dir in found {
@@ -85,7 +104,14 @@ pub fn deploying(install: &Install) -> Vec<Deploying> {
             .chain([built.untraced.len(), built.vars.len(), usize::MAX])
             .chain(built.from.iter().map(|f| f.as_ref().map_or(0, |f| f.len())))
             .collect();
-        let (effective, cannot_trace) = done.entry(key).or_insert_with(|| finish(&built)).clone();
+        let (mut effective, cannot_trace) =
+            done.entry(key).or_insert_with(|| finish(&built)).clone();
+        for e in &mut effective {
+            e.by_kfpatch_overlay = e
+                .from
+                .as_ref()
+                .is_some_and(|f| overlays.iter().any(|o| f.starts_with(o.as_str())));
+        }
         out.push(Deploying {
             shown: relative(&install.root, &dir),
             dir,
@@ -94,7 +120,7 @@ pub fn deploying(install: &Install) -> Vec<Deploying> {
         });
     }
     out.sort_by(|a, b| a.shown.cmp(&b.shown));
-    out
+    (out, unreadable)
 }
 
 /// The end of a build as kustomize ends it: generated ConfigMaps get their hash suffix (the
@@ -144,10 +170,12 @@ fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
                     why: format!("{} holds the var $({v}), not evaluated offline", d.setting.name()),
                 });
             }
+            let value = (!untraced && var.is_none()).then_some(d.value);
             Effective {
                 setting: d.setting,
-                value: (!untraced && var.is_none()).then_some(d.value),
-                from: built.from[i].clone(),
+                from: value.as_ref().and(built.from[i].clone()),
+                value,
+                by_kfpatch_overlay: false,
             }
         })
         .collect();
@@ -155,7 +183,11 @@ fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
 }
 
 /// The folders (canonical) whose build includes the install, outside the install's folder.
-fn reaching(install: &Install, model: &mut Model) -> Vec<PathBuf> {
+fn reaching(
+    install: &Install,
+    model: &mut Model,
+    unreadable: &mut Vec<CannotTrace>,
+) -> Vec<PathBuf> {
     let root = &install.root;
     let skipped = |dir: &Path| {
         dir != root
@@ -163,30 +195,45 @@ fn reaching(install: &Install, model: &mut Model) -> Vec<PathBuf> {
                 .file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with('.'))
     };
-    let folders = walk::folders_holding(root, KUSTOMIZATION_FILES, skipped);
+    // One walk that also tells which kustomization files each folder holds.
+    let mut folders = walk::folders(root, Vec::new, |found: &mut Vec<_>, dir| {
+        if skipped(dir) {
+            return false;
+        }
+        let names = super::present(dir);
+        if !names.is_empty() {
+            found.push((dir.to_path_buf(), names));
+        }
+        true
+    });
+    folders.sort();
     let mut index: HashMap<String, Vec<usize>> = HashMap::new();
     let mut upward: Vec<usize> = Vec::new();
     let mut dirs: Vec<PathBuf> = Vec::new();
-    for folder in folders {
-        let Ok(dir) = folder.canonicalize() else {
-            continue;
-        };
+    for (folder, names) in folders {
+        // The walk starts at the canonical root and never follows a symlink.
+        let dir = folder;
         if dir.starts_with(&install.dir) {
             continue;
         }
-        let Some(file) = KUSTOMIZATION_FILES
-            .iter()
-            .map(|n| dir.join(n))
-            .find(|f| f.symlink_metadata().is_ok())
-        else {
-            continue;
-        };
-        // Unreadable files are reported when built; here they only cannot be indexed.
-        let Ok(text) = read(root, &file) else {
-            index.entry(String::new()).or_default();
+        let [name] = names.as_slice() else {
+            // None (gone since the walk), or several: kustomize refuses those when built.
             upward.push(dirs.len());
             dirs.push(dir);
             continue;
+        };
+        let text = match read(root, &dir.join(name)) {
+            Ok(text) => text,
+            Err(why) => {
+                unreadable.push(CannotTrace {
+                    file: relative(root, &dir.join(name)),
+                    line: 1,
+                    why: format!(
+                        "cannot be read ({why}): whether it deploys the install cannot be told"
+                    ),
+                });
+                continue;
+            }
         };
         let i = dirs.len();
         dirs.push(dir);
@@ -205,6 +252,7 @@ fn reaching(install: &Install, model: &mut Model) -> Vec<PathBuf> {
                 index.entry(last.to_string()).or_default().push(i);
             }
         }
+        model.known_text(&dirs[i], name, text);
     }
     let mut reaches: HashSet<PathBuf> = HashSet::new();
     let mut queue = VecDeque::from([install.dir.clone()]);
@@ -235,7 +283,10 @@ fn reaching(install: &Install, model: &mut Model) -> Vec<PathBuf> {
             let k = model.kustomization(dir);
             let Ok(Some(k)) = k.as_ref() else { continue };
             let hit = k.entries().any(|(entry, _)| {
-                !is_remote(entry) && k.dir.join(entry).canonicalize().is_ok_and(|p| p == target)
+                !is_remote(entry)
+                    && model
+                        .resolve(&k.dir, entry)
+                        .is_some_and(|(p, _)| p == target)
             });
             if hit {
                 reaches.insert(dir.clone());

@@ -8,6 +8,22 @@ use crate::checkout::finding::{Finding, Severity};
 use crate::checkout::version::Version;
 use crate::cluster::decode;
 
+/// A `cannot-trace` finding for each kustomization file that cannot be read.
+pub fn unreadable(files: &[super::CannotTrace]) -> Vec<Finding> {
+    files
+        .iter()
+        .map(|c| Finding {
+            file: c.file.clone(),
+            line: None,
+            column: None,
+            severity: Severity::Error,
+            code: "cannot-trace",
+            message: c.why.clone(),
+            fix: "make it a regular file, or remove it".to_string(),
+        })
+        .collect()
+}
+
 /// The findings, once per file and line.
 /// `want`: the mode, and who wants it (`--expect`, `the files`).
 pub fn findings(
@@ -46,7 +62,11 @@ pub fn findings(
             continue;
         };
         for (row, e) in rows.iter().zip(&d.effective) {
-            if !decode::counts(row, version) || row.mode() != Some(want.other()) {
+            // kfpatch's own overlays switch the mode on purpose (audit reports them as overlays).
+            if e.by_kfpatch_overlay
+                || !decode::counts(row, version)
+                || row.mode() != Some(want.other())
+            {
                 continue;
             }
             let (file, line) = match e.from.as_deref().and_then(|f| f.rsplit_once(':')) {

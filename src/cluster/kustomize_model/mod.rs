@@ -37,6 +37,12 @@ pub struct CannotTrace {
 }
 
 impl CannotTrace {
+    /// A construct the model does not evaluate (kustomize may build it fine), not a build
+    /// kustomize refuses or a file that cannot be read.
+    pub fn is_unevaluated(&self) -> bool {
+        self.why.contains("not evaluated offline")
+    }
+
     pub fn shown(&self) -> String {
         format!("{}:{}: {}", self.file, self.line, self.why)
     }
@@ -179,12 +185,35 @@ pub fn read(root: &Path, path: &Path) -> Result<String, String> {
     match safe_read::read_inside(root, path, &shown) {
         Ok(Some(text)) => Ok(text),
         Ok(None) => Err(format!("{shown} does not exist")),
-        Err(failure) => Err(failure.message),
+        // The first line: safe_read's own advice follows on the next.
+        Err(failure) => Err(failure
+            .message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()),
     }
 }
 
-/// The kustomization of `dir` (canonical): `Ok(None)` when the folder has none.
-pub fn load(root: &Path, dir: &Path) -> Result<Option<Loaded>, CannotTrace> {
+/// The kustomization file names present in `dir`.
+pub fn present(dir: &Path) -> Vec<&'static str> {
+    KUSTOMIZATION_FILES
+        .iter()
+        .copied()
+        .filter(|name| dir.join(name).symlink_metadata().is_ok())
+        .collect()
+}
+
+/// The kustomization of `dir` (canonical): `Ok(None)` when the folder has none. `known`: the
+/// text of its only kustomization file, already read.
+pub fn load(
+    root: &Path,
+    dir: &Path,
+    known: Option<(&'static str, String)>,
+) -> Result<Option<Loaded>, CannotTrace> {
+    if let Some((name, text)) = known {
+        return parse(root, dir, name, text).map(Some);
+    }
     let present: Vec<&str> = KUSTOMIZATION_FILES
         .iter()
         .copied()
@@ -210,6 +239,16 @@ pub fn load(root: &Path, dir: &Path) -> Result<Option<Loaded>, CannotTrace> {
         ));
     }
     let text = read(root, &path).map_err(|why| fail(1, format!("cannot be read: {why}")))?;
+    parse(root, dir, name, text).map(Some)
+}
+
+fn parse(root: &Path, dir: &Path, name: &str, text: String) -> Result<Loaded, CannotTrace> {
+    let shown = relative(root, &dir.join(name));
+    let fail = |line, why: String| CannotTrace {
+        file: shown.clone(),
+        line,
+        why,
+    };
     let value: Value = match yaml_serde::from_str(crate::syntax::without_bom(&text)) {
         Ok(Value::Null) => Value::Mapping(Default::default()),
         Ok(v @ Value::Mapping(_)) => v,
@@ -258,5 +297,5 @@ pub fn load(root: &Path, dir: &Path) -> Result<Option<Loaded>, CannotTrace> {
             return Err(loaded.here(&format!("{key}:"), why));
         }
     }
-    Ok(Some(loaded))
+    Ok(loaded)
 }

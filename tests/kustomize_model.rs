@@ -1,0 +1,179 @@
+//! The offline kustomize model against `kubectl kustomize`: for every kustomization that deploys
+//! the install in every real release tree, each managed setting the model traces equals what
+//! the render gives, decoded by the same code; and the model's cost stays linear in the length of
+//! a chain of kustomizations.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+
+use kfpatch::checkout::discover;
+use kfpatch::cluster::decode;
+use kfpatch::cluster::effective::Rendered;
+use kfpatch::cluster::kustomize_model::deploying::deploying;
+use kfpatch::cluster::objects;
+
+/// Compares the model with kustomize for every deploying kustomization of `root`; returns how
+/// many were compared with every row traced.
+fn compare(root: &Path) -> usize {
+    let root = root.canonicalize().expect("canonical");
+    let install = discover::find_optional(&root, None)
+        .expect("discover")
+        .expect("an install");
+    let found = deploying(&install);
+    assert!(
+        !found.is_empty(),
+        "{}: nothing deploys the install",
+        root.display()
+    );
+    let mut traced = 0;
+    for d in &found {
+        let output = std::process::Command::new("kubectl")
+            .arg("kustomize")
+            .arg(&d.dir)
+            .output()
+            .expect("run kubectl kustomize");
+        if !output.status.success() {
+            assert!(
+                !d.cannot_trace.is_empty(),
+                "{}: kustomize fails ({}) but the model traced it",
+                d.shown,
+                String::from_utf8_lossy(&output.stderr)
+            );
+            continue;
+        }
+        let render = String::from_utf8(output.stdout).expect("utf-8");
+        let objects = objects::split(&render).expect("split");
+        let rows = decode::decode(&objects);
+        for (row, e) in rows.iter().zip(&d.effective) {
+            if let Some(value) = &e.value {
+                assert_eq!(
+                    value,
+                    &row.value,
+                    "{} row {} {}: model {:?}, kustomize {:?}",
+                    d.shown,
+                    e.setting.row,
+                    e.setting.name(),
+                    value,
+                    row.value
+                );
+            }
+        }
+        if d.cannot_trace.is_empty() {
+            traced += 1;
+        }
+    }
+    traced
+}
+
+#[test]
+#[ignore = "needs ../shared; run by .ci/run"]
+fn the_model_agrees_with_kustomize_on_every_real_tree() {
+    for tree in support::real_trees() {
+        let traced = compare(&tree);
+        eprintln!(
+            "{}: {traced} deploying kustomizations traced",
+            tree.display()
+        );
+    }
+}
+
+/// A chain of 100,000 kustomizations, each building on the next, the last on the install: every
+/// one of them deploys it, with the value the outermost override gives.
+#[test]
+fn a_chain_of_100000_kustomizations_is_built_once_per_folder() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let root = temp.path().canonicalize().expect("canonical");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/fork-pinned-multiuser-audit/in");
+    support::copy_tree(&fixture, &root);
+    fs::remove_dir_all(root.join("example")).expect("rm example");
+    let chain = root.join("chain");
+    const LEVELS: usize = 100_000;
+    for i in 0..LEVELS {
+        let dir = chain.join(format!("l{i}"));
+        fs::create_dir_all(&dir).expect("mkdir");
+        let base = if i + 1 == LEVELS {
+            "../../applications/pipeline/upstream/base/installs/multi-user".to_string()
+        } else {
+            format!("../l{}", i + 1)
+        };
+        let mut text = format!("resources:\n- {base}\n");
+        if i == 0 {
+            text.push_str("configMapGenerator:\n- name: pipeline-api-server-config\n  behavior: merge\n  literals:\n  - MULTIUSER=true\n");
+        }
+        fs::write(dir.join("kustomization.yaml"), text).expect("write");
+    }
+    let install = discover::find_optional(&root, None)
+        .expect("discover")
+        .expect("an install");
+    let found = deploying(&install);
+    // The chain, and the env overlay with its own override.
+    assert_eq!(found.len(), LEVELS + 1);
+    let top = found.iter().find(|d| d.shown == "chain/l0").expect("l0");
+    assert!(top.cannot_trace.is_empty(), "{:?}", top.cannot_trace);
+    assert_eq!(
+        top.effective[0].value,
+        Some(Rendered::Literal("true".to_string()))
+    );
+    assert_eq!(
+        top.effective[0].from.as_deref(),
+        Some("chain/l0/kustomization.yaml:4")
+    );
+    let next = found.iter().find(|d| d.shown == "chain/l1").expect("l1");
+    assert_eq!(
+        next.effective[0].value,
+        Some(Rendered::Literal("false".to_string()))
+    );
+    let env = found
+        .iter()
+        .find(|d| d.shown.ends_with("platform-agnostic-multi-user"))
+        .expect("env");
+    assert_eq!(
+        env.effective[0].value,
+        Some(Rendered::Literal("true".to_string()))
+    );
+}
+
+/// A FIFO named kustomization.yaml above the install neither hangs `status` nor goes unsaid.
+#[test]
+fn a_fifo_named_kustomization_yaml_is_named_not_read() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let root = temp.path().canonicalize().expect("canonical");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/fork-pinned-multiuser-audit/in");
+    support::copy_tree(&fixture, &root);
+    let dir = root.join("applications/pipeline/upstream/env/fifo");
+    fs::create_dir_all(&dir).expect("mkdir");
+    let fifo = std::ffi::CString::new(dir.join("kustomization.yaml").to_str().expect("utf-8"))
+        .expect("path");
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0, "mkfifo");
+    let mut child = support::kfpatch()
+        .arg("-C")
+        .arg(&root)
+        .arg("status")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kfpatch");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().expect("kill");
+            panic!("status hangs on a FIFO named kustomization.yaml");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut stdout)
+        .expect("read");
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        stdout.contains("  applications/pipeline/upstream/env/fifo/kustomization.yaml  cannot be read (applications/pipeline/upstream/env/fifo/kustomization.yaml is a FIFO, not a regular file; kfpatch reads and writes regular files only): whether it deploys the install cannot be told\n"),
+        "{stdout}"
+    );
+}
