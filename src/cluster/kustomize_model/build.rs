@@ -196,7 +196,9 @@ impl Model {
     }
 
     /// From now on, only `reaching` (the folders whose build includes `install`) and what
-    /// building `install` builds count for what the model does not evaluate.
+    /// building `install` builds are built: kustomize runs a kustomization's transformers on its
+    /// own resources only, so nothing in another folder can change a managed setting. (What
+    /// would make kustomize refuse such a folder is left to `render`.)
     pub fn relevant_to(&mut self, install: &Path, reaching: &[PathBuf]) {
         self.build(install);
         let mut relevant: HashSet<PathBuf> = self.built.keys().cloned().collect();
@@ -236,10 +238,15 @@ impl Model {
                 if depth < MAX_COMPONENT_DEPTH {
                     self.needs(&path, depth + 1, out);
                 }
-            } else {
+            } else if self.counts(&path) {
                 out.push(path);
             }
         }
+    }
+
+    /// Whether a folder's build can touch the install's (see [`Model::relevant_to`]).
+    fn counts(&self, dir: &Path) -> bool {
+        self.relevant.as_ref().is_none_or(|r| r.contains(dir))
     }
 
     /// What building `dir` (canonical) gives.
@@ -316,6 +323,11 @@ impl Model {
                 components.push((entry, real));
                 continue;
             }
+            // A folder that neither builds the install nor is built by it holds none of its
+            // objects and is not built (a big tree's other components cost nothing).
+            if is_dir && !self.counts(&real) {
+                continue;
+            }
             if is_dir {
                 let Some(sub) = self.built.get(&real).cloned() else {
                     built.refuse(k.here(
@@ -335,12 +347,7 @@ impl Model {
                 // kustomize runs a kustomization's transformers on its own resources only: what
                 // the model does not evaluate in a folder that neither builds the install nor
                 // is built by it cannot touch a managed setting. A refusal fails every build.
-                let relevant = self.relevant.as_ref().is_none_or(|r| r.contains(&real));
-                for c in sub
-                    .untraced
-                    .iter()
-                    .filter(|c| relevant || !c.is_unevaluated())
-                {
+                for c in &sub.untraced {
                     built.refuse(c.clone());
                 }
                 built.incomplete |= !sub.untraced.is_empty();

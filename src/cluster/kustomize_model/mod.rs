@@ -37,12 +37,6 @@ pub struct CannotTrace {
 }
 
 impl CannotTrace {
-    /// A construct the model does not evaluate (kustomize may build it fine), not a build
-    /// kustomize refuses or a file that cannot be read.
-    pub fn is_unevaluated(&self) -> bool {
-        self.why.contains("not evaluated offline")
-    }
-
     pub fn shown(&self) -> String {
         format!("{}:{}: {}", self.file, self.line, self.why)
     }
