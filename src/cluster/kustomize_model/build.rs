@@ -2,8 +2,9 @@
 //! (memoised, in post-order without recursion, so a chain of any depth costs its length): a
 //! folder's resources and bases, then its generators, then its components, then its transformers
 //! in kustomize's order (strategic merge patches, patches, namespace, prefix and suffix, labels
-//! and annotations, JSON 6902 patches). Only ConfigMaps and the KFP Deployments are kept: nothing
-//! else holds or changes a managed setting.
+//! and annotations, JSON 6902 patches). Every object of a built folder is carried (a patch whose
+//! target selects several objects must apply to each, or kustomize refuses the build); only
+//! ConfigMaps and the KFP Deployments are decoded: nothing else holds a managed setting.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
@@ -117,6 +118,9 @@ pub struct Built {
     pub vars: Vec<String>,
     /// Something below could not be built: a missing object is a consequence, not news.
     pub incomplete: bool,
+    /// Objects of a folder that was not built (it neither builds the install nor is built by
+    /// it) are part of kustomize's build but not of this one.
+    pub partial: bool,
     /// Per catalogue row: the value decoded so far, and the `file:line` that last changed it.
     pub last: Vec<Rendered>,
     pub from: Vec<Option<String>>,
@@ -146,7 +150,11 @@ impl Built {
 
 /// The catalogue rows decoded from `objects`.
 pub fn decoded(objects: &[Rc<Res>]) -> Vec<Rendered> {
-    let objects: Vec<Object> = objects.iter().map(|r| r.object()).collect();
+    let objects: Vec<Object> = objects
+        .iter()
+        .filter(|r| kept(&r.kind, &r.name))
+        .map(|r| r.object())
+        .collect();
     decode::decode(&objects)
         .into_iter()
         .map(|d| d.value)
@@ -326,6 +334,7 @@ impl Model {
             // A folder that neither builds the install nor is built by it holds none of its
             // objects and is not built (a big tree's other components cost nothing).
             if is_dir && !self.counts(&real) {
+                built.partial = true;
                 continue;
             }
             if is_dir {
@@ -351,6 +360,7 @@ impl Model {
                     built.refuse(c.clone());
                 }
                 built.incomplete |= !sub.untraced.is_empty();
+                built.partial |= sub.partial;
                 built.vars.extend(sub.vars.iter().cloned());
                 for (i, f) in sub.from.iter().enumerate() {
                     if built.from[i].is_none() && sub.last[i] != Rendered::Absent {
@@ -447,18 +457,12 @@ impl Model {
             Err(why) => return built.refuse(k.here(entry, format!("cannot be read: {why}"))),
         };
         for doc in documents(&text) {
-            let kind_line =
-                |kind: &str| doc.lines().any(|l| l.trim_end() == format!("kind: {kind}"));
-            let wanted =
-                kind_line("ConfigMap") || (kind_line("Deployment") && managed_deployment(doc));
-            if !wanted {
-                continue;
-            }
             match yaml_serde::from_str::<Value>(doc) {
-                Ok(value) => match Res::of(value) {
-                    Some(r) if kept(&r.kind, &r.name) => self.add(k, entry, built, Rc::new(r)),
-                    _ => {}
-                },
+                Ok(value) => {
+                    if let Some(r) = Res::of(value) {
+                        self.add(k, entry, built, Rc::new(r));
+                    }
+                }
                 Err(e) => built.refuse(CannotTrace {
                     file: relative(&self.root, path),
                     line: e.location().map_or(1, |l| l.line()),
@@ -547,6 +551,8 @@ fn merge_generated(built: &mut Built, mut res: Res, behavior: Behavior) -> Resul
             "{} {} is generated twice (behavior create): kustomize refuses the build",
             res.kind, res.name
         )),
+        // Merged into an object of a folder the model does not build: no managed setting.
+        (_, []) if built.partial => Ok(()),
         (_, []) => Err(format!("{} {} {MISSING_MERGE}", res.kind, res.name)),
         (_, [i]) => {
             let old = built.objects[*i].clone();

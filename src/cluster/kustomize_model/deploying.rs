@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::build::{Built, Model, Res};
+use super::build::{Built, Model, Res, kept};
 use super::transform::rename_refs;
 use super::{CannotTrace, read};
 use crate::checkout::catalogue::Setting;
@@ -152,7 +152,12 @@ fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
         r.set_meta("name", &name);
     }
     rename_refs(&mut hashed, &renamed);
-    let objects: Vec<Object> = hashed.objects.iter().map(|r| r.object()).collect();
+    let objects: Vec<Object> = hashed
+        .objects
+        .iter()
+        .filter(|r| kept(&r.kind, &r.name))
+        .map(|r| r.object())
+        .collect();
     let rows = decode::decode(&objects);
     let untraced = !cannot.is_empty();
     let effective = rows

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use yaml_serde::{Mapping, Value};
 
-use super::build::{Behavior, Built, Model, Res, documents, kept};
+use super::build::{Behavior, Built, Model, Res, documents};
 use super::patch::{self, Selector};
 use super::{Loaded, read_in};
 
@@ -208,7 +208,7 @@ impl Model {
         if let Some(ns) = namespace {
             let mut changed = false;
             for r in &mut built.objects {
-                if r.namespace.as_deref() != Some(ns.as_str()) {
+                if r.namespace.as_deref() != Some(ns.as_str()) && !cluster_scoped(&r.kind) {
                     let r = Rc::make_mut(r);
                     let old = r.namespace.replace(ns.clone());
                     r.prev_namespaces.push(old);
@@ -337,6 +337,13 @@ impl Model {
         let mut changed = false;
         for doc in &docs {
             let result = match (doc, target) {
+                // kustomize applies the operations to every object the target selects and
+                // refuses the build where one does not apply: objects the model does not carry
+                // may be among them unless the target names its object.
+                (Value::Sequence(_), Some(t)) if built.partial && t.name.is_none() => Err(
+                    "a JSON patch whose target may select objects of folders kfpatch does not build (give the target a name) is not evaluated offline"
+                        .to_string(),
+                ),
                 (Value::Sequence(ops), Some(t)) => {
                     for_selected(built, t, |v| patch::json6902(v, ops).map(Some))
                 }
@@ -366,7 +373,30 @@ impl Model {
     }
 }
 
-/// Applies `f` to every kept object `t` selects; whether any changed.
+/// The kinds kustomize's namespace transformer leaves alone (the cluster-scoped ones).
+fn cluster_scoped(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Namespace"
+            | "ClusterRole"
+            | "ClusterRoleBinding"
+            | "CustomResourceDefinition"
+            | "MutatingWebhookConfiguration"
+            | "ValidatingWebhookConfiguration"
+            | "PriorityClass"
+            | "StorageClass"
+            | "PersistentVolume"
+            | "APIService"
+            | "CSIDriver"
+            | "IngressClass"
+            | "RuntimeClass"
+            | "ClusterIssuer"
+            | "CompositeController"
+            | "DecoratorController"
+    )
+}
+
+/// Applies `f` to every object `t` selects; whether any changed.
 fn for_selected(
     built: &mut Built,
     t: &Selector,
@@ -444,8 +474,10 @@ fn by_own_id(built: &mut Built, doc: &Value) -> Result<bool, String> {
         });
     }
     match hits.as_slice() {
-        [] if kept(kind, name) => Err(format!("no {kind} {name} {}", super::build::MISSING)),
-        [] => Ok(false),
+        // The object may come from a folder the model does not build, which holds no managed
+        // setting; otherwise every object of the build is known.
+        [] if built.partial => Ok(false),
+        [] => Err(format!("no {kind} {name} {}", super::build::MISSING)),
         [i] => {
             let i = *i;
             match patch::strategic(&built.objects[i].value, doc)? {
