@@ -309,6 +309,15 @@ impl Model {
 
     /// One kustomization (or component) applied to what is built so far.
     fn accumulate(&mut self, k: &Loaded, built: &mut Built, depth: usize) {
+        // Nothing after a field the model does not evaluate can be traced: its findings are the
+        // only ones worth reading.
+        if !k.unevaluated.is_empty() {
+            for c in &k.unevaluated {
+                built.refuse(c.clone());
+            }
+            built.incomplete = true;
+            return;
+        }
         let mut components = Vec::new();
         let mut inherited: Vec<PathBuf> = Vec::new();
         let mut files = 0;

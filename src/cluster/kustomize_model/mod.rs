@@ -84,6 +84,9 @@ pub struct Loaded {
     pub text: String,
     pub value: Value,
     pub component: bool,
+    /// The fields the model does not evaluate (plugins, helm, fields kustomize refuses): its
+    /// build cannot be traced, but its resources are still followed (it deploys what they do).
+    pub unevaluated: Vec<CannotTrace>,
 }
 
 impl Loaded {
@@ -260,20 +263,24 @@ fn parse(root: &Path, dir: &Path, name: &str, text: String) -> Result<Loaded, Ca
             ));
         }
     };
-    let loaded = Loaded {
+    let mut loaded = Loaded {
         dir: dir.to_path_buf(),
         shown,
         component: value.get("kind").and_then(Value::as_str) == Some("Component"),
         text,
         value,
+        unevaluated: Vec::new(),
     };
+    let mut unevaluated = Vec::new();
     if let Some(map) = loaded.value.as_mapping() {
         for key in map.keys().filter_map(Value::as_str) {
             if INERT.contains(&key) || EVALUATED.contains(&key) {
                 continue;
             }
             if key == "configurations" {
-                loaded.configurations(root)?;
+                if let Err(c) = loaded.configurations(root) {
+                    unevaluated.push(c);
+                }
                 continue;
             }
             let why = match key {
@@ -288,8 +295,9 @@ fn parse(root: &Path, dir: &Path, name: &str, text: String) -> Result<Loaded, Ca
                 }
                 _ => format!("unknown field {key}: kustomize refuses it"),
             };
-            return Err(loaded.here(&format!("{key}:"), why));
+            unevaluated.push(loaded.here(&format!("{key}:"), why));
         }
     }
+    loaded.unevaluated = unevaluated;
     Ok(loaded)
 }
