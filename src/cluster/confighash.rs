@@ -44,8 +44,12 @@ pub fn suffix(
     json.push_str(",\"kind\":\"ConfigMap\",\"name\":");
     push_string(&mut json, hashed_name);
     json.push('}');
-    sha256_hex(json.as_bytes())[..10]
-        .chars()
+    encode(&sha256_hex(json.as_bytes())[..10])
+}
+
+/// Hex digits in kustomize's alphabet.
+fn encode(hex: &str) -> String {
+    hex.chars()
         .map(|c| match c {
             '0' => 'g',
             '1' => 'h',
@@ -55,6 +59,39 @@ pub fn suffix(
             other => other,
         })
         .collect()
+}
+
+/// The suffix kustomize gives a generated Secret of this `type` whose `data` holds these
+/// (base64) values: the same hash over `{"data":...,"kind":"Secret","name":"","type":...}`.
+pub fn secret_suffix(data: &BTreeMap<String, String>, kind_of_secret: &str) -> String {
+    let mut json = String::from("{\"data\":");
+    push_map(&mut json, data);
+    json.push_str(",\"kind\":\"Secret\",\"name\":\"\",\"type\":");
+    push_string(&mut json, kind_of_secret);
+    json.push('}');
+    encode(&sha256_hex(json.as_bytes())[..10])
+}
+
+/// Standard base64 with padding, as a Secret's `data` holds its values.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// Whether `name` carries the suffix kustomize (3, or 4 and later) would give this data.
@@ -168,6 +205,17 @@ fn sha256_hex(input: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_generated_secret_gets_kustomizes_suffix() {
+        // kubectl kustomize (v5.5) of a secretGenerator with literals NAMESPACE=abc and B=x.
+        let data = map(&[("B", &base64(b"x")), ("NAMESPACE", &base64(b"abc"))]);
+        assert_eq!(data["B"], "eA==");
+        assert_eq!(data["NAMESPACE"], "YWJj");
+        assert_eq!(secret_suffix(&data, "Opaque"), "9h4fh295h5");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(base64(b""), "");
+    }
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

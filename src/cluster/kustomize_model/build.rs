@@ -405,8 +405,7 @@ impl Model {
                 let needle = format!("name: {name}");
                 match self.generate(k, g, configmap) {
                     Err(why) => built.refuse(k.here(&needle, why)),
-                    Ok(None) => {}
-                    Ok(Some((res, behavior))) => {
+                    Ok((res, behavior)) => {
                         if let Err(why) = merge_generated(built, res, behavior) {
                             built.refuse(k.here(&needle, why));
                         }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use super::build::{Built, Model, Res, kept};
-use super::transform::rename_refs;
+use super::transform::{Renamed, effective_namespace, rename_refs};
 use super::{CannotTrace, read};
 use crate::checkout::catalogue::Setting;
 use crate::checkout::install::Install;
@@ -133,7 +133,7 @@ fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
         objects: built.objects.clone(),
         ..Built::default()
     };
-    let mut renamed = BTreeMap::new();
+    let mut renamed = Renamed::new();
     for r in &mut hashed.objects {
         if !r.needs_hash {
             continue;
@@ -145,8 +145,18 @@ fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
                     .collect()
             })
         });
-        let name = format!("{}-{}", r.name, confighash::suffix("", data.as_ref(), None));
-        renamed.insert(r.name.clone(), name.clone());
+        let suffix = if r.kind == "Secret" {
+            let kind_of_secret = r.value.get("type").and_then(|t| t.as_str());
+            confighash::secret_suffix(
+                &data.unwrap_or_default(),
+                kind_of_secret.unwrap_or("Opaque"),
+            )
+        } else {
+            confighash::suffix("", data.as_ref(), None)
+        };
+        let name = format!("{}-{suffix}", r.name);
+        let ns = effective_namespace(r.namespace.as_deref());
+        renamed.insert((r.kind.clone(), ns, r.name.clone()), name.clone());
         let r: &mut Res = Rc::make_mut(r);
         r.name = name.clone();
         r.set_meta("name", &name);

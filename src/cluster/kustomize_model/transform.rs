@@ -8,6 +8,7 @@ use yaml_serde::{Mapping, Value};
 use super::build::{Behavior, Built, Model, Res, documents};
 use super::patch::{self, Selector};
 use super::{Loaded, read_in};
+use crate::cluster::confighash;
 
 /// kustomize's rule for a key of an env file (Kubernetes' env var names).
 fn valid_key(key: &str) -> bool {
@@ -28,14 +29,13 @@ fn unquoted(v: &str) -> &str {
 }
 
 impl Model {
-    /// The object a `configMapGenerator` (or `secretGenerator`) entry makes, and its behavior;
-    /// `Ok(None)` for a Secret (never a managed setting), once its files are checked.
+    /// The object a `configMapGenerator` (or `secretGenerator`) entry makes, and its behavior.
     pub(super) fn generate(
         &self,
         k: &Loaded,
         g: &Value,
         configmap: bool,
-    ) -> Result<Option<(Res, Behavior)>, String> {
+    ) -> Result<(Res, Behavior), String> {
         let name = g
             .get("name")
             .and_then(Value::as_str)
@@ -114,9 +114,6 @@ impl Model {
             };
             put(key.to_string(), unquoted(value).to_string())?;
         }
-        if !configmap {
-            return Ok(None);
-        }
         let global = k.value.get("generatorOptions");
         let local = g.get("options");
         let option = |key: &str| {
@@ -145,14 +142,24 @@ impl Model {
         }
         let mut object = Mapping::new();
         object.insert(Value::from("apiVersion"), Value::from("v1"));
-        object.insert(Value::from("kind"), Value::from("ConfigMap"));
+        let kind = if configmap { "ConfigMap" } else { "Secret" };
+        object.insert(Value::from("kind"), Value::from(kind));
         object.insert(Value::from("metadata"), Value::Mapping(metadata));
         if !data.is_empty() {
             let mut d = Mapping::new();
             for (k, v) in data {
+                let v = if configmap {
+                    v
+                } else {
+                    confighash::base64(v.as_bytes())
+                };
                 d.insert(Value::from(k), Value::from(v));
             }
             object.insert(Value::from("data"), Value::Mapping(d));
+        }
+        if !configmap {
+            let kind_of_secret = g.get("type").and_then(Value::as_str).unwrap_or("Opaque");
+            object.insert(Value::from("type"), Value::from(kind_of_secret));
         }
         if option("immutable") {
             object.insert(Value::from("immutable"), Value::from(true));
@@ -161,7 +168,7 @@ impl Model {
             return Err("a generator without a name: kustomize refuses it".to_string());
         };
         res.needs_hash = !option("disableNameSuffixHash");
-        Ok(Some((res, behavior)))
+        Ok((res, behavior))
     }
 
     /// The transformers of `k`, in kustomize's order.
@@ -514,15 +521,24 @@ fn add_metadata(built: &mut Built, field: &str, map: &Mapping) {
     }
 }
 
+/// A generated or renamed ConfigMap or Secret: (kind, effective namespace, old name) -> new name.
+pub type Renamed = BTreeMap<(String, String, String), String>;
+
+/// The namespace kustomize compares references by (none is `default`).
+pub fn effective_namespace(namespace: Option<&str>) -> String {
+    namespace.unwrap_or("default").to_string()
+}
+
 /// namePrefix and nameSuffix: every object renamed, and the references to a renamed ConfigMap
-/// (envFrom, valueFrom, volumes) follow it.
+/// or Secret (envFrom, valueFrom, volumes) follow it.
 fn rename(built: &mut Built, prefix: &str, suffix: &str) {
-    let mut renamed: BTreeMap<String, String> = BTreeMap::new();
+    let mut renamed = Renamed::new();
     for r in &mut built.objects {
         let r = Rc::make_mut(r);
         let new = format!("{prefix}{}{suffix}", r.name);
-        if r.kind == "ConfigMap" {
-            renamed.insert(r.name.clone(), new.clone());
+        if matches!(r.kind.as_str(), "ConfigMap" | "Secret") {
+            let ns = effective_namespace(r.namespace.as_deref());
+            renamed.insert((r.kind.clone(), ns, r.name.clone()), new.clone());
         }
         let old = std::mem::replace(&mut r.name, new.clone());
         r.prev_names.push(old);
@@ -531,8 +547,9 @@ fn rename(built: &mut Built, prefix: &str, suffix: &str) {
     rename_refs(built, &renamed);
 }
 
-/// Points every ConfigMap reference of the Deployments at the new names.
-pub fn rename_refs(built: &mut Built, renamed: &BTreeMap<String, String>) {
+/// Points the ConfigMap and Secret references of the Deployments at the new names: only those
+/// of the Deployment's own namespace (kustomize binds a name reference within a namespace).
+pub fn rename_refs(built: &mut Built, renamed: &Renamed) {
     if renamed.is_empty() {
         return;
     }
@@ -541,26 +558,35 @@ pub fn rename_refs(built: &mut Built, renamed: &BTreeMap<String, String>) {
             continue;
         }
         let r = Rc::make_mut(r);
-        refs(&mut r.value, renamed);
+        let ns = effective_namespace(r.namespace.as_deref());
+        refs(&mut r.value, &ns, renamed);
     }
 }
 
-fn refs(v: &mut Value, renamed: &BTreeMap<String, String>) {
+fn refs(v: &mut Value, ns: &str, renamed: &Renamed) {
     match v {
         Value::Mapping(m) => {
             for (k, child) in m.iter_mut() {
                 let key = k.as_str().unwrap_or_default();
-                if matches!(key, "configMapRef" | "configMapKeyRef" | "configMap")
-                    && let Some(name) = child.get_mut("name")
-                    && let Some(new) = name.as_str().and_then(|n| renamed.get(n))
+                let (kind, field) = match key {
+                    "configMapRef" | "configMapKeyRef" | "configMap" => ("ConfigMap", "name"),
+                    "secretRef" | "secretKeyRef" => ("Secret", "name"),
+                    "secret" => ("Secret", "secretName"),
+                    _ => ("", ""),
+                };
+                if !kind.is_empty()
+                    && let Some(name) = child.get_mut(field)
+                    && let Some(new) = name.as_str().and_then(|n| {
+                        renamed.get(&(kind.to_string(), ns.to_string(), n.to_string()))
+                    })
                 {
                     *name = Value::from(new.as_str());
                     continue;
                 }
-                refs(child, renamed);
+                refs(child, ns, renamed);
             }
         }
-        Value::Sequence(s) => s.iter_mut().for_each(|c| refs(c, renamed)),
+        Value::Sequence(s) => s.iter_mut().for_each(|c| refs(c, ns, renamed)),
         _ => {}
     }
 }
