@@ -123,10 +123,7 @@ pub fn json6902(doc: &Value, ops: &[Value]) -> Result<Value, String> {
             "remove" => {
                 remove(&mut doc, path)?;
             }
-            "replace" => {
-                remove(&mut doc, path)?;
-                add(&mut doc, path, value_of(op)?)?;
-            }
+            "replace" => replace(&mut doc, path, value_of(op)?)?,
             "move" | "copy" => {
                 let from = op
                     .get("from")
@@ -216,6 +213,26 @@ fn add(doc: &mut Value, path: &str, v: Value) -> Result<(), String> {
                 Ok(())
             }
             _ => Err(format!("JSON patch path {path}: index out of range")),
+        },
+        _ => Err(format!("JSON patch path {path} does not exist")),
+    }
+}
+
+/// kustomize's JSON patch library replaces a key its map lacks as if it were there (checked with
+/// kubectl kustomize v5.5); a list index must exist.
+fn replace(doc: &mut Value, path: &str, v: Value) -> Result<(), String> {
+    let (at, last) = parent(doc, path)?;
+    match at {
+        Value::Mapping(m) => {
+            m.insert(Value::String(last), v);
+            Ok(())
+        }
+        Value::Sequence(s) => match last.parse::<usize>().ok().and_then(|i| s.get_mut(i)) {
+            Some(item) => {
+                *item = v;
+                Ok(())
+            }
+            None => Err(format!("JSON patch path {path}: index out of range")),
         },
         _ => Err(format!("JSON patch path {path} does not exist")),
     }
@@ -371,6 +388,12 @@ mod tests {
         assert_eq!(
             json6902(&d, &ops).unwrap(),
             y("data:\n  A: '2'\n  B/C: x\n")
+        );
+        let missing: Vec<Value> =
+            yaml_serde::from_str("- op: replace\n  path: /data/Q\n  value: x\n").unwrap();
+        assert_eq!(
+            json6902(&d, &missing).unwrap(),
+            y("data:\n  A: '1'\n  Q: x\n")
         );
         let bad: Vec<Value> = yaml_serde::from_str("- op: remove\n  path: /data/Q\n").unwrap();
         assert_eq!(
