@@ -3,9 +3,10 @@
 //! the kind "what does the cluster get from this folder": [`build`] evaluates a kustomization
 //! (resources, bases, components, config map and secret generators, every form of patch,
 //! namePrefix/nameSuffix, namespace, labels, vars) into objects, [`patch`] applies strategic
-//! merge and JSON 6902 patches and target selectors, and [`deploying`] finds every kustomization
-//! of the checkout whose build includes the install and decodes the managed settings from its
-//! build with the code that reads a real render ([`crate::cluster::decode`]).
+//! merge and JSON 6902 patches and target selectors, `replace` runs `replacements`, `transform`
+//! runs generators and transformers, and [`deploying`] finds every kustomization of the checkout
+//! whose build includes the install and decodes the managed settings from its build with the
+//! code that reads a real render ([`crate::cluster::decode`]).
 //!
 //! Where the model meets what it cannot evaluate offline (a plugin, a file it cannot read or
 //! parse, a remote base, a construct it does not implement, a build kustomize would refuse), it
@@ -16,6 +17,7 @@ pub mod deploying;
 pub mod findings;
 pub mod json;
 pub mod patch;
+mod replace;
 mod transform;
 
 use std::path::{Path, PathBuf};
@@ -72,6 +74,7 @@ const EVALUATED: &[&str] = &[
     "nameSuffix",
     "namespace",
     "vars",
+    "replacements",
 ];
 
 /// A kustomization file, read and parsed.
@@ -290,7 +293,7 @@ fn parse(root: &Path, dir: &Path, name: &str, text: String) -> Result<Loaded, Ca
                 "helmCharts" | "helmGlobals" | "helmChartInflationGenerator" => {
                     format!("{key} (helm) is not evaluated offline")
                 }
-                "replacements" | "crds" | "openapi" => {
+                "crds" | "openapi" => {
                     format!("{key} is not evaluated offline")
                 }
                 _ => format!("unknown field {key}: kustomize refuses it"),

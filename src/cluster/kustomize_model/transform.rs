@@ -257,6 +257,11 @@ impl Model {
         for p in k.seq("patchesJson6902") {
             self.patch_entry(k, p, built, true);
         }
+        match self.replacements(k, built) {
+            Ok(true) => built.note(&format!("{}:{}", k.shown, k.line("replacements:"))),
+            Ok(false) => {}
+            Err(why) => built.refuse(k.here("replacements:", why)),
+        }
     }
 
     fn root_path(&self) -> std::path::PathBuf {
