@@ -69,6 +69,18 @@ fn merge_value(target: &Value, patch: &Value, field: &str) -> Result<Value, Stri
 }
 
 fn merge_list(t: &[Value], p: &[Value], key: &str, field: &str) -> Result<Value, String> {
+    // An item that is only `$patch: replace` makes the patch's list the whole new list.
+    let only_directive = |i: &Value| i.as_mapping().is_some_and(|m| m.len() == 1);
+    if p.iter()
+        .any(|i| directive(i) == Some("replace") && only_directive(i))
+    {
+        let rest: Vec<Value> = p
+            .iter()
+            .filter(|i| !(directive(i).is_some() && only_directive(i)))
+            .cloned()
+            .collect();
+        return Ok(strip_directives(&Value::Sequence(rest)));
+    }
     let mut out: Vec<Value> = t.to_vec();
     for item in p {
         let Some(id) = item.get(key) else {
@@ -376,6 +388,13 @@ mod tests {
             )
         );
         assert!(strategic(&d, &y("$patch: delete\n")).unwrap().is_none());
+        let replace = y(
+            "spec:\n  containers:\n  - name: a\n    env:\n    - $patch: replace\n    - name: Z\n      value: ''\n",
+        );
+        assert_eq!(
+            strategic(&d, &replace).unwrap().unwrap(),
+            y("spec:\n  containers:\n  - name: a\n    env:\n    - name: Z\n      value: ''\n")
+        );
     }
 
     #[test]
