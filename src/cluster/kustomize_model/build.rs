@@ -109,13 +109,21 @@ pub fn managed_deployment(text: &str) -> bool {
         })
 }
 
+/// A `vars` entry and where it is declared.
+#[derive(Debug, Clone)]
+pub struct VarDef {
+    pub file: String,
+    pub line: usize,
+    pub def: Value,
+}
+
 /// What building one folder gives.
 #[derive(Debug, Clone, Default)]
 pub struct Built {
     pub objects: Vec<Rc<Res>>,
     pub untraced: Vec<CannotTrace>,
     /// The names of `vars` declared on the way.
-    pub vars: Vec<String>,
+    pub vars: Vec<VarDef>,
     /// Something below could not be built: a missing object is a consequence, not news.
     pub incomplete: bool,
     /// Objects of a folder that was not built (it neither builds the install nor is built by
@@ -435,9 +443,12 @@ impl Model {
         }
         self.transform(k, built);
         for v in k.seq("vars") {
-            if let Some(name) = v.get("name").and_then(Value::as_str) {
-                built.vars.push(name.to_string());
-            }
+            let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
+            built.vars.push(VarDef {
+                file: k.shown.clone(),
+                line: k.line(&format!("name: {name}")),
+                def: v.clone(),
+            });
         }
     }
 

@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use super::build::{Built, Model, Res, kept};
 use super::transform::{Renamed, effective_namespace, rename_refs};
-use super::{CannotTrace, read};
+use super::{CannotTrace, read, vars};
 use crate::checkout::catalogue::Setting;
 use crate::checkout::install::Install;
 use crate::checkout::paths::relative;
@@ -158,10 +158,25 @@ fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
         let ns = effective_namespace(r.namespace.as_deref());
         renamed.insert((r.kind.clone(), ns, r.name.clone()), name.clone());
         let r: &mut Res = Rc::make_mut(r);
-        r.name = name.clone();
+        let old = std::mem::replace(&mut r.name, name.clone());
+        r.prev_names.push(old);
         r.set_meta("name", &name);
     }
     rename_refs(&mut hashed, &renamed);
+    let mut resolved = Vec::new();
+    for v in &built.vars {
+        match vars::resolve(&hashed.objects, &v.def) {
+            Ok(pair) => resolved.push(pair),
+            Err(why) => {
+                cannot.push(CannotTrace {
+                    file: v.file.clone(),
+                    line: v.line,
+                    why,
+                });
+            }
+        }
+    }
+    vars::substitute(&mut hashed.objects, &resolved);
     let objects: Vec<Object> = hashed
         .objects
         .iter()
@@ -174,7 +189,7 @@ fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
         .into_iter()
         .enumerate()
         .map(|(i, d)| {
-            let var = built.vars.iter().find(|v| {
+            let var = built.vars.iter().filter_map(|v| v.def.get("name")?.as_str()).find(|v| {
                 let needle = format!("$({v})");
                 matches!(&d.value, Rendered::Literal(s) | Rendered::ValueFrom(s) if s.contains(&needle))
             });

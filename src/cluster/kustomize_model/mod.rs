@@ -4,7 +4,7 @@
 //! (resources, bases, components, config map and secret generators, every form of patch,
 //! namePrefix/nameSuffix, namespace, labels, vars) into objects, [`patch`] applies strategic
 //! merge and JSON 6902 patches and target selectors, `replace` runs `replacements`, `transform`
-//! runs generators and transformers, and [`deploying`] finds every kustomization of the checkout
+//! runs generators and transformers, `vars` resolves vars, and [`deploying`] finds every kustomization of the checkout
 //! whose build includes the install and decodes the managed settings from its build with the
 //! code that reads a real render ([`crate::cluster::decode`]).
 //!
@@ -19,6 +19,7 @@ pub mod json;
 pub mod patch;
 mod replace;
 mod transform;
+mod vars;
 
 use std::path::{Path, PathBuf};
 

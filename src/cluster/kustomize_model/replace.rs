@@ -15,7 +15,7 @@ use super::{Loaded, read_in};
 
 /// One step of a field path.
 #[derive(Debug, Clone, PartialEq)]
-enum Step {
+pub(super) enum Step {
     Key(String),
     /// `[key=value]`: the list element whose `key` is `value`.
     Element(String, String),
@@ -23,7 +23,7 @@ enum Step {
 }
 
 /// A field path as kustomize spells it, or why it is not evaluated offline.
-fn steps(path: &str) -> Result<Vec<Step>, String> {
+pub(super) fn steps(path: &str) -> Result<Vec<Step>, String> {
     let mut out = Vec::new();
     let mut part = String::new();
     let mut depth = 0;
@@ -77,7 +77,7 @@ fn element_at(items: &[Value], key: &str, want: &str) -> Option<usize> {
         .position(|e| e.get(key).and_then(scalar).as_deref() == Some(want))
 }
 
-fn get<'a>(v: &'a Value, steps: &[Step]) -> Option<&'a Value> {
+pub(super) fn get<'a>(v: &'a Value, steps: &[Step]) -> Option<&'a Value> {
     let mut at = v;
     for s in steps {
         at = match (s, at) {
