@@ -350,8 +350,10 @@ impl Model {
             }
             // A folder that neither builds the install nor is built by it holds none of its
             // objects and is not built (a big tree's other components cost nothing).
+            // A patch of one of its objects then finds nothing: not news (`incomplete`).
             if is_dir && !self.counts(&real) {
                 built.partial = true;
+                built.incomplete = true;
                 continue;
             }
             if is_dir {
@@ -376,7 +378,7 @@ impl Model {
                 for c in &sub.untraced {
                     built.refuse(c.clone());
                 }
-                built.incomplete |= !sub.untraced.is_empty();
+                built.incomplete |= sub.incomplete || !sub.untraced.is_empty();
                 built.partial |= sub.partial;
                 built.vars.extend(sub.vars.iter().cloned());
                 for (i, f) in sub.from.iter().enumerate() {

@@ -168,7 +168,16 @@ impl Loaded {
 /// is outside the kustomization's folder.
 pub fn read_in(root: &Path, k: &Loaded, rel: &str) -> Result<String, String> {
     let path = k.dir.join(rel);
-    if let Ok(real) = path.canonicalize()
+    // Only an entry that climbs (or is absolute) can leave the folder: the rest is not resolved
+    // (a symlink inside pointing outside is still kept inside the checkout by safe_read).
+    let climbs = Path::new(rel).components().any(|c| {
+        !matches!(
+            c,
+            std::path::Component::Normal(_) | std::path::Component::CurDir
+        )
+    });
+    if climbs
+        && let Ok(real) = path.canonicalize()
         && !real.starts_with(&k.dir)
     {
         return Err(format!(
