@@ -93,17 +93,32 @@ pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<Canno
         })
         .map(|dir| format!("{}/", relative(&install.root, dir)))
         .collect();
-    let mut done: HashMap<Vec<usize>, (Vec<Effective>, Vec<CannotTrace>)> = HashMap::new();
+    // Builds that share their objects (the same folder reached twice) are finished once; what
+    // they were refused and where their values come from are part of the key.
+    type Key = (
+        Vec<usize>,
+        Vec<CannotTrace>,
+        Vec<Option<String>>,
+        Vec<(String, usize)>,
+    );
+    let mut done: HashMap<Key, (Vec<Effective>, Vec<CannotTrace>)> = HashMap::new();
     let mut out = Vec::new();
     for dir in found {
         let built = model.build(&dir);
-        let key: Vec<usize> = built
-            .objects
-            .iter()
-            .map(|r| Rc::as_ptr(r) as usize)
-            .chain([built.untraced.len(), built.vars.len(), usize::MAX])
-            .chain(built.from.iter().map(|f| f.as_ref().map_or(0, |f| f.len())))
-            .collect();
+        let key: Key = (
+            built
+                .objects
+                .iter()
+                .map(|r| Rc::as_ptr(r) as usize)
+                .collect(),
+            built.untraced.clone(),
+            built.from.clone(),
+            built
+                .vars
+                .iter()
+                .map(|v| (v.file.clone(), v.line))
+                .collect(),
+        );
         let (mut effective, cannot_trace) =
             done.entry(key).or_insert_with(|| finish(&built)).clone();
         for e in &mut effective {

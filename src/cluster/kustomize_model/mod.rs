@@ -31,7 +31,7 @@ use crate::checkout::paths::relative;
 use crate::checkout::safe_read;
 
 /// Something the model cannot evaluate, where it is, and why.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct CannotTrace {
     /// Relative to the checkout root.
     pub file: String,
