@@ -129,6 +129,8 @@ pub struct Built {
     /// Objects of a folder that was not built (it neither builds the install nor is built by
     /// it) are part of kustomize's build but not of this one.
     pub partial: bool,
+    /// Those folders.
+    pub skipped: Vec<PathBuf>,
     /// Per catalogue row: the value decoded so far, and the `file:line` that last changed it.
     pub last: Vec<Rendered>,
     pub from: Vec<Option<String>>,
@@ -353,6 +355,7 @@ impl Model {
             // A patch of one of its objects then finds nothing: not news (`incomplete`).
             if is_dir && !self.counts(&real) {
                 built.partial = true;
+                built.skipped.push(real.clone());
                 built.incomplete = true;
                 continue;
             }
@@ -380,6 +383,7 @@ impl Model {
                 }
                 built.incomplete |= sub.incomplete || !sub.untraced.is_empty();
                 built.partial |= sub.partial;
+                built.skipped.extend(sub.skipped.iter().cloned());
                 built.vars.extend(sub.vars.iter().cloned());
                 for (i, f) in sub.from.iter().enumerate() {
                     if built.from[i].is_none() && sub.last[i] != Rendered::Absent {
@@ -416,7 +420,9 @@ impl Model {
                 match self.generate(k, g, configmap) {
                     Err(why) => built.refuse(k.here(&needle, why)),
                     Ok((res, behavior)) => {
-                        if let Err(why) = merge_generated(built, res, behavior) {
+                        let skipped = built.skipped.clone();
+                        let elsewhere = |name: &str| self.named_in(&skipped, name);
+                        if let Err(why) = merge_generated(built, res, behavior, &elsewhere) {
                             built.refuse(k.here(&needle, why));
                         }
                         built.note(&at(&needle));
@@ -494,6 +500,44 @@ impl Model {
     }
 }
 
+impl Model {
+    /// Whether a folder the model does not build (`folders`, and what their kustomizations
+    /// name, followed) mentions `name` in a kustomization or resource file: where none does,
+    /// no object of that name is in the build and kustomize refuses a patch or merge of it.
+    pub(super) fn named_in(&self, folders: &[PathBuf], name: &str) -> bool {
+        let mut stack: Vec<PathBuf> = folders.to_vec();
+        let mut seen: HashSet<PathBuf> = HashSet::new();
+        while let Some(dir) = stack.pop() {
+            if !seen.insert(dir.clone()) {
+                continue;
+            }
+            // Unreadable or missing: kustomize refuses that build; say the name is there so
+            // the refusal is not blamed on this patch.
+            let Ok(Some(k)) = load(&self.root, &dir, None) else {
+                return true;
+            };
+            if k.text.contains(name) {
+                return true;
+            }
+            for (entry, _) in k.entries() {
+                if is_remote(entry) {
+                    return true;
+                }
+                match resolve_uncached(&dir, entry) {
+                    Some((path, true)) => stack.push(path),
+                    Some((path, false)) => {
+                        if super::read(&self.root, &path).is_ok_and(|t| t.contains(name)) {
+                            return true;
+                        }
+                    }
+                    None => return true,
+                }
+            }
+        }
+        false
+    }
+}
+
 fn resolve_uncached(dir: &Path, entry: &str) -> Option<(PathBuf, bool)> {
     let mut path = dir.to_path_buf();
     let mut is_dir = true;
@@ -548,7 +592,12 @@ pub enum Behavior {
     Replace,
 }
 
-fn merge_generated(built: &mut Built, mut res: Res, behavior: Behavior) -> Result<(), String> {
+fn merge_generated(
+    built: &mut Built,
+    mut res: Res,
+    behavior: Behavior,
+    elsewhere: &dyn Fn(&str) -> bool,
+) -> Result<(), String> {
     let same: Vec<usize> = built
         .objects
         .iter()
@@ -573,7 +622,11 @@ fn merge_generated(built: &mut Built, mut res: Res, behavior: Behavior) -> Resul
             res.kind, res.name
         )),
         // Merged into an object of a folder the model does not build: no managed setting.
-        (_, []) if built.partial => Ok(()),
+        (_, []) if built.partial && elsewhere(&res.name) => Ok(()),
+        (_, []) if built.partial => Err(format!(
+            "{} {} is in no folder of the build: kustomize refuses to merge or replace it",
+            res.kind, res.name
+        )),
         (_, []) => Err(format!("{} {} {MISSING_MERGE}", res.kind, res.name)),
         (_, [i]) => {
             let old = built.objects[*i].clone();

@@ -369,7 +369,10 @@ impl Model {
                 (Value::Mapping(_), Some(t)) => {
                     for_selected(built, t, |v| patch::strategic(v, doc))
                 }
-                (Value::Mapping(_), None) => by_own_id(built, doc),
+                (Value::Mapping(_), None) => {
+                    let skipped = built.skipped.clone();
+                    by_own_id(built, doc, &|name| self.named_in(&skipped, name))
+                }
                 _ => {
                     Err("the patch is not a YAML mapping or list: kustomize refuses it".to_string())
                 }
@@ -462,7 +465,11 @@ fn keep_identity(r: &mut Res, mut v: Value) {
 }
 
 /// A strategic merge patch without a target: applied to the object its own kind and name name.
-fn by_own_id(built: &mut Built, doc: &Value) -> Result<bool, String> {
+fn by_own_id(
+    built: &mut Built,
+    doc: &Value,
+    elsewhere: &dyn Fn(&str) -> bool,
+) -> Result<bool, String> {
     let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default();
     let meta = doc.get("metadata");
     let name = meta
@@ -488,7 +495,10 @@ fn by_own_id(built: &mut Built, doc: &Value) -> Result<bool, String> {
     match hits.as_slice() {
         // The object may come from a folder the model does not build, which holds no managed
         // setting; otherwise every object of the build is known.
-        [] if built.partial => Ok(false),
+        [] if built.partial && elsewhere(name) => Ok(false),
+        [] if built.partial => Err(format!(
+            "no {kind} {name} in the build nor in the folders kfpatch does not build: kustomize refuses the build"
+        )),
         [] => Err(format!("no {kind} {name} {}", super::build::MISSING)),
         [i] => {
             let i = *i;
