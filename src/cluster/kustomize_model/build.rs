@@ -71,6 +71,20 @@ impl Res {
             .collect()
     }
 
+    /// The names a `target:` selector matches: the current and the original one (kustomize's
+    /// selectors look at those two ids, not the ones between).
+    pub(super) fn selected_names(&self) -> Vec<&str> {
+        std::iter::once(self.name.as_str())
+            .chain(self.prev_names.first().map(String::as_str))
+            .collect()
+    }
+
+    pub(super) fn selected_namespaces(&self) -> Vec<Option<&str>> {
+        std::iter::once(self.namespace.as_deref())
+            .chain(self.prev_namespaces.first().map(Option::as_deref))
+            .collect()
+    }
+
     pub(super) fn set_meta(&mut self, key: &str, v: &str) {
         if let Some(m) = self
             .value

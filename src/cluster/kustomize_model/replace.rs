@@ -189,8 +189,8 @@ fn replace_one(built: &mut Built, r: &Value) -> Result<bool, String> {
             from.matches(
                 &o.api_version,
                 &o.kind,
-                &o.names(),
-                &o.namespaces(),
+                &o.selected_names(),
+                &o.selected_namespaces(),
                 o.value.get("metadata"),
             )
         })
@@ -267,8 +267,8 @@ fn replace_one(built: &mut Built, r: &Value) -> Result<bool, String> {
                 s.matches(
                     &o.api_version,
                     &o.kind,
-                    &o.names(),
-                    &o.namespaces(),
+                    &o.selected_names(),
+                    &o.selected_namespaces(),
                     o.value.get("metadata"),
                 )
             };

@@ -424,8 +424,8 @@ fn for_selected(
         if t.matches(
             &r.api_version,
             &r.kind,
-            &r.names(),
-            &r.namespaces(),
+            &r.selected_names(),
+            &r.selected_namespaces(),
             r.value.get("metadata"),
         ) {
             match f(&r.value)? {
