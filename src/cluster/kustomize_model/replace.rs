@@ -113,18 +113,21 @@ fn set(v: &mut Value, steps: &[Step], new: &Value, create: bool) -> Result<(), (
             }
             m.get_mut(k.as_str()).ok_or(())?
         }
+        // Every element that matches (kustomize's path matcher), or a new one.
         (Step::Element(k, want), Value::Sequence(items)) => {
-            let at = match element_at(items, k, want) {
-                Some(i) => i,
-                None if create => {
-                    let mut m = Mapping::new();
-                    m.insert(Value::from(k.as_str()), Value::from(want.as_str()));
-                    items.push(Value::Mapping(m));
-                    items.len() - 1
+            let matching = |e: &Value| e.get(k.as_str()).and_then(scalar).as_deref() == Some(want);
+            if !items.iter().any(matching) {
+                if !create {
+                    return Err(());
                 }
-                None => return Err(()),
-            };
-            &mut items[at]
+                let mut m = Mapping::new();
+                m.insert(Value::from(k.as_str()), Value::from(want.as_str()));
+                items.push(Value::Mapping(m));
+            }
+            for item in items.iter_mut().filter(|e| matching(e)) {
+                set(item, rest, new, create)?;
+            }
+            return Ok(());
         }
         (Step::Index(i), Value::Sequence(items)) => items.get_mut(*i).ok_or(())?,
         _ => return Err(()),
