@@ -662,6 +662,31 @@ fn merge_generated(
                     m.insert(Value::from("data"), data);
                 }
             }
+            // The old object's labels and annotations stay, the generator's added over them
+            // (kustomize merges metadata for merge and replace alike).
+            for field in ["labels", "annotations"] {
+                let mut map = old
+                    .value
+                    .get("metadata")
+                    .and_then(|m| m.get(field))
+                    .and_then(Value::as_mapping)
+                    .cloned()
+                    .unwrap_or_default();
+                let meta = res
+                    .value
+                    .get_mut("metadata")
+                    .and_then(Value::as_mapping_mut);
+                if let Some(meta) = meta {
+                    if let Some(new) = meta.get(field).and_then(Value::as_mapping) {
+                        for (k, v) in new {
+                            map.insert(k.clone(), v.clone());
+                        }
+                    }
+                    if !map.is_empty() {
+                        meta.insert(Value::from(field), Value::Mapping(map));
+                    }
+                }
+            }
             res.needs_hash |= old.needs_hash;
             res.name = old.name.clone();
             res.namespace = old.namespace.clone();
