@@ -14,7 +14,17 @@ use crate::output::ColorChoice;
     name = "kfpatch",
     version,
     about = "Switch Kubeflow Pipelines multi-user mode in a manifests checkout, with every related setting, and show the diff",
-    after_help = "Exit codes: 0 done or nothing to change; 1 --check found changes to make, or audit found errors or drift; 2 error (nothing written); 3 reinstall or access --apply: the cluster lacks what is needed, rejected it, or did not become ready; status --cluster, audit --cluster, doctor: a cluster cannot be read. doctor: 0 a working route exists, 1 none does."
+    after_help = concat!(
+        "Examples:\n",
+        "  # the install kfpatch finds, its KFP release and every managed setting\n",
+        "  kfpatch -C manifests status\n",
+        "  # switch to single-user mode: the diff first, then the edit\n",
+        "  kfpatch -C manifests multiuser off --dry-run && kfpatch -C manifests multiuser off\n",
+        "  # a CI gate: exit 1 unless every switched setting is single-user\n",
+        "  kfpatch -C manifests audit --expect off\n",
+        "\n",
+        "Exit codes: 0 done or nothing to change; 1 --check found changes to make, or audit found errors or drift; 2 error (nothing written); 3 reinstall or access --apply: the cluster lacks what is needed, rejected it, or did not become ready; status --cluster, audit --cluster, doctor: a cluster cannot be read. doctor: 0 a working route exists, 1 none does."
+    )
 )]
 pub struct Cli {
     /// Run as if started in DIR (the manifests checkout)
@@ -519,10 +529,22 @@ mod tests {
         words
     }
 
-    /// Every subcommand's --help ends with examples, and every example parses to that subcommand.
+    /// Every command's --help ends with examples (the command's before its exit codes), and every
+    /// example parses, a subcommand's to that subcommand.
     #[test]
     fn every_example_parses() {
         let command = Cli::command();
+        let root_help = command.get_after_help().expect("examples").to_string();
+        let (root_examples, exit_codes) = root_help.split_once("\n\n").expect("two blocks");
+        assert!(exit_codes.starts_with("Exit codes: "), "{exit_codes}");
+        for line in root_examples.lines().filter_map(|l| l.strip_prefix("  ")) {
+            if !line.starts_with('#') {
+                for example in line.split(" && ") {
+                    Cli::try_parse_from(words(example))
+                        .unwrap_or_else(|e| panic!("example {example:?} does not parse: {e}"));
+                }
+            }
+        }
         for sub in command.get_subcommands() {
             let help = sub
                 .get_after_help()
