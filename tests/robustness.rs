@@ -419,12 +419,19 @@ fn bad_input_catalogue() {
             write(&r.join(".git"), format!("gitdir: {}/gone/.git/worktrees/checkout\n", r.parent().expect("parent").display()));
             write(&params(d), format!("{UPSTREAM_PARAMS}# my uncommitted note\n"));
         })
-        .err("kfpatch: error: cannot read the git repository of [ROOT]: [ROOT]/.git names the git folder [TMP]/gone/.git/worktrees/checkout, which does not exist (a moved or deleted worktree?), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: run git worktree repair in the main checkout, or pass --allow-dirty to write without the check\nnothing was written\n"),
+        .err("kfpatch: error: cannot read the git repository of [ROOT]: [ROOT]/.git names the git folder [TMP]/gone/.git/worktrees/checkout, which does not exist (a moved or deleted worktree?), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: run git worktree repair in the main checkout; or pass --allow-dirty to write without the check\nnothing was written\n"),
         c("git: a .git folder that is not a repository", |r, _| {
             fs::create_dir(r.join(".git")).expect("mkdir");
             write(&r.join(".git/HEAD"), "ref: refs/heads/main\n");
         })
-        .err("kfpatch: error: cannot read the git repository of [ROOT]: [ROOT]/.git is not a git repository (could not find repository at '[ROOT]/{I}'), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: repair or remove [ROOT]/.git, or pass --allow-dirty to write without the check\nnothing was written\n"),
+        .err("kfpatch: error: cannot read the git repository of [ROOT]: [ROOT]/.git is not a git repository (could not find repository at '[ROOT]/{I}'), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: repair or remove [ROOT]/.git; or pass --allow-dirty to write without the check\nnothing was written\n"),
+        c("git: status says why it cannot read a .git that is not a repository", |r, _| {
+            fs::create_dir(r.join(".git")).expect("mkdir");
+            write(&r.join(".git/HEAD"), "ref: refs/heads/main\n");
+        })
+        .status("status", 0)
+        .err("")
+        .out("git:      not read: [ROOT]: [ROOT]/.git is not a git repository (could not find repository at '[ROOT]/apps/pipeline/upstream/base/installs/multi-user'); repair or remove [ROOT]/.git\n"),
         // ---- the checkout itself
         c("tree: two installs", |r, _| {
             support::copy_tree(&fixture("manifests-v1.8-apps/apps"), &r.join("vendor/copy/apps"));
@@ -573,11 +580,29 @@ fn a_repository_of_another_user_keeps_the_dirty_guard_on() {
     );
     assert_eq!(before, snapshot(&root), "nothing was written");
 
+    // status says why it shows no commit (its git: line was empty).
+    let ran = kfpatch(&root, &["status"], &env);
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""));
+    let git_line = ran.stdout.lines().find(|l| l.starts_with("git:"));
+    assert_eq!(
+        git_line,
+        Some(
+            "git:      not read: [ROOT]: it belongs to uid 65534 and kfpatch runs as uid 0; git refuses such repositories (\"detected dubious ownership\"); if you trust it, git config --global --add safe.directory [ROOT]"
+        )
+    );
+
     // With the repository trusted the way git is told to, the guard reads it and refuses the
-    // uncommitted note.
+    // uncommitted note, and status shows the commit.
     write(
         &home.join(".gitconfig"),
         format!("[safe]\n\tdirectory = {}\n", root.display()),
+    );
+    let ran = kfpatch(&root, &["status"], &env);
+    let git_line = ran.stdout.lines().find(|l| l.starts_with("git:"));
+    assert!(
+        git_line
+            .is_some_and(|l| l.ends_with(", uncommitted changes in {I}/api-service/params.env")),
+        "{git_line:?}"
     );
     let ran = kfpatch(&root, &["multiuser", "off"], &env);
     assert_eq!(

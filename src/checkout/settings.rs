@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::checkout::catalogue::{self, CATALOGUE, Mode, Reading, Scope, holds, show_value};
-use crate::checkout::git::{self, Tracked};
+use crate::checkout::git::{self, Tracked, Unreadable};
 use crate::checkout::install::Install;
 use crate::checkout::parsed::{self, Parsed};
 use crate::checkout::paths::relative;
@@ -60,12 +60,16 @@ pub enum GitView {
         repository: String,
     },
     Repository(GitState),
+    /// A repository that cannot be read, e.g. one of another user that git's safe.directory
+    /// does not name.
+    Unreadable(Unreadable),
 }
 
 impl GitView {
     pub fn text(&self) -> String {
         match self {
             GitView::NoRepository => "not a git checkout".to_string(),
+            GitView::Unreadable(why) => why.summary(),
             GitView::Ignored { folder, repository } => format!(
                 "not under version control ({folder}/ is ignored by the git repository at {repository})"
             ),
@@ -123,7 +127,11 @@ pub fn git_views(install: &Install) -> Vec<GitView> {
     let mut views = Vec::new();
     // `status` shows what git knows when it can; the write commands refuse an unreadable
     // repository (edit::write::check_clean).
-    for group in git::holding(&install.dir, &paths).unwrap_or_default() {
+    let groups = match git::holding_or_why(&install.dir, &paths) {
+        Ok(groups) => groups,
+        Err(why) => return vec![GitView::Unreadable(why)],
+    };
+    for group in groups {
         let Some(checkout) = group.checkout else {
             views.push(GitView::NoRepository);
             continue;
