@@ -44,7 +44,12 @@ function __kfpatch_complete
         case 16
             __fish_complete_directories $token
         case 0
-            __fish_complete_path $token
+            # --flag=PATH: the path after the =, each candidate written after the flag.
+            set -l flag (string match -r -- '^--[^=]+=' $token)
+            set -l path (string sub -s (math (string length -- "$flag") + 1) -- $token)
+            for candidate in (__fish_complete_path $path)
+                printf '%s%s\n' "$flag" $candidate
+            end
     end
 end
 complete -c kfpatch -f -a '(__kfpatch_complete)'
