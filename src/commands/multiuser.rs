@@ -10,7 +10,7 @@ use crate::checkout::{discover, locate, paths, surroundings};
 use crate::cli::{Cli, MultiuserArgs, OnOff};
 use crate::edit::outcome::{self, WriteChoice};
 use crate::edit::overlay::{self, OverlayChanges};
-use crate::edit::{overrides, plan, remote_overlay};
+use crate::edit::{lock, overrides, plan, remote_overlay};
 use crate::error::{EXIT_CHANGES, Failure, Result};
 use crate::output::{Output, write_out};
 
@@ -21,6 +21,7 @@ pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> 
         return run_overlay(cli, args, io);
     }
     let install = locate::find(&cli.dir, cli.install.as_deref())?;
+    let _lock = lock::for_writing(&install.root, args.write.choice(), io.err)?;
     let mode = match args.mode {
         OnOff::On => Mode::On,
         OnOff::Off => Mode::Off,
@@ -65,6 +66,7 @@ fn run_overlay(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i
     let dir = paths::absolute(&root.join(overlay_dir));
     let shown = paths::relative(&root, &dir);
     let choice = args.write.choice();
+    let _lock = lock::for_writing(&root, choice, io.err)?;
     match args.mode {
         OnOff::Off => {
             let scope = if args.params_only {
@@ -188,7 +190,7 @@ fn finish(
         write_out(io, &text)?;
         return Ok(0);
     }
-    let done = changes.write()?;
+    let done = changes.write(io.err)?;
     text.push_str(&done);
     text.push('\n');
     write_out(io, &text).inspect_err(|_| {

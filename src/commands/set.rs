@@ -4,8 +4,8 @@
 use crate::checkout::install;
 use crate::checkout::locate;
 use crate::cli::{Cli, SetArgs};
-use crate::edit::outcome;
 use crate::edit::plan;
+use crate::edit::{lock, outcome};
 use crate::error::{Failure, Result};
 use crate::output::Output;
 
@@ -20,6 +20,7 @@ pub fn run(cli: &Cli, args: &SetArgs, io: &mut Output<'_>) -> Result<i32> {
         pairs.push((key.to_string(), value.to_string()));
     }
     let install = locate::find(&cli.dir, cli.install.as_deref())?;
+    let _lock = lock::for_writing(&install.root, args.write.choice(), io.err)?;
     let plan = plan::set(&install, &pairs, args.allow_unknown_key)?;
     let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
     let title = format!("set: {}", install.display(install::PARAMS_ENV));

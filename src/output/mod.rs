@@ -1,8 +1,11 @@
 //! What the user sees and answers: the writers a command prints to (so tests can read them), the
-//! colour choice, progress lines and the safety prompt. Knows nothing of Kubeflow; every layer
-//! above may use it.
+//! colour choice, progress lines ([`progress`]), the safety prompt ([`consent`]), SARIF
+//! ([`sarif`]) and the one rule for showing untrusted text ([`escape`]): every line of text
+//! output passes through [`escape::visible`]. Knows nothing of Kubeflow; every layer above may use
+//! it.
 
 pub mod consent;
+pub mod escape;
 pub mod progress;
 pub mod sarif;
 
@@ -49,9 +52,11 @@ pub fn location(file: &str, line: Option<usize>) -> String {
     }
 }
 
-/// Writes to standard output. A closed pipe (`kfpatch status | head -1`) ends the command
+/// Writes to standard output, with every control character the text carries made visible
+/// ([`escape::visible`]). A closed pipe (`kfpatch status | head -1`) ends the command
 /// quietly with exit 0, as in git and ripgrep; any other failure is an error.
 pub fn write_out(io: &mut Output<'_>, text: &str) -> Result<()> {
+    let text = escape::visible(text, io.color);
     io.out
         .write_all(text.as_bytes())
         .and_then(|()| io.out.flush())
