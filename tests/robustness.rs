@@ -8,6 +8,10 @@
 //! (`unshare --map-root-user --mount`), which leaves nothing mounted behind.
 
 mod support;
+#[path = "robustness/untrusted.rs"]
+mod untrusted;
+#[path = "robustness/writers.rs"]
+mod writers;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -6,12 +6,13 @@ use std::fs;
 
 use crate::checkout::catalogue::show_value;
 use crate::checkout::catalogue::{Mode, Scope};
-use crate::checkout::{discover, locate, paths, surroundings};
+use crate::checkout::{discover, locate, paths, safe_read, surroundings};
 use crate::cli::{Cli, MultiuserArgs, OnOff};
 use crate::edit::outcome::{self, WriteChoice};
 use crate::edit::overlay::{self, OverlayChanges};
 use crate::edit::{lock, overrides, plan, remote_overlay};
 use crate::error::{EXIT_CHANGES, Failure, Result};
+use crate::output::escape::quoted;
 use crate::output::{Output, write_out};
 
 const ISOLATION_NOTE: &str = "note: with multi-user mode off, every user can see every run, experiment and artifact. To keep isolation between profiles, keep it on and give notebooks token access instead (README, \"Token access\").\n";
@@ -38,7 +39,7 @@ pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> 
     let title = format!(
         "multiuser {}: {} (KFP {})",
         mode.word(),
-        install.rel,
+        quoted(&install.rel),
         install.version_text()
     );
     let code = outcome::finish(&install, &plan, &title, args.write.choice(), &[], io)?;
@@ -63,8 +64,10 @@ fn run_overlay(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i
         ));
     }
     let root = fs::canonicalize(&cli.dir).map_err(|e| Failure::io("open", &cli.dir, &e))?;
-    let dir = paths::absolute(&root.join(overlay_dir));
-    let shown = paths::relative(&root, &dir);
+    // The folder as named, so that a link in its path is judged by the symlink rule of writers.
+    let named = paths::lexical(&root.join(overlay_dir));
+    let shown = paths::relative(&root, &named);
+    let dir = safe_read::write_target(&root, &named, &shown)?;
     let choice = args.write.choice();
     let _lock = lock::for_writing(&root, choice, io.err)?;
     match args.mode {

@@ -26,6 +26,13 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
         return Err(Failure::new("--attempts 0: give at least 1"));
     }
     let deadline = timeout.deadline;
+    let kubectl = Kubectl::new(
+        cli.kube.kubeconfig.clone(),
+        cli.kube.context().map_err(Failure::new)?,
+        format!("--timeout {}", args.timeout),
+    );
+    // A missing kubeconfig or context is said before the render, which can take a while.
+    kubectl.info(deadline)?;
     let Output { out, err, .. } = io;
     let mut progress = Progress::new(&mut **out, true);
     let prepared = render::find_and_prepare(
@@ -67,11 +74,6 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
         attempts: args.attempts,
         deadline,
     };
-    let kubectl = Kubectl::new(
-        cli.kube.kubeconfig.clone(),
-        cli.kube.context().map_err(Failure::new)?,
-        format!("--timeout {}", args.timeout),
-    );
     let stdin = std::io::stdin();
     let is_terminal = stdin.is_terminal();
     let mut input = stdin.lock();

@@ -8,6 +8,7 @@ use crate::edit::plan;
 use crate::edit::{lock, outcome};
 use crate::error::{Failure, Result};
 use crate::output::Output;
+use crate::output::escape::quoted;
 
 pub fn run(cli: &Cli, args: &SetArgs, io: &mut Output<'_>) -> Result<i32> {
     let mut pairs = Vec::new();
@@ -23,7 +24,7 @@ pub fn run(cli: &Cli, args: &SetArgs, io: &mut Output<'_>) -> Result<i32> {
     let _lock = lock::for_writing(&install.root, args.write.choice(), io.err)?;
     let plan = plan::set(&install, &pairs, args.allow_unknown_key)?;
     let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-    let title = format!("set: {}", install.display(install::PARAMS_ENV));
+    let title = format!("set: {}", quoted(&install.display(install::PARAMS_ENV)));
     let code = outcome::finish(&install, &plan, &title, args.write.choice(), &keys, io)?;
     if keys.contains(&"MULTIUSER") {
         let _ = writeln!(

@@ -472,9 +472,14 @@ fn kfpatch_runs(pid: u32) -> bool {
             .is_ok_and(|comm| matches!(comm.trim(), "kfpatch" | "kubectl-kfpatch"))
 }
 
-/// The crash-safety test sets `KFPATCH_TEST_PAUSE_BEFORE_RENAME` to a number of milliseconds, so
-/// that it can kill kfpatch between the temporary write and the rename.
+/// The crash-safety and concurrency tests set `KFPATCH_TEST_PAUSE_BEFORE_RENAME` to a number of
+/// milliseconds, so that they can kill kfpatch, or write a file as another program, between the
+/// temporary write and the rename. Only a debug build (the one `cargo test` runs) honours it: a
+/// release build never waits on its environment.
 fn pause_for_crash_test() {
+    if !cfg!(debug_assertions) {
+        return;
+    }
     if let Some(ms) = std::env::var_os("KFPATCH_TEST_PAUSE_BEFORE_RENAME")
         .and_then(|v| v.to_str().and_then(|s| s.parse::<u64>().ok()))
     {

@@ -44,11 +44,13 @@ pub fn use_color(choice: ColorChoice) -> bool {
     }
 }
 
-/// `file:line`, or `file` when the line is unknown.
+/// `file:line`, or `file` when the line is unknown; a file name holding a control character is
+/// quoted ([`escape::quoted`]).
 pub fn location(file: &str, line: Option<usize>) -> String {
+    let file = escape::quoted(file);
     match line {
         Some(l) => format!("{file}:{l}"),
-        None => file.to_string(),
+        None => file.into_owned(),
     }
 }
 
