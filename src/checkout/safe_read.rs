@@ -1,6 +1,7 @@
 //! Reading the checkout's files safely: only regular UTF-8 files of at most [`MAX_FILE`] bytes,
 //! whose real path stays inside the checkout, opened so that a FIFO or device swapped in cannot
-//! hang the read. Every file kfpatch reads from a checkout comes through here.
+//! hang the read. Every file kfpatch reads from a checkout comes through here, and every writer
+//! asks [`write_target`] where a write lands (the one symlink rule).
 
 use std::fs;
 use std::io::Read;
