@@ -841,6 +841,15 @@ fn alive(pid_file: &Path) -> bool {
 #[test]
 fn a_render_that_never_finishes_is_killed_with_its_children() {
     let (temp, root, _) = checkout();
+    // reinstall checks the kubeconfig and context before the render: one that names a cluster
+    // (never reached, the render hangs first).
+    let kubeconfig = temp.path().join("kubeconfig");
+    fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\nusers:\n- name: u\n  user:\n    token: t\n",
+    )
+    .expect("write kubeconfig");
+    let kubeconfig = kubeconfig.display().to_string();
     for (hangs, args, expected) in [
         (
             Hangs::Render,
@@ -862,7 +871,7 @@ fn a_render_that_never_finishes_is_killed_with_its_children() {
                 "2s",
                 "--yes",
                 "--kubeconfig",
-                "/nonexistent",
+                &kubeconfig,
             ],
             "kfpatch: error: [TMP]/hang [ROOT]/{I} ran for N s and did not finish within the time limit (--timeout 2s); kfpatch stopped it and every process it started\n",
         ),

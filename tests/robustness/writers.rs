@@ -470,8 +470,10 @@ fn a_running_kubectl_plugin_is_recognised_as_kfpatch() {
         .spawn()
         .expect("spawn");
     let pid = running.id();
-    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).expect("comm");
-    assert_eq!(comm, "kubectl-kfpatch\n");
+    // The name is the plugin's once the child has executed it.
+    wait_for("the plugin's start", || {
+        fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c == "kubectl-kfpatch\n")
+    });
     let its_temp = temp_of(&dir.join("api-service/params.env"), pid);
     fs::write(&its_temp, "in progress").expect("write");
     let ran = kfpatch(&root, &["multiuser", "off"], &[]);
