@@ -215,3 +215,77 @@ fn kubectl_caches_never_land_in_the_checkout_without_home() {
         "the test suite left .kube/ in the project"
     );
 }
+
+#[test]
+#[ignore = "needs ../shared (test API server and release trees); run by .ci/run"]
+fn a_live_configmap_value_reaches_status_cluster_escaped() {
+    let (_temp, _name, root) =
+        crate::support::temp_copy(&crate::support::shared().join("kubeflow/manifests-v1.8.1"));
+    let cluster = crate::support::cluster::TestCluster::start(16703, true);
+    let yaml = crate::support::kustomize(
+        &root.join("apps/pipeline/upstream/env/cert-manager/platform-agnostic-multi-user"),
+    );
+    let file = tempfile::NamedTempFile::new().expect("temp");
+    fs::write(file.path(), yaml).expect("write");
+    let path = file.path().to_str().expect("utf-8");
+    // Custom resources whose CRD the same stream creates fail the first time.
+    let applied = (0..3).any(|_| {
+        let ok = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&cluster.kubeconfig)
+            .args(["apply", "--server-side", "--force-conflicts", "-f", path])
+            .env(
+                "KUBECACHEDIR",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("kube-cache"),
+            )
+            .output()
+            .expect("kubectl apply")
+            .status
+            .success();
+        if !ok {
+            cluster.kubectl(&[
+                "wait",
+                "--for",
+                "condition=established",
+                "--timeout=60s",
+                "crd",
+                "--all",
+            ]);
+        }
+        ok
+    });
+    assert!(applied, "kubectl apply kept failing");
+    let name = cluster
+        .kubectl(&["get", "configmap", "-n", "kubeflow", "-o", "name"])
+        .lines()
+        .find(|l| l.starts_with("configmap/pipeline-api-server-config"))
+        .expect("the API server's ConfigMap")
+        .to_string();
+    let patch =
+        serde_json::json!({"data": {"MULTIUSER": "true\u{1b}]0;pwned\u{7}\n::add-mask::x"}});
+    cluster.kubectl(&[
+        "patch",
+        "-n",
+        "kubeflow",
+        &name,
+        "--type",
+        "merge",
+        "-p",
+        &patch.to_string(),
+    ]);
+    let output = crate::support::kfpatch()
+        .arg("-C")
+        .arg(&root)
+        .args(["--color", "never", "--kubeconfig"])
+        .arg(&cluster.kubeconfig)
+        .args(["status", "--cluster"])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert_inert("status --cluster", &text);
+    assert!(
+        text.contains("\"true\\033]0;pwned\\a\\n::add-mask::x\""),
+        "the live value is not quoted:\n{text}"
+    );
+}
