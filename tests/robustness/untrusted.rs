@@ -111,6 +111,27 @@ fn control_characters_reach_no_text_output_raw() {
 }
 
 #[test]
+fn git_paths_reach_status_quoted() {
+    let (_temp, root) = hostile_checkout();
+    crate::support::git_commit_all(&root, "upstream", None);
+    for (args, code) in [
+        (&["multiuser", "off"][..], 0),
+        (&["status"], 0),
+        (&["audit"], 0),
+    ] {
+        let (got, text) = run(&root, args);
+        assert_eq!(got, code, "{args:?}:\n{text}");
+        assert_inert(&format!("{args:?}"), &text);
+        if args == ["status"] {
+            assert!(
+                text.contains("uncommitted changes in \"evil\\n::add-mask::secret/"),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_bad_value_is_quoted_in_errors_and_findings() {
     // A YAML value that holds a line break and an escape, in a managed setting.
     let temp = tempfile::tempdir().expect("tempdir");
