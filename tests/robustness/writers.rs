@@ -158,6 +158,20 @@ fn a_second_writer_waits_bounded_and_names_the_holder() {
             "git: {git}"
         );
         assert_eq!(snapshot(&root), before, "git: {git}: the second run wrote");
+        // --check and --dry-run write nothing and take no lock: no wait, no message (what
+        // --check finds depends on how far the paused first run got, so it may be 0 or 1).
+        for args in [
+            ["multiuser", "on", "--dry-run"],
+            ["multiuser", "on", "--check"],
+        ] {
+            let ran = kfpatch(&root, &args, &[("KFPATCH_LOCK_WAIT", "1")]);
+            assert!(
+                ran.code == 0 || ran.code == 1,
+                "git: {git}: {args:?}: {}",
+                ran.stderr
+            );
+            assert_eq!(ran.stderr, "", "git: {git}: {args:?}");
+        }
         // A second run with the default wait goes on once the first has finished.
         let waiting = support_command(&root, &["multiuser", "on"])
             .stdout(Stdio::null())
