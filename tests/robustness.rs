@@ -8,6 +8,10 @@
 //! (`unshare --map-root-user --mount`), which leaves nothing mounted behind.
 
 mod support;
+#[path = "robustness/untrusted.rs"]
+mod untrusted;
+#[path = "robustness/writers.rs"]
+mod writers;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -270,7 +274,7 @@ fn bad_input_catalogue() {
         c("env: not a Go bool", |_, d| write(&params(d), UPSTREAM_PARAMS.replace("MULTIUSER=true", "MULTIUSER=yes")))
         .err("kfpatch: error: {I}/api-service/params.env:1: MULTIUSER=yes is not a value Go's strconv.ParseBool accepts; the API server exits at start-up (crash loop)\n  fix: write MULTIUSER=true or MULTIUSER=false\nnothing was written\n"),
         c("env: NUL byte in the value", |_, d| write(&params(d), UPSTREAM_PARAMS.replace("MULTIUSER=true", "MULTIUSER=true\0")))
-        .err("kfpatch: error: {I}/api-service/params.env:1: MULTIUSER=true\0 is not a value Go's strconv.ParseBool accepts; the API server exits at start-up (crash loop)\n  fix: write MULTIUSER=true or MULTIUSER=false\nnothing was written\n"),
+        .err("kfpatch: error: {I}/api-service/params.env:1: MULTIUSER=true\\000 is not a value Go's strconv.ParseBool accepts; the API server exits at start-up (crash loop)\n  fix: write MULTIUSER=true or MULTIUSER=false\nnothing was written\n"),
         c("env: binary data", |_, d| write(&params(d), (0u8..=255).cycle().take(4096).collect::<Vec<u8>>()))
         .err("kfpatch: error: {I}/api-service/params.env:2: not valid UTF-8 (byte 128); kustomize refuses such files too. Re-save it as UTF-8\n"),
         c("env: Latin-1 byte on line 3", |_, d| write(&params(d), b"MULTIUSER=true\nDEFAULTPIPELINERUNNERSERVICEACCOUNT=default-editor\n# caf\xe9\n"))
@@ -449,7 +453,7 @@ fn bad_input_catalogue() {
         })
         .err("kfpatch: error: linked-install resolves to [TMP]/elsewhere/{I}, outside the checkout [ROOT]; kfpatch does not read or write through symlinks that leave the checkout\n").with_args(&["--install", "linked-install", "multiuser", "off"]),
         c("tree: a read-only mount", |_, _| {})
-        .err("kfpatch: error: cannot write {I}/api-service/params.env: Read-only file system (os error 30); the files written before it were put back, so nothing changed\n").run_as(As::ReadOnlyMount),
+        .err("kfpatch: error: cannot write {I}/api-service/params.env: Read-only file system (os error 30); nothing was written\n").run_as(As::ReadOnlyMount),
     ];
     let mut failures = Vec::new();
     for case in &cases {
@@ -862,6 +866,15 @@ fn alive(pid_file: &Path) -> bool {
 #[test]
 fn a_render_that_never_finishes_is_killed_with_its_children() {
     let (temp, root, _) = checkout();
+    // reinstall checks the kubeconfig and context before the render: one that names a cluster
+    // (never reached, the render hangs first).
+    let kubeconfig = temp.path().join("kubeconfig");
+    fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\nusers:\n- name: u\n  user:\n    token: t\n",
+    )
+    .expect("write kubeconfig");
+    let kubeconfig = kubeconfig.display().to_string();
     for (hangs, args, expected) in [
         (
             Hangs::Render,
@@ -883,7 +896,7 @@ fn a_render_that_never_finishes_is_killed_with_its_children() {
                 "2s",
                 "--yes",
                 "--kubeconfig",
-                "/nonexistent",
+                &kubeconfig,
             ],
             "kfpatch: error: [TMP]/hang [ROOT]/{I} ran for N s and did not finish within the time limit (--timeout 2s); kfpatch stopped it and every process it started\n",
         ),

@@ -460,7 +460,7 @@ pub fn show_value(value: Option<&str>) -> String {
     match value {
         None => "(absent)".to_string(),
         Some("") => "''".to_string(),
-        Some(v) => v.to_string(),
+        Some(v) => crate::output::escape::quoted(v).into_owned(),
     }
 }
 

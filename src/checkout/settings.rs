@@ -10,6 +10,7 @@ use crate::checkout::install::Install;
 use crate::checkout::parsed::{self, Parsed};
 use crate::checkout::paths::relative;
 use crate::error::Result;
+use crate::output::escape::quoted;
 use crate::parallel;
 use crate::syntax::strict;
 use std::path::{Path, PathBuf};
@@ -65,37 +66,42 @@ pub enum GitView {
     Unreadable(Unreadable),
 }
 
+/// Paths from git, each quoted if it holds a control character, separated by commas.
+fn list(paths: &[String]) -> String {
+    paths
+        .iter()
+        .map(|p| quoted(p).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl GitView {
     pub fn text(&self) -> String {
         match self {
             GitView::NoRepository => "not a git checkout".to_string(),
             GitView::Unreadable(why) => why.summary(),
             GitView::Ignored { folder, repository } => format!(
-                "not under version control ({folder}/ is ignored by the git repository at {repository})"
+                "not under version control ({}/ is ignored by the git repository at {})",
+                quoted(folder),
+                quoted(repository)
             ),
             GitView::Repository(git) => {
                 let mut s = String::new();
                 if git.repository != "." {
-                    s.push_str(&format!("{}/ ", git.repository));
+                    s.push_str(&format!("{}/ ", quoted(&git.repository)));
                 }
                 s.push_str(git.commit.get(..12).unwrap_or(&git.commit));
                 if let Some(tag) = &git.tag {
-                    s.push_str(&format!(" (tag {tag})"));
+                    s.push_str(&format!(" (tag {})", quoted(tag)));
                 }
                 if git.modified.is_empty() && git.not_committed.is_empty() {
                     s.push_str(", managed files unmodified");
                 }
                 if !git.modified.is_empty() {
-                    s.push_str(&format!(
-                        ", uncommitted changes in {}",
-                        git.modified.join(", ")
-                    ));
+                    s.push_str(&format!(", uncommitted changes in {}", list(&git.modified)));
                 }
                 if !git.not_committed.is_empty() {
-                    s.push_str(&format!(
-                        ", not committed: {}",
-                        git.not_committed.join(", ")
-                    ));
+                    s.push_str(&format!(", not committed: {}", list(&git.not_committed)));
                 }
                 s
             }

@@ -228,7 +228,7 @@ pub fn read(
     let mut disagreements = Vec::new();
     text.push_str(&format!(
         "\nagreement with the files (under {}):\n",
-        install.rel
+        crate::output::escape::quoted(&install.rel)
     ));
     if let Some(agrees) = env_from_agrees {
         let what = format!(

@@ -39,6 +39,7 @@ use crate::checkout::{scan, surroundings};
 use crate::cli::{AuditArgs, AuditFormat, Cli, OnOff};
 use crate::edit::{overlay, overlay_files, remote_overlay};
 use crate::error::{Failure, Result};
+use crate::output::escape::quoted;
 use crate::output::{Output, location, to_json, to_yaml, write_out};
 
 /// Exit code when the audit found errors or drift (or warnings, with `--strict`).
@@ -316,7 +317,7 @@ fn setting_change_text(change: &drift::SettingChange) -> String {
 fn text_report(install: &Install, report: &Report, color: bool) -> String {
     let mut text = format!(
         "audit {} (KFP {}, mode {}{})\n",
-        install.rel,
+        quoted(&install.rel),
         install.version_text(),
         report.mode,
         report

@@ -6,12 +6,13 @@ use std::fs;
 
 use crate::checkout::catalogue::show_value;
 use crate::checkout::catalogue::{Mode, Scope};
-use crate::checkout::{discover, locate, paths, surroundings};
+use crate::checkout::{discover, locate, paths, safe_read, surroundings};
 use crate::cli::{Cli, MultiuserArgs, OnOff};
 use crate::edit::outcome::{self, WriteChoice};
 use crate::edit::overlay::{self, OverlayChanges};
-use crate::edit::{overrides, plan, remote_overlay};
+use crate::edit::{lock, overrides, plan, remote_overlay};
 use crate::error::{EXIT_CHANGES, Failure, Result};
+use crate::output::escape::quoted;
 use crate::output::{Output, write_out};
 
 const ISOLATION_NOTE: &str = "note: with multi-user mode off, every user can see every run, experiment and artifact. To keep isolation between profiles, keep it on and give notebooks token access instead (README, \"Token access\").\n";
@@ -21,6 +22,7 @@ pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> 
         return run_overlay(cli, args, io);
     }
     let install = locate::find(&cli.dir, cli.install.as_deref())?;
+    let _lock = lock::for_writing(&install.root, args.write.choice(), io.err)?;
     let mode = match args.mode {
         OnOff::On => Mode::On,
         OnOff::Off => Mode::Off,
@@ -37,7 +39,7 @@ pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> 
     let title = format!(
         "multiuser {}: {} (KFP {})",
         mode.word(),
-        install.rel,
+        quoted(&install.rel),
         install.version_text()
     );
     let code = outcome::finish(&install, &plan, &title, args.write.choice(), &[], io)?;
@@ -62,9 +64,12 @@ fn run_overlay(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i
         ));
     }
     let root = fs::canonicalize(&cli.dir).map_err(|e| Failure::io("open", &cli.dir, &e))?;
-    let dir = paths::absolute(&root.join(overlay_dir));
-    let shown = paths::relative(&root, &dir);
+    // The folder as named, so that a link in its path is judged by the symlink rule of writers.
+    let named = paths::lexical(&root.join(overlay_dir));
+    let shown = paths::relative(&root, &named);
+    let dir = safe_read::write_target(&root, &named, &shown)?;
     let choice = args.write.choice();
+    let _lock = lock::for_writing(&root, choice, io.err)?;
     match args.mode {
         OnOff::Off => {
             let scope = if args.params_only {
@@ -188,7 +193,7 @@ fn finish(
         write_out(io, &text)?;
         return Ok(0);
     }
-    let done = changes.write()?;
+    let done = changes.write(io.err)?;
     text.push_str(&done);
     text.push('\n');
     write_out(io, &text).inspect_err(|_| {

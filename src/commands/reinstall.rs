@@ -5,6 +5,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
+use crate::checkout::targets;
 use crate::cli::{Cli, ReinstallArgs, ServerSide};
 use crate::cluster::apply::{self, ApplyOptions, DryRun};
 use crate::cluster::kubectl::Kubectl;
@@ -26,14 +27,24 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
         return Err(Failure::new("--attempts 0: give at least 1"));
     }
     let deadline = timeout.deadline;
+    let kubectl = Kubectl::new(
+        cli.kube.kubeconfig.clone(),
+        cli.kube.context().map_err(Failure::new)?,
+        format!("--timeout {}", args.timeout),
+    );
+    let install = render::find_install(&cli.dir, cli.install.as_deref(), &args.target)?;
+    // The target, the kubeconfig and the context are checked before the render, which can take
+    // a while.
+    targets::resolve(&install, &args.target)?;
+    kubectl.info(deadline)?;
     let Output { out, err, .. } = io;
     let mut progress = Progress::new(&mut **out, true);
-    let prepared = render::find_and_prepare(
-        &cli.dir,
-        cli.install.as_deref(),
+    let prepared = render::prepare(
+        install,
         &args.target,
         args.kustomize.kustomize.as_deref(),
-        timeout,
+        deadline,
+        timeout.text,
         &mut **err,
         &mut progress,
     )?;
@@ -67,11 +78,6 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
         attempts: args.attempts,
         deadline,
     };
-    let kubectl = Kubectl::new(
-        cli.kube.kubeconfig.clone(),
-        cli.kube.context().map_err(Failure::new)?,
-        format!("--timeout {}", args.timeout),
-    );
     let stdin = std::io::stdin();
     let is_terminal = stdin.is_terminal();
     let mut input = stdin.lock();

@@ -18,6 +18,7 @@ use crate::checkout::settings::{
 use crate::checkout::{discover, paths, scan, surroundings};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::error::{Failure, Result};
+use crate::output::escape::quoted;
 use crate::output::{Output, location, to_json, to_yaml, write_out};
 use crate::parallel;
 use std::path::Path;
@@ -133,7 +134,7 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
         return problems_result(&rows);
     }
     let mut text = String::new();
-    text.push_str(&format!("install:  {}\n", install.rel));
+    text.push_str(&format!("install:  {}\n", quoted(&install.rel)));
     text.push_str(&format!("layout:   {}\n", install.layout.describe()));
     text.push_str(&format!("KFP:      {}\n", install.version_text()));
     let views: Vec<String> = git.iter().map(GitView::text).collect();

@@ -16,6 +16,7 @@ use crate::checkout::parsed::{self, Parsed, Problem};
 use crate::edit::splice;
 use crate::edit::write::{self, FilePlan};
 use crate::error::{Failure, Result};
+use crate::output::escape::quoted;
 use crate::syntax::envfile::{EnvFile, KeyState};
 use crate::syntax::yamledit::{self, LeafChange, Splice};
 
@@ -513,7 +514,10 @@ impl Plan {
             let text = diff
                 .unified_diff()
                 .context_radius(3)
-                .header(&format!("a/{}", file.shown), &format!("b/{}", file.shown))
+                .header(
+                    &quoted(&format!("a/{}", file.shown)),
+                    &quoted(&format!("b/{}", file.shown)),
+                )
                 .to_string();
             for line in text.split_inclusive('\n') {
                 out.push_str(&paint_diff_line(line, color));

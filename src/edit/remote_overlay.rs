@@ -93,8 +93,7 @@ pub fn plan_off(
     let plan = plan_of(&remote, &kfp, scope)?;
     let existing: Option<Overlay> = overlay::existing_overlay(dir, shown)?;
     let changes = overlay::overlay_changes(
-        dir,
-        shown,
+        overlay::Folder { root, dir, shown },
         existing.as_ref(),
         &generator_name,
         &plan,

@@ -65,6 +65,11 @@ impl TestCluster {
     /// `kubectl --kubeconfig <this cluster> ARGS`, returning stdout; panics on failure.
     pub fn kubectl(&self, args: &[&str]) -> String {
         let output = Command::new("kubectl")
+            // With HOME unset kubectl caches into .kube/ of the folder it runs in: the project.
+            .env(
+                "KUBECACHEDIR",
+                std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("kube-cache"),
+            )
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(args)
