@@ -158,16 +158,16 @@ impl Live {
         let Some(live) = self.objects.get(&key) else {
             return false;
         };
-        let Ok(as_sent) = serde_json::to_value(&object.value) else {
+        let Ok(mut as_sent) = serde_json::to_value(&object.value) else {
             return false;
         };
-        let mut rendered = as_sent.clone();
-        ignore_server_owned(object, &mut rendered);
         if !namespaced
-            && let Some(metadata) = rendered.get_mut("metadata").and_then(Value::as_object_mut)
+            && let Some(metadata) = as_sent.get_mut("metadata").and_then(Value::as_object_mut)
         {
             metadata.remove("namespace");
         }
+        let mut rendered = as_sent.clone();
+        ignore_server_owned(object, &mut rendered);
         if !contains(live, &rendered, typed(object), false) {
             return false;
         }
