@@ -6,7 +6,8 @@
 //!   more: status, defaults, fields other managers set; lists must have as many items), so the
 //!   apply would set nothing;
 //! - the apply would remove nothing: with server-side apply, every field the `kubectl` field
-//!   manager owns by apply is in the render; with client-side apply, the object's
+//!   manager owns by apply is in the render and client-side apply owns none (kubectl's first
+//!   server-side apply takes those over); with client-side apply, the object's
 //!   `last-applied-configuration` is the rendered object itself.
 //!
 //! Anything else (no such object, another field manager, a value the API server normalised) is
@@ -27,6 +28,7 @@ use crate::error::Result;
 /// The field manager of `kubectl apply --server-side`, and the annotation client-side apply keeps.
 const FIELD_MANAGER: &str = "kubectl";
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+const CLIENT_SIDE_MANAGER: &str = "kubectl-client-side-apply";
 const CRDS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 
 /// An object as listed: apiVersion (a render may use two versions of one kind), kind, namespace
@@ -172,7 +174,7 @@ impl Live {
             return false;
         }
         if server_side {
-            owned_fields(live).is_some_and(|fields| within(fields, &rendered))
+            nothing_removed(live, &rendered)
         } else {
             live.pointer("/metadata/annotations")
                 .and_then(|a| a.get(LAST_APPLIED))
@@ -291,18 +293,36 @@ fn typed(object: &Object) -> bool {
     object.is_crd() || !group.contains('.') || group.ends_with(".k8s.io")
 }
 
-/// The fields the `kubectl` field manager owns by server-side apply (`fieldsV1`).
-fn owned_fields(live: &Value) -> Option<&Map<String, Value>> {
-    live.pointer("/metadata/managedFields")?
-        .as_array()?
+/// A server-side apply by kubectl removes the fields its field manager owns by apply and the
+/// render no longer has, and, the first time, those client-side apply set (kubectl moves them
+/// to its field manager). So nothing is removed when kubectl's applied fields are all in the
+/// render (or it owns none) and no client-side apply owns any.
+fn nothing_removed(live: &Value, rendered: &Value) -> bool {
+    let entries = live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let manager_is =
+        |entry: &Value, name: &str| entry.get("manager").and_then(Value::as_str) == Some(name);
+    if entries
         .iter()
-        .find(|entry| {
-            entry.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER)
-                && entry.get("operation").and_then(Value::as_str) == Some("Apply")
-                && entry.get("subresource").is_none()
-        })?
-        .get("fieldsV1")?
-        .as_object()
+        .any(|entry| manager_is(entry, CLIENT_SIDE_MANAGER))
+    {
+        return false;
+    }
+    let applied = entries.iter().find(|entry| {
+        manager_is(entry, FIELD_MANAGER)
+            && entry.get("operation").and_then(Value::as_str) == Some("Apply")
+            && entry.get("subresource").is_none()
+    });
+    match applied {
+        None => true,
+        Some(entry) => entry
+            .get("fieldsV1")
+            .and_then(Value::as_object)
+            .is_some_and(|fields| within(fields, rendered)),
+    }
 }
 
 /// Every field of a `fieldsV1` set is in `rendered`: `f:name` a map key, `k:{...}` the list item
@@ -378,9 +398,15 @@ mod tests {
         // The last apply set a field the render no longer has: the apply removes it.
         let more = LIVE_SSA.replace(r#""f:replicas":{},"#, r#""f:replicas":{},"f:paused":{},"#);
         assert!(!live(&more).unchanged(object, true, true));
-        // Another manager's apply: kubectl's fields are not known.
+        // Fields client-side apply set, which kubectl's first server-side apply takes over.
+        let csa = LIVE_SSA.replace(
+            r#""manager":"kubectl","operation":"Apply""#,
+            r#""manager":"kubectl-client-side-apply","operation":"Update""#,
+        );
+        assert!(!live(&csa).unchanged(object, true, true));
+        // Another tool's fields: kubectl owns none, so it removes none.
         let other = LIVE_SSA.replace(r#""manager":"kubectl""#, r#""manager":"helm""#);
-        assert!(!live(&other).unchanged(object, true, true));
+        assert!(live(&other).unchanged(object, true, true));
         // Not on the cluster, or namespaced and without a namespace in the render.
         assert!(!Live::default().unchanged(object, true, true));
         let bare = &split(&RENDERED.replace("  namespace: kubeflow\n", "")).unwrap()[0];
