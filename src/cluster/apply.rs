@@ -111,7 +111,25 @@ pub fn apply_with_prompt<'o>(
         .filter(|o| o.is_crd())
         .map(|o| o.name.as_str())
         .collect();
-    let states = crds::read_states(kubectl, &crd_names, options.deadline, progress)?;
+    // Dry runs check every object; an apply sends only those the cluster does not have as the
+    // apply would leave them. The same read gives the CRDs' states.
+    let live = match options.dry_run {
+        DryRun::None => {
+            let all: Vec<&Object> = objects.iter().collect();
+            Live::read(
+                kubectl,
+                &all,
+                &discovery.kinds,
+                options.deadline,
+                &mut || progress.tick(),
+            )?
+        }
+        _ => Live::default(),
+    };
+    let states = match live.crd_states(&crd_names) {
+        Some(states) => states,
+        None => crds::read_states(kubectl, &crd_names, options.deadline, progress)?,
+    };
     let decisions = crds::decide(objects, &states);
     if !decisions.refused.is_empty() {
         return Err(Failure::cluster(crds::refused_message(&decisions.refused)));
@@ -121,18 +139,6 @@ pub fn apply_with_prompt<'o>(
         .iter()
         .filter(|o| !(o.is_crd() && kept.contains(o.name.as_str())))
         .collect();
-    // Dry runs check every object; an apply sends only those the cluster does not have as the
-    // apply would leave them.
-    let live = match options.dry_run {
-        DryRun::None => Live::read(
-            kubectl,
-            &sent_objects,
-            &discovery.kinds,
-            options.deadline,
-            &mut || progress.tick(),
-        )?,
-        _ => Live::default(),
-    };
     let changed = |step: &[&'o Object]| changed_in(step, &live, &discovery, options.server_side());
     let mut prompt = safety_summary(&info, what, &sent_objects, options);
     prompt.push_str(&crds::kept_summary(&decisions.kept));

@@ -13,13 +13,15 @@
 //! Anything else (no such object, another field manager, a value the API server normalised) is
 //! applied: a wrong "changed" costs one request, a wrong "unchanged" would leave drift in place.
 //! The cluster's objects are read in two lists at once: the CRDs raw (kubectl's printing of the
-//! large CRD schemas costs more than the API server's), the other kinds in one `kubectl get`.
+//! large CRD schemas costs more than the API server's), which also gives the CRDs' states, and
+//! the other kinds in one `kubectl get`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
 use serde_json::{Map, Value};
 
+use crate::cluster::crds::{self, CRDS_PATH, CrdState};
 use crate::cluster::kubectl::Kubectl;
 use crate::cluster::objects::{GroupKind, Object};
 use crate::cluster::process;
@@ -29,7 +31,6 @@ use crate::error::Result;
 const FIELD_MANAGER: &str = "kubectl";
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 const CLIENT_SIDE_MANAGER: &str = "kubectl-client-side-apply";
-const CRDS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 
 /// An object as listed: apiVersion (a render may use two versions of one kind), kind, namespace
 /// (empty when cluster-scoped), name.
@@ -39,6 +40,8 @@ type Key = (String, String, String, String);
 #[derive(Debug, Default)]
 pub struct Live {
     objects: HashMap<Key, Value>,
+    /// The state of every CRD, when the list of CRDs was read.
+    crd_states: Option<BTreeMap<String, CrdState>>,
 }
 
 fn key_of(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Key {
@@ -81,7 +84,7 @@ impl Live {
         }
         let mut calls: Vec<Vec<String>> = Vec::new();
         if crds {
-            calls.push(vec!["get".into(), "--raw".into(), CRDS.into()]);
+            calls.push(vec!["get".into(), "--raw".into(), CRDS_PATH.into()]);
         }
         if !others.is_empty() {
             let kinds: Vec<String> = others.into_iter().collect();
@@ -118,6 +121,9 @@ impl Live {
                 continue;
             };
             let raw_crds = args[1] == "--raw";
+            if raw_crds {
+                live.crd_states = Some(crds::states_of(&list));
+            }
             for mut item in list
                 .get("items")
                 .and_then(Value::as_array)
@@ -145,6 +151,14 @@ impl Live {
             }
         }
         Ok(live)
+    }
+
+    /// The cluster's state of the CRDs named (those it does not have left out), when the list of
+    /// CRDs was read.
+    pub fn crd_states(&self, names: &[&str]) -> Option<BTreeMap<String, CrdState>> {
+        let mut states = self.crd_states.clone()?;
+        states.retain(|name, _| names.contains(&name.as_str()));
+        Some(states)
     }
 
     /// Whether applying `object` would change nothing (see the module doc). `namespaced`: its
