@@ -86,10 +86,12 @@ pub struct Applied {
     pub deadline: Instant,
 }
 
-/// Connects, checks the objects against the cluster's discovery, shows the safety prompt (not for
-/// dry runs), and applies in order. `what` says what is applied (`the render of ...`).
+/// Connects (unless `connected`, read beforehand by [`connect_quietly`]), checks the objects
+/// against the cluster's discovery, shows the safety prompt (not for dry runs), and applies in
+/// order. `what` says what is applied (`the render of ...`).
 pub fn apply_with_prompt<'o>(
     kubectl: &Kubectl,
+    connected: Option<Connection>,
     objects: &'o [Object],
     what: &str,
     options: &ApplyOptions,
@@ -102,9 +104,15 @@ pub fn apply_with_prompt<'o>(
         )));
     }
     let mut deadline = options.deadline;
-    let info = kubectl.info(options.deadline)?;
     let facts = RenderFacts::of(objects);
-    let discovery = discover(kubectl, &info, options, progress)?;
+    let Connection { info, discovery } = match connected {
+        Some(connection) => connection,
+        None => {
+            let info = kubectl.info(options.deadline)?;
+            let discovery = discover(kubectl, &info, options, progress)?;
+            Connection { info, discovery }
+        }
+    };
     let checked = check(objects, &facts, &discovery, options.dry_run)?;
     let crd_names: Vec<&str> = objects
         .iter()
@@ -419,14 +427,7 @@ fn discover(
 ) -> Result<Discovery> {
     let none = RenderFacts::default();
     let label = format!("discovery of {}", info.server);
-    let calls: [(&[&str], &str); 3] = [
-        (
-            &["api-resources", "--no-headers"],
-            "what the cluster serves",
-        ),
-        (&["api-versions"], "what the cluster serves"),
-        (&["get", "namespaces", "-o", "name"], "namespaces"),
-    ];
+    let calls = DISCOVERY_CALLS;
     process::prepare();
     let at_once = crate::parallel::each(
         &calls,
@@ -461,6 +462,21 @@ fn discover(
     for (call, first) in calls.into_iter().zip(at_once) {
         texts.push(read(call, first, progress)?);
     }
+    Ok(parse_discovery(&texts))
+}
+
+/// What discovery reads, and what the error names when a read fails.
+const DISCOVERY_CALLS: [(&[&str], &str); 3] = [
+    (
+        &["api-resources", "--no-headers"],
+        "what the cluster serves",
+    ),
+    (&["api-versions"], "what the cluster serves"),
+    (&["get", "namespaces", "-o", "name"], "namespaces"),
+];
+
+/// The answers to [`DISCOVERY_CALLS`], in order.
+fn parse_discovery(texts: &[String]) -> Discovery {
     let kinds = parse_api_resources(&texts[0]);
     let versions = texts[1]
         .lines()
@@ -472,10 +488,43 @@ fn discover(
         .filter_map(|l| l.trim().strip_prefix("namespace/"))
         .map(str::to_string)
         .collect();
-    Ok(Discovery {
+    Discovery {
         kinds,
         versions,
         namespaces,
+    }
+}
+
+/// The cluster as read before the prompt: which one, and what it serves.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub info: ClusterInfo,
+    pub discovery: Discovery,
+}
+
+/// Reads the kubeconfig and the cluster's discovery once, without retries or progress, so that
+/// it can run beside the render. `None` when anything failed: [`apply_with_prompt`] then reads
+/// again, with retries, and says what failed.
+pub fn connect_quietly(kubectl: &Kubectl, deadline: Instant) -> Option<Connection> {
+    let info = kubectl.info(deadline).ok()?;
+    process::prepare();
+    let runs = crate::parallel::each(
+        &DISCOVERY_CALLS,
+        |(args, _), tick| kubectl.run(args, None, deadline, tick),
+        &mut || {},
+    );
+    let mut texts = Vec::new();
+    for ran in runs {
+        let mut ran = ran.ok()?;
+        accept_partial_discovery(&mut ran);
+        if !ran.success() {
+            return None;
+        }
+        texts.push(ran.stdout);
+    }
+    Some(Connection {
+        info,
+        discovery: parse_discovery(&texts),
     })
 }
 

@@ -10,7 +10,7 @@ use crate::cluster::apply::{self, ApplyOptions, DryRun};
 use crate::cluster::kubectl::Kubectl;
 use crate::cluster::kustomize;
 use crate::cluster::objects::Object;
-use crate::cluster::process::Timeout;
+use crate::cluster::process::{self, Timeout};
 use crate::cluster::prune::{self, API_SERVER_CONFIG_PREFIX};
 use crate::cluster::render::{self, Render};
 use crate::cluster::wait;
@@ -18,6 +18,7 @@ use crate::error::{Failure, Result};
 use crate::output::Output;
 use crate::output::consent::Consent;
 use crate::output::progress::Progress;
+use crate::parallel;
 
 /// `kfpatch reinstall`.
 pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> {
@@ -28,15 +29,36 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
     let deadline = timeout.deadline;
     let Output { out, err, .. } = io;
     let mut progress = Progress::new(&mut **out, true);
-    let prepared = render::find_and_prepare(
-        &cli.dir,
-        cli.install.as_deref(),
-        &args.target,
-        args.kustomize.kustomize.as_deref(),
-        timeout,
-        &mut **err,
-        &mut progress,
-    )?;
+    let kubectl = cli.kube.context().map(|context| {
+        Kubectl::new(
+            cli.kube.kubeconfig.clone(),
+            context,
+            format!("--timeout {}", args.timeout),
+        )
+    });
+    // The cluster is read beside the render (which takes seconds on a whole release); a read that
+    // fails is done again after it, with retries and the error it gives.
+    process::prepare();
+    let (connected, prepared) = parallel::beside(
+        || {
+            kubectl
+                .as_ref()
+                .ok()
+                .and_then(|kubectl| apply::connect_quietly(kubectl, deadline))
+        },
+        || {
+            render::find_and_prepare(
+                &cli.dir,
+                cli.install.as_deref(),
+                &args.target,
+                args.kustomize.kustomize.as_deref(),
+                timeout,
+                &mut **err,
+                &mut progress,
+            )
+        },
+    );
+    let prepared = prepared?;
     progress.line(prepared.header().trim_end())?;
     let effective = &prepared.effective;
     if let Some(config) = &effective.api_config {
@@ -67,11 +89,7 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
         attempts: args.attempts,
         deadline,
     };
-    let kubectl = Kubectl::new(
-        cli.kube.kubeconfig.clone(),
-        cli.kube.context().map_err(Failure::new)?,
-        format!("--timeout {}", args.timeout),
-    );
+    let kubectl = kubectl.map_err(Failure::new)?;
     let stdin = std::io::stdin();
     let is_terminal = stdin.is_terminal();
     let mut input = stdin.lock();
@@ -79,6 +97,7 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
     let what = format!("the render of {}", prepared.target.shown);
     let applied = apply::apply_with_prompt(
         &kubectl,
+        connected,
         &prepared.objects,
         &what,
         &options,
