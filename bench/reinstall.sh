@@ -21,6 +21,7 @@
 #        KFPATCH              the binary to measure (default: cargo build --release)
 #        KFPATCH_SHARED       the shared folder (default ../shared beside the project)
 #        LOOP_TRIES           the loop's bound (default 10)
+#        BENCH_TARGETS        which targets (default "all kfp")
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 runs="${1:-3}"
@@ -105,8 +106,9 @@ run_loop() { # TARGET
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
+targets="${BENCH_TARGETS:-all kfp}"
 declare -A times
-for target in all kfp; do
+for target in $targets; do
   for i in $(seq 1 "$runs"); do
     if ((i % 2)); then order="kfpatch loop"; else order="loop kfpatch"; fi
     for who in $order; do
@@ -123,7 +125,7 @@ echo "| cluster | target | kfpatch | loop | ratio | runs |"
 echo "|---|---|---|---|---|---|"
 missed=0
 for state in fresh again; do
-  for target in all kfp; do
+  for target in $targets; do
     k=$(tr ' ' '\n' <<<"${times[kfpatch,$state,$target]}" | grep . | median)
     l=$(tr ' ' '\n' <<<"${times[loop,$state,$target]}" | grep . | median)
     ratio=$(awk -v k="$k" -v l="$l" 'BEGIN {printf "%.2f", k / l}')
