@@ -24,8 +24,9 @@ use crate::cluster::diagnose::{
     Cause, DROPS_STORED_VERSION, bounded, classify, missing_kind_message, missing_namespace_message,
 };
 use crate::cluster::kubectl::{ClusterInfo, Discovery, Kubectl, parse_api_resources};
-use crate::cluster::objects::{GroupKind, Object, RenderFacts, counts_by_kind, steps, stream};
+use crate::cluster::objects::{GroupKind, Object, RenderFacts, counts_by_kind, steps};
 use crate::cluster::process::{self, Ran};
+use crate::cluster::streams;
 use crate::cluster::unchanged::Live;
 use crate::error::{Failure, Result};
 use crate::output::consent::{Consent, confirm};
@@ -606,48 +607,6 @@ pub fn check<'a>(
     )))
 }
 
-/// At most this many kubectl processes apply one step at once. The API server and etcd overlap
-/// their writes while each kubectl waits for its own; more processes than this only add start-up
-/// and discovery work on small machines.
-const APPLY_PROCESSES: usize = 4;
-
-/// A process is worth starting for this many objects or more.
-const OBJECTS_PER_PROCESS: usize = 16;
-
-/// The objects of one step as kubectl streams, in phases applied one after the other, each phase
-/// split round-robin into at most [`APPLY_PROCESSES`] streams applied at once. Webhook
-/// configurations make up the last phase: on a real cluster, a webhook configuration whose
-/// service is not running yet makes the API server refuse the objects it matches, so they go in
-/// only after everything else (kustomize orders them last in a render for the same reason).
-fn phases(objects: &[&Object], dry_run: DryRun) -> Vec<Vec<String>> {
-    let is_webhook = |o: &&&Object| {
-        o.group() == "admissionregistration.k8s.io" && o.kind.ends_with("WebhookConfiguration")
-    };
-    let (last, first): (Vec<&Object>, Vec<&Object>) = objects.iter().partition(is_webhook);
-    // A dry run that the API server checks sends each object once anyway; one process keeps
-    // kubectl's output in render order.
-    let split = |part: &[&Object]| -> Vec<String> {
-        let processes = match dry_run {
-            DryRun::None => part
-                .len()
-                .div_ceil(OBJECTS_PER_PROCESS)
-                .clamp(1, APPLY_PROCESSES),
-            _ => 1,
-        };
-        (0..processes)
-            .map(|i| {
-                let mine: Vec<&Object> = part.iter().skip(i).step_by(processes).copied().collect();
-                stream(&mine)
-            })
-            .collect()
-    };
-    [first, last]
-        .iter()
-        .filter(|part| !part.is_empty())
-        .map(|part| split(part))
-        .collect()
-}
-
 /// Applies `objects`, one step of the order; `unchanged` more of the step were left out, as the
 /// cluster has them already.
 fn apply_step(
@@ -680,7 +639,9 @@ fn apply_step(
         DryRun::Client => args.push("--dry-run=client"),
         DryRun::Server => args.push("--dry-run=server"),
     }
-    let mut pending = phases(objects, options.dry_run);
+    // A dry run that the API server checks sends each object once anyway; one process keeps
+    // kubectl's output in render order.
+    let mut pending = streams::phases(objects, options.dry_run == DryRun::None);
     let mut tries = 0;
     retrying(
         label,
@@ -690,7 +651,7 @@ fn apply_step(
         progress,
         &mut |p| {
             tries += 1;
-            apply_pending(kubectl, &args, &mut pending, options.deadline, p)
+            streams::apply_pending(kubectl, &args, &mut pending, options.deadline, p)
         },
     )?;
     let attempts = options.attempts.max(1);
@@ -699,55 +660,6 @@ fn apply_step(
         count(objects.len(), "object")
     ))?;
     Ok(objects.len())
-}
-
-/// Applies the streams of each phase in turn, those of one phase at once, and keeps only the
-/// streams that failed (and the phases not reached) for the next attempt. The result is one run:
-/// a success when nothing is left, else the first failure's exit code and every failure's stderr
-/// in stream order.
-fn apply_pending(
-    kubectl: &Kubectl,
-    args: &[&str],
-    pending: &mut Vec<Vec<String>>,
-    deadline: Instant,
-    progress: &mut Progress<'_>,
-) -> Result<Ran> {
-    let started = Instant::now();
-    let mut failed = Ran {
-        code: Some(0),
-        stdout: String::new(),
-        stderr: String::new(),
-        timed_out: false,
-        took: Duration::ZERO,
-    };
-    process::prepare();
-    while let Some(streams) = pending.first_mut() {
-        let runs = crate::parallel::each(
-            streams,
-            |input, tick| kubectl.run(args, Some(input), deadline, tick),
-            &mut || progress.tick(),
-        );
-        let mut left = Vec::new();
-        for (input, ran) in std::mem::take(streams).into_iter().zip(runs) {
-            let ran = ran?;
-            if ran.success() {
-                continue;
-            }
-            if failed.success() {
-                failed.code = ran.code;
-            }
-            failed.stdout.push_str(&ran.stdout);
-            failed.stderr.push_str(&ran.stderr);
-            left.push(input);
-        }
-        if !left.is_empty() {
-            *streams = left;
-            break;
-        }
-        pending.remove(0);
-    }
-    failed.took = started.elapsed();
-    Ok(failed)
 }
 
 #[cfg(test)]
