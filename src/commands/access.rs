@@ -95,7 +95,15 @@ fn apply(cli: &Cli, args: &AccessArgs, yaml: &str, io: &mut Output<'_>) -> Resul
         args.expiration_seconds
     );
     let mut progress = Progress::new(&mut *io.out, true);
-    apply::apply_with_prompt(&kubectl, &objects, &what, &options, consent, &mut progress)?;
+    apply::apply_with_prompt(
+        &kubectl,
+        None,
+        &objects,
+        &what,
+        &options,
+        consent,
+        &mut progress,
+    )?;
     Ok(())
 }
 

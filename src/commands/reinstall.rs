@@ -11,7 +11,7 @@ use crate::cluster::apply::{self, ApplyOptions, DryRun};
 use crate::cluster::kubectl::Kubectl;
 use crate::cluster::kustomize;
 use crate::cluster::objects::Object;
-use crate::cluster::process::Timeout;
+use crate::cluster::process::{self, Timeout};
 use crate::cluster::prune::{self, API_SERVER_CONFIG_PREFIX};
 use crate::cluster::render::{self, Render};
 use crate::cluster::wait;
@@ -19,6 +19,7 @@ use crate::error::{Failure, Result};
 use crate::output::Output;
 use crate::output::consent::Consent;
 use crate::output::progress::Progress;
+use crate::parallel;
 
 /// `kfpatch reinstall`.
 pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> {
@@ -39,15 +40,24 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
     kubectl.info(deadline)?;
     let Output { out, err, .. } = io;
     let mut progress = Progress::new(&mut **out, true);
-    let prepared = render::prepare(
-        install,
-        &args.target,
-        args.kustomize.kustomize.as_deref(),
-        deadline,
-        timeout.text,
-        &mut **err,
-        &mut progress,
-    )?;
+    // The cluster is read beside the render (which takes seconds on a whole release); a read that
+    // fails is done again after it, with retries and the error it gives.
+    process::prepare();
+    let (connected, prepared) = parallel::beside(
+        || apply::connect_quietly(&kubectl, deadline),
+        || {
+            render::prepare(
+                install,
+                &args.target,
+                args.kustomize.kustomize.as_deref(),
+                deadline,
+                timeout.text,
+                &mut **err,
+                &mut progress,
+            )
+        },
+    );
+    let prepared = prepared?;
     progress.line(prepared.header().trim_end())?;
     let effective = &prepared.effective;
     if let Some(config) = &effective.api_config {
@@ -85,6 +95,7 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
     let what = format!("the render of {}", prepared.target.shown);
     let applied = apply::apply_with_prompt(
         &kubectl,
+        connected,
         &prepared.objects,
         &what,
         &options,
