@@ -159,7 +159,7 @@ fn render_shows_what_the_cluster_gets() {
     }
     assert!(!run.stdout.contains("DIFFERS"), "{}", run.stdout);
 
-    // After the switch, the render carries the new ConfigMap (facts §3: MULTIUSER=false plus
+    // After the switch, the render carries the new ConfigMap (MULTIUSER=false plus
     // pipeline-runner hashes to 589h5mkcgk) and still agrees with the files.
     assert_code(&kfpatch(&root, &["multiuser", "off"]), 0);
     let run = kfpatch(&root, &["render"]);
@@ -245,7 +245,7 @@ fn render_warns_about_old_kustomize_and_remote_bases() {
     );
     assert!(run.stdout.starts_with("render:    applications/pipeline/overlays (--target kfp: the pipeline line of example/kustomization.yaml:68)\n"), "{}", run.stdout);
 
-    // The real 26.03 references Argo Workflows as a remote base (facts §5).
+    // The real 26.03 references Argo Workflows as a remote base.
     fs::create_dir_all(root.join("remote")).unwrap();
     fs::write(
         root.join("remote/kustomization.yaml"),
@@ -800,7 +800,7 @@ fn assert_one_render_and_switched(cluster: &TestCluster, log: &Path) {
 }
 
 /// After `kfpatch multiuser off`, the ConfigMap that ml-pipeline's envFrom names on the cluster
-/// is the switched one (facts §3: `589h5mkcgk`).
+/// is the switched one (`589h5mkcgk`).
 fn assert_switched_on_cluster(cluster: &TestCluster) {
     assert_eq!(
         cluster.kubectl(&[

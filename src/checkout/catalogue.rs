@@ -1,4 +1,4 @@
-//! The settings that differ between KFP's multi-user and single-user installs (facts §4), and how
+//! The settings that differ between KFP's multi-user and single-user installs, and how
 //! each is read from its file.
 //!
 //! Every row names its file (relative to `installs/multi-user`), its value in each mode, the
@@ -231,7 +231,7 @@ const fn watch_namespace(
     }
 }
 
-/// The keys the KFP API server reads from its ConfigMap (facts §3), for `set` and the audit.
+/// The keys the KFP API server reads from its ConfigMap, for `set` and the audit.
 pub const API_SERVER_KEYS: &[&str] = &[
     "MULTIUSER",
     "MULTIUSER_SHARED_READ",

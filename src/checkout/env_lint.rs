@@ -1,5 +1,5 @@
 //! Linting the `.env` files the KFP components read: every line kustomize or the component reads
-//! differently from what was meant (facts §3: quotes, inline comments, spaces, `export`, repeated
+//! differently from what was meant (quotes, inline comments, spaces, `export`, repeated
 //! keys), values the API server cannot parse, and keys it does not read (with the likely typo).
 
 use crate::checkout::catalogue;
@@ -233,7 +233,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// How the persistence agent reads its MULTIUSER: only the exact string `false` (or nothing) is
-/// single-user (facts §3).
+/// single-user (it compares the string, unlike the API server's boolean parse).
 pub fn agent_multi_user(value: &str) -> bool {
     !matches!(value, "false" | "")
 }

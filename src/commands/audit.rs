@@ -3,9 +3,9 @@
 //! Platform teams keep forks of kubeflow/manifests for years and need, in every CI run, the
 //! answer to "will this break KFP when applied?". The audit reads the same files the switch
 //! manages and reports, each at its file, line and column:
-//! - values kustomize or the KFP components read differently from what was meant (facts §3),
+//! - values kustomize or the KFP components read differently from what was meant,
 //!   for every key of the API server's `params.env`, not only the catalogue's;
-//! - combinations of settings that break runs or the UI (facts §4), whatever tool made them;
+//! - combinations of settings that break runs or the UI, whatever tool made them;
 //! - with `--expect on|off`, every switched setting that is not at that mode's value;
 //! - files the catalogue expects but cannot find or cannot read;
 //! - generated copies of the KFP ConfigMaps in the checkout (Helm charts, pre-rendered YAML),
