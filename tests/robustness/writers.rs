@@ -75,7 +75,7 @@ fn a_file_changed_between_the_read_and_the_rename_is_left_to_its_writer() {
         (code, stderr.as_str()),
         (
             2,
-            "kfpatch: error: cannot write {I}/api-service/params.env: another program changed it after kfpatch read it; its bytes were left as they are. Run kfpatch again to plan from them; nothing was written\n"
+            "error: cannot write {I}/api-service/params.env: another program changed it after kfpatch read it; its bytes were left as they are. Run kfpatch again to plan from them; nothing was written\n"
         )
     );
     let mut expected = before;
@@ -107,7 +107,7 @@ fn a_later_file_changed_before_its_rename_puts_back_the_files_already_written() 
         (code, stderr.as_str()),
         (
             2,
-            "kfpatch: error: cannot write {I}/pipelines-ui/deployment-patch.yaml: another program changed it after kfpatch read it; its bytes were left as they are. Run kfpatch again to plan from them; the files written before it were put back, so nothing changed\n"
+            "error: cannot write {I}/pipelines-ui/deployment-patch.yaml: another program changed it after kfpatch read it; its bytes were left as they are. Run kfpatch again to plan from them; the files written before it were put back, so nothing changed\n"
         )
     );
     let mut expected = before;
@@ -150,7 +150,7 @@ fn a_second_writer_waits_bounded_and_names_the_holder() {
             (
                 2,
                 format!(
-                    "kfpatch: another kfpatch, pid {pid}, is changing this checkout; waiting for it (up to 1 s)\nkfpatch: error: another kfpatch, pid {pid}, is changing this checkout and still holds its lock ({lock}) after 1 s; nothing was written. Run again once it has finished (KFPATCH_LOCK_WAIT sets the wait in seconds)\n"
+                    "kfpatch: another kfpatch, pid {pid}, is changing this checkout; waiting for it (up to 1 s)\nerror: another kfpatch, pid {pid}, is changing this checkout and still holds its lock ({lock}) after 1 s; nothing was written. Run again once it has finished (KFPATCH_LOCK_WAIT sets the wait in seconds)\n"
                 )
                 .as_str()
             ),
@@ -371,7 +371,7 @@ fn every_writer_follows_one_symlink_rule() {
         (ran.code, ran.stderr.as_str()),
         (
             2,
-            "kfpatch: error: overlay resolves to [TMP]/outside, outside the checkout [ROOT]; kfpatch does not read or write through symlinks that leave the checkout\n"
+            "error: overlay resolves to [TMP]/outside, outside the checkout [ROOT]; kfpatch does not read or write through symlinks that leave the checkout\n"
         )
     );
     assert_eq!(snapshot(&root), before);
@@ -423,7 +423,7 @@ fn every_writer_follows_one_symlink_rule() {
         (ran.code, ran.stderr.as_str()),
         (
             2,
-            "kfpatch: error: gitops/access-ml-pipeline-team-b.yaml resolves to [TMP]/outside.yaml, outside the checkout [ROOT]; kfpatch does not read or write through symlinks that leave the checkout\n"
+            "error: gitops/access-ml-pipeline-team-b.yaml resolves to [TMP]/outside.yaml, outside the checkout [ROOT]; kfpatch does not read or write through symlinks that leave the checkout\n"
         )
     );
     assert_eq!(fs::read_to_string(&outside).expect("read"), "theirs\n");

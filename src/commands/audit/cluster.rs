@@ -214,7 +214,7 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
     write_out(io, &text)?;
     for c in &report.clusters {
         if let Some(error) = &c.error {
-            let _ = writeln!(io.err, "kfpatch: error: {error}");
+            let _ = writeln!(io.err, "error: {error}");
         }
     }
     Ok(exit_code)
