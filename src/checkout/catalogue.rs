@@ -256,6 +256,39 @@ pub const API_SERVER_KEYS: &[&str] = &[
     "VISUALIZATIONSERVICE_PORT",
 ];
 
+/// The one API server key at most two edits away from `key` (a typo), if exactly one is: the
+/// suggestion of `set` and of the audit.
+pub fn closest_api_server_key(key: &str) -> Option<&'static str> {
+    let upper = key.to_ascii_uppercase();
+    let near: Vec<&'static str> = API_SERVER_KEYS
+        .iter()
+        .copied()
+        .filter(|k| *k == upper || edit_distance(k, &upper) <= 2)
+        .collect();
+    match near.as_slice() {
+        [one] => Some(one),
+        _ => None,
+    }
+}
+
+/// Levenshtein distance (keys are short ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// API server keys parsed with Go's fatal `strconv.ParseBool`.
 pub const API_SERVER_BOOL_KEYS: &[&str] = &[
     "MULTIUSER",
@@ -505,5 +538,13 @@ mod tests {
                 assert_eq!(item["value"].as_str(), s.multi);
             }
         }
+    }
+
+    #[test]
+    fn closest_key_finds_one_edit_typos_only() {
+        assert_eq!(closest_api_server_key("MULTIUSR"), Some("MULTIUSER"));
+        assert_eq!(closest_api_server_key("multiuser"), Some("MULTIUSER"));
+        assert_eq!(closest_api_server_key("SOMETHING_ELSE"), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }
