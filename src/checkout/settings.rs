@@ -260,7 +260,8 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
                 state.problem = Some(problem.render());
             }
             Ok(Reading::NotApplicable(reason)) => {
-                state.shown = format!("(n/a: {reason})");
+                // The reason is the row's note; the value column only says that it does not apply.
+                state.shown = "(n/a)".to_string();
                 state.note = Some(reason);
                 state.counts = false;
             }
