@@ -299,6 +299,15 @@ pub const API_SERVER_BOOL_KEYS: &[&str] = &[
 ];
 
 impl Setting {
+    /// Why the row changes on a switch to `mode`: `why` says what single-user mode needs, so a
+    /// switch on (other than the switch itself) gives back the upstream multi-user value.
+    pub fn reason(&self, mode: Mode) -> &'static str {
+        match mode {
+            Mode::On if self.row != 1 => "back to the upstream multi-user value",
+            _ => self.why,
+        }
+    }
+
     /// A short name for output: `MULTIUSER`, `env ENABLE_AUTHZ of ml-pipeline-ui`.
     pub fn name(&self) -> String {
         match self.place {

@@ -382,7 +382,7 @@ fn expectations(
                 mode_name(other),
                 mode.word(),
                 show_value(wanted),
-                setting.why
+                setting.reason(mode)
             ),
             format!(
                 "run kfpatch multiuser {} (switches it with every related setting)",

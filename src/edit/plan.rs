@@ -237,7 +237,7 @@ fn plan_file(
             setting: setting.name(),
             old: current.map(str::to_string),
             new: to.map(str::to_string),
-            why: setting.why.to_string(),
+            why: setting.reason(mode).to_string(),
         });
         wanted.push((setting, to));
     }
