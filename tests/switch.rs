@@ -151,3 +151,41 @@ fn dry_run_output_redirected_to_a_file_is_a_patch_git_applies() {
         );
     }
 }
+
+/// A customised value leaves `status` at mixed, and `multiuser on` changes nothing; the command
+/// `status` names instead (`kfpatch set KEY=VALUE`) brings the install to a mode.
+#[test]
+fn the_way_out_of_mixed_that_status_names_works() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let root = temp.path();
+    support::copy_tree(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/cases/status-customised-runner/in"),
+        root,
+    );
+    let mode = |root: &Path| {
+        let run = support::kfpatch_in(root, &["status"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("mode:"))
+            .expect("mode line");
+        line.to_string()
+    };
+    let before = mode(root);
+    assert!(before.starts_with("mode:     mixed: "), "{before}");
+    let on = support::kfpatch_in(root, &["multiuser", "on"]);
+    assert_eq!(on.code, 0, "{}", on.stderr);
+    assert_eq!(mode(root), before, "multiuser on changed the mode");
+    let named = before
+        .split("run kfpatch set ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .expect("a kfpatch set command in the mode line");
+    let set = support::kfpatch_in(root, &["set", named]);
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    assert_eq!(
+        mode(root),
+        "mode:     on (multi-user: every managed setting at its multi-user value)"
+    );
+}
