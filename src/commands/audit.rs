@@ -40,7 +40,7 @@ use crate::cli::{AuditArgs, AuditFormat, Cli, OnOff};
 use crate::edit::{overlay, overlay_files, remote_overlay};
 use crate::error::{Failure, Result};
 use crate::output::escape::quoted;
-use crate::output::{Output, location, to_json, to_yaml, write_out};
+use crate::output::{Output, location, paint, to_json, to_yaml, write_out};
 
 /// Exit code when the audit found errors or drift (or warnings, with `--strict`).
 pub const EXIT_FINDINGS: i32 = 1;
@@ -259,14 +259,6 @@ fn finding_text(
         Severity::Warning => paint("warning", "1;33", color),
     };
     format!("  {place}{label}[{code}]: {message}\n    fix: {fix}\n")
-}
-
-fn paint(text: &str, code: &str, color: bool) -> String {
-    if color {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text.to_string()
-    }
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
