@@ -556,4 +556,17 @@ mod tests {
         assert_eq!(closest_api_server_key("SOMETHING_ELSE"), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
+
+    #[test]
+    fn a_switch_on_gives_its_own_reason() {
+        for s in CATALOGUE {
+            assert_eq!(s.reason(Mode::Off), s.why, "row {}", s.row);
+            let on = s.reason(Mode::On);
+            if s.row == 1 {
+                assert_eq!(on, "the switch itself");
+            } else {
+                assert_eq!(on, "back to the upstream multi-user value", "row {}", s.row);
+            }
+        }
+    }
 }
