@@ -189,7 +189,7 @@ fn render_shows_what_the_cluster_gets() {
     );
     assert_eq!(
         run.stderr,
-        "kfpatch: warning: pinned/kustomization.yaml:8 overrides MULTIUSER: the install says false, the cluster gets true (through pinned/kustomization.yaml:4, configMapGenerator pipeline-api-server-config, behavior merge)\n"
+        "warning: pinned/kustomization.yaml:8 overrides MULTIUSER: the install says false, the cluster gets true (through pinned/kustomization.yaml:4, configMapGenerator pipeline-api-server-config, behavior merge)\n"
     );
 }
 
@@ -237,7 +237,7 @@ fn render_warns_about_old_kustomize_and_remote_bases() {
     assert_code(&run, 0);
     assert_eq!(
         run.stderr,
-        "kfpatch: warning: kubectl kustomize runs kustomize v5.5.0, older than the 5.7.1 that the README of kubeflow/manifests v1.11 and later asks for; the render may differ from upstream's\n"
+        "warning: kubectl kustomize runs kustomize v5.5.0, older than the 5.7.1 that the README of kubeflow/manifests v1.11 and later asks for; the render may differ from upstream's\n"
     );
     assert!(run.stdout.starts_with("render:    applications/pipeline/overlays (--target kfp: the pipeline line of example/kustomization.yaml:68)\n"), "{}", run.stdout);
 
@@ -252,7 +252,7 @@ fn render_warns_about_old_kustomize_and_remote_bases() {
     assert_code(&run, 2);
     assert!(
         run.stderr.starts_with(
-            "kfpatch: warning: kubectl kustomize runs kustomize v5.5.0, older than the 5.7.1 that the README of kubeflow/manifests v1.11 and later asks for; the render may differ from upstream's\nerror: rendering remote needs the network: it references remote bases\n  remote/kustomization.yaml:3: https://github.com/argoproj/argo-workflows/manifests/base/crds/minimal?ref=v3.7.3\nvendor them: copy the files at that ref into the checkout and point the entries at the copies (relative paths), then render again.\n"
+            "warning: kubectl kustomize runs kustomize v5.5.0, older than the 5.7.1 that the README of kubeflow/manifests v1.11 and later asks for; the render may differ from upstream's\nerror: rendering remote needs the network: it references remote bases\n  remote/kustomization.yaml:3: https://github.com/argoproj/argo-workflows/manifests/base/crds/minimal?ref=v3.7.3\nvendor them: copy the files at that ref into the checkout and point the entries at the copies (relative paths), then render again.\n"
         ),
         "{}",
         run.stderr
