@@ -21,6 +21,8 @@ use std::process::Command;
 
 /// The install folder of the v1.8 fixture, as kfpatch shows it.
 const I: &str = "apps/pipeline/upstream/base/installs/multi-user";
+/// What `multiuser off` says on stderr after a plan it makes or previews.
+const ISOLATION_NOTE: &str = "note: with multi-user mode off, every user can see every run, experiment and artifact. To keep isolation between profiles, keep it on and give notebooks token access instead (README, \"Token access\").\n";
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -338,7 +340,7 @@ fn bad_input_catalogue() {
             let end = text.find("        volumeMounts:").expect("mounts");
             write(&ui(d), format!("{}        env: [{{name: ENABLE_AUTHZ, value: 'true'}}, {{name: ARTIFACTS_SERVICE_PROXY_ENABLED, value: 'true'}}]\n{}", &text[..start], &text[end..]));
         })
-        .err("").out("+        env: [{name: ENABLE_AUTHZ, value: 'false'}, {name: ARTIFACTS_SERVICE_PROXY_ENABLED, value: 'false'}]\n").status("multiuser off --dry-run", 0),
+        .err(ISOLATION_NOTE).out("+        env: [{name: ENABLE_AUTHZ, value: 'false'}, {name: ARTIFACTS_SERVICE_PROXY_ENABLED, value: 'false'}]\n").status("multiuser off --dry-run", 0),
         c("yaml: value through an anchor", |_, d| {
             replace_in(&ui(d), "- name: ARTIFACTS_SERVICE_PROXY_ENABLED\n          value: 'true'", "- name: ARTIFACTS_SERVICE_PROXY_ENABLED\n          value: &on 'true'");
             replace_in(&ui(d), "- name: ENABLE_AUTHZ\n          value: 'true'", "- name: ENABLE_AUTHZ\n          value: *on");
@@ -370,7 +372,7 @@ fn bad_input_catalogue() {
         })
         .err("").out("KFP:      unknown (apps/pipeline/upstream/base/installs/generic/pipeline-install-config.yaml: appVersion \"latest\" is not a version)\n").status("status", 0),
         c("yaml: CRLF and LF mixed", |_, d| replace_in(&ui(d), "kind: Deployment\n", "kind: Deployment\r\n"))
-        .err("").out("dry run: 3 files would change, nothing written\n").status("multiuser off --dry-run", 0),
+        .err(ISOLATION_NOTE).out("dry run: 3 files would change, nothing written\n").status("multiuser off --dry-run", 0),
 
         // ---- sizes the cluster would refuse (a ConfigMap holds at most 1 MiB)
         c("size: a 20 MB params.env is refused without reading it", |_, d| {

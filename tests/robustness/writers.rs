@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{I, checkout, kfpatch, snapshot};
+use super::{I, ISOLATION_NOTE, checkout, kfpatch, snapshot};
 
 /// `.NAME.kfpatch-PID.tmp` beside `file`.
 fn temp_of(file: &Path, pid: u32) -> PathBuf {
@@ -218,7 +218,10 @@ fn a_lock_whose_process_is_gone_is_taken_over() {
         (ran.code, ran.stderr.as_str()),
         (
             0,
-            "kfpatch: took over the lock of kfpatch process 4194303, which no longer runs\n"
+            format!(
+                "kfpatch: took over the lock of kfpatch process 4194303, which no longer runs\n{ISOLATION_NOTE}"
+            )
+            .as_str()
         )
     );
     assert!(!root.join(".git/kfpatch.lock").exists());
@@ -331,9 +334,10 @@ fn concurrent_off_on_and_set_always_end_in_one_whole_mode_with_no_write_lost() {
             for (child, args) in children.into_iter().zip(&runs) {
                 let output = child.wait_with_output().expect("wait");
                 let stderr = String::from_utf8_lossy(&output.stderr);
-                let waited = stderr
-                    .lines()
-                    .all(|l| l.contains("is changing this checkout; waiting for it"));
+                let waited = stderr.lines().all(|l| {
+                    l.contains("is changing this checkout; waiting for it")
+                        || format!("{l}\n") == ISOLATION_NOTE
+                });
                 assert!(
                     output.status.success() && waited,
                     "git: {git}, round {round}: {args:?} exited {:?}: {stderr}",
@@ -448,7 +452,10 @@ fn stale_temporary_files_are_removed_in_every_folder_kfpatch_writes() {
         (ran.code, ran.stderr.as_str()),
         (
             0,
-            "kfpatch: removed overlay/.kustomization.yaml.kfpatch-4194303.tmp, left behind by kfpatch process 4194303, which no longer runs\n"
+            format!(
+                "kfpatch: removed overlay/.kustomization.yaml.kfpatch-4194303.tmp, left behind by kfpatch process 4194303, which no longer runs\n{ISOLATION_NOTE}"
+            )
+            .as_str()
         )
     );
     let out = root.join("gitops");
@@ -492,7 +499,7 @@ fn a_running_kubectl_plugin_is_recognised_as_kfpatch() {
     let its_temp = temp_of(&dir.join("api-service/params.env"), pid);
     fs::write(&its_temp, "in progress").expect("write");
     let ran = kfpatch(&root, &["multiuser", "off"], &[]);
-    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""));
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ISOLATION_NOTE));
     assert!(
         its_temp.exists(),
         "the running plugin's temporary file was removed"
