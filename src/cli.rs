@@ -159,7 +159,7 @@ pub enum Command {
         "  # a client outside the cluster\n",
         "  kfpatch doctor --context prod\n",
         "  # a notebook in a profile namespace, as JSON\n",
-        "  kfpatch doctor --namespace team-a -o json"
+        "  kfpatch doctor -n team-a -o json"
     ))]
     Doctor(DoctorArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish), or kubectl's plugin completer
@@ -193,8 +193,8 @@ pub enum StatusFormat {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Output format (json and yaml: docs/status.schema.json); --format is the same flag
-    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = StatusFormat::Text)]
+    /// Output format (json and yaml: docs/status.schema.json); --format is the same flag (the last one given wins)
+    #[arg(short = 'o', long = "output", visible_alias = "format", overrides_with = "format", value_name = "FORMAT", value_enum, default_value_t = StatusFormat::Text)]
     pub format: StatusFormat,
 
     /// Show the settings the running cluster(s) have, read from their live objects (read-only)
@@ -225,8 +225,8 @@ pub struct AuditArgs {
     #[arg(long, value_name = "REF")]
     pub against: Option<String>,
 
-    /// Output format (json and yaml: docs/audit.schema.json); --format is the same flag
-    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = AuditFormat::Text)]
+    /// Output format (json and yaml: docs/audit.schema.json); --format is the same flag (the last one given wins)
+    #[arg(short = 'o', long = "output", visible_alias = "format", overrides_with = "format", value_name = "FORMAT", value_enum, default_value_t = AuditFormat::Text)]
     pub format: AuditFormat,
 
     /// Also exit 1 on warnings (by default only errors and drift do)
@@ -259,11 +259,11 @@ pub enum TextOrJson {
 pub struct DoctorArgs {
     /// The profile namespace of the notebook that calls kfp.Client() (default: a client outside
     /// the cluster)
-    #[arg(long, value_name = "PROFILE_NS")]
+    #[arg(short = 'n', long, value_name = "PROFILE_NS")]
     pub namespace: Option<String>,
 
-    /// Output format; --format is the same flag
-    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = TextOrJson::Text)]
+    /// Output format; --format is the same flag (the last one given wins)
+    #[arg(short = 'o', long = "output", visible_alias = "format", overrides_with = "format", value_name = "FORMAT", value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
 }
 
@@ -292,8 +292,8 @@ pub struct RenderArgs {
     #[arg(long, value_name = "DURATION", default_value = crate::cluster::render::RENDER_LIMIT)]
     pub timeout: String,
 
-    /// Output format (json and yaml: docs/render.schema.json); --format is the same flag
-    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = RenderFormat::Text)]
+    /// Output format (json and yaml: docs/render.schema.json); --format is the same flag (the last one given wins)
+    #[arg(short = 'o', long = "output", visible_alias = "format", overrides_with = "format", value_name = "FORMAT", value_enum, default_value_t = RenderFormat::Text)]
     pub format: RenderFormat,
 
     #[command(flatten)]

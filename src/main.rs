@@ -49,7 +49,7 @@ fn main() {
         Ok(code) => code,
         Err(failure) if failure.is_quiet() => failure.code,
         Err(failure) => {
-            let _ = writeln!(io.err, "kfpatch: error: {}", failure.message);
+            let _ = writeln!(io.err, "error: {}", failure.message);
             failure.code
         }
     };

@@ -52,7 +52,7 @@ fn kfp_target_needs_example() {
         assert_eq!(
             run.stderr,
             format!(
-                "kfpatch: error: --target kfp reads the pipeline line of example/kustomization.yaml, and {} has none; run in the kubeflow/manifests checkout root (-C DIR), or pass --target PATH (the KFP overlay to apply)\n",
+                "error: --target kfp reads the pipeline line of example/kustomization.yaml, and {} has none; run in the kubeflow/manifests checkout root (-C DIR), or pass --target PATH (the KFP overlay to apply)\n",
                 root.display()
             )
         );
@@ -73,7 +73,7 @@ fn kfp_target_needs_the_pipeline_line() {
     assert_code(&run, 2);
     assert_eq!(
         run.stderr,
-        "kfpatch: error: example/kustomization.yaml has no Kubeflow Pipelines line (a resources entry under .../pipeline/...); if it is commented out, uncomment it, or pass --target PATH\n"
+        "error: example/kustomization.yaml has no Kubeflow Pipelines line (a resources entry under .../pipeline/...); if it is commented out, uncomment it, or pass --target PATH\n"
     );
 }
 
@@ -85,7 +85,7 @@ fn kfp_target_line_must_exist() {
     assert_code(&run, 2);
     assert_eq!(
         run.stderr,
-        "kfpatch: error: example/kustomization.yaml:5: ../apps/pipeline/upstream/env/cert-manager/platform-agnostic-multi-user is not a kustomization folder in this checkout; fix the line, or pass --target PATH\n"
+        "error: example/kustomization.yaml:5: ../apps/pipeline/upstream/env/cert-manager/platform-agnostic-multi-user is not a kustomization folder in this checkout; fix the line, or pass --target PATH\n"
     );
 }
 
@@ -96,20 +96,17 @@ fn bad_flags_are_refused_before_anything_runs() {
     assert_code(&run, 2);
     assert_eq!(
         run.stderr,
-        "kfpatch: error: --timeout 5x: expected a duration such as 90s, 5m or 1h30m\n"
+        "error: --timeout 5x: expected a duration such as 90s, 5m or 1h30m\n"
     );
     let run = kfpatch(&root, &["reinstall", "--attempts", "0"]);
     assert_code(&run, 2);
-    assert_eq!(
-        run.stderr,
-        "kfpatch: error: --attempts 0: give at least 1\n"
-    );
+    assert_eq!(run.stderr, "error: --attempts 0: give at least 1\n");
     let run = kfpatch(&root, &["render", "--target", "no/such/dir"]);
     assert_code(&run, 2);
     assert_eq!(
         run.stderr,
         format!(
-            "kfpatch: error: --target no/such/dir: no kustomization.yaml in {}/no/such/dir; name a kustomization folder (relative to -C), kfp or all\n",
+            "error: --target no/such/dir: no kustomization.yaml in {}/no/such/dir; name a kustomization folder (relative to -C), kfp or all\n",
             root.display()
         )
     );
@@ -125,9 +122,8 @@ fn bad_flags_are_refused_before_anything_runs() {
     );
     assert_code(&run, 2);
     assert!(
-        run.stderr.starts_with(
-            "kfpatch: error: cannot run kfpatch-no-such-kustomize: No such file or directory"
-        ),
+        run.stderr
+            .starts_with("error: cannot run kfpatch-no-such-kustomize: No such file or directory"),
         "{}",
         run.stderr
     );
@@ -159,7 +155,7 @@ fn render_shows_what_the_cluster_gets() {
     }
     assert!(!run.stdout.contains("DIFFERS"), "{}", run.stdout);
 
-    // After the switch, the render carries the new ConfigMap (facts §3: MULTIUSER=false plus
+    // After the switch, the render carries the new ConfigMap (MULTIUSER=false plus
     // pipeline-runner hashes to 589h5mkcgk) and still agrees with the files.
     assert_code(&kfpatch(&root, &["multiuser", "off"]), 0);
     let run = kfpatch(&root, &["render"]);
@@ -193,7 +189,7 @@ fn render_shows_what_the_cluster_gets() {
     );
     assert_eq!(
         run.stderr,
-        "kfpatch: warning: pinned/kustomization.yaml:8 overrides MULTIUSER: the install says false, the cluster gets true (through pinned/kustomization.yaml:4, configMapGenerator pipeline-api-server-config, behavior merge)\n"
+        "warning: pinned/kustomization.yaml:8 overrides MULTIUSER: the install says false, the cluster gets true (through pinned/kustomization.yaml:4, configMapGenerator pipeline-api-server-config, behavior merge)\n"
     );
 }
 
@@ -241,11 +237,11 @@ fn render_warns_about_old_kustomize_and_remote_bases() {
     assert_code(&run, 0);
     assert_eq!(
         run.stderr,
-        "kfpatch: warning: kubectl kustomize runs kustomize v5.5.0, older than the 5.7.1 that the README of kubeflow/manifests v1.11 and later asks for; the render may differ from upstream's\n"
+        "warning: kubectl kustomize runs kustomize v5.5.0, older than the 5.7.1 that the README of kubeflow/manifests v1.11 and later asks for; the render may differ from upstream's\n"
     );
     assert!(run.stdout.starts_with("render:    applications/pipeline/overlays (--target kfp: the pipeline line of example/kustomization.yaml:68)\n"), "{}", run.stdout);
 
-    // The real 26.03 references Argo Workflows as a remote base (facts §5).
+    // The real 26.03 references Argo Workflows as a remote base.
     fs::create_dir_all(root.join("remote")).unwrap();
     fs::write(
         root.join("remote/kustomization.yaml"),
@@ -256,7 +252,7 @@ fn render_warns_about_old_kustomize_and_remote_bases() {
     assert_code(&run, 2);
     assert!(
         run.stderr.starts_with(
-            "kfpatch: warning: kubectl kustomize runs kustomize v5.5.0, older than the 5.7.1 that the README of kubeflow/manifests v1.11 and later asks for; the render may differ from upstream's\nkfpatch: error: rendering remote needs the network: it references remote bases\n  remote/kustomization.yaml:3: https://github.com/argoproj/argo-workflows/manifests/base/crds/minimal?ref=v3.7.3\nvendor them: copy the files at that ref into the checkout and point the entries at the copies (relative paths), then render again.\n"
+            "warning: kubectl kustomize runs kustomize v5.5.0, older than the 5.7.1 that the README of kubeflow/manifests v1.11 and later asks for; the render may differ from upstream's\nerror: rendering remote needs the network: it references remote bases\n  remote/kustomization.yaml:3: https://github.com/argoproj/argo-workflows/manifests/base/crds/minimal?ref=v3.7.3\nvendor them: copy the files at that ref into the checkout and point the entries at the copies (relative paths), then render again.\n"
         ),
         "{}",
         run.stderr
@@ -490,7 +486,7 @@ fn fresh_cluster_ordering_prompt_and_wait() {
     assert_code(&run, 3);
     assert_eq!(
         run.stderr,
-        "kfpatch: error: the cluster lacks what these objects need; nothing was applied:\n  Certificate (cert-manager.io): cert-manager is not installed (1 object)\n  Issuer (cert-manager.io): cert-manager is not installed (1 object)\n  DestinationRule (networking.istio.io): Istio is not installed (6 objects)\n  VirtualService (networking.istio.io): Istio is not installed (2 objects)\n  AuthorizationPolicy (security.istio.io): Istio is not installed (7 objects)\n  namespace kubeflow does not exist and these objects do not create it: create it (kubectl create namespace kubeflow), or apply Kubeflow's common/kubeflow-namespace first\n"
+        "error: the cluster lacks what these objects need; nothing was applied:\n  Certificate (cert-manager.io): cert-manager is not installed (1 object)\n  Issuer (cert-manager.io): cert-manager is not installed (1 object)\n  DestinationRule (networking.istio.io): Istio is not installed (6 objects)\n  VirtualService (networking.istio.io): Istio is not installed (2 objects)\n  AuthorizationPolicy (security.istio.io): Istio is not installed (7 objects)\n  namespace kubeflow does not exist and these objects do not create it: create it (kubectl create namespace kubeflow), or apply Kubeflow's common/kubeflow-namespace first\n"
     );
     assert_eq!(stored(&cluster), before);
 
@@ -528,7 +524,7 @@ fn fresh_cluster_ordering_prompt_and_wait() {
     assert_code(&run, 2);
     assert_eq!(
         run.stderr,
-        "kfpatch: error: refusing to apply: standard input is not a terminal to ask on; pass --yes to apply without asking\n"
+        "error: refusing to apply: standard input is not a terminal to ask on; pass --yes to apply without asking\n"
     );
     assert!(
         run.stdout.contains("context: local\nserver:  https://127.0.0.1:16506\napply:   the render of ordering, client-side apply\nobjects: 3\n     1 CustomResourceDefinition\n     1 Namespace\n     1 Widget\n"),
@@ -610,7 +606,7 @@ fn fresh_cluster_ordering_prompt_and_wait() {
     );
     assert_eq!(
         run.stderr,
-        "kfpatch: error: not ready when the time limit ran out (--timeout 20s):\n  deployment/ml-pipeline (namespace waiting): no controller has reported on it yet (no status)\n  deployment/ml-pipeline-ui (namespace waiting): no controller has reported on it yet (no status)\n"
+        "error: not ready when the time limit ran out (--timeout 20s):\n  deployment/ml-pipeline (namespace waiting): no controller has reported on it yet (no status)\n  deployment/ml-pipeline-ui (namespace waiting): no controller has reported on it yet (no status)\n"
     );
 }
 
@@ -800,7 +796,7 @@ fn assert_one_render_and_switched(cluster: &TestCluster, log: &Path) {
 }
 
 /// After `kfpatch multiuser off`, the ConfigMap that ml-pipeline's envFrom names on the cluster
-/// is the switched one (facts §3: `589h5mkcgk`).
+/// is the switched one (`589h5mkcgk`).
 fn assert_switched_on_cluster(cluster: &TestCluster) {
     assert_eq!(
         cluster.kubectl(&[
@@ -953,7 +949,7 @@ fn crds_the_cluster_cannot_take() {
     assert_code(&run, 3);
     assert_eq!(
         run.stderr,
-        "kfpatch: error: 1 object was not applied: its CRD is not Established:\n  Gadget/first (namespace default): CRD gadgets.example.com: Established False, InvalidCABundle: The conversion webhook CABundle is invalid\ncert-manager's cainjector fills in the conversion webhook's CA bundle of gadgets.example.com (annotation cert-manager.io/inject-ca-from); run kfpatch reinstall again once cert-manager runs\n"
+        "error: 1 object was not applied: its CRD is not Established:\n  Gadget/first (namespace default): CRD gadgets.example.com: Established False, InvalidCABundle: The conversion webhook CABundle is invalid\ncert-manager's cainjector fills in the conversion webhook's CA bundle of gadgets.example.com (annotation cert-manager.io/inject-ca-from); run kfpatch reinstall again once cert-manager runs\n"
     );
     assert!(
         scrub_seconds(&run.stdout).ends_with("step 1/3 (1 CustomResourceDefinition): attempt 1/5: ok, 1 object\nstep 2/3 (1 object that needs no CRD of this render): attempt 1/5: ok, 1 object\nstep 3/3: not Established after N s: CRD gadgets.example.com (Established False, InvalidCABundle: The conversion webhook CABundle is invalid)\nstep 3/3: nothing left to apply\napplied 2 objects in N s\n"),
@@ -1018,7 +1014,7 @@ fn crds_the_cluster_cannot_take() {
     assert_code(&run, 3);
     assert_eq!(
         run.stderr,
-        "kfpatch: error: the cluster has newer CRDs than this render, and the API server refuses an older copy that drops a version it has stored objects in; nothing was applied:\n  widgets.example.com: stored v2, which the render's copy lacks; 1 object of the render uses v1, which the cluster's copy does not serve\nrender the release that matches the cluster's CRDs, or delete these CRDs first (kubectl delete crd NAME; that deletes every object of their kinds) and run again; server-side apply does not help: it replaces spec.versions whole\n"
+        "error: the cluster has newer CRDs than this render, and the API server refuses an older copy that drops a version it has stored objects in; nothing was applied:\n  widgets.example.com: stored v2, which the render's copy lacks; 1 object of the render uses v1, which the cluster's copy does not serve\nrender the release that matches the cluster's CRDs, or delete these CRDs first (kubectl delete crd NAME; that deletes every object of their kinds) and run again; server-side apply does not help: it replaces spec.versions whole\n"
     );
     assert_eq!(stored(&cluster), before, "something was applied");
 }

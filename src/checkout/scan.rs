@@ -2,7 +2,7 @@
 //! (Helm charts made from the render, pre-rendered YAML, test snapshots), kustomize remote bases
 //! that fetch KFP from GitHub, and the template generator an install may be vendored into.
 //!
-//! Distributions keep these beside the upstream files (facts §8). kfpatch cannot switch them, but
+//! Distributions keep these beside the upstream files. kfpatch cannot switch them, but
 //! a user who switches the install and deploys one of them gets the old mode, so `status`,
 //! `audit` and `multiuser` name them. The checkout is walked once, reading directory entries
 //! only; a file is read only when its name can hold what is looked for (a kustomization, or YAML),
@@ -24,7 +24,7 @@ use crate::checkout::version::Version;
 pub const READ_LIMIT: u64 = 4 << 20;
 
 /// Folders never walked: version control, dependencies, build output, and kfp-tekton's copies
-/// (a different component, facts §2).
+/// (a different component, not the KFP install kfpatch switches).
 pub(crate) const PRUNED: &[&str] = &[".git", "node_modules", "target", "kfp-tekton"];
 
 /// Upstream kubeflow/manifests' and kubeflow/pipelines' own top-level folders: in a checkout of
@@ -147,7 +147,7 @@ impl RemoteKfp {
     }
 }
 
-/// kubeflow/manifests release tags and the KFP version each ships (facts §8).
+/// kubeflow/manifests release tags and the KFP version each ships.
 pub const MANIFESTS_RELEASES: &[(&str, &str)] = &[
     ("v1.3.1", "1.5.1"),
     ("v1.4.0", "1.7.0"),
@@ -183,7 +183,7 @@ pub fn kfp_of_ref(repository: &str, reference: &str) -> Option<String> {
     (looks_like_release && Version::parse(bare).is_some()).then(|| bare.to_string())
 }
 
-/// Parses every form of kustomize remote URL (facts §8) that points into kubeflow/manifests or
+/// Parses every form of kustomize remote URL that points into kubeflow/manifests or
 /// kubeflow/pipelines' KFP manifests: `github.com/ORG/REPO/PATH?ref=`, `https://` with or
 /// without `.git`, `//` before the path, `git::`, `ssh://git@github.com/`, `git@github.com:`.
 /// `None` for anything else (other repositories, other components such as kfp-tekton).

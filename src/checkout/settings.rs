@@ -260,7 +260,8 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
                 state.problem = Some(problem.render());
             }
             Ok(Reading::NotApplicable(reason)) => {
-                state.shown = format!("(n/a: {reason})");
+                // The reason is the row's note; the value column only says that it does not apply.
+                state.shown = "(n/a)".to_string();
                 state.note = Some(reason);
                 state.counts = false;
             }
@@ -326,12 +327,46 @@ pub fn overall_mode(rows: &[RowState]) -> String {
                 .filter(|r| Some(r.mode) != first)
                 .map(|r| r.setting.clone())
                 .collect();
-            format!(
-                "mixed: {} disagree with MULTIUSER (run kfpatch multiuser on|off to make them agree)",
-                odd.join(", ")
-            )
+            let customised: Vec<String> = counted
+                .iter()
+                .filter(|r| r.mode.is_none())
+                .filter_map(|r| put_back(r))
+                .collect();
+            if customised.is_empty() {
+                format!(
+                    "mixed: {} disagree with MULTIUSER (run kfpatch multiuser on|off to make them agree)",
+                    odd.join(", ")
+                )
+            } else {
+                // The switch keeps a customised value, so running it alone changes nothing here.
+                format!(
+                    "mixed: {} disagree with MULTIUSER; kfpatch multiuser on|off leaves a customised value as is, so first {}, then run kfpatch multiuser on|off",
+                    odd.join(", "),
+                    customised.join("; ")
+                )
+            }
         }
     }
+}
+
+/// How to give a customised row an upstream value again: `kfpatch set` for a key of the API
+/// server's `params.env`, an edit of the file for the others.
+fn put_back(row: &RowState) -> Option<String> {
+    let setting = CATALOGUE
+        .iter()
+        .find(|s| s.row == row.row && s.file == row.file)?;
+    let (multi, single) = (show_value(setting.multi), show_value(setting.single));
+    Some(match setting.place {
+        catalogue::Place::EnvKey(key) if setting.file == "api-service/params.env" => {
+            format!("run kfpatch set {key}={multi} (multi-user) or {key}={single} (single-user)")
+        }
+        _ => format!(
+            "edit {} of {}{} to {multi} (multi-user) or {single} (single-user)",
+            row.setting,
+            row.file,
+            row.line.map_or(String::new(), |l| format!(":{l}"))
+        ),
+    })
 }
 
 /// The version of the JSON objects `status` and `audit` print; it changes only when a field

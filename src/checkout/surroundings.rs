@@ -31,8 +31,8 @@ pub fn around(install: &Install) -> Surroundings {
     }
 }
 
-/// A template generator an install is vendored into (facts §8): its folder and why kfpatch
-/// thinks so.
+/// A template generator an install is vendored into (as distributions do): its folder and why
+/// kfpatch thinks so.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Generator {
     /// Relative to the `-C` folder.

@@ -1,7 +1,7 @@
 //! Applying rendered objects to a cluster, in an order that does not need a retry loop.
 //!
 //! Upstream's install is `while ! kustomize build | kubectl apply -f -; do sleep 10; done`
-//! (facts §6): it re-renders every time and spins forever on an error that cannot heal. Here the
+//! (its README): it re-renders every time and spins forever on an error that cannot heal. Here the
 //! objects are split once into three steps: Namespaces and CRDs; the objects that need no CRD of
 //! the render; then the custom resources of the render's CRDs, after waiting (bounded) for just
 //! the CRDs they use. A CRD that does not become Established fails only the objects of its kind.

@@ -110,13 +110,13 @@ pub fn prepare(
     let took = started.elapsed();
     // Said whether the render worked or not: an old kustomize may be why it failed.
     if let Some(warning) = kustomize.version_warning(&install) {
-        let _ = writeln!(err, "kfpatch: warning: {warning}");
+        let _ = writeln!(err, "warning: {warning}");
     }
     let rendered = rendered?;
     for remote in &rendered.remote {
         let _ = writeln!(
             err,
-            "kfpatch: warning: the render fetched {} ({}:{}); vendor it for an install that renders offline and the same every time",
+            "warning: the render fetched {} ({}:{}); vendor it for an install that renders offline and the same every time",
             remote.url, remote.file, remote.line
         );
     }
@@ -131,7 +131,7 @@ pub fn prepare(
     if let Some(found) = overlay.as_ref().filter(|o| !o.up_to_date) {
         let _ = writeln!(
             err,
-            "kfpatch: warning: the overlay {} is not what kfpatch would write for the current upstream files; run kfpatch multiuser off --overlay {} to update it",
+            "warning: the overlay {} is not what kfpatch would write for the current upstream files; run kfpatch multiuser off --overlay {} to update it",
             found.path, found.path
         );
     }

@@ -1,6 +1,6 @@
 //! `kfpatch access`: the secure alternative to turning multi-user mode off. Isolation between
-//! profiles stays; each profile namespace gets upstream's `access-ml-pipeline` PodDefault (facts
-//! §7), which mounts a projected ServiceAccount token that `kfp.Client()` sends to the API server.
+//! profiles stays; each profile namespace gets upstream's `access-ml-pipeline` PodDefault,
+//! which mounts a projected ServiceAccount token that `kfp.Client()` sends to the API server.
 //!
 //! The objects ([`crate::cluster::poddefault`]) go to stdout (pipeable), to a folder for GitOps (one file per namespace plus a
 //! kustomization), or to the cluster by server-side apply through [`crate::cluster::apply`], with the

@@ -3,9 +3,9 @@
 //! Platform teams keep forks of kubeflow/manifests for years and need, in every CI run, the
 //! answer to "will this break KFP when applied?". The audit reads the same files the switch
 //! manages and reports, each at its file, line and column:
-//! - values kustomize or the KFP components read differently from what was meant (facts §3),
+//! - values kustomize or the KFP components read differently from what was meant,
 //!   for every key of the API server's `params.env`, not only the catalogue's;
-//! - combinations of settings that break runs or the UI (facts §4), whatever tool made them;
+//! - combinations of settings that break runs or the UI, whatever tool made them;
 //! - with `--expect on|off`, every switched setting that is not at that mode's value;
 //! - files the catalogue expects but cannot find or cannot read;
 //! - generated copies of the KFP ConfigMaps in the checkout (Helm charts, pre-rendered YAML),
@@ -40,7 +40,7 @@ use crate::cli::{AuditArgs, AuditFormat, Cli, OnOff};
 use crate::edit::{overlay, overlay_files, remote_overlay};
 use crate::error::{Failure, Result};
 use crate::output::escape::quoted;
-use crate::output::{Output, location, to_json, to_yaml, write_out};
+use crate::output::{Output, location, paint, to_json, to_yaml, write_out};
 
 /// Exit code when the audit found errors or drift (or warnings, with `--strict`).
 pub const EXIT_FINDINGS: i32 = 1;
@@ -259,14 +259,6 @@ fn finding_text(
         Severity::Warning => paint("warning", "1;33", color),
     };
     format!("  {place}{label}[{code}]: {message}\n    fix: {fix}\n")
-}
-
-fn paint(text: &str, code: &str, color: bool) -> String {
-    if color {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text.to_string()
-    }
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {

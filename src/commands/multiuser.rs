@@ -43,13 +43,12 @@ pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> 
         install.version_text()
     );
     let code = outcome::finish(&install, &plan, &title, args.write.choice(), &[], io)?;
-    write_out(
-        io,
-        &surroundings::plan_notes(&surroundings::around(&install)),
-    )?;
+    // Notes go to standard error, so that standard output redirected to a file is a patch.
+    let mut notes = surroundings::plan_notes(&surroundings::around(&install));
     if mode == Mode::Off && !args.write.check {
-        write_out(io, ISOLATION_NOTE)?;
+        notes.push_str(ISOLATION_NOTE);
     }
+    let _ = io.err.write_all(notes.as_bytes());
     Ok(code)
 }
 
@@ -94,9 +93,10 @@ fn run_overlay(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i
                 write_out(
                     io,
                     &format!(
-                        "render and apply: kubectl kustomize {shown} | kubectl apply --server-side -f -\n{ISOLATION_NOTE}"
+                        "render and apply: kubectl kustomize {shown} | kubectl apply --server-side -f -\n"
                     ),
                 )?;
+                let _ = io.err.write_all(ISOLATION_NOTE.as_bytes());
             }
             Ok(code)
         }
@@ -154,9 +154,10 @@ fn remote_off(
         write_out(
             io,
             &format!(
-                "render and apply (kustomize fetches the base): kubectl kustomize {shown} | kubectl apply --server-side -f -\n{ISOLATION_NOTE}"
+                "render and apply (kustomize fetches the base): kubectl kustomize {shown} | kubectl apply --server-side -f -\n"
             ),
         )?;
+        let _ = io.err.write_all(ISOLATION_NOTE.as_bytes());
     }
     Ok(code)
 }

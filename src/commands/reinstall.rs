@@ -74,7 +74,7 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
     for d in &effective.disagreements {
         let _ = writeln!(
             err,
-            "kfpatch: warning: the render differs from the files: {d} (kfpatch render shows the details)"
+            "warning: the render differs from the files: {d} (kfpatch render shows the details)"
         );
     }
     let server_side = match args.server_side {

@@ -29,7 +29,7 @@ pub fn run(cli: &Cli, args: &SetArgs, io: &mut Output<'_>) -> Result<i32> {
     if keys.contains(&"MULTIUSER") {
         let _ = writeln!(
             io.err,
-            "kfpatch: warning: set MULTIUSER changes only the switch; 'kfpatch multiuser on|off' also changes the settings that must go with it"
+            "warning: set MULTIUSER changes only the switch; 'kfpatch multiuser on|off' also changes the settings that must go with it"
         );
     }
     Ok(code)

@@ -237,7 +237,7 @@ fn plan_file(
             setting: setting.name(),
             old: current.map(str::to_string),
             new: to.map(str::to_string),
-            why: setting.why.to_string(),
+            why: setting.reason(mode).to_string(),
         });
         wanted.push((setting, to));
     }
@@ -374,10 +374,14 @@ pub fn validate_set(
         ));
     }
     if known_key_needed && !API_SERVER_KEYS.contains(&key) {
-        return Err(format!(
-            "{key} is not a key the KFP API server reads (a typo?); known keys: {}. Pass --allow-unknown-key to add it anyway",
-            API_SERVER_KEYS.join(", ")
-        ));
+        return Err(match catalogue::closest_api_server_key(key) {
+            Some(guess) => format!(
+                "{key} is not a key the KFP API server reads (a typo of {guess}?); write {guess}={value}, or pass --allow-unknown-key to add {key} anyway"
+            ),
+            None => format!(
+                "{key} is not a key the KFP API server reads (a typo?); correct the key, or pass --allow-unknown-key to add it anyway"
+            ),
+        });
     }
     Ok(())
 }

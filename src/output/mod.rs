@@ -30,6 +30,15 @@ pub enum ColorChoice {
     Never,
 }
 
+/// `text` in the SGR colour `code` (`1;31`: bold red) when colouring, as the text reports do.
+pub fn paint(text: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
 /// Whether to colour stdout, honouring `--color`, NO_COLOR and `TERM=dumb` (a terminal that
 /// shows escape codes as text, as git and clap-based tools assume).
 pub fn use_color(choice: ColorChoice) -> bool {

@@ -96,9 +96,9 @@ fn control_characters_reach_no_text_output_raw() {
         (
             &["doctor"],
             2,
-            &["kfpatch: error: kubectl cannot use this kubeconfig/context"],
+            &["error: kubectl cannot use this kubeconfig/context"],
         ),
-        (&["status", "--cluster"], 2, &["kfpatch: error: "]),
+        (&["status", "--cluster"], 2, &["error: "]),
     ];
     for (args, code, has) in cases {
         let (got, text) = run(&root, args);
@@ -159,7 +159,7 @@ fn a_missing_kubeconfig_is_named_before_anything_runs() {
     crate::support::copy_tree(&fixture("manifests-v1.8-apps"), &root);
     let missing = temp.path().join("gone.yaml");
     let message = format!(
-        "kfpatch: error: kubeconfig {} does not exist; pass an existing file with --kubeconfig (or leave it out to use KUBECONFIG or ~/.kube/config)\n",
+        "error: kubeconfig {} does not exist; pass an existing file with --kubeconfig (or leave it out to use KUBECONFIG or ~/.kube/config)\n",
         missing.display()
     );
     for args in [

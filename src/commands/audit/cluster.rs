@@ -24,7 +24,8 @@ use crate::output::progress::Progress;
 use crate::output::sarif::{self, SarifResult};
 use crate::output::{Output, to_json, to_yaml, write_out};
 
-use super::{EXIT_FINDINGS, escape, finding_text, paint, plural, repository_prefix};
+use super::{EXIT_FINDINGS, escape, finding_text, plural, repository_prefix};
+use crate::output::paint;
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -214,7 +215,7 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
     write_out(io, &text)?;
     for c in &report.clusters {
         if let Some(error) = &c.error {
-            let _ = writeln!(io.err, "kfpatch: error: {error}");
+            let _ = writeln!(io.err, "error: {error}");
         }
     }
     Ok(exit_code)

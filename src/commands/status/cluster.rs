@@ -224,7 +224,7 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     }
     write_out(io, &out)?;
     for u in &unreadable {
-        let _ = writeln!(io.err, "kfpatch: error: {}", u.error);
+        let _ = writeln!(io.err, "error: {}", u.error);
     }
     Ok(if unreadable.is_empty() {
         0
