@@ -17,6 +17,7 @@ use crate::checkout::install::{Install, Layout};
 use crate::checkout::kustomization::KUSTOMIZATION_FILES;
 use crate::checkout::paths::relative;
 use crate::checkout::version::Version;
+use crate::output::escape::quoted;
 
 /// The most kfpatch reads of one file while scanning: a whole rendered KFP install is about
 /// 1 MiB, so a copy inside a larger file is still found when it comes early, and a huge file
@@ -95,10 +96,10 @@ impl Copy {
     pub fn describe(&self) -> String {
         format!(
             "{}:{}: ConfigMap {}, MULTIUSER {} ({})",
-            self.file,
+            quoted(&self.file),
             self.line,
-            self.object,
-            self.value,
+            quoted(&self.object),
+            quoted(&self.value),
             self.mode.word()
         )
     }
@@ -470,12 +471,12 @@ pub fn remote_lines(remote: &[RemoteKfp]) -> String {
         .map(|r| {
             format!(
                 "  {}:{}: {}\n    {} {}, {}\n",
-                r.file,
+                quoted(&r.file),
                 r.line,
-                r.url,
-                r.repository,
-                if r.path.is_empty() { "." } else { &r.path },
-                r.release()
+                quoted(&r.url),
+                quoted(&r.repository),
+                quoted(if r.path.is_empty() { "." } else { &r.path }),
+                quoted(&r.release())
             )
         })
         .collect()

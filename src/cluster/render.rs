@@ -18,6 +18,7 @@ use crate::cluster::objects::{self, Object};
 use crate::cluster::process::Timeout;
 use crate::edit::{overlay, overlay_files};
 use crate::error::{Failure, Result};
+use crate::output::escape::quoted;
 use crate::output::progress::Progress;
 
 /// How long a render may take when the command has no `--timeout` of its own (`render`'s default
@@ -156,8 +157,8 @@ impl Render {
     pub fn header(&self) -> String {
         format!(
             "render:    {} ({})\nkustomize: {}\nobjects:   {} in {:.1} s\n",
-            self.target.shown,
-            self.target.why,
+            quoted(&self.target.shown),
+            quoted(&self.target.why),
             self.kustomize.describe(),
             self.objects.len(),
             self.took.as_secs_f64()

@@ -319,7 +319,7 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
     for found in &report.overlays {
         text.push_str(&format!(
             "overlay {}: multi-user mode off {}, {}\n",
-            found.path,
+            quoted(&found.path),
             if found.over_this_install {
                 "over this install"
             } else {
@@ -341,16 +341,16 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
                 (_, Some(why)) => format!("(not traced: {why})"),
                 (value, None) => show_value(value.as_deref()),
             },
-            o.through,
-            o.how
+            quoted(&o.through),
+            quoted(&o.how)
         ));
     }
     for copy in &report.generated_copies {
         text.push_str(&format!(
             "generated copy {}:{}: ConfigMap {}, MULTIUSER {} ({}){}\n",
-            copy.file,
+            quoted(&copy.file),
             copy.line,
-            copy.object,
+            quoted(&copy.object),
             copy.value,
             copy.mode,
             if copy.disagrees {
@@ -364,7 +364,7 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
     for f in &report.findings {
         if current != Some(f.file.as_str()) {
             text.push('\n');
-            text.push_str(&paint(&f.file, "1", color));
+            text.push_str(&paint(&quoted(&f.file), "1", color));
             text.push('\n');
             current = Some(&f.file);
         }
@@ -374,13 +374,19 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
             _ => String::new(),
         };
         text.push_str(&finding_text(
-            &place, f.severity, f.code, &f.message, &f.fix, color,
+            &place,
+            f.severity,
+            f.code,
+            &quoted(&f.message),
+            &quoted(&f.fix),
+            color,
         ));
     }
     if let Some(drift) = &report.drift {
         text.push_str(&format!(
             "\ndrift of {} since {}:\n",
-            drift.tree, drift.reference
+            quoted(&drift.tree),
+            quoted(&drift.reference)
         ));
         if drift.files.is_empty() {
             text.push_str("  no file changed\n");
@@ -394,7 +400,7 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
             text.push_str(&format!(
                 "  {} {}\n",
                 paint(&format!("{:8}", file.change.word()), code, color),
-                file.file
+                quoted(&file.file)
             ));
             for change in &file.settings {
                 text.push_str(&format!("           {}\n", setting_change_text(change)));

@@ -310,3 +310,29 @@ fn a_live_configmap_value_reaches_status_cluster_escaped() {
         "the live value is not quoted:\n{text}"
     );
 }
+
+/// A generated copy beside the install (the scan reads every YAML file of the checkout) whose
+/// file name carries a line break and a workflow command: every command that names the copy
+/// quotes it.
+#[test]
+fn a_generated_copy_named_with_a_line_break_is_quoted() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let root = temp.path().join("checkout");
+    crate::support::copy_tree(&fixture("prerendered-copies"), &root);
+    fs::rename(
+        root.join("terraform/pipeline.yaml"),
+        root.join("terraform/a\n::add-mask::secret.yaml"),
+    )
+    .expect("rename");
+    let shown = "\"terraform/a\\n::add-mask::secret.yaml\":10";
+    for args in [
+        &["status"][..],
+        &["audit"],
+        &["multiuser", "off", "--dry-run"],
+    ] {
+        let (code, text) = run(&root, args);
+        assert_eq!(code, 0, "{args:?}:\n{text}");
+        assert_inert(&format!("{args:?}"), &text);
+        assert!(text.contains(shown), "{args:?}: no {shown:?} in:\n{text}");
+    }
+}

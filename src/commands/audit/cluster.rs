@@ -25,6 +25,7 @@ use crate::output::sarif::{self, SarifResult};
 use crate::output::{Output, to_json, to_yaml, write_out};
 
 use super::{EXIT_FINDINGS, escape, finding_text, plural, repository_prefix};
+use crate::output::escape::quoted;
 use crate::output::paint;
 
 #[derive(Debug, Serialize)]
@@ -249,7 +250,7 @@ fn text_report(render: &Render, report: &Report, color: bool) -> String {
     for c in &report.clusters {
         text.push('\n');
         text.push_str(&paint(
-            &format!("context {} ({})", c.context, c.server),
+            &format!("context {} ({})", quoted(&c.context), quoted(&c.server)),
             "1",
             color,
         ));
