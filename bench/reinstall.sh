@@ -9,7 +9,7 @@
 # Every measurement starts its own API server, so kfpatch and the loop never share one.
 #   all: a bare API server (cluster.sh start). With `cluster.sh crds`, the loop never ends:
 #        those Istio CRDs (of 26.03) are newer than 1.8.1's, and the API server refuses the
-#        older copies for ever (kfpatch keeps the cluster's; see the README).
+#        older copies for ever (kfpatch keeps the cluster's; see docs/commands/reinstall.md).
 #   kfp: cluster.sh start + crds (Istio, cert-manager, Profile): what a Kubeflow cluster has
 #        before KFP is (re)installed; without them the KFP overlay cannot be applied at all.
 # Runs alternate which of the two goes first; the table shows medians and the ratio.

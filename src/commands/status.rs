@@ -48,7 +48,7 @@ struct StatusJson {
 
 #[derive(Debug, Serialize)]
 struct SettingJson {
-    /// The row of the catalogue table (README, "What changes together").
+    /// The row of the catalogue table (docs/catalogue.md, "What changes together").
     row: u8,
     /// Relative to the `-C` folder.
     file: String,
