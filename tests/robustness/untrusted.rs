@@ -246,36 +246,7 @@ fn a_live_configmap_value_reaches_status_cluster_escaped() {
     let yaml = crate::support::kustomize(
         &root.join("apps/pipeline/upstream/env/cert-manager/platform-agnostic-multi-user"),
     );
-    let file = tempfile::NamedTempFile::new().expect("temp");
-    fs::write(file.path(), yaml).expect("write");
-    let path = file.path().to_str().expect("utf-8");
-    // Custom resources whose CRD the same stream creates fail the first time.
-    let applied = (0..3).any(|_| {
-        let ok = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&cluster.kubeconfig)
-            .args(["apply", "--server-side", "--force-conflicts", "-f", path])
-            .env(
-                "KUBECACHEDIR",
-                Path::new(env!("CARGO_TARGET_TMPDIR")).join("kube-cache"),
-            )
-            .output()
-            .expect("kubectl apply")
-            .status
-            .success();
-        if !ok {
-            cluster.kubectl(&[
-                "wait",
-                "--for",
-                "condition=established",
-                "--timeout=60s",
-                "crd",
-                "--all",
-            ]);
-        }
-        ok
-    });
-    assert!(applied, "kubectl apply kept failing");
+    cluster.apply(&yaml);
     let name = cluster
         .kubectl(&["get", "configmap", "-n", "kubeflow", "-o", "name"])
         .lines()
