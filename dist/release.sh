@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Release archives of kfpatch and the krew plugin manifest that points at them.
 #
-#   dist/release.sh [TARGET]        build TARGET (default: this machine) and pack its archive
+#   dist/release.sh [TARGET]        build TARGET (default: this machine's, as the release
+#                                   workflow builds on each runner) and pack its archive
 #   dist/release.sh manifest        write kfpatch.yaml (krew) for every archive in the output folder
 #
 # The output folder is target/dist (KFPATCH_DIST_DIR overrides). One archive per platform,
 # kfpatch-vVERSION-OS-ARCH.tar.gz (OS linux|darwin, ARCH amd64|arm64, as krew and Go name them), holds
 # one folder of the same name with the binary, LICENSE, README.md, completions/ (bash, zsh, fish,
 # PowerShell, elvish), kubectl_complete-kfpatch (kubectl's plugin completion) and man/man1/. Each
-# archive gets a .sha256 file in `sha256sum` format. Linux binaries are fully static: musl where that
-# target is installed, else the gnu target with crt-static (no libc, libgcc_s or libz at run time).
+# archive gets a .sha256 file in `sha256sum` format. Linux binaries are fully static: the gnu target
+# with crt-static (no libc, libgcc_s or libz at run time), which the release workflow builds; a musl
+# TARGET also works when given, with its standard library and a musl C compiler (libz-sys compiles
+# zlib from C): without them the script says what to install and exits 2.
 #
 # The archives are published at REPOSITORY/releases/download/vVERSION/ (REPOSITORY and VERSION
 # from Cargo.toml); KFPATCH_RELEASE_URL overrides that folder for a test server.
@@ -17,6 +20,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 die() { printf 'dist/release.sh: %s\n' "$*" >&2; exit 1; }
+# What the machine lacks for the TARGET asked for: nothing was built.
+cannot_build() { printf 'dist/release.sh: %s\n' "$*" >&2; exit 2; }
 
 # `key = "value"` of [package] (awk: BSD sed on macOS runners reads scripts differently).
 package_field() {
@@ -51,15 +56,24 @@ platform_of() {
   echo "$os-$arch"
 }
 
-default_target() {
-  local host
-  host=$(rustc -vV | sed -n 's/^host: //p')
-  case "$host" in
-    *-unknown-linux-gnu)
-      local musl=${host%-gnu}-musl
-      if rustup target list --installed 2>/dev/null | grep -qx "$musl"; then echo "$musl"; else echo "$host"; fi ;;
-    *) echo "$host" ;;
-  esac
+host_target() { "${RUSTC:-rustc}" -vV | sed -n 's/^host: //p'; }
+
+# A musl target needs its standard library, and a C compiler for libz-sys's zlib: the cc crate runs
+# ARCH-linux-musl-gcc (or musl-gcc for x86_64) unless CC_TARGET (with underscores) names one.
+need_musl_toolchain() {
+  local target=$1 arch=${1%%-*} cc_var instead
+  cc_var="CC_${target//-/_}"
+  instead="or build the release workflow's target: dist/release.sh $(host_target)"
+  if [ ! -d "$("${RUSTC:-rustc}" --print sysroot)/lib/rustlib/$target/lib" ]; then
+    cannot_build "the $target target is not installed: rustup target add $target; $instead"
+  fi
+  [ -z "${!cc_var:-}" ] || return 0
+  command -v "$arch-linux-musl-gcc" >/dev/null && return 0
+  if [ "$arch" = x86_64 ]; then
+    command -v musl-gcc >/dev/null && return 0
+    cannot_build "$target needs a musl C compiler (libz-sys compiles zlib): put x86_64-linux-musl-gcc or musl-gcc on PATH (Debian, Ubuntu: apt-get install musl-tools) or set $cc_var; $instead"
+  fi
+  cannot_build "$target needs a musl C compiler (libz-sys compiles zlib): put $arch-linux-musl-gcc (a musl cross toolchain) on PATH or set $cc_var; $instead"
 }
 
 # Runs the staged binary with ARGS, its stdout into FILE; a failure names the command.
@@ -78,6 +92,9 @@ build() {
   local target=$1 platform name stage bin
   platform=$(platform_of "$target")
   name="kfpatch-$tag-$platform"
+  case "$target" in
+    *-linux-musl) need_musl_toolchain "$target" ;;
+  esac
   case "$target" in
     # crt-static applies to the target only when --target is given, so build scripts and proc
     # macros stay dynamic (they cannot be static on gnu).
@@ -111,16 +128,16 @@ build() {
   generate "$stage/completions/kfpatch.elv" completion elvish
   generate "$stage/kubectl_complete-kfpatch" completion kubectl-plugin
   chmod 755 "$stage/kubectl_complete-kfpatch"
-  local err
+  # The pages' date is the commit's, as the archive's times are.
+  local err epoch
+  epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
   err=$(mktemp)
-  "$stage/kfpatch" man --output-dir "$stage/man/man1" >/dev/null 2>"$err" \
+  SOURCE_DATE_EPOCH=$epoch "$stage/kfpatch" man --output-dir "$stage/man/man1" >/dev/null 2>"$err" \
     || die "\`kfpatch man --output-dir DIR\` failed (the release needs the man subcommand): $(cat "$err")"
   rm -f "$err"
   [ -s "$stage/man/man1/kfpatch.1" ] || die "\`kfpatch man\` wrote no kfpatch.1"
 
   # Same bytes for the same inputs: sorted names, no owners, the commit's time.
-  local epoch
-  epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
   if tar --version 2>/dev/null | grep -q 'GNU tar'; then
     tar -C "$out/stage" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" \
       -cf - "$name" | gzip -n -9 >"$out/$name.tar.gz"
@@ -190,5 +207,5 @@ case "${1:-}" in
   manifest) [ $# -eq 1 ] || die "usage: dist/release.sh manifest"; manifest ;;
   -*) die "usage: dist/release.sh [TARGET] | dist/release.sh manifest" ;;
   *) [ $# -le 1 ] || die "usage: dist/release.sh [TARGET] | dist/release.sh manifest"
-     build "${1:-$(default_target)}" ;;
+     build "${1:-$(host_target)}" ;;
 esac

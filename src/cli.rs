@@ -14,7 +14,17 @@ use crate::output::ColorChoice;
     name = "kfpatch",
     version,
     about = "Switch Kubeflow Pipelines multi-user mode in a manifests checkout, with every related setting, and show the diff",
-    after_help = "Exit codes: 0 done or nothing to change; 1 --check found changes to make, or audit found errors or drift; 2 error (nothing written); 3 reinstall or access --apply: the cluster lacks what is needed, rejected it, or did not become ready; status --cluster, audit --cluster, doctor: a cluster cannot be read. doctor: 0 a working route exists, 1 none does."
+    after_help = concat!(
+        "Examples:\n",
+        "  # the install kfpatch finds, its KFP release and every managed setting\n",
+        "  kfpatch -C manifests status\n",
+        "  # switch to single-user mode: the diff first, then the edit\n",
+        "  kfpatch -C manifests multiuser off --dry-run && kfpatch -C manifests multiuser off\n",
+        "  # a CI gate: exit 1 unless every switched setting is single-user\n",
+        "  kfpatch -C manifests audit --expect off\n",
+        "\n",
+        "Exit codes: 0 done or nothing to change; 1 --check found changes to make, or audit found errors or drift; 2 error (nothing written); 3 reinstall or access --apply: the cluster lacks what is needed, rejected it, or did not become ready; status --cluster, audit --cluster, doctor: a cluster cannot be read. doctor: 0 a working route exists, 1 none does."
+    )
 )]
 pub struct Cli {
     /// Run as if started in DIR (the manifests checkout)
@@ -149,7 +159,7 @@ pub enum Command {
         "  # a client outside the cluster\n",
         "  kfpatch doctor --context prod\n",
         "  # a notebook in a profile namespace, as JSON\n",
-        "  kfpatch doctor --namespace team-a -o json"
+        "  kfpatch doctor -n team-a -o json"
     ))]
     Doctor(DoctorArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish), or kubectl's plugin completer
@@ -183,8 +193,8 @@ pub enum StatusFormat {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Output format (json and yaml: docs/status.schema.json); --format is the same flag
-    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = StatusFormat::Text)]
+    /// Output format (json and yaml: docs/status.schema.json); --format is the same flag (the last one given wins)
+    #[arg(short = 'o', long = "output", visible_alias = "format", overrides_with = "format", value_name = "FORMAT", value_enum, default_value_t = StatusFormat::Text)]
     pub format: StatusFormat,
 
     /// Show the settings the running cluster(s) have, read from their live objects (read-only)
@@ -215,8 +225,8 @@ pub struct AuditArgs {
     #[arg(long, value_name = "REF")]
     pub against: Option<String>,
 
-    /// Output format (json and yaml: docs/audit.schema.json); --format is the same flag
-    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = AuditFormat::Text)]
+    /// Output format (json and yaml: docs/audit.schema.json); --format is the same flag (the last one given wins)
+    #[arg(short = 'o', long = "output", visible_alias = "format", overrides_with = "format", value_name = "FORMAT", value_enum, default_value_t = AuditFormat::Text)]
     pub format: AuditFormat,
 
     /// Also exit 1 on warnings (by default only errors and drift do)
@@ -249,11 +259,11 @@ pub enum TextOrJson {
 pub struct DoctorArgs {
     /// The profile namespace of the notebook that calls kfp.Client() (default: a client outside
     /// the cluster)
-    #[arg(long, value_name = "PROFILE_NS")]
+    #[arg(short = 'n', long, value_name = "PROFILE_NS")]
     pub namespace: Option<String>,
 
-    /// Output format; --format is the same flag
-    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = TextOrJson::Text)]
+    /// Output format; --format is the same flag (the last one given wins)
+    #[arg(short = 'o', long = "output", visible_alias = "format", overrides_with = "format", value_name = "FORMAT", value_enum, default_value_t = TextOrJson::Text)]
     pub format: TextOrJson,
 }
 
@@ -282,8 +292,8 @@ pub struct RenderArgs {
     #[arg(long, value_name = "DURATION", default_value = crate::cluster::render::RENDER_LIMIT)]
     pub timeout: String,
 
-    /// Output format (json and yaml: docs/render.schema.json); --format is the same flag
-    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", value_enum, default_value_t = RenderFormat::Text)]
+    /// Output format (json and yaml: docs/render.schema.json); --format is the same flag (the last one given wins)
+    #[arg(short = 'o', long = "output", visible_alias = "format", overrides_with = "format", value_name = "FORMAT", value_enum, default_value_t = RenderFormat::Text)]
     pub format: RenderFormat,
 
     #[command(flatten)]
@@ -519,10 +529,22 @@ mod tests {
         words
     }
 
-    /// Every subcommand's --help ends with examples, and every example parses to that subcommand.
+    /// Every command's --help ends with examples (the command's before its exit codes), and every
+    /// example parses, a subcommand's to that subcommand.
     #[test]
     fn every_example_parses() {
         let command = Cli::command();
+        let root_help = command.get_after_help().expect("examples").to_string();
+        let (root_examples, exit_codes) = root_help.split_once("\n\n").expect("two blocks");
+        assert!(exit_codes.starts_with("Exit codes: "), "{exit_codes}");
+        for line in root_examples.lines().filter_map(|l| l.strip_prefix("  ")) {
+            if !line.starts_with('#') {
+                for example in line.split(" && ") {
+                    Cli::try_parse_from(words(example))
+                        .unwrap_or_else(|e| panic!("example {example:?} does not parse: {e}"));
+                }
+            }
+        }
         for sub in command.get_subcommands() {
             let help = sub
                 .get_after_help()

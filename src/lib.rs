@@ -6,11 +6,13 @@
 //!   SIGHUP undo before kfpatch exits (the layers that own something to undo register with it);
 //!   [`parallel`]: work beside the caller's on a second thread, or after it when the system
 //!   refuses one;
-//! - [`output`]: what the user sees and answers (writers, colour, progress, the safety prompt);
+//! - [`output`]: what the user sees and answers (writers, colour, progress, the safety prompt,
+//!   the one escaping of untrusted text);
 //! - [`syntax`]: the lossless `.env` and YAML models, which know nothing of Kubeflow;
 //! - [`checkout`]: the manifests checkout: finding installs, releases, the catalogue of settings
 //!   that change together, their current state, findings, render targets, git;
-//! - [`edit`]: changing the checkout: plans, the dirty guard and atomic write, overlays;
+//! - [`edit`]: changing the checkout: plans, the checkout's lock, the dirty guard and atomic
+//!   write, overlays;
 //! - [`cluster`]: kustomize, the render and its effective settings, kubectl, apply, wait, prune;
 //! - [`cli`]: every flag; [`commands`]: one module per subcommand, using the layers above and
 //!   never each other. The binary (`main.rs`) parses and dispatches.

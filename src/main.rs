@@ -27,7 +27,7 @@ fn main() {
         .unwrap_or_else(|e| e.exit());
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut command).exit());
     let mut out = std::io::stdout().lock();
-    let mut err = std::io::stderr().lock();
+    let mut err = output::escape::Visible(std::io::stderr().lock());
     let mut io = Output {
         out: &mut out,
         err: &mut err,
@@ -49,7 +49,7 @@ fn main() {
         Ok(code) => code,
         Err(failure) if failure.is_quiet() => failure.code,
         Err(failure) => {
-            let _ = writeln!(io.err, "kfpatch: error: {}", failure.message);
+            let _ = writeln!(io.err, "error: {}", failure.message);
             failure.code
         }
     };

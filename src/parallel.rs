@@ -1,4 +1,5 @@
-//! Work that runs beside the caller's on a second thread, when the system grants one.
+//! Work that runs beside the caller's on a second thread ([`beside`]), or on one thread per item
+//! ([`each`]), when the system grants them.
 //!
 //! A thread is a speed-up, never a new way to fail: a process limit (`ulimit -u`, a container's
 //! pids limit) or a sandbox that refuses `clone` makes the work run in the caller's thread
@@ -32,6 +33,41 @@ pub fn beside<A: Send, B>(side: impl FnOnce() -> A + Send, main: impl FnOnce() -
     })
 }
 
+/// Runs `work` on every item at once: the first here, with `tick` (the spinner), the others on
+/// scoped threads. Results come back in the order of `items`, whatever order the work finishes
+/// in. An item whose thread cannot start runs here after the first. The caller bounds how many
+/// items there are.
+pub fn each<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(&T, &mut dyn FnMut()) -> R + Sync,
+    tick: &mut dyn FnMut(),
+) -> Vec<R> {
+    let Some((first, others)) = items.split_first() else {
+        return Vec::new();
+    };
+    let work = &work;
+    thread::scope(|scope| {
+        let handles: Vec<_> = others
+            .iter()
+            .map(|item| {
+                thread::Builder::new()
+                    .spawn_scoped(scope, move || work(item, &mut || {}))
+                    .ok()
+            })
+            .collect();
+        let mut results = vec![work(first, tick)];
+        for (item, handle) in others.iter().zip(handles) {
+            results.push(match handle {
+                Some(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                None => work(item, tick),
+            });
+        }
+        results
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +76,22 @@ mod tests {
     fn both_results_come_back_in_order() {
         let (a, b) = beside(|| 2 + 2, || "here");
         assert_eq!((a, b), (4, "here"));
+    }
+
+    #[test]
+    fn each_keeps_the_order_of_the_items() {
+        let mut ticks = 0;
+        let results = each(
+            &[30u64, 0, 10],
+            |ms, tick| {
+                tick();
+                thread::sleep(std::time::Duration::from_millis(*ms));
+                ms * 2
+            },
+            &mut || ticks += 1,
+        );
+        assert_eq!(results, [60, 0, 20]);
+        assert_eq!(ticks, 1, "only the first item runs here");
+        assert!(each(&[] as &[u8], |_, _| 0, &mut || {}).is_empty());
     }
 }

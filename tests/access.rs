@@ -158,7 +158,7 @@ fn the_cluster_accepts_and_stores_every_object() {
     assert_eq!(refused.status.code(), Some(3));
     assert_eq!(
         String::from_utf8_lossy(&refused.stderr),
-        "kfpatch: error: the cluster lacks what these objects need; nothing was applied:\n  namespace no-such-team does not exist and these objects do not create it: create it (kubectl create namespace no-such-team), or apply Kubeflow's common/kubeflow-namespace first\n"
+        "error: the cluster lacks what these objects need; nothing was applied:\n  namespace no-such-team does not exist and these objects do not create it: create it (kubectl create namespace no-such-team), or apply Kubeflow's common/kubeflow-namespace first\n"
     );
     assert_eq!(
         cluster.kubectl(&["get", "poddefault", "-n", "team-c", "-o", "name"]),
@@ -185,7 +185,7 @@ fn the_cluster_accepts_and_stores_every_object() {
     );
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        "kfpatch: error: refusing to apply: standard input is not a terminal to ask on; pass --yes to apply without asking\n"
+        "error: refusing to apply: standard input is not a terminal to ask on; pass --yes to apply without asking\n"
     );
     assert_eq!(
         cluster.kubectl(&["get", "poddefault", "-n", "team-c", "-o", "name"]),
@@ -241,7 +241,7 @@ fn the_cluster_accepts_and_stores_every_object() {
     assert_eq!(output.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&output.stderr)
-            .starts_with("kfpatch: error: kubectl cannot use this kubeconfig/context: "),
+            .starts_with("error: kubectl cannot use this kubeconfig/context: "),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );

@@ -10,6 +10,7 @@
 //!   package` stores a link as a copy of its target); then `dirty/` (optional) is copied over it as
 //!   uncommitted changes
 //! - `args`: the arguments, one per line, exactly (no shell)
+//! - `env` (optional): environment variables for the run, `NAME=VALUE` one a line
 //! - `out/` (optional): the whole tree afterwards, compared byte for byte; without it the tree must
 //!   be unchanged
 //! - `stdout`, `stderr`, `status`: the exact output (the run's root shown as `[ROOT]`) and exit code
@@ -138,8 +139,19 @@ fn run_case(case: &Path) -> Outcome {
         .lines()
         .map(str::to_string)
         .collect();
+    let env: Vec<(String, String)> = read_opt(&case.join("env"))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            let (name, value) = line.split_once('=').unwrap_or_else(|| {
+                panic!("{}: env line {line:?} is not NAME=VALUE", case.display())
+            });
+            (name.to_string(), value.to_string())
+        })
+        .collect();
     let output = support::kfpatch()
         .args(&args)
+        .envs(env)
         .current_dir(&root)
         .output()
         .expect("run kfpatch");

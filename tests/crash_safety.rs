@@ -154,7 +154,8 @@ fn killed_between_the_synced_temp_file_and_the_rename() {
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
         format!(
-            "kfpatch: removed {INSTALL}/api-service/.params.env.kfpatch-{pid}.tmp, left behind by kfpatch process {pid}, which no longer runs\n"
+            "kfpatch: removed {INSTALL}/api-service/.params.env.kfpatch-{pid}.tmp, left behind by kfpatch process {pid}, which no longer runs\n\
+             note: with multi-user mode off, every user can see every run, experiment and artifact. To keep isolation between profiles, keep it on and give notebooks token access instead (README, \"Token access\").\n"
         )
     );
     assert_eq!(files(&root), new, "no temporary file is left");

@@ -17,43 +17,6 @@ use std::process::{Command, Stdio};
 use support::cluster::TestCluster;
 use support::{Run, extract, kfpatch_in as kfpatch, kustomize};
 
-/// `kubectl apply --server-side` of `yaml`, as upstream's loop does it: custom resources whose CRD
-/// the same stream creates fail the first time, so try again once the CRDs are established.
-fn apply(cluster: &TestCluster, yaml: &str) {
-    let mut last = String::new();
-    for _ in 0..3 {
-        let mut child = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&cluster.kubeconfig)
-            .args(["apply", "--server-side", "--force-conflicts", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run kubectl apply");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(yaml.as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().expect("kubectl apply");
-        if output.status.success() {
-            return;
-        }
-        last = String::from_utf8_lossy(&output.stderr).into_owned();
-        cluster.kubectl(&[
-            "wait",
-            "--for",
-            "condition=established",
-            "--timeout=60s",
-            "crd",
-            "--all",
-        ]);
-    }
-    panic!("kubectl apply kept failing: {last}");
-}
-
 /// The KFP folder of v1.8.1 that the tests apply (upstream's `example/` line for KFP).
 const V1_8_1_KFP: &str = "apps/pipeline/upstream/env/cert-manager/platform-agnostic-multi-user";
 
@@ -62,7 +25,7 @@ const V1_8_1_KFP: &str = "apps/pipeline/upstream/env/cert-manager/platform-agnos
 fn applied(name: &str, port: u16, kfp: &str) -> (tempfile::TempDir, PathBuf, TestCluster) {
     let (temp, _name, root) = support::temp_copy(&release(name));
     let cluster = TestCluster::start(port, true);
-    apply(&cluster, &kustomize(&root.join(kfp)));
+    cluster.apply(&kustomize(&root.join(kfp)));
     (temp, root, cluster)
 }
 
@@ -211,7 +174,7 @@ fn status_and_audit_follow_a_live_v1_8_1() {
     // The proper way: switch the checkout and apply it again. The old ConfigMap stays behind.
     let switched = kfpatch(&root, &["multiuser", "off"]);
     assert_eq!(switched.code, 0, "{}{}", switched.stdout, switched.stderr);
-    apply(&cluster, &kustomize(&root.join(V1_8_1_KFP)));
+    cluster.apply(&kustomize(&root.join(V1_8_1_KFP)));
     expect(
         "v1.8.1/audit-switched",
         &kfpatch(&root, &["audit", "--cluster", "--kubeconfig", kc_arg]),
@@ -300,14 +263,11 @@ fn doctor_on_v1_8_1_with_authservice() {
         temp.path(),
     );
     cluster.kubectl(&["create", "namespace", "istio-system"]);
-    apply(
-        &cluster,
-        &kustomize(
-            &temp
-                .path()
-                .join("manifests-v1.8.1/common/oidc-client/oidc-authservice/base"),
-        ),
-    );
+    cluster.apply(&kustomize(
+        &temp
+            .path()
+            .join("manifests-v1.8.1/common/oidc-client/oidc-authservice/base"),
+    ));
 
     expect(
         "v1.8.1/doctor-outside",
@@ -400,14 +360,10 @@ fn doctor_on_26_03_with_oauth2_proxy() {
         temp.path(),
     );
     let common = temp.path().join("manifests-26.03/common");
-    apply(
-        &cluster,
-        &kustomize(&common.join("istio/istio-namespace/base")),
-    );
-    apply(
-        &cluster,
-        &kustomize(&common.join("oauth2-proxy/overlays/m2m-dex-only")),
-    );
+    cluster.apply(&kustomize(&common.join("istio/istio-namespace/base")));
+    cluster.apply(&kustomize(
+        &common.join("oauth2-proxy/overlays/m2m-dex-only"),
+    ));
 
     expect(
         "26.03/status",
@@ -419,10 +375,9 @@ fn doctor_on_26_03_with_oauth2_proxy() {
         &kfpatch(&root, &["doctor", "--kubeconfig", kc_arg]),
         &shown,
     );
-    apply(
-        &cluster,
-        &kustomize(&common.join("oauth2-proxy/overlays/m2m-dex-and-kind")),
-    );
+    cluster.apply(&kustomize(
+        &common.join("oauth2-proxy/overlays/m2m-dex-and-kind"),
+    ));
     expect(
         "26.03/doctor-outside-m2m",
         &kfpatch(&root, &["doctor", "--kubeconfig", kc_arg]),

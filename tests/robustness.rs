@@ -8,6 +8,10 @@
 //! (`unshare --map-root-user --mount`), which leaves nothing mounted behind.
 
 mod support;
+#[path = "robustness/untrusted.rs"]
+mod untrusted;
+#[path = "robustness/writers.rs"]
+mod writers;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -17,6 +21,8 @@ use std::process::Command;
 
 /// The install folder of the v1.8 fixture, as kfpatch shows it.
 const I: &str = "apps/pipeline/upstream/base/installs/multi-user";
+/// What `multiuser off` says on stderr after a plan it makes or previews.
+const ISOLATION_NOTE: &str = "note: with multi-user mode off, every user can see every run, experiment and artifact. To keep isolation between profiles, keep it on and give notebooks token access instead (README, \"Token access\").\n";
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -252,70 +258,70 @@ fn bad_input_catalogue() {
     let cases: Vec<Case> = vec![
         // ---- .env lines that kustomize reads differently from what was meant
         c("env: spaces around =", |_, d| write(&params(d), UPSTREAM_PARAMS.replace("MULTIUSER=true", "MULTIUSER = true")))
-        .err("kfpatch: error: {I}/api-service/params.env:1: kustomize keeps the spaces, so this sets a key \"MULTIUSER \" and MULTIUSER itself is never set\n  fix: write MULTIUSER=value with no spaces around '='\nnothing was written\n"),
+        .err("error: {I}/api-service/params.env:1: kustomize keeps the spaces, so this sets a key \"MULTIUSER \" and MULTIUSER itself is never set\n  fix: write MULTIUSER=value with no spaces around '='\nnothing was written\n"),
         c("env: export prefix", |_, d| write(&params(d), UPSTREAM_PARAMS.replace("MULTIUSER=true", "export MULTIUSER=true")))
-        .err("kfpatch: error: {I}/api-service/params.env:1: kustomize reads the key as \"export MULTIUSER\", so MULTIUSER itself is never set\n  fix: remove the 'export ' prefix: .env files for kustomize are not shell scripts\nnothing was written\n"),
+        .err("error: {I}/api-service/params.env:1: kustomize reads the key as \"export MULTIUSER\", so MULTIUSER itself is never set\n  fix: remove the 'export ' prefix: .env files for kustomize are not shell scripts\nnothing was written\n"),
         c("env: no =", |_, d| write(&params(d), UPSTREAM_PARAMS.replace("MULTIUSER=true", "MULTIUSER")))
-        .err("kfpatch: error: {I}/api-service/params.env:1: a line without '=' takes MULTIUSER's value from the environment of whoever runs kustomize\n  fix: write MULTIUSER=value\nnothing was written\n"),
+        .err("error: {I}/api-service/params.env:1: a line without '=' takes MULTIUSER's value from the environment of whoever runs kustomize\n  fix: write MULTIUSER=value\nnothing was written\n"),
         c("env: double quotes", |_, d| write(&params(d), UPSTREAM_PARAMS.replace("MULTIUSER=true", "MULTIUSER=\"true\"")))
-        .err("kfpatch: error: {I}/api-service/params.env:1: kustomize keeps the quotes as part of the value\n  fix: remove the quotes: kustomize .env values are never unquoted\nnothing was written\n"),
+        .err("error: {I}/api-service/params.env:1: kustomize keeps the quotes as part of the value\n  fix: remove the quotes: kustomize .env values are never unquoted\nnothing was written\n"),
         c("env: single quotes on the runner", |_, d| write(&params(d), UPSTREAM_PARAMS.replace("=default-editor", "='default-editor'")))
-        .err("kfpatch: error: {I}/api-service/params.env:2: kustomize keeps the quotes as part of the value\n  fix: remove the quotes: kustomize .env values are never unquoted\nnothing was written\n"),
+        .err("error: {I}/api-service/params.env:2: kustomize keeps the quotes as part of the value\n  fix: remove the quotes: kustomize .env values are never unquoted\nnothing was written\n"),
         c("env: inline comment", |_, d| write(&params(d), UPSTREAM_PARAMS.replace("MULTIUSER=true", "MULTIUSER=true # on")))
-        .err("kfpatch: error: {I}/api-service/params.env:1: kustomize keeps an inline '# comment' as part of the value\n  fix: move the comment to a line of its own, starting with '#'\nnothing was written\n"),
+        .err("error: {I}/api-service/params.env:1: kustomize keeps an inline '# comment' as part of the value\n  fix: move the comment to a line of its own, starting with '#'\nnothing was written\n"),
         c("env: trailing space", |_, d| write(&params(d), UPSTREAM_PARAMS.replace("MULTIUSER=true", "MULTIUSER=true ")))
-        .err("kfpatch: error: {I}/api-service/params.env:1: kustomize keeps spaces after '=' and at the end of the line as part of the value\n  fix: remove the spaces around the value\nnothing was written\n"),
+        .err("error: {I}/api-service/params.env:1: kustomize keeps spaces after '=' and at the end of the line as part of the value\n  fix: remove the spaces around the value\nnothing was written\n"),
         c("env: repeated key", |_, d| write(&params(d), format!("{UPSTREAM_PARAMS}MULTIUSER=false\n")))
-        .err("kfpatch: error: {I}/api-service/params.env:5: MULTIUSER is set on lines 1 and 5; kustomize refuses to build: \"illegally repeats the key `MULTIUSER`\"\n  fix: keep one MULTIUSER= line and delete the others\nnothing was written\n"),
+        .err("error: {I}/api-service/params.env:5: MULTIUSER is set on lines 1 and 5; kustomize refuses to build: \"illegally repeats the key `MULTIUSER`\"\n  fix: keep one MULTIUSER= line and delete the others\nnothing was written\n"),
         c("env: not a Go bool", |_, d| write(&params(d), UPSTREAM_PARAMS.replace("MULTIUSER=true", "MULTIUSER=yes")))
-        .err("kfpatch: error: {I}/api-service/params.env:1: MULTIUSER=yes is not a value Go's strconv.ParseBool accepts; the API server exits at start-up (crash loop)\n  fix: write MULTIUSER=true or MULTIUSER=false\nnothing was written\n"),
+        .err("error: {I}/api-service/params.env:1: MULTIUSER=yes is not a value Go's strconv.ParseBool accepts; the API server exits at start-up (crash loop)\n  fix: write MULTIUSER=true or MULTIUSER=false\nnothing was written\n"),
         c("env: NUL byte in the value", |_, d| write(&params(d), UPSTREAM_PARAMS.replace("MULTIUSER=true", "MULTIUSER=true\0")))
-        .err("kfpatch: error: {I}/api-service/params.env:1: MULTIUSER=true\0 is not a value Go's strconv.ParseBool accepts; the API server exits at start-up (crash loop)\n  fix: write MULTIUSER=true or MULTIUSER=false\nnothing was written\n"),
+        .err("error: {I}/api-service/params.env:1: MULTIUSER=true\\000 is not a value Go's strconv.ParseBool accepts; the API server exits at start-up (crash loop)\n  fix: write MULTIUSER=true or MULTIUSER=false\nnothing was written\n"),
         c("env: binary data", |_, d| write(&params(d), (0u8..=255).cycle().take(4096).collect::<Vec<u8>>()))
-        .err("kfpatch: error: {I}/api-service/params.env:2: not valid UTF-8 (byte 128); kustomize refuses such files too. Re-save it as UTF-8\n"),
+        .err("error: {I}/api-service/params.env:2: not valid UTF-8 (byte 128); kustomize refuses such files too. Re-save it as UTF-8\n"),
         c("env: Latin-1 byte on line 3", |_, d| write(&params(d), b"MULTIUSER=true\nDEFAULTPIPELINERUNNERSERVICEACCOUNT=default-editor\n# caf\xe9\n"))
-        .err("kfpatch: error: {I}/api-service/params.env:3: not valid UTF-8 (byte 71); kustomize refuses such files too. Re-save it as UTF-8\n"),
+        .err("error: {I}/api-service/params.env:3: not valid UTF-8 (byte 71); kustomize refuses such files too. Re-save it as UTF-8\n"),
         c("env: empty file", |_, d| write(&params(d), ""))
         .err("").out("  1 api-service/params.env                       MULTIUSER                                              (absent) [single-user]\n").status("status", 0),
         c("env: a folder instead of the file", |_, d| {
             fs::remove_file(params(d)).expect("rm");
             fs::create_dir(params(d)).expect("mkdir");
         })
-        .err("kfpatch: error: {I}/api-service/params.env is a directory, not a regular file; kfpatch reads and writes regular files only\n  fix: put the upstream file back (git checkout -- {I}/api-service/params.env)\n"),
+        .err("error: {I}/api-service/params.env is a directory, not a regular file; kfpatch reads and writes regular files only\n  fix: put the upstream file back (git checkout -- {I}/api-service/params.env)\n"),
         c("env: 24 MB of comments before the keys", |_, d| {
             let mut big = "# padding line of a huge params.env file\n".repeat(600_000);
             big.push_str(UPSTREAM_PARAMS);
             write(&params(d), big);
         })
-        .err("kfpatch: error: {I}/api-service/params.env is 24600155 bytes; kfpatch reads managed files of at most 1 MiB (1048576 bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold\n").status("multiuser off --dry-run", 2),
+        .err("error: {I}/api-service/params.env is 24600155 bytes; kfpatch reads managed files of at most 1 MiB (1048576 bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold\n").status("multiuser off --dry-run", 2),
         c("env: unreadable (mode 000, read as nobody when root)", |_, d| {
             fs::set_permissions(params(d), fs::Permissions::from_mode(0o000)).expect("chmod");
         })
-        .err("kfpatch: error: cannot read {I}/api-service/params.env: permission denied\n").run_as(As::Nobody),
+        .err("error: cannot read {I}/api-service/params.env: permission denied\n").run_as(As::Nobody),
         // ---- links
         c("link: params.env loops to itself", |_, d| {
             fs::remove_file(params(d)).expect("rm");
             symlink("params.env", params(d)).expect("ln");
         })
-        .err("kfpatch: error: {I}/api-service/params.env is a symlink that cannot be followed (Too many levels of symbolic links (os error 40)); fix or remove the link\n"),
+        .err("error: {I}/api-service/params.env is a symlink that cannot be followed (Too many levels of symbolic links (os error 40)); fix or remove the link\n"),
         c("link: UI patch in a two-link loop", |_, d| {
             fs::remove_file(ui(d)).expect("rm");
             symlink("b.yaml", ui(d)).expect("ln");
             symlink("deployment-patch.yaml", d.join("pipelines-ui/b.yaml")).expect("ln");
         })
-        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml is a symlink that cannot be followed (Too many levels of symbolic links (os error 40)); fix or remove the link\n"),
+        .err("error: {I}/pipelines-ui/deployment-patch.yaml is a symlink that cannot be followed (Too many levels of symbolic links (os error 40)); fix or remove the link\n"),
         c("link: UI patch leaves the checkout", |r, d| {
             let outside = r.parent().expect("parent").join("outside.yaml");
             fs::copy(ui(d), &outside).expect("copy");
             fs::remove_file(ui(d)).expect("rm");
             symlink(&outside, ui(d)).expect("ln");
         })
-        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml resolves to [TMP]/outside.yaml, outside the checkout [ROOT]; kfpatch does not read or write through symlinks that leave the checkout\n"),
+        .err("error: {I}/pipelines-ui/deployment-patch.yaml resolves to [TMP]/outside.yaml, outside the checkout [ROOT]; kfpatch does not read or write through symlinks that leave the checkout\n"),
         c("link: dangling UI patch", |_, d| {
             fs::remove_file(ui(d)).expect("rm");
             symlink("gone.yaml", ui(d)).expect("ln");
         })
-        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml is a symlink that cannot be followed (No such file or directory (os error 2)); fix or remove the link\n"),
+        .err("error: {I}/pipelines-ui/deployment-patch.yaml is a symlink that cannot be followed (No such file or directory (os error 2)); fix or remove the link\n"),
         c("link: a folder loop elsewhere in the tree", |r, _| {
             symlink("..", r.join("example/loop")).expect("ln");
         })
@@ -327,52 +333,52 @@ fn bad_input_catalogue() {
             let end = text.find("        volumeMounts:").expect("mounts");
             write(&ui(d), format!("{}        env:\n          ENABLE_AUTHZ: 'true'\n          ARTIFACTS_SERVICE_PROXY_ENABLED: 'true'\n{}", &text[..start], &text[end..]));
         })
-        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml:1: container ml-pipeline-ui of Deployment ml-pipeline-ui is not in this file, which is not in the shape kfpatch knows\n  fix: compare the file with upstream (kfpatch audit --against REF), or edit it by hand\nnothing was written\n"),
+        .err("error: {I}/pipelines-ui/deployment-patch.yaml:1: container ml-pipeline-ui of Deployment ml-pipeline-ui is not in this file, which is not in the shape kfpatch knows\n  fix: compare the file with upstream (kfpatch audit --against REF), or edit it by hand\nnothing was written\n"),
         c("yaml: env in flow style", |_, d| {
             let text = fs::read_to_string(ui(d)).expect("read");
             let start = text.find("        env:\n").expect("env");
             let end = text.find("        volumeMounts:").expect("mounts");
             write(&ui(d), format!("{}        env: [{{name: ENABLE_AUTHZ, value: 'true'}}, {{name: ARTIFACTS_SERVICE_PROXY_ENABLED, value: 'true'}}]\n{}", &text[..start], &text[end..]));
         })
-        .err("").out("+        env: [{name: ENABLE_AUTHZ, value: 'false'}, {name: ARTIFACTS_SERVICE_PROXY_ENABLED, value: 'false'}]\n").status("multiuser off --dry-run", 0),
+        .err(ISOLATION_NOTE).out("+        env: [{name: ENABLE_AUTHZ, value: 'false'}, {name: ARTIFACTS_SERVICE_PROXY_ENABLED, value: 'false'}]\n").status("multiuser off --dry-run", 0),
         c("yaml: value through an anchor", |_, d| {
             replace_in(&ui(d), "- name: ARTIFACTS_SERVICE_PROXY_ENABLED\n          value: 'true'", "- name: ARTIFACTS_SERVICE_PROXY_ENABLED\n          value: &on 'true'");
             replace_in(&ui(d), "- name: ENABLE_AUTHZ\n          value: 'true'", "- name: ENABLE_AUTHZ\n          value: *on");
         })
-        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml:1: kfpatch refused its own edit: the edit would change doc0.spec.template.spec.containers[name=ml-pipeline-ui].env[name=ARTIFACTS_SERVICE_PROXY_ENABLED].value (\"true\" -> \"false\"), doc0.spec.template.spec.containers[name=ml-pipeline-ui].env[name=ENABLE_AUTHZ].value (\"true\" -> \"false\") instead of exactly doc0.spec.template.spec.containers[name=ml-pipeline-ui].env[name=ARTIFACTS_SERVICE_PROXY_ENABLED].value (\"true\" -> \"false\")\n  fix: please report this with the file; edit the file by hand meanwhile\nnothing was written\n"),
+        .err("error: {I}/pipelines-ui/deployment-patch.yaml:1: kfpatch refused its own edit: the edit would change doc0.spec.template.spec.containers[name=ml-pipeline-ui].env[name=ARTIFACTS_SERVICE_PROXY_ENABLED].value (\"true\" -> \"false\"), doc0.spec.template.spec.containers[name=ml-pipeline-ui].env[name=ENABLE_AUTHZ].value (\"true\" -> \"false\") instead of exactly doc0.spec.template.spec.containers[name=ml-pipeline-ui].env[name=ARTIFACTS_SERVICE_PROXY_ENABLED].value (\"true\" -> \"false\")\n  fix: please report this with the file; edit the file by hand meanwhile\nnothing was written\n"),
         c("yaml: a second document patching the same Deployment", |_, d| {
             let text = fs::read_to_string(ui(d)).expect("read");
             write(&ui(d), format!("{text}---\n{text}"));
         })
-        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml:1: 2 documents of this file patch Deployment ml-pipeline-ui; kustomize applies all of them, so kfpatch cannot tell which value the cluster gets\n  fix: merge them into one Deployment document\nnothing was written\n"),
+        .err("error: {I}/pipelines-ui/deployment-patch.yaml:1: 2 documents of this file patch Deployment ml-pipeline-ui; kustomize applies all of them, so kfpatch cannot tell which value the cluster gets\n  fix: merge them into one Deployment document\nnothing was written\n"),
         c("yaml: tab indentation", |_, d| replace_in(&ui(d), "        - name: ENABLE_AUTHZ", "\t- name: ENABLE_AUTHZ"))
-        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml:25: not valid YAML: Content after the document could not be parsed: \"-\"\n  fix: repair the YAML (kustomize would refuse it too)\nnothing was written\n"),
+        .err("error: {I}/pipelines-ui/deployment-patch.yaml:25: not valid YAML: Content after the document could not be parsed: \"-\"\n  fix: repair the YAML (kustomize would refuse it too)\nnothing was written\n"),
         c("yaml: a key with two colons", |_, d| replace_in(&ui(d), "apiVersion: apps/v1", "apiVersion: apps/v1: oops"))
-        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml:1: not valid YAML: mapping values are not allowed in this context\n  fix: repair the YAML (kustomize would refuse it too)\nnothing was written\n"),
+        .err("error: {I}/pipelines-ui/deployment-patch.yaml:1: not valid YAML: mapping values are not allowed in this context\n  fix: repair the YAML (kustomize would refuse it too)\nnothing was written\n"),
         c("yaml: duplicate value key", |_, d| replace_in(&ui(d), "value: 'true'\n        - name: ENABLE_AUTHZ", "value: 'true'\n          value: 'false'\n        - name: ENABLE_AUTHZ"))
-        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml:23: not valid YAML: spec.template.spec.containers[0].env[4]: duplicate entry with key \"value\"\n  fix: repair the YAML (kustomize would refuse it too)\nnothing was written\n"),
+        .err("error: {I}/pipelines-ui/deployment-patch.yaml:23: not valid YAML: spec.template.spec.containers[0].env[4]: duplicate entry with key \"value\"\n  fix: repair the YAML (kustomize would refuse it too)\nnothing was written\n"),
         c("yaml: empty UI patch", |_, d| write(&ui(d), ""))
-        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml:1: container ml-pipeline-ui of Deployment ml-pipeline-ui is not in this file, which is not in the shape kfpatch knows\n  fix: compare the file with upstream (kfpatch audit --against REF), or edit it by hand\nnothing was written\n"),
+        .err("error: {I}/pipelines-ui/deployment-patch.yaml:1: container ml-pipeline-ui of Deployment ml-pipeline-ui is not in this file, which is not in the shape kfpatch knows\n  fix: compare the file with upstream (kfpatch audit --against REF), or edit it by hand\nnothing was written\n"),
         c("yaml: a list at the top", |_, d| write(&ui(d), "- name: ml-pipeline-ui\n- kind: Deployment\n"))
-        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml:1: container ml-pipeline-ui of Deployment ml-pipeline-ui is not in this file, which is not in the shape kfpatch knows\n  fix: compare the file with upstream (kfpatch audit --against REF), or edit it by hand\nnothing was written\n"),
+        .err("error: {I}/pipelines-ui/deployment-patch.yaml:1: container ml-pipeline-ui of Deployment ml-pipeline-ui is not in this file, which is not in the shape kfpatch knows\n  fix: compare the file with upstream (kfpatch audit --against REF), or edit it by hand\nnothing was written\n"),
         c("yaml: UI patch is binary", |_, d| write(&ui(d), (0u8..=255).rev().cycle().take(2048).collect::<Vec<u8>>()))
-        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml:1: not valid UTF-8 (byte 0); kustomize refuses such files too. Re-save it as UTF-8\n"),
+        .err("error: {I}/pipelines-ui/deployment-patch.yaml:1: not valid UTF-8 (byte 0); kustomize refuses such files too. Re-save it as UTF-8\n"),
         c("yaml: viewer JSON cut short", |_, d| replace_in(&configmap(d), "        }\n    }", ""))
-        .err("kfpatch: error: {I}/pipelines-ui/configmap-patch.yaml:1: spec.serviceAccountName in data.viewer-pod-template.json of ConfigMap ml-pipeline-ui-configmap is not in this file, which is not in the shape kfpatch knows\n  fix: compare the file with upstream (kfpatch audit --against REF), or edit it by hand\nnothing was written\n"),
+        .err("error: {I}/pipelines-ui/configmap-patch.yaml:1: spec.serviceAccountName in data.viewer-pod-template.json of ConfigMap ml-pipeline-ui-configmap is not in this file, which is not in the shape kfpatch knows\n  fix: compare the file with upstream (kfpatch audit --against REF), or edit it by hand\nnothing was written\n"),
         c("yaml: viewer JSON names two accounts", |_, d| replace_in(&configmap(d), "\"serviceAccountName\": \"default-editor\"", "\"serviceAccountName\": \"default-editor\", \"x\": {\"serviceAccountName\": \"default-editor\"}"))
-        .err("kfpatch: error: {I}/pipelines-ui/configmap-patch.yaml:1: spec.serviceAccountName in data.viewer-pod-template.json of ConfigMap ml-pipeline-ui-configmap is not in this file, which is not in the shape kfpatch knows\n  fix: compare the file with upstream (kfpatch audit --against REF), or edit it by hand\nnothing was written\n"),
+        .err("error: {I}/pipelines-ui/configmap-patch.yaml:1: spec.serviceAccountName in data.viewer-pod-template.json of ConfigMap ml-pipeline-ui-configmap is not in this file, which is not in the shape kfpatch knows\n  fix: compare the file with upstream (kfpatch audit --against REF), or edit it by hand\nnothing was written\n"),
         c("yaml: appVersion is not a version", |r, _| {
             replace_in(&r.join("apps/pipeline/upstream/base/installs/generic/pipeline-install-config.yaml"), "appVersion: 2.0.5", "appVersion: latest");
         })
         .err("").out("KFP:      unknown (apps/pipeline/upstream/base/installs/generic/pipeline-install-config.yaml: appVersion \"latest\" is not a version)\n").status("status", 0),
         c("yaml: CRLF and LF mixed", |_, d| replace_in(&ui(d), "kind: Deployment\n", "kind: Deployment\r\n"))
-        .err("").out("dry run: 3 files would change, nothing written\n").status("multiuser off --dry-run", 0),
+        .err(ISOLATION_NOTE).out("dry run: 3 files would change, nothing written\n").status("multiuser off --dry-run", 0),
 
         // ---- sizes the cluster would refuse (a ConfigMap holds at most 1 MiB)
         c("size: a 20 MB params.env is refused without reading it", |_, d| {
             fs::File::create(params(d)).expect("create").set_len(20 << 20).expect("grow");
         })
-        .err("kfpatch: error: {I}/api-service/params.env is 20971520 bytes; kfpatch reads managed files of at most 1 MiB (1048576 bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold\n"),
+        .err("error: {I}/api-service/params.env is 20971520 bytes; kfpatch reads managed files of at most 1 MiB (1048576 bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold\n"),
         c("size: a UI patch just over 1 MiB", |_, d| {
             let mut text = fs::read_to_string(ui(d)).expect("read");
             while text.len() <= 1 << 20 {
@@ -380,15 +386,15 @@ fn bad_input_catalogue() {
             }
             write(&ui(d), text);
         })
-        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml is 1048593 bytes; kfpatch reads managed files of at most 1 MiB (1048576 bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold\n"),
+        .err("error: {I}/pipelines-ui/deployment-patch.yaml is 1048593 bytes; kfpatch reads managed files of at most 1 MiB (1048576 bytes), the most a ConfigMap holds, so the cluster could never take this one\n  fix: shrink it to the settings it is meant to hold\n"),
         // ---- ConfigMap keys the API server would refuse
         c("key: a Greek capital epsilon in a look-alike MULTIUSER", |_, d| write(&params(d), format!("{UPSTREAM_PARAMS}MULTIUS\u{395}R=false\n")))
-        .err("kfpatch: error: {I}/api-service/params.env:5:8: the key \"MULTIUS\u{395}R\" holds '\u{395}' (U+0395), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\nnothing was written\n"),
+        .err("error: {I}/api-service/params.env:5:8: the key \"MULTIUS\u{395}R\" holds '\u{395}' (U+0395), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\nnothing was written\n"),
         c("key: a space inside a key, with set", |_, d| write(&params(d), format!("{UPSTREAM_PARAMS}MY KEY=1\n")))
-        .err("kfpatch: error: {I}/api-service/params.env:5:3: the key \"MY KEY\" holds ' ' (U+0020), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\nnothing was written\n")
+        .err("error: {I}/api-service/params.env:5:3: the key \"MY KEY\" holds ' ' (U+0020), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\nnothing was written\n")
         .with_args(&["set", "VISUALIZATIONSERVICE_PORT=8080"]),
         c("key: a look-alike key, with audit", |_, d| write(&params(d), format!("{UPSTREAM_PARAMS}\u{feff}X=1\nVISUALIZATIONSERVICE_NAM\u{415}=x\n")))
-        .err("kfpatch: error: {I}/api-service/params.env:5:1: the key \"\u{feff}X\" holds '\u{feff}' (U+FEFF), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\n{I}/api-service/params.env:6:25: the key \"VISUALIZATIONSERVICE_NAM\u{415}\" holds '\u{415}' (U+0415), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\n")
+        .err("error: {I}/api-service/params.env:5:1: the key \"\u{feff}X\" holds '\u{feff}' (U+FEFF), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\n{I}/api-service/params.env:6:25: the key \"VISUALIZATIONSERVICE_NAM\u{415}\" holds '\u{415}' (U+0415), which a ConfigMap key cannot hold (only letters a-z and A-Z, digits, '-', '_' and '.'); kustomize renders it, but the API server rejects the ConfigMap\n  fix: retype the key in plain ASCII (a look-alike letter from another alphabet?)\n")
         .with_args(&["audit"]),
         // ---- managed paths that are not regular files
         c("kind: params.env is a FIFO (never opened)", |_, d| {
@@ -396,53 +402,60 @@ fn bad_input_catalogue() {
             let status = Command::new("mkfifo").arg(params(d)).status().expect("mkfifo");
             assert!(status.success(), "mkfifo");
         })
-        .err("kfpatch: error: {I}/api-service/params.env is a FIFO, not a regular file; kfpatch reads and writes regular files only\n  fix: put the upstream file back (git checkout -- {I}/api-service/params.env)\n"),
+        .err("error: {I}/api-service/params.env is a FIFO, not a regular file; kfpatch reads and writes regular files only\n  fix: put the upstream file back (git checkout -- {I}/api-service/params.env)\n"),
         c("kind: params.env is a dangling symlink", |_, d| {
             fs::remove_file(params(d)).expect("rm");
             symlink("gone.env", params(d)).expect("ln");
         })
-        .err("kfpatch: error: {I}/api-service/params.env is a symlink that cannot be followed (No such file or directory (os error 2)); fix or remove the link\n"),
+        .err("error: {I}/api-service/params.env is a symlink that cannot be followed (No such file or directory (os error 2)); fix or remove the link\n"),
         c("kind: params.env links to /dev/zero", |_, d| {
             fs::remove_file(params(d)).expect("rm");
             symlink("/dev/zero", params(d)).expect("ln");
         })
-        .err("kfpatch: error: {I}/api-service/params.env resolves to /dev/zero, outside the checkout [ROOT]; kfpatch does not read or write through symlinks that leave the checkout\n"),
+        .err("error: {I}/api-service/params.env resolves to /dev/zero, outside the checkout [ROOT]; kfpatch does not read or write through symlinks that leave the checkout\n"),
         c("kind: the UI patch is a FIFO, with status", |_, d| {
             fs::remove_file(ui(d)).expect("rm");
             let status = Command::new("mkfifo").arg(ui(d)).status().expect("mkfifo");
             assert!(status.success(), "mkfifo");
         })
-        .err("kfpatch: error: {I}/pipelines-ui/deployment-patch.yaml is a FIFO, not a regular file; kfpatch reads and writes regular files only\n  fix: put the upstream file back (git checkout -- {I}/pipelines-ui/deployment-patch.yaml)\n")
+        .err("error: {I}/pipelines-ui/deployment-patch.yaml is a FIFO, not a regular file; kfpatch reads and writes regular files only\n  fix: put the upstream file back (git checkout -- {I}/pipelines-ui/deployment-patch.yaml)\n")
         .status("status", 2),
         // ---- git state that cannot be read never turns the dirty guard off
         c("git: a .git file naming a git folder that is gone (a moved worktree)", |r, d| {
             write(&r.join(".git"), format!("gitdir: {}/gone/.git/worktrees/checkout\n", r.parent().expect("parent").display()));
             write(&params(d), format!("{UPSTREAM_PARAMS}# my uncommitted note\n"));
         })
-        .err("kfpatch: error: cannot read the git repository of [ROOT]: [ROOT]/.git names the git folder [TMP]/gone/.git/worktrees/checkout, which does not exist (a moved or deleted worktree?), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: run git worktree repair in the main checkout, or pass --allow-dirty to write without the check\nnothing was written\n"),
+        .err("error: cannot read the git repository of [ROOT]: [ROOT]/.git names the git folder [TMP]/gone/.git/worktrees/checkout, which does not exist (a moved or deleted worktree?), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: run git worktree repair in the main checkout; or pass --allow-dirty to write without the check\nnothing was written\n"),
         c("git: a .git folder that is not a repository", |r, _| {
             fs::create_dir(r.join(".git")).expect("mkdir");
             write(&r.join(".git/HEAD"), "ref: refs/heads/main\n");
         })
-        .err("kfpatch: error: cannot read the git repository of [ROOT]: [ROOT]/.git is not a git repository (could not find repository at '[ROOT]/{I}'), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: repair or remove [ROOT]/.git, or pass --allow-dirty to write without the check\nnothing was written\n"),
+        .err("error: cannot read the git repository of [ROOT]: [ROOT]/.git is not a git repository (could not find repository at '[ROOT]/{I}'), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: repair or remove [ROOT]/.git; or pass --allow-dirty to write without the check\nnothing was written\n"),
+        c("git: status says why it cannot read a .git that is not a repository", |r, _| {
+            fs::create_dir(r.join(".git")).expect("mkdir");
+            write(&r.join(".git/HEAD"), "ref: refs/heads/main\n");
+        })
+        .status("status", 0)
+        .err("")
+        .out("git:      not read: [ROOT]: [ROOT]/.git is not a git repository (could not find repository at '[ROOT]/apps/pipeline/upstream/base/installs/multi-user'); repair or remove [ROOT]/.git\n"),
         // ---- the checkout itself
         c("tree: two installs", |r, _| {
             support::copy_tree(&fixture("manifests-v1.8-apps/apps"), &r.join("vendor/copy/apps"));
             fs::rename(r.join("apps"), r.join("mine")).expect("mv");
         })
-        .err("kfpatch: error: found 2 KFP multi-user installs under [ROOT]:\n  mine/pipeline/upstream/base/installs/multi-user\n  vendor/copy/{I}\npick one with --install PATH (the multi-user folder or its api-service/params.env)\n"),
+        .err("error: found 2 KFP multi-user installs under [ROOT]:\n  mine/pipeline/upstream/base/installs/multi-user\n  vendor/copy/{I}\npick one with --install PATH (the multi-user folder or its api-service/params.env)\n"),
         c("tree: no install at all", |r, _| {
             fs::remove_dir_all(r.join("apps")).expect("rm");
         })
-        .err("kfpatch: error: no KFP multi-user install under [ROOT]: looked for */installs/multi-user/api-service/params.env (skipping .git, node_modules, target and kfp-tekton copies).\nkfpatch knows these layouts:\n  applications/pipeline/upstream/base/installs/multi-user/api-service/params.env\n  {I}/api-service/params.env\n  manifests/kustomize/base/installs/multi-user/api-service/params.env\n  pipeline/installs/multi-user/api-service/params.env\nrun it in a kubeflow/manifests or kubeflow/pipelines checkout (-C DIR), or name the install with --install PATH\n"),
+        .err("error: no KFP multi-user install under [ROOT]: looked for */installs/multi-user/api-service/params.env (skipping .git, node_modules, target and kfp-tekton copies).\nkfpatch knows these layouts:\n  applications/pipeline/upstream/base/installs/multi-user/api-service/params.env\n  {I}/api-service/params.env\n  manifests/kustomize/base/installs/multi-user/api-service/params.env\n  pipeline/installs/multi-user/api-service/params.env\nrun it in a kubeflow/manifests or kubeflow/pipelines checkout (-C DIR), or name the install with --install PATH\n"),
         c("tree: --install outside the checkout", |r, _| {
             let outside = r.parent().expect("parent").join("elsewhere");
             support::copy_tree(&fixture("manifests-v1.8-apps"), &outside);
             symlink(outside.join(I), r.join("linked-install")).expect("ln");
         })
-        .err("kfpatch: error: linked-install resolves to [TMP]/elsewhere/{I}, outside the checkout [ROOT]; kfpatch does not read or write through symlinks that leave the checkout\n").with_args(&["--install", "linked-install", "multiuser", "off"]),
+        .err("error: linked-install resolves to [TMP]/elsewhere/{I}, outside the checkout [ROOT]; kfpatch does not read or write through symlinks that leave the checkout\n").with_args(&["--install", "linked-install", "multiuser", "off"]),
         c("tree: a read-only mount", |_, _| {})
-        .err("kfpatch: error: cannot write {I}/api-service/params.env: Read-only file system (os error 30); the files written before it were put back, so nothing changed\n").run_as(As::ReadOnlyMount),
+        .err("error: cannot write {I}/api-service/params.env: Read-only file system (os error 30); nothing was written\n").run_as(As::ReadOnlyMount),
     ];
     let mut failures = Vec::new();
     for case in &cases {
@@ -568,23 +581,41 @@ fn a_repository_of_another_user_keeps_the_dirty_guard_on() {
         (ran.code, ran.stderr.as_str()),
         (
             2,
-            "kfpatch: error: cannot read the git repository of [ROOT]: it belongs to uid 65534 and kfpatch runs as uid 0; git refuses such repositories (\"detected dubious ownership\"), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: if you trust it, git config --global --add safe.directory [ROOT]; or pass --allow-dirty to write without the check\nnothing was written\n"
+            "error: cannot read the git repository of [ROOT]: it belongs to uid 65534 and kfpatch runs as uid 0; git refuses such repositories (\"detected dubious ownership\"), so kfpatch cannot tell whether the files hold uncommitted work\n  fix: if you trust it, git config --global --add safe.directory [ROOT]; or pass --allow-dirty to write without the check\nnothing was written\n"
         )
     );
     assert_eq!(before, snapshot(&root), "nothing was written");
 
+    // status says why it shows no commit (its git: line was empty).
+    let ran = kfpatch(&root, &["status"], &env);
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""));
+    let git_line = ran.stdout.lines().find(|l| l.starts_with("git:"));
+    assert_eq!(
+        git_line,
+        Some(
+            "git:      not read: [ROOT]: it belongs to uid 65534 and kfpatch runs as uid 0; git refuses such repositories (\"detected dubious ownership\"); if you trust it, git config --global --add safe.directory [ROOT]"
+        )
+    );
+
     // With the repository trusted the way git is told to, the guard reads it and refuses the
-    // uncommitted note.
+    // uncommitted note, and status shows the commit.
     write(
         &home.join(".gitconfig"),
         format!("[safe]\n\tdirectory = {}\n", root.display()),
+    );
+    let ran = kfpatch(&root, &["status"], &env);
+    let git_line = ran.stdout.lines().find(|l| l.starts_with("git:"));
+    assert!(
+        git_line
+            .is_some_and(|l| l.ends_with(", uncommitted changes in {I}/api-service/params.env")),
+        "{git_line:?}"
     );
     let ran = kfpatch(&root, &["multiuser", "off"], &env);
     assert_eq!(
         (ran.code, ran.stderr.as_str()),
         (
             2,
-            "kfpatch: error: these files have uncommitted changes beyond the settings kfpatch manages:\n  {I}/api-service/params.env\ncommit or stash them first, or pass --allow-dirty to edit them anyway; nothing was written\n"
+            "error: these files have uncommitted changes beyond the settings kfpatch manages:\n  {I}/api-service/params.env\ncommit or stash them first, or pass --allow-dirty to edit them anyway; nothing was written\n"
         )
     );
     assert_eq!(before, snapshot(&root), "nothing was written");
@@ -592,7 +623,12 @@ fn a_repository_of_another_user_keeps_the_dirty_guard_on() {
     // --allow-dirty is the other way out, and keeps the files' owner.
     fs::remove_file(home.join(".gitconfig")).expect("rm");
     let ran = kfpatch(&root, &["multiuser", "off", "--allow-dirty"], &env);
-    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""), "{}", ran.stdout);
+    assert_eq!(
+        (ran.code, ran.stderr.as_str()),
+        (0, ISOLATION_NOTE),
+        "{}",
+        ran.stdout
+    );
     assert_eq!(owner(&params(&dir)).0, 65534);
 }
 
@@ -606,7 +642,12 @@ fn owner_group_and_mode_survive_the_write() {
     std::os::unix::fs::chown(ui(&dir), Some(0), Some(65534)).expect("chown");
     fs::set_permissions(ui(&dir), fs::Permissions::from_mode(0o604)).expect("chmod");
     let ran = kfpatch(&root, &["multiuser", "off"], &[]);
-    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""), "{}", ran.stdout);
+    assert_eq!(
+        (ran.code, ran.stderr.as_str()),
+        (0, ISOLATION_NOTE),
+        "{}",
+        ran.stdout
+    );
     assert!(
         fs::read_to_string(params(&dir))
             .expect("read")
@@ -651,7 +692,7 @@ fn a_file_whose_owner_cannot_be_kept_is_not_replaced() {
         ),
         (
             Some(2),
-            "kfpatch: error: cannot write {I}/pipelines-ui/deployment-patch.yaml: it belongs to uid 0 (group 0) and kfpatch runs as uid 65534, which cannot give the new file that owner; run kfpatch as uid 0 or as root; the files written before it were put back, so nothing changed\n"
+            "error: cannot write {I}/pipelines-ui/deployment-patch.yaml: it belongs to uid 0 (group 0) and kfpatch runs as uid 65534, which cannot give the new file that owner; run kfpatch as uid 0 or as root; the files written before it were put back, so nothing changed\n"
         )
     );
     assert_eq!(before, snapshot(&root), "the tree changed");
@@ -702,7 +743,7 @@ fn a_process_limit_that_refuses_threads_changes_nothing_but_the_speed() {
         );
     }
     let (code, _, stderr) = limited(&["multiuser", "off"]);
-    assert_eq!((code, stderr.as_str()), (Some(0), ""));
+    assert_eq!((code, stderr.as_str()), (Some(0), ISOLATION_NOTE));
     assert!(
         fs::read_to_string(params(&dir))
             .expect("read")
@@ -714,7 +755,7 @@ fn a_process_limit_that_refuses_threads_changes_nothing_but_the_speed() {
         (
             Some(2),
             String::new(),
-            "kfpatch: error: cannot run kubectl: the system refused a new process or thread (Resource temporarily unavailable (os error 11)), so a process limit is reached (ulimit -u, or a container's pids limit); raise it, or run fewer programs at once\n".to_string()
+            "error: cannot run kubectl: the system refused a new process or thread (Resource temporarily unavailable (os error 11)), so a process limit is reached (ulimit -u, or a container's pids limit); raise it, or run fewer programs at once\n".to_string()
         )
     );
 }
@@ -741,7 +782,7 @@ fn a_device_node_is_named_and_never_opened() {
             (
                 2,
                 format!(
-                    "kfpatch: error: {{I}}/api-service/params.env is {name}, not a regular file; kfpatch reads and writes regular files only\n  fix: put the upstream file back (git checkout -- {{I}}/api-service/params.env)\n"
+                    "error: {{I}}/api-service/params.env is {name}, not a regular file; kfpatch reads and writes regular files only\n  fix: put the upstream file back (git checkout -- {{I}}/api-service/params.env)\n"
                 )
             )
         );
@@ -837,16 +878,25 @@ fn alive(pid_file: &Path) -> bool {
 #[test]
 fn a_render_that_never_finishes_is_killed_with_its_children() {
     let (temp, root, _) = checkout();
+    // reinstall checks the kubeconfig and context before the render: one that names a cluster
+    // (never reached, the render hangs first).
+    let kubeconfig = temp.path().join("kubeconfig");
+    fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\nusers:\n- name: u\n  user:\n    token: t\n",
+    )
+    .expect("write kubeconfig");
+    let kubeconfig = kubeconfig.display().to_string();
     for (hangs, args, expected) in [
         (
             Hangs::Render,
             vec!["render", "--target", I, "--timeout", "1s"],
-            "kfpatch: error: [TMP]/hang [ROOT]/{I} ran for N s and did not finish within the time limit (--timeout 1s); kfpatch stopped it and every process it started\n",
+            "error: [TMP]/hang [ROOT]/{I} ran for N s and did not finish within the time limit (--timeout 1s); kfpatch stopped it and every process it started\n",
         ),
         (
             Hangs::Version,
             vec!["render", "--target", I, "--timeout", "1s"],
-            "kfpatch: error: [TMP]/hang-version version ran for N s and did not finish within the time limit (--timeout 1s); kfpatch stopped it and every process it started\n",
+            "error: [TMP]/hang-version version ran for N s and did not finish within the time limit (--timeout 1s); kfpatch stopped it and every process it started\n",
         ),
         (
             Hangs::Render,
@@ -858,9 +908,9 @@ fn a_render_that_never_finishes_is_killed_with_its_children() {
                 "2s",
                 "--yes",
                 "--kubeconfig",
-                "/nonexistent",
+                &kubeconfig,
             ],
-            "kfpatch: error: [TMP]/hang [ROOT]/{I} ran for N s and did not finish within the time limit (--timeout 2s); kfpatch stopped it and every process it started\n",
+            "error: [TMP]/hang [ROOT]/{I} ran for N s and did not finish within the time limit (--timeout 2s); kfpatch stopped it and every process it started\n",
         ),
     ] {
         let script = hanging_kustomize(temp.path(), hangs);
@@ -1000,7 +1050,7 @@ fn a_kubectl_that_never_answers_is_killed_at_the_deadline() {
         (output.status.code(), stderr.as_str()),
         (
             Some(3),
-            "kfpatch: error: kubectl config view --minify -o json ran for N s and did not finish within the time limit (--timeout 2s); kfpatch stopped it and every process it started\n"
+            "error: kubectl config view --minify -o json ran for N s and did not finish within the time limit (--timeout 2s); kfpatch stopped it and every process it started\n"
         )
     );
     assert!(took < 6.0, "took {took} s");

@@ -1,4 +1,4 @@
-//! The settings that differ between KFP's multi-user and single-user installs (facts §4), and how
+//! The settings that differ between KFP's multi-user and single-user installs, and how
 //! each is read from its file.
 //!
 //! Every row names its file (relative to `installs/multi-user`), its value in each mode, the
@@ -231,7 +231,7 @@ const fn watch_namespace(
     }
 }
 
-/// The keys the KFP API server reads from its ConfigMap (facts §3), for `set` and the audit.
+/// The keys the KFP API server reads from its ConfigMap, for `set` and the audit.
 pub const API_SERVER_KEYS: &[&str] = &[
     "MULTIUSER",
     "MULTIUSER_SHARED_READ",
@@ -256,6 +256,39 @@ pub const API_SERVER_KEYS: &[&str] = &[
     "VISUALIZATIONSERVICE_PORT",
 ];
 
+/// The one API server key at most two edits away from `key` (a typo), if exactly one is: the
+/// suggestion of `set` and of the audit.
+pub fn closest_api_server_key(key: &str) -> Option<&'static str> {
+    let upper = key.to_ascii_uppercase();
+    let near: Vec<&'static str> = API_SERVER_KEYS
+        .iter()
+        .copied()
+        .filter(|k| *k == upper || edit_distance(k, &upper) <= 2)
+        .collect();
+    match near.as_slice() {
+        [one] => Some(one),
+        _ => None,
+    }
+}
+
+/// Levenshtein distance (keys are short ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// API server keys parsed with Go's fatal `strconv.ParseBool`.
 pub const API_SERVER_BOOL_KEYS: &[&str] = &[
     "MULTIUSER",
@@ -266,6 +299,15 @@ pub const API_SERVER_BOOL_KEYS: &[&str] = &[
 ];
 
 impl Setting {
+    /// Why the row changes on a switch to `mode`: `why` says what single-user mode needs, so a
+    /// switch on (other than the switch itself) gives back the upstream multi-user value.
+    pub fn reason(&self, mode: Mode) -> &'static str {
+        match mode {
+            Mode::On if self.row != 1 => "back to the upstream multi-user value",
+            _ => self.why,
+        }
+    }
+
     /// A short name for output: `MULTIUSER`, `env ENABLE_AUTHZ of ml-pipeline-ui`.
     pub fn name(&self) -> String {
         match self.place {
@@ -460,7 +502,7 @@ pub fn show_value(value: Option<&str>) -> String {
     match value {
         None => "(absent)".to_string(),
         Some("") => "''".to_string(),
-        Some(v) => v.to_string(),
+        Some(v) => crate::output::escape::quoted(v).into_owned(),
     }
 }
 
@@ -503,6 +545,27 @@ mod tests {
                 let item = &v["env"][0];
                 assert_eq!(item["name"].as_str(), Some(var));
                 assert_eq!(item["value"].as_str(), s.multi);
+            }
+        }
+    }
+
+    #[test]
+    fn closest_key_finds_one_edit_typos_only() {
+        assert_eq!(closest_api_server_key("MULTIUSR"), Some("MULTIUSER"));
+        assert_eq!(closest_api_server_key("multiuser"), Some("MULTIUSER"));
+        assert_eq!(closest_api_server_key("SOMETHING_ELSE"), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn a_switch_on_gives_its_own_reason() {
+        for s in CATALOGUE {
+            assert_eq!(s.reason(Mode::Off), s.why, "row {}", s.row);
+            let on = s.reason(Mode::On);
+            if s.row == 1 {
+                assert_eq!(on, "the switch itself");
+            } else {
+                assert_eq!(on, "back to the upstream multi-user value", "row {}", s.row);
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Finding the KFP multi-user install in a checkout.
 //!
-//! An install's path changed between releases (facts §2), so the known layouts are probed
-//! first: a checkout root, or a KFP tree itself, is answered with a handful of `stat` calls. Only
+//! An install's path changed between releases (`apps/pipeline/upstream` up to v1.10.1,
+//! `applications/pipeline/upstream` from v1.10.2), so the known layouts are probed first: a
+//! checkout root, or a KFP tree itself, is answered with a handful of `stat` calls. Only
 //! when none matches does kfpatch walk the tree (pruning `.git`, `node_modules`, `target`, and
 //! not descending into an install once found). kfp-tekton ships identical copies of the file for a
 //! different, optional component; they are never picked unless named with `--install`.

@@ -1,5 +1,5 @@
 //! Linting the `.env` files the KFP components read: every line kustomize or the component reads
-//! differently from what was meant (facts §3: quotes, inline comments, spaces, `export`, repeated
+//! differently from what was meant (quotes, inline comments, spaces, `export`, repeated
 //! keys), values the API server cannot parse, and keys it does not read (with the likely typo).
 
 use crate::checkout::catalogue;
@@ -158,7 +158,7 @@ pub fn lint_api_params(shown: &str, text: &str) -> Vec<Finding> {
             .find(|e| normalise_key(env.key_of(e)) == key);
         let Some(entry) = first else { continue };
         if !known(key) {
-            let guess = closest_key(key);
+            let guess = catalogue::closest_api_server_key(key);
             findings.push(Finding {
                 file: shown.to_string(),
                 line: Some(entry.line),
@@ -200,40 +200,8 @@ pub fn lint_api_params(shown: &str, text: &str) -> Vec<Finding> {
     findings
 }
 
-/// The one known key at most two edits away from `key` (a typo), if exactly one is.
-fn closest_key(key: &str) -> Option<&'static str> {
-    let upper = key.to_ascii_uppercase();
-    let near: Vec<&'static str> = catalogue::API_SERVER_KEYS
-        .iter()
-        .copied()
-        .filter(|k| *k == upper || edit_distance(k, &upper) <= 2)
-        .collect();
-    match near.as_slice() {
-        [one] => Some(one),
-        _ => None,
-    }
-}
-
-/// Levenshtein distance (keys are short ASCII).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
 /// How the persistence agent reads its MULTIUSER: only the exact string `false` (or nothing) is
-/// single-user (facts §3).
+/// single-user (it compares the string, unlike the API server's boolean parse).
 pub fn agent_multi_user(value: &str) -> bool {
     !matches!(value, "false" | "")
 }
@@ -288,17 +256,4 @@ pub fn lint_agent_params(shown: &str, text: &str) -> Vec<Finding> {
         });
     }
     findings
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn closest_key_finds_one_edit_typos_only() {
-        assert_eq!(closest_key("MULTIUSR"), Some("MULTIUSER"));
-        assert_eq!(closest_key("multiuser"), Some("MULTIUSER"));
-        assert_eq!(closest_key("SOMETHING_ELSE"), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
 }

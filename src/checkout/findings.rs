@@ -1,6 +1,6 @@
 //! Finding what a checkout would do to a cluster, at file, line and column: values kustomize or
-//! the KFP components read differently from what was meant (facts §3), for every key of the API
-//! server's `params.env`; combinations of settings that break runs or the UI (facts §4), whatever
+//! the KFP components read differently from what was meant, for every key of the API
+//! server's `params.env`; combinations of settings that break runs or the UI, whatever
 //! tool made them; with an expected mode, every switched setting not at that mode's value; and
 //! managed files that are missing or unreadable. Findings are errors (the cluster breaks) or
 //! warnings (probably a mistake, nothing breaks).
@@ -190,7 +190,7 @@ fn finding(
     }
 }
 
-/// Settings that break runs or the UI together (facts §4), whatever made them.
+/// Settings that break runs or the UI together, whatever made them.
 fn combinations(install: &Install, facts: &Facts<'_>, texts: &Texts) -> Vec<Finding> {
     let mut out = Vec::new();
     let Some(multi) = facts.api_multi else {
@@ -382,7 +382,7 @@ fn expectations(
                 mode_name(other),
                 mode.word(),
                 show_value(wanted),
-                setting.why
+                setting.reason(mode)
             ),
             format!(
                 "run kfpatch multiuser {} (switches it with every related setting)",

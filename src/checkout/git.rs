@@ -32,6 +32,11 @@ impl Checkout {
     /// that it never passes for "not under version control". libgit2 honours git's
     /// `safe.directory` setting for repositories of other users.
     pub fn open(root: &Path) -> Result<Option<Checkout>> {
+        Checkout::open_or_why(root).map_err(|why| why.failure())
+    }
+
+    /// [`Checkout::open`], with the reason a repository cannot be read kept apart.
+    fn open_or_why(root: &Path) -> std::result::Result<Option<Checkout>, Unreadable> {
         // libgit2 re-hashes every object it reads to check it against its id; git itself does
         // not on reads, and kfpatch only compares ids, so the check is a third of the git work
         // of a `status` for nothing it uses.
@@ -43,8 +48,11 @@ impl Checkout {
         let Some(workdir) = repo.workdir() else {
             return Ok(None);
         };
-        let workdir = std::fs::canonicalize(workdir)
-            .map_err(|e| Failure::io("open the git work tree", workdir, &e))?;
+        let workdir = std::fs::canonicalize(workdir).map_err(|e| Unreadable {
+            repo: workdir.to_path_buf(),
+            reason: format!("its work tree cannot be opened ({e})"),
+            repair: None,
+        })?;
         Ok(Some(Checkout {
             repo,
             workdir,
@@ -193,9 +201,42 @@ impl<'r> Folders<'r> {
     }
 }
 
+/// Why a repository cannot be read: the commands that write stop on it ([`Unreadable::failure`]),
+/// `status` shows it on its `git:` line ([`Unreadable::summary`]).
+#[derive(Debug, Clone)]
+pub struct Unreadable {
+    repo: PathBuf,
+    reason: String,
+    /// What makes it readable; the commands that write can also do without it (--allow-dirty).
+    repair: Option<String>,
+}
+
+impl Unreadable {
+    pub fn failure(&self) -> Failure {
+        let fix = match &self.repair {
+            Some(repair) => format!("{repair}; or pass --allow-dirty to write without the check"),
+            None => "pass --allow-dirty to write without the check".to_string(),
+        };
+        Failure::new(format!(
+            "cannot read the git repository of {}: {}, so kfpatch cannot tell whether the files hold uncommitted work\n  fix: {fix}\nnothing was written",
+            self.repo.display(),
+            self.reason
+        ))
+    }
+
+    /// One line: `not read: REPO: REASON; REPAIR`.
+    pub fn summary(&self) -> String {
+        let mut line = format!("not read: {}: {}", self.repo.display(), self.reason);
+        if let Some(repair) = &self.repair {
+            line.push_str(&format!("; {repair}"));
+        }
+        line
+    }
+}
+
 /// Why the repository around `root` cannot be opened; `Ok(None)` when there is none: libgit2
 /// found no repository and no `.git` sits in `root` or above it on the same file system.
-fn unreadable(root: &Path, e: &git2::Error) -> Result<Option<Checkout>> {
+fn unreadable(root: &Path, e: &git2::Error) -> std::result::Result<Option<Checkout>, Unreadable> {
     let device = std::fs::metadata(root).map(|m| m.dev()).ok();
     let dot_git = root
         .ancestors()
@@ -206,27 +247,30 @@ fn unreadable(root: &Path, e: &git2::Error) -> Result<Option<Checkout>> {
         if e.code() == ErrorCode::NotFound {
             return Ok(None);
         }
-        return Err(cannot_read(
-            root,
-            e.message(),
-            "pass --allow-dirty to write without the check",
-        ));
+        return Err(Unreadable {
+            repo: root.to_path_buf(),
+            reason: e.message().to_string(),
+            repair: None,
+        });
     };
-    let repo = dot_git.parent().unwrap_or(root);
+    let repo = dot_git.parent().unwrap_or(root).to_path_buf();
     if e.code() == ErrorCode::Owner {
+        // libgit2 checks the owner as git does: a repository of another user is read only when
+        // git's safe.directory setting names it.
         let owner = std::fs::metadata(&dot_git).map_or(0, |m| m.uid());
         // SAFETY: geteuid has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
-        return Err(cannot_read(
+        let repair = format!(
+            "if you trust it, git config --global --add safe.directory {}",
+            repo.display()
+        );
+        return Err(Unreadable {
             repo,
-            &format!(
+            reason: format!(
                 "it belongs to uid {owner} and kfpatch runs as uid {me}; git refuses such repositories (\"detected dubious ownership\")"
             ),
-            &format!(
-                "if you trust it, git config --global --add safe.directory {}; or pass --allow-dirty to write without the check",
-                repo.display()
-            ),
-        ));
+            repair: Some(repair),
+        });
     }
     let named = std::fs::read_to_string(&dot_git)
         .ok()
@@ -234,34 +278,24 @@ fn unreadable(root: &Path, e: &git2::Error) -> Result<Option<Checkout>> {
     if let Some(named) = named
         && !repo.join(&named).exists()
     {
-        return Err(cannot_read(
+        return Err(Unreadable {
             repo,
-            &format!(
+            reason: format!(
                 "{} names the git folder {named}, which does not exist (a moved or deleted worktree?)",
                 dot_git.display()
             ),
-            "run git worktree repair in the main checkout, or pass --allow-dirty to write without the check",
-        ));
+            repair: Some("run git worktree repair in the main checkout".to_string()),
+        });
     }
-    Err(cannot_read(
+    Err(Unreadable {
         repo,
-        &format!(
+        reason: format!(
             "{} is not a git repository ({})",
             dot_git.display(),
             e.message()
         ),
-        &format!(
-            "repair or remove {}, or pass --allow-dirty to write without the check",
-            dot_git.display()
-        ),
-    ))
-}
-
-fn cannot_read(repo: &Path, reason: &str, fix: &str) -> Failure {
-    Failure::new(format!(
-        "cannot read the git repository of {}: {reason}, so kfpatch cannot tell whether the files hold uncommitted work\n  fix: {fix}\nnothing was written",
-        repo.display()
-    ))
+        repair: Some(format!("repair or remove {}", dot_git.display())),
+    })
 }
 
 /// Where git stands on one managed file, in the repository that contains it.
@@ -290,6 +324,14 @@ pub struct Holding {
 /// does not open a repository per file). A repository that cannot be read is an error
 /// ([`Checkout::open`]).
 pub fn holding(install_dir: &Path, files: &[PathBuf]) -> Result<Vec<Holding>> {
+    holding_or_why(install_dir, files).map_err(|why| why.failure())
+}
+
+/// [`holding`], with the reason a repository cannot be read kept apart (for `status`).
+pub fn holding_or_why(
+    install_dir: &Path,
+    files: &[PathBuf],
+) -> std::result::Result<Vec<Holding>, Unreadable> {
     let mut groups: Vec<(PathBuf, Holding)> = Vec::new();
     for file in files {
         let key = file
@@ -304,7 +346,7 @@ pub fn holding(install_dir: &Path, files: &[PathBuf]) -> Result<Vec<Holding>> {
             None => groups.push((
                 key.clone(),
                 Holding {
-                    checkout: Checkout::open(&key)?,
+                    checkout: Checkout::open_or_why(&key)?,
                     files: vec![file.clone()],
                 },
             )),

@@ -1,6 +1,6 @@
 //! The manifests checkout as it is on disk: what a KFP multi-user install is, its layout and
 //! release ([`install`], [`version`]), finding it ([`discover`], and [`locate`] for the install a
-//! command works on), reading its files safely ([`safe_read`]) and showing paths relative to the
+//! command works on), reading its files safely and where a write may land ([`safe_read`]) and showing paths relative to the
 //! checkout ([`paths`]), which settings change together per release ([`catalogue`]) and a managed
 //! file parsed once for them, with the problems it can have ([`parsed`]), the folders of a tree,
 //! walked cheaply ([`walk`]), where each setting stands ([`settings`]), what would break on a

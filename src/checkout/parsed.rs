@@ -2,6 +2,7 @@
 //! file can have (where, what the cluster would do with it, the fix), as every command reports
 //! them.
 
+use crate::output::escape::quoted;
 use crate::syntax::envfile::{EnvFile, Malformed};
 use crate::syntax::strict;
 use crate::syntax::yamledit::YamlText;
@@ -20,7 +21,10 @@ impl Problem {
     pub fn render(&self) -> String {
         format!(
             "{}:{}: {}\n  fix: {}",
-            self.file, self.line, self.message, self.fix
+            quoted(&self.file),
+            self.line,
+            self.message,
+            self.fix
         )
     }
 }

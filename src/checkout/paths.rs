@@ -72,3 +72,19 @@ pub fn absolute(path: &Path) -> PathBuf {
     }
     normal
 }
+
+/// `path` with `.` and `..` resolved by the names alone, no symlink followed (the path a writer
+/// checks against its checkout before it looks at what is on disk).
+pub fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}

@@ -1,6 +1,7 @@
 //! Reading the checkout's files safely: only regular UTF-8 files of at most [`MAX_FILE`] bytes,
 //! whose real path stays inside the checkout, opened so that a FIFO or device swapped in cannot
-//! hang the read. Every file kfpatch reads from a checkout comes through here.
+//! hang the read. Every file kfpatch reads from a checkout comes through here, and every writer
+//! asks [`write_target`] where a write lands (the one symlink rule).
 
 use std::fs;
 use std::io::Read;
@@ -178,4 +179,37 @@ pub(super) fn ensure_inside(root: &Path, real: &Path, shown: &str) -> Result<()>
             root.display()
         )))
     }
+}
+
+/// Where a write to `path` lands, under the one rule for every file kfpatch writes (managed
+/// files, overlays, `access --output-dir`): a symlink is written through, to its target, only when
+/// that target is inside `root` (canonical); a link that leaves `root`, or that cannot be followed,
+/// is refused and nothing is written. A path that does not exist yet lands where its nearest
+/// existing folder really is, which must be inside `root` too.
+pub fn write_target(root: &Path, path: &Path, shown: &str) -> Result<PathBuf> {
+    let mut missing = Vec::new();
+    let mut at = path.to_path_buf();
+    loop {
+        match fs::symlink_metadata(&at) {
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let (Some(parent), Some(name)) = (at.parent(), at.file_name()) else {
+                    return Err(Failure::io("write", Path::new(shown), &e));
+                };
+                missing.push(name.to_os_string());
+                at = parent.to_path_buf();
+            }
+            Err(e) => return Err(Failure::io("write", Path::new(shown), &e)),
+        }
+    }
+    let real = fs::canonicalize(&at).map_err(|e| {
+        Failure::new(format!(
+            "{shown} is a symlink that cannot be followed ({e}); fix or remove the link; nothing was written"
+        ))
+    })?;
+    ensure_inside(root, &real, shown)?;
+    Ok(missing
+        .iter()
+        .rev()
+        .fold(real, |path, name| path.join(name)))
 }

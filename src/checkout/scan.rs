@@ -2,7 +2,7 @@
 //! (Helm charts made from the render, pre-rendered YAML, test snapshots), kustomize remote bases
 //! that fetch KFP from GitHub, and the template generator an install may be vendored into.
 //!
-//! Distributions keep these beside the upstream files (facts §8). kfpatch cannot switch them, but
+//! Distributions keep these beside the upstream files. kfpatch cannot switch them, but
 //! a user who switches the install and deploys one of them gets the old mode, so `status`,
 //! `audit` and `multiuser` name them. The checkout is walked once, reading directory entries
 //! only; a file is read only when its name can hold what is looked for (a kustomization, or YAML),
@@ -17,6 +17,7 @@ use crate::checkout::install::{Install, Layout};
 use crate::checkout::kustomization::KUSTOMIZATION_FILES;
 use crate::checkout::paths::relative;
 use crate::checkout::version::Version;
+use crate::output::escape::quoted;
 
 /// The most kfpatch reads of one file while scanning: a whole rendered KFP install is about
 /// 1 MiB, so a copy inside a larger file is still found when it comes early, and a huge file
@@ -24,7 +25,7 @@ use crate::checkout::version::Version;
 pub const READ_LIMIT: u64 = 4 << 20;
 
 /// Folders never walked: version control, dependencies, build output, and kfp-tekton's copies
-/// (a different component, facts §2).
+/// (a different component, not the KFP install kfpatch switches).
 pub(crate) const PRUNED: &[&str] = &[".git", "node_modules", "target", "kfp-tekton"];
 
 /// Upstream kubeflow/manifests' and kubeflow/pipelines' own top-level folders: in a checkout of
@@ -95,10 +96,10 @@ impl Copy {
     pub fn describe(&self) -> String {
         format!(
             "{}:{}: ConfigMap {}, MULTIUSER {} ({})",
-            self.file,
+            quoted(&self.file),
             self.line,
-            self.object,
-            self.value,
+            quoted(&self.object),
+            quoted(&self.value),
             self.mode.word()
         )
     }
@@ -147,7 +148,7 @@ impl RemoteKfp {
     }
 }
 
-/// kubeflow/manifests release tags and the KFP version each ships (facts §8).
+/// kubeflow/manifests release tags and the KFP version each ships.
 pub const MANIFESTS_RELEASES: &[(&str, &str)] = &[
     ("v1.3.1", "1.5.1"),
     ("v1.4.0", "1.7.0"),
@@ -183,7 +184,7 @@ pub fn kfp_of_ref(repository: &str, reference: &str) -> Option<String> {
     (looks_like_release && Version::parse(bare).is_some()).then(|| bare.to_string())
 }
 
-/// Parses every form of kustomize remote URL (facts §8) that points into kubeflow/manifests or
+/// Parses every form of kustomize remote URL that points into kubeflow/manifests or
 /// kubeflow/pipelines' KFP manifests: `github.com/ORG/REPO/PATH?ref=`, `https://` with or
 /// without `.git`, `//` before the path, `git::`, `ssh://git@github.com/`, `git@github.com:`.
 /// `None` for anything else (other repositories, other components such as kfp-tekton).
@@ -470,12 +471,12 @@ pub fn remote_lines(remote: &[RemoteKfp]) -> String {
         .map(|r| {
             format!(
                 "  {}:{}: {}\n    {} {}, {}\n",
-                r.file,
+                quoted(&r.file),
                 r.line,
-                r.url,
-                r.repository,
-                if r.path.is_empty() { "." } else { &r.path },
-                r.release()
+                quoted(&r.url),
+                quoted(&r.repository),
+                quoted(if r.path.is_empty() { "." } else { &r.path }),
+                quoted(&r.release())
             )
         })
         .collect()

@@ -5,11 +5,12 @@
 use serde::Serialize;
 
 use crate::checkout::catalogue::{self, CATALOGUE, Mode, Reading, Scope, holds, show_value};
-use crate::checkout::git::{self, Tracked};
+use crate::checkout::git::{self, Tracked, Unreadable};
 use crate::checkout::install::Install;
 use crate::checkout::parsed::{self, Parsed};
 use crate::checkout::paths::relative;
 use crate::error::Result;
+use crate::output::escape::quoted;
 use crate::parallel;
 use crate::syntax::strict;
 use std::path::{Path, PathBuf};
@@ -60,38 +61,47 @@ pub enum GitView {
         repository: String,
     },
     Repository(GitState),
+    /// A repository that cannot be read, e.g. one of another user that git's safe.directory
+    /// does not name.
+    Unreadable(Unreadable),
+}
+
+/// Paths from git, each quoted if it holds a control character, separated by commas.
+fn list(paths: &[String]) -> String {
+    paths
+        .iter()
+        .map(|p| quoted(p).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl GitView {
     pub fn text(&self) -> String {
         match self {
             GitView::NoRepository => "not a git checkout".to_string(),
+            GitView::Unreadable(why) => why.summary(),
             GitView::Ignored { folder, repository } => format!(
-                "not under version control ({folder}/ is ignored by the git repository at {repository})"
+                "not under version control ({}/ is ignored by the git repository at {})",
+                quoted(folder),
+                quoted(repository)
             ),
             GitView::Repository(git) => {
                 let mut s = String::new();
                 if git.repository != "." {
-                    s.push_str(&format!("{}/ ", git.repository));
+                    s.push_str(&format!("{}/ ", quoted(&git.repository)));
                 }
                 s.push_str(git.commit.get(..12).unwrap_or(&git.commit));
                 if let Some(tag) = &git.tag {
-                    s.push_str(&format!(" (tag {tag})"));
+                    s.push_str(&format!(" (tag {})", quoted(tag)));
                 }
                 if git.modified.is_empty() && git.not_committed.is_empty() {
                     s.push_str(", managed files unmodified");
                 }
                 if !git.modified.is_empty() {
-                    s.push_str(&format!(
-                        ", uncommitted changes in {}",
-                        git.modified.join(", ")
-                    ));
+                    s.push_str(&format!(", uncommitted changes in {}", list(&git.modified)));
                 }
                 if !git.not_committed.is_empty() {
-                    s.push_str(&format!(
-                        ", not committed: {}",
-                        git.not_committed.join(", ")
-                    ));
+                    s.push_str(&format!(", not committed: {}", list(&git.not_committed)));
                 }
                 s
             }
@@ -123,7 +133,11 @@ pub fn git_views(install: &Install) -> Vec<GitView> {
     let mut views = Vec::new();
     // `status` shows what git knows when it can; the write commands refuse an unreadable
     // repository (edit::write::check_clean).
-    for group in git::holding(&install.dir, &paths).unwrap_or_default() {
+    let groups = match git::holding_or_why(&install.dir, &paths) {
+        Ok(groups) => groups,
+        Err(why) => return vec![GitView::Unreadable(why)],
+    };
+    for group in groups {
         let Some(checkout) = group.checkout else {
             views.push(GitView::NoRepository);
             continue;
@@ -246,7 +260,8 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
                 state.problem = Some(problem.render());
             }
             Ok(Reading::NotApplicable(reason)) => {
-                state.shown = format!("(n/a: {reason})");
+                // The reason is the row's note; the value column only says that it does not apply.
+                state.shown = "(n/a)".to_string();
                 state.note = Some(reason);
                 state.counts = false;
             }
@@ -312,12 +327,46 @@ pub fn overall_mode(rows: &[RowState]) -> String {
                 .filter(|r| Some(r.mode) != first)
                 .map(|r| r.setting.clone())
                 .collect();
-            format!(
-                "mixed: {} disagree with MULTIUSER (run kfpatch multiuser on|off to make them agree)",
-                odd.join(", ")
-            )
+            let customised: Vec<String> = counted
+                .iter()
+                .filter(|r| r.mode.is_none())
+                .filter_map(|r| put_back(r))
+                .collect();
+            if customised.is_empty() {
+                format!(
+                    "mixed: {} disagree with MULTIUSER (run kfpatch multiuser on|off to make them agree)",
+                    odd.join(", ")
+                )
+            } else {
+                // The switch keeps a customised value, so running it alone changes nothing here.
+                format!(
+                    "mixed: {} disagree with MULTIUSER; kfpatch multiuser on|off leaves a customised value as is, so first {}, then run kfpatch multiuser on|off",
+                    odd.join(", "),
+                    customised.join("; ")
+                )
+            }
         }
     }
+}
+
+/// How to give a customised row an upstream value again: `kfpatch set` for a key of the API
+/// server's `params.env`, an edit of the file for the others.
+fn put_back(row: &RowState) -> Option<String> {
+    let setting = CATALOGUE
+        .iter()
+        .find(|s| s.row == row.row && s.file == row.file)?;
+    let (multi, single) = (show_value(setting.multi), show_value(setting.single));
+    Some(match setting.place {
+        catalogue::Place::EnvKey(key) if setting.file == "api-service/params.env" => {
+            format!("run kfpatch set {key}={multi} (multi-user) or {key}={single} (single-user)")
+        }
+        _ => format!(
+            "edit {} of {}{} to {multi} (multi-user) or {single} (single-user)",
+            row.setting,
+            row.file,
+            row.line.map_or(String::new(), |l| format!(":{l}"))
+        ),
+    })
 }
 
 /// The version of the JSON objects `status` and `audit` print; it changes only when a field

@@ -15,6 +15,7 @@ use crate::checkout::scan::{
     Copy, CopyMode, Found, PRUNED, RemoteKfp, kfp_of_ref, read_bounded, remote_lines, scan,
     scan_start, skip_for,
 };
+use crate::output::escape::quoted;
 
 /// Everything around an install that the switch cannot edit but the user must know about.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,8 +32,8 @@ pub fn around(install: &Install) -> Surroundings {
     }
 }
 
-/// A template generator an install is vendored into (facts §8): its folder and why kfpatch
-/// thinks so.
+/// A template generator an install is vendored into (as distributions do): its folder and why
+/// kfpatch thinks so.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Generator {
     /// Relative to the `-C` folder.
@@ -136,7 +137,7 @@ pub fn generator(install: &Install) -> Option<Generator> {
         why,
         settings: settings
             .into_iter()
-            .map(|(file, line, text)| format!("{file}:{line}: {text}"))
+            .map(|(file, line, text)| format!("{}:{line}: {}", quoted(&file), quoted(&text)))
             .collect(),
     })
 }
@@ -179,7 +180,8 @@ fn disagreement(copy: &Copy, install_mode: &str) -> String {
 pub fn generator_text(generator: &Generator) -> String {
     let mut text = format!(
         "template generator: {}/ ({}): the install is not deployed as it stands; the generator renders it first\n",
-        generator.dir, generator.why
+        quoted(&generator.dir),
+        quoted(&generator.why)
     );
     if generator.settings.is_empty() {
         text.push_str("  no file of the generator sets a managed value\n");
@@ -201,7 +203,10 @@ pub fn plan_notes(around: &Surroundings) -> String {
     for copy in &around.found.copies {
         text.push_str(&format!(
             "not switched: generated copy {}:{} (ConfigMap {}, MULTIUSER {}); regenerate it with the tool that made it\n",
-            copy.file, copy.line, copy.object, copy.value
+            quoted(&copy.file),
+            copy.line,
+            quoted(&copy.object),
+            quoted(&copy.value)
         ));
     }
     if let Some(generator) = &around.generator {

@@ -1,6 +1,6 @@
 //! Which kustomization folder a command renders or builds on (`--target kfp|all|PATH`).
 //!
-//! `kfp` is the pipeline line of `example/kustomization.yaml` (facts §2), resolved relative to
+//! `kfp` is the pipeline line of `example/kustomization.yaml`, resolved relative to
 //! `example/`; `all` is `example/`; anything else is a kustomization folder relative to `-C`. A
 //! kubeflow/pipelines checkout has no `example/`: there `kfp` is
 //! `env/cert-manager/platform-agnostic-multi-user`, the overlay kubeflow/manifests copies into
@@ -197,7 +197,7 @@ fn pipeline_line(root: &Path, example: &Path) -> Result<Target> {
 }
 
 /// The KFP overlay the checkout's `example/kustomization.yaml` installs: its one resource inside
-/// the KFP tree (facts §2).
+/// the KFP tree.
 pub fn example_pipeline_overlay(install: &Install) -> Result<PathBuf> {
     if let Some(own) = deploys::own_kfp(
         &deploys::own_deploys(install, &mut Graph::new(install)),

@@ -243,7 +243,7 @@ mod tests {
 
     #[test]
     fn suffixes_kustomize_gave_in_real_renders() {
-        // pipeline-api-server-config in kubeflow/manifests (every release since v1.3, facts §3).
+        // pipeline-api-server-config in kubeflow/manifests (the same in every release since v1.3).
         let upstream = map(&[
             ("DEFAULTPIPELINERUNNERSERVICEACCOUNT", "default-editor"),
             ("MULTIUSER", "true"),

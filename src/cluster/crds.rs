@@ -19,8 +19,9 @@ use crate::error::{Failure, Result};
 use crate::output::count;
 use crate::output::progress::Progress;
 
-/// One line per CRD: name, stored versions (JSON), served version names, conditions (JSON).
-const STATE_FIELDS: &str = "{.metadata.name}{\"\\t\"}{.status.storedVersions}{\"\\t\"}{.spec.versions[?(@.served==true)].name}{\"\\t\"}{.status.conditions}{\"\\n\"}";
+/// Every CRD, as the API server lists them: kubectl's `-o json` or `-o jsonpath` of the same list
+/// costs more than the API server's answer (the CRDs' schemas are large).
+pub const CRDS_PATH: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
 
 /// Between two looks at CRDs not yet Established.
 const POLL: Duration = Duration::from_millis(500);
@@ -81,38 +82,42 @@ impl CrdState {
     }
 }
 
-/// Reads `kubectl get crd ... -o jsonpath` output (see [`STATE_FIELDS`]).
-pub fn parse_states(text: &str) -> BTreeMap<String, CrdState> {
+/// The state of each CRD of a CRD list (`kubectl get --raw` of [`CRDS_PATH`]), by name.
+pub fn states_of(list: &serde_json::Value) -> BTreeMap<String, CrdState> {
+    use serde_json::Value as Json;
+    let text = |v: Option<&Json>| v.and_then(Json::as_str).unwrap_or_default().to_string();
+    let items = list.get("items").and_then(Json::as_array);
     let mut states = BTreeMap::new();
-    for line in text.lines() {
-        let mut fields = line.split('\t');
-        let Some(name) = fields.next().filter(|n| !n.is_empty()) else {
+    for crd in items.into_iter().flatten() {
+        let name = text(crd.pointer("/metadata/name"));
+        if name.is_empty() {
             continue;
-        };
-        let stored = fields.next().unwrap_or_default();
-        let served = fields.next().unwrap_or_default();
-        let conditions = fields.next().unwrap_or_default();
-        let stored: Vec<String> = serde_json::from_str(stored).unwrap_or_default();
-        let conditions: Vec<serde_json::Value> =
-            serde_json::from_str(conditions).unwrap_or_default();
-        let text = |c: &serde_json::Value, key: &str| {
-            c.get(key)
-                .and_then(serde_json::Value::as_str)
+        }
+        let array = |pointer: &str| {
+            crd.pointer(pointer)
+                .and_then(Json::as_array)
+                .cloned()
                 .unwrap_or_default()
-                .to_string()
         };
         states.insert(
-            name.to_string(),
+            name,
             CrdState {
-                stored,
-                served: served.split_whitespace().map(str::to_string).collect(),
-                conditions: conditions
+                stored: array("/status/storedVersions")
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+                served: array("/spec/versions")
+                    .iter()
+                    .filter(|v| v.get("served").and_then(Json::as_bool) == Some(true))
+                    .map(|v| text(v.get("name")))
+                    .collect(),
+                conditions: array("/status/conditions")
                     .iter()
                     .map(|c| Condition {
-                        kind: text(c, "type"),
-                        status: text(c, "status"),
-                        reason: text(c, "reason"),
-                        message: text(c, "message"),
+                        kind: text(c.get("type")),
+                        status: text(c.get("status")),
+                        reason: text(c.get("reason")),
+                        message: text(c.get("message")),
                     })
                     .collect(),
             },
@@ -121,7 +126,9 @@ pub fn parse_states(text: &str) -> BTreeMap<String, CrdState> {
     states
 }
 
-/// The cluster's state of the CRDs named (those it does not have are left out).
+/// The cluster's state of the CRDs named (those it does not have are left out). One list of
+/// every CRD: kubectl asks for named objects one request at a time (77 for Kubeflow 1.8.1), a
+/// list is one request.
 pub fn read_states(
     kubectl: &Kubectl,
     names: &[&str],
@@ -131,23 +138,23 @@ pub fn read_states(
     if names.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let mut args = vec!["get", "crd"];
-    args.extend(names);
-    // kubectl answers one name with the object itself, several with a List.
-    let template = if names.len() == 1 {
-        format!("jsonpath={STATE_FIELDS}")
-    } else {
-        format!("jsonpath={{range .items[*]}}{STATE_FIELDS}{{end}}")
-    };
-    args.extend(["--ignore-not-found", "-o", &template]);
-    let ran = kubectl.run(&args, None, deadline, &mut || progress.tick())?;
+    let ran = kubectl.run(&["get", "--raw", CRDS_PATH], None, deadline, &mut || {
+        progress.tick()
+    })?;
     if !ran.success() {
         return Err(Failure::cluster(format!(
             "cannot read the cluster's CustomResourceDefinitions: {}",
             brief(&ran.stderr)
         )));
     }
-    Ok(parse_states(&ran.stdout))
+    let list: serde_json::Value = serde_json::from_str(&ran.stdout).map_err(|e| {
+        Failure::cluster(format!(
+            "kubectl get --raw {CRDS_PATH} printed something unreadable: {e}"
+        ))
+    })?;
+    let mut states = states_of(&list);
+    states.retain(|name, _| names.contains(&name.as_str()));
+    Ok(states)
 }
 
 /// A CRD of the render that the cluster's copy replaces.
@@ -483,15 +490,16 @@ mod tests {
     use super::*;
     use crate::cluster::objects::split;
 
-    /// `kubectl get crd ... -o jsonpath=STATE_FIELDS` on the test API server with the kit's CRDs, and a
-    /// kserve CRD whose conversion webhook has no CA bundle yet.
-    const STATES: &str = "virtualservices.networking.istio.io\t[\"v1\"]\tv1 v1alpha3 v1beta1\t[{\"lastTransitionTime\":\"2026-11-30T09:18:59Z\",\"message\":\"no conflicts found\",\"reason\":\"NoConflicts\",\"status\":\"True\",\"type\":\"NamesAccepted\"},{\"lastTransitionTime\":\"2026-11-30T09:18:59Z\",\"message\":\"the initial names have been accepted\",\"reason\":\"InitialNamesAccepted\",\"status\":\"True\",\"type\":\"Established\"}]\ninferenceservices.serving.kserve.io\t[\"v1beta1\"]\tv1beta1\t[{\"lastTransitionTime\":\"2026-11-30T09:15:21Z\",\"message\":\"no conflicts found\",\"reason\":\"NoConflicts\",\"status\":\"True\",\"type\":\"NamesAccepted\"},{\"lastTransitionTime\":\"2026-11-30T09:15:21Z\",\"message\":\"The conversion webhook CABundle is invalid\",\"reason\":\"InvalidCABundle\",\"status\":\"False\",\"type\":\"Established\"}]\njust.applied.example.com\t\tv1\t\n";
+    /// A CRD list as the test API server gives it (`get --raw`), cut to the fields read: the kit's
+    /// VirtualService CRD, a kserve CRD whose conversion webhook has no CA bundle yet, and one
+    /// just applied (no status yet).
+    const STATES: &str = r#"{"kind":"CustomResourceDefinitionList","apiVersion":"apiextensions.k8s.io/v1","items":[{"metadata":{"name":"virtualservices.networking.istio.io"},"spec":{"versions":[{"name":"v1","served":true},{"name":"v1alpha3","served":true},{"name":"v1beta1","served":true},{"name":"v1alpha1","served":false}]},"status":{"storedVersions":["v1"],"conditions":[{"lastTransitionTime":"2026-11-30T09:18:59Z","message":"no conflicts found","reason":"NoConflicts","status":"True","type":"NamesAccepted"},{"lastTransitionTime":"2026-11-30T09:18:59Z","message":"the initial names have been accepted","reason":"InitialNamesAccepted","status":"True","type":"Established"}]}},{"metadata":{"name":"inferenceservices.serving.kserve.io"},"spec":{"versions":[{"name":"v1beta1","served":true}]},"status":{"storedVersions":["v1beta1"],"conditions":[{"lastTransitionTime":"2026-11-30T09:15:21Z","message":"no conflicts found","reason":"NoConflicts","status":"True","type":"NamesAccepted"},{"lastTransitionTime":"2026-11-30T09:15:21Z","message":"The conversion webhook CABundle is invalid","reason":"InvalidCABundle","status":"False","type":"Established"}]}},{"metadata":{"name":"just.applied.example.com"},"spec":{"versions":[{"name":"v1","served":true}]}}]}"#;
 
     const RENDER: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: virtualservices.networking.istio.io\nspec:\n  group: networking.istio.io\n  names:\n    kind: VirtualService\n  versions:\n  - name: v1alpha3\n  - name: v1beta1\n---\napiVersion: networking.istio.io/v1alpha3\nkind: VirtualService\nmetadata:\n  name: ui\n---\napiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata:\n  name: api\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: sidecars.networking.istio.io\nspec:\n  group: networking.istio.io\n  names:\n    kind: Sidecar\n  versions:\n  - name: v1alpha3\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: inferenceservices.serving.kserve.io\nspec:\n  group: serving.kserve.io\n  names:\n    kind: InferenceService\n  versions:\n  - name: v1beta1\n";
 
     #[test]
     fn states_and_why_a_crd_is_not_established() {
-        let states = parse_states(STATES);
+        let states = states_of(&serde_json::from_str(STATES).unwrap());
         assert_eq!(states.len(), 3);
         let vs = &states["virtualservices.networking.istio.io"];
         assert_eq!(vs.stored, ["v1"]);
@@ -527,7 +535,7 @@ mod tests {
     #[test]
     fn a_newer_crd_is_kept_when_it_serves_what_the_render_uses() {
         let objects = split(RENDER).unwrap();
-        let mut states = parse_states(STATES);
+        let mut states = states_of(&serde_json::from_str(STATES).unwrap());
         let sidecars = CrdState {
             stored: vec!["v1".into()],
             served: vec!["v1".into()],

@@ -2,8 +2,9 @@
 //!
 //! The files are what kfpatch edits; the render is what the API server reads. An overlay or patch
 //! above the install can override a value, and kustomize renames the ConfigMap on every change
-//! (facts §3), so `render` shows the generated ConfigMap, the `ml-pipeline` env and `envFrom`, the
-//! UI env and viewer account that the catalogue manages, and compares each catalogue row with it.
+//! (a content-hash suffix), so `render` shows the generated ConfigMap, the `ml-pipeline` env and
+//! `envFrom`, the UI env and viewer account that the catalogue manages, and compares each
+//! catalogue row with it.
 
 mod json;
 
@@ -228,7 +229,7 @@ pub fn read(
     let mut disagreements = Vec::new();
     text.push_str(&format!(
         "\nagreement with the files (under {}):\n",
-        install.rel
+        crate::output::escape::quoted(&install.rel)
     ));
     if let Some(agrees) = env_from_agrees {
         let what = format!(

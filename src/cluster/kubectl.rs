@@ -1,9 +1,12 @@
 //! Running kubectl: always with an argument vector (never a shell), the user's `--kubeconfig` and
-//! `--context`, and the YAML on stdin; which cluster that is; and what it serves (discovery).
+//! `--context`, its caches kept out of the working folder, and the YAML on stdin; which cluster that is; and what it serves (discovery).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use yaml_serde::Value;
@@ -42,6 +45,10 @@ impl Kubectl {
 
     fn args(&self, rest: &[&str]) -> Vec<OsString> {
         let mut args = Vec::new();
+        if let Some(dir) = cache_dir() {
+            args.push(OsString::from("--cache-dir"));
+            args.push(dir.into_os_string());
+        }
         if let Some(kc) = &self.kubeconfig {
             args.push(OsString::from("--kubeconfig"));
             args.push(kc.clone().into_os_string());
@@ -63,6 +70,7 @@ impl Kubectl {
         deadline: Instant,
         tick: &mut dyn FnMut(),
     ) -> Result<Ran> {
+        self.check_kubeconfig()?;
         let ran = process::run(
             "kubectl",
             &self.args(rest),
@@ -84,6 +92,18 @@ impl Kubectl {
             ));
         }
         Ok(ran)
+    }
+
+    /// Refuses a `--kubeconfig` file that does not exist, which kubectl would only report as a
+    /// context it cannot find.
+    pub fn check_kubeconfig(&self) -> Result<()> {
+        match &self.kubeconfig {
+            Some(file) if fs::metadata(file).is_err() => Err(Failure::new(format!(
+                "kubeconfig {} does not exist; pass an existing file with --kubeconfig (or leave it out to use KUBECONFIG or ~/.kube/config)",
+                file.display()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The context and server URL kubectl would use (read from the kubeconfig; no network).
@@ -125,6 +145,44 @@ impl Kubectl {
         }
         Ok(ClusterInfo { context, server })
     }
+}
+
+/// Where kubectl keeps its discovery and HTTP caches when it would otherwise put them in the
+/// working folder: with `HOME` unset, kubectl's default `$HOME/.kube/cache` becomes
+/// `.kube/cache` in the folder kubectl runs in, which is usually the user's checkout. `None`
+/// (kubectl's default) when `HOME` is set or `KUBECACHEDIR` says where; otherwise
+/// `$XDG_CACHE_HOME/kubectl`, or a folder of this user's in the temporary folder.
+fn cache_dir() -> Option<PathBuf> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        if set("HOME").is_some() || set("KUBECACHEDIR").is_some() {
+            return None;
+        }
+        if let Some(xdg) = set("XDG_CACHE_HOME").map(PathBuf::from)
+            && xdg.is_absolute()
+        {
+            return Some(xdg.join("kubectl"));
+        }
+        // SAFETY: getuid cannot fail.
+        let uid = unsafe { libc::getuid() };
+        let dir = std::env::temp_dir().join(format!("kfpatch-kubectl-cache-{uid}"));
+        let _ = fs::DirBuilder::new().mode(0o700).create(&dir);
+        // Somebody else's folder (or a link) under that name is not used; a fresh private one
+        // is made for this run instead.
+        let ours = fs::symlink_metadata(&dir)
+            .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0);
+        if ours {
+            return Some(dir);
+        }
+        let own = std::env::temp_dir().join(format!(
+            "kfpatch-kubectl-cache-{uid}-{}",
+            std::process::id()
+        ));
+        fs::DirBuilder::new().mode(0o700).create(&own).ok()?;
+        Some(own)
+    })
+    .clone()
 }
 
 /// What the cluster serves: kinds (with whether they are namespaced) and namespaces.

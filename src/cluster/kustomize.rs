@@ -1,8 +1,8 @@
 //! Choosing and running kustomize, once per command.
 //!
-//! Upstream's install loop re-renders on every try (facts §6); kfpatch renders once and re-uses
+//! Upstream's install loop re-renders on every try; kfpatch renders once and re-uses
 //! the objects. It says which kustomize runs, warns when that is older than the release's README
-//! asks for, and turns the failure of a render that needs the network (a remote base, facts §5)
+//! asks for, and turns the failure of a render that needs the network (a remote base)
 //! into the URL and the advice to vendor it, instead of kustomize's raw git error alone.
 
 use std::cell::{OnceCell, RefCell};
@@ -196,7 +196,7 @@ pub struct Rendered {
     pub remote: Vec<RemoteBase>,
 }
 
-/// The kustomize a release's README asks for (facts §6), by the KFP version it ships; `None`
+/// The kustomize a release's README asks for, by the KFP version it ships; `None`
 /// outside kubeflow/manifests (kubeflow/pipelines states no version). The KFP version stands in
 /// for the manifests release, which the trees do not record.
 pub fn required_version(install: &Install) -> Option<(Version, &'static str)> {
@@ -224,8 +224,8 @@ pub fn required_version(install: &Install) -> Option<(Version, &'static str)> {
     Some((Version::parse(wanted)?, release))
 }
 
-/// Whether the release's README applies server-side with `--force-conflicts` (v1.10 on, facts
-/// §6), judged by the KFP version like [`required_version`].
+/// Whether the release's README applies server-side with `--force-conflicts` (v1.10 on),
+/// judged by the KFP version like [`required_version`].
 pub fn readme_uses_server_side(install: &Install) -> bool {
     required_version(install)
         .is_some_and(|(wanted, _)| Version::parse("5.4.3").is_some_and(|v| wanted >= v))

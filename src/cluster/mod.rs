@@ -1,8 +1,9 @@
 //! Everything that runs a program or talks to a cluster: child processes with deadlines
 //! ([`process`]), kustomize ([`kustomize`]), one render of a target and its effective settings
 //! ([`render`], [`effective`]), the rendered objects ([`objects`]), kubectl and discovery
-//! ([`kubectl`]), reading its errors ([`diagnose`]), applying in order ([`apply`]), the render's
-//! CRDs against the cluster's ([`crds`]), bounded waits ([`wait`]), pruning stale ConfigMaps
+//! ([`kubectl`]), reading its errors ([`diagnose`]), applying in order ([`apply`]), each step by
+//! several kubectl processes at once ([`streams`]), only what the cluster does not have already
+//! ([`unchanged`]), the render's CRDs against the cluster's ([`crds`]), bounded waits ([`wait`]), pruning stale ConfigMaps
 //! ([`prune`]), the token-access objects ([`poddefault`]); and the running cluster, read-only:
 //! get and list ([`live`]), kustomize's ConfigMap name hash ([`confighash`]), settings decoded
 //! from a render or live objects by the same code ([`decode`]), what is wrong with the live
@@ -26,4 +27,6 @@ pub mod process;
 pub mod prune;
 pub mod render;
 pub mod routes;
+pub mod streams;
+pub mod unchanged;
 pub mod wait;

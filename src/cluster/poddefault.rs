@@ -1,4 +1,4 @@
-//! The objects of token access (facts §7): upstream's `access-ml-pipeline` PodDefault, one per
+//! The objects of token access: upstream's `access-ml-pipeline` PodDefault, one per
 //! profile namespace, mounting a projected ServiceAccount token that `kfp.Client()` sends to the
 //! KFP API server. Serde types serialised by yaml_serde, so a namespace can never inject YAML.
 

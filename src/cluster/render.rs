@@ -18,6 +18,7 @@ use crate::cluster::objects::{self, Object};
 use crate::cluster::process::Timeout;
 use crate::edit::{overlay, overlay_files};
 use crate::error::{Failure, Result};
+use crate::output::escape::quoted;
 use crate::output::progress::Progress;
 
 /// How long a render may take when the command has no `--timeout` of its own (`render`'s default
@@ -110,13 +111,13 @@ pub fn prepare(
     let took = started.elapsed();
     // Said whether the render worked or not: an old kustomize may be why it failed.
     if let Some(warning) = kustomize.version_warning(&install) {
-        let _ = writeln!(err, "kfpatch: warning: {warning}");
+        let _ = writeln!(err, "warning: {warning}");
     }
     let rendered = rendered?;
     for remote in &rendered.remote {
         let _ = writeln!(
             err,
-            "kfpatch: warning: the render fetched {} ({}:{}); vendor it for an install that renders offline and the same every time",
+            "warning: the render fetched {} ({}:{}); vendor it for an install that renders offline and the same every time",
             remote.url, remote.file, remote.line
         );
     }
@@ -131,7 +132,7 @@ pub fn prepare(
     if let Some(found) = overlay.as_ref().filter(|o| !o.up_to_date) {
         let _ = writeln!(
             err,
-            "kfpatch: warning: the overlay {} is not what kfpatch would write for the current upstream files; run kfpatch multiuser off --overlay {} to update it",
+            "warning: the overlay {} is not what kfpatch would write for the current upstream files; run kfpatch multiuser off --overlay {} to update it",
             found.path, found.path
         );
     }
@@ -156,8 +157,8 @@ impl Render {
     pub fn header(&self) -> String {
         format!(
             "render:    {} ({})\nkustomize: {}\nobjects:   {} in {:.1} s\n",
-            self.target.shown,
-            self.target.why,
+            quoted(&self.target.shown),
+            quoted(&self.target.why),
             self.kustomize.describe(),
             self.objects.len(),
             self.took.as_secs_f64()

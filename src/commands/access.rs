@@ -1,6 +1,6 @@
 //! `kfpatch access`: the secure alternative to turning multi-user mode off. Isolation between
-//! profiles stays; each profile namespace gets upstream's `access-ml-pipeline` PodDefault (facts
-//! §7), which mounts a projected ServiceAccount token that `kfp.Client()` sends to the API server.
+//! profiles stays; each profile namespace gets upstream's `access-ml-pipeline` PodDefault,
+//! which mounts a projected ServiceAccount token that `kfp.Client()` sends to the API server.
 //!
 //! The objects ([`crate::cluster::poddefault`]) go to stdout (pipeable), to a folder for GitOps (one file per namespace plus a
 //! kustomization), or to the cluster by server-side apply through [`crate::cluster::apply`], with the
@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::checkout::{paths, safe_read};
 use crate::cli::{AccessArgs, Cli};
 use crate::cluster::apply::{self, ApplyOptions, DryRun};
 use crate::cluster::kubectl::Kubectl;
@@ -20,7 +21,7 @@ use crate::cluster::objects;
 use crate::cluster::poddefault::{
     NAME, PodDefault, build, check_namespace, stream, to_yaml, usage_note,
 };
-use crate::edit::write;
+use crate::edit::{lock, write};
 use crate::error::{Failure, Result};
 use crate::output::consent::Consent;
 use crate::output::progress::Progress;
@@ -50,7 +51,8 @@ pub fn run(cli: &Cli, args: &AccessArgs, io: &mut Output<'_>) -> Result<i32> {
     let note = usage_note(&args.namespaces);
     if let Some(dir) = &args.output_dir {
         // Like every path on the command line, --output-dir is relative to -C.
-        let summary = write_output(&cli.dir.join(dir), dir, &objects)?;
+        let _lock = lock::take(&cli.dir, io.err)?;
+        let summary = write_output(&cli.dir, dir, &objects, io.err)?;
         write_out(io, &format!("{summary}\n{note}"))?;
         return Ok(0);
     }
@@ -93,7 +95,15 @@ fn apply(cli: &Cli, args: &AccessArgs, yaml: &str, io: &mut Output<'_>) -> Resul
         args.expiration_seconds
     );
     let mut progress = Progress::new(&mut *io.out, true);
-    apply::apply_with_prompt(&kubectl, &objects, &what, &options, consent, &mut progress)?;
+    apply::apply_with_prompt(
+        &kubectl,
+        None,
+        &objects,
+        &what,
+        &options,
+        consent,
+        &mut progress,
+    )?;
     Ok(())
 }
 
@@ -102,10 +112,28 @@ fn file_name(namespace: &str) -> String {
     format!("{FILE_PREFIX}{namespace}.yaml")
 }
 
-/// Writes one file per namespace and a kustomization listing them into `dir`, each atomically.
-/// Files of namespaces that an earlier run listed and this one does not are removed, so the
-/// folder says exactly what the command line says. Returns what was done, for the summary.
-fn write_output(dir: &Path, shown: &Path, objects: &[PodDefault]) -> Result<String> {
+/// Writes one file per namespace and a kustomization listing them into `shown` (relative to
+/// `base`, the -C folder), each atomically and under the symlink rule of every writer, whose
+/// checkout is `base` (or the output folder itself when it lies outside `base`). Files of
+/// namespaces that an earlier run listed and this one does not are removed, so the folder says
+/// exactly what the command line says. Returns what was done, for the summary.
+fn write_output(
+    base: &Path,
+    shown: &Path,
+    objects: &[PodDefault],
+    err: &mut dyn std::io::Write,
+) -> Result<String> {
+    let base = paths::canonical_root(base)?;
+    let dir = paths::lexical(&base.join(shown));
+    if !dir.starts_with(&base) {
+        fs::create_dir_all(&dir).map_err(|e| Failure::io("create", &dir, &e))?;
+    }
+    let root = if dir.starts_with(&base) {
+        base
+    } else {
+        fs::canonicalize(&dir).map_err(|e| Failure::io("open", &dir, &e))?
+    };
+    let dir = &safe_read::write_target(&root, &dir, &shown.display().to_string())?;
     let previous = previous_output(dir, shown)?;
     let mut files: Vec<(String, String)> = Vec::new();
     for object in objects {
@@ -122,13 +150,16 @@ fn write_output(dir: &Path, shown: &Path, objects: &[PodDefault]) -> Result<Stri
     );
     files.push(("kustomization.yaml".to_string(), text));
     fs::create_dir_all(dir).map_err(|e| Failure::io("create", dir, &e))?;
+    write::clean_stale_temps(std::slice::from_ref(dir), &root, err);
     let mut changed = Vec::new();
     for (name, content) in &files {
         let path = dir.join(name);
-        if fs::read(&path).ok().as_deref() == Some(content.as_bytes()) {
+        let path = safe_read::write_target(&root, &path, &shown.join(name).display().to_string())?;
+        let old = fs::read(&path).ok();
+        if old.as_deref() == Some(content.as_bytes()) {
             continue;
         }
-        write::write_file(&path, content.as_bytes())
+        write::write_file_from(&path, content.as_bytes(), old.as_deref())
             .map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))?;
         changed.push(shown.join(name).display().to_string());
     }

@@ -3,9 +3,9 @@
 //! Platform teams keep forks of kubeflow/manifests for years and need, in every CI run, the
 //! answer to "will this break KFP when applied?". The audit reads the same files the switch
 //! manages and reports, each at its file, line and column:
-//! - values kustomize or the KFP components read differently from what was meant (facts §3),
+//! - values kustomize or the KFP components read differently from what was meant,
 //!   for every key of the API server's `params.env`, not only the catalogue's;
-//! - combinations of settings that break runs or the UI (facts §4), whatever tool made them;
+//! - combinations of settings that break runs or the UI, whatever tool made them;
 //! - with `--expect on|off`, every switched setting that is not at that mode's value;
 //! - files the catalogue expects but cannot find or cannot read;
 //! - generated copies of the KFP ConfigMaps in the checkout (Helm charts, pre-rendered YAML),
@@ -40,7 +40,8 @@ use crate::cli::{AuditArgs, AuditFormat, Cli, OnOff};
 use crate::cluster::kustomize_model::{self, deploying};
 use crate::edit::{overlay, overlay_files, remote_overlay};
 use crate::error::{Failure, Result};
-use crate::output::{Output, location, to_json, to_yaml, write_out};
+use crate::output::escape::quoted;
+use crate::output::{Output, location, paint, to_json, to_yaml, write_out};
 
 /// Exit code when the audit found errors or drift (or warnings, with `--strict`).
 pub const EXIT_FINDINGS: i32 = 1;
@@ -282,14 +283,6 @@ fn finding_text(
     format!("  {place}{label}[{code}]: {message}\n    fix: {fix}\n")
 }
 
-fn paint(text: &str, code: &str, color: bool) -> String {
-    if color {
-        format!("\x1b[{code}m{text}\x1b[0m")
-    } else {
-        text.to_string()
-    }
-}
-
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -338,7 +331,7 @@ fn setting_change_text(change: &drift::SettingChange) -> String {
 fn text_report(install: &Install, report: &Report, color: bool) -> String {
     let mut text = format!(
         "audit {} (KFP {}, mode {}{})\n",
-        install.rel,
+        quoted(&install.rel),
         install.version_text(),
         report.mode,
         report
@@ -348,7 +341,7 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
     for found in &report.overlays {
         text.push_str(&format!(
             "overlay {}: multi-user mode off {}, {}\n",
-            found.path,
+            quoted(&found.path),
             if found.over_this_install {
                 "over this install"
             } else {
@@ -370,16 +363,16 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
                 (_, Some(why)) => format!("(not traced: {why})"),
                 (value, None) => show_value(value.as_deref()),
             },
-            o.through,
-            o.how
+            quoted(&o.through),
+            quoted(&o.how)
         ));
     }
     for copy in &report.generated_copies {
         text.push_str(&format!(
             "generated copy {}:{}: ConfigMap {}, MULTIUSER {} ({}){}\n",
-            copy.file,
+            quoted(&copy.file),
             copy.line,
-            copy.object,
+            quoted(&copy.object),
             copy.value,
             copy.mode,
             if copy.disagrees {
@@ -393,7 +386,7 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
     for f in &report.findings {
         if current != Some(f.file.as_str()) {
             text.push('\n');
-            text.push_str(&paint(&f.file, "1", color));
+            text.push_str(&paint(&quoted(&f.file), "1", color));
             text.push('\n');
             current = Some(&f.file);
         }
@@ -403,13 +396,19 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
             _ => String::new(),
         };
         text.push_str(&finding_text(
-            &place, f.severity, f.code, &f.message, &f.fix, color,
+            &place,
+            f.severity,
+            f.code,
+            &quoted(&f.message),
+            &quoted(&f.fix),
+            color,
         ));
     }
     if let Some(drift) = &report.drift {
         text.push_str(&format!(
             "\ndrift of {} since {}:\n",
-            drift.tree, drift.reference
+            quoted(&drift.tree),
+            quoted(&drift.reference)
         ));
         if drift.files.is_empty() {
             text.push_str("  no file changed\n");
@@ -423,7 +422,7 @@ fn text_report(install: &Install, report: &Report, color: bool) -> String {
             text.push_str(&format!(
                 "  {} {}\n",
                 paint(&format!("{:8}", file.change.word()), code, color),
-                file.file
+                quoted(&file.file)
             ));
             for change in &file.settings {
                 text.push_str(&format!("           {}\n", setting_change_text(change)));

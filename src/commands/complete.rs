@@ -3,14 +3,18 @@
 //! with the words after `kubectl kfpatch`, the last being the one to complete; the answer is one
 //! candidate per line (`value<TAB>description`) and a last line `:DIRECTIVE`.
 //!
-//! The candidates come from the same clap definition as `--help`, so they cannot drift from it.
+//! The candidates come from the same clap definition as `--help`, so they cannot drift from it;
+//! `set KEY=VALUE`, which clap knows no values for, gets the keys the API server reads. fish's
+//! script (`completion fish`) asks the same question.
 
 use clap::{Arg, ArgAction, Command, CommandFactory, ValueHint};
 
+use crate::checkout::catalogue::{API_SERVER_BOOL_KEYS, API_SERVER_KEYS};
 use crate::cli::Cli;
 
 /// Cobra's `ShellCompDirective` bits kfpatch uses.
 const DEFAULT: u32 = 0;
+const NO_SPACE: u32 = 2;
 const NO_FILE_COMP: u32 = 4;
 const FILTER_DIRS: u32 = 16;
 
@@ -114,6 +118,9 @@ fn answer_for(command: &Command, words: &[String]) -> String {
                 .last()
                 .filter(|a| matches!(a.get_action(), ArgAction::Append))
         }) {
+            Some(arg) if cmd.get_name() == "set" && arg.get_id() == "pairs" => {
+                set_pairs(current, &mut out)
+            }
             Some(arg) => values(arg, "", current, &mut out),
             None => NO_FILE_COMP,
         }
@@ -143,6 +150,26 @@ fn values(arg: &Arg, prefix: &str, current: &str, out: &mut String) -> u32 {
             &format!("{prefix}{current}"),
             &about(value.get_help()),
         );
+    }
+    NO_FILE_COMP
+}
+
+/// `set`'s pairs: `KEY=` for each key the API server reads (no space after it: the value
+/// follows), then `true` and `false` after a boolean key's `=`.
+fn set_pairs(current: &str, out: &mut String) -> u32 {
+    match current.split_once('=') {
+        None => {
+            for key in API_SERVER_KEYS {
+                candidate(out, &format!("{key}="), current, "");
+            }
+            return NO_SPACE | NO_FILE_COMP;
+        }
+        Some((key, _)) if API_SERVER_BOOL_KEYS.contains(&key) => {
+            for value in ["true", "false"] {
+                candidate(out, &format!("{key}={value}"), current, "");
+            }
+        }
+        Some(_) => {}
     }
     NO_FILE_COMP
 }

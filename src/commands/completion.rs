@@ -2,6 +2,10 @@
 //! the same definition as `--help`, or (`kubectl-plugin`) the `kubectl_complete-kfpatch`
 //! executable that kubectl runs to complete `kubectl kfpatch ...`; that executable asks
 //! `kubectl-kfpatch __complete`, answered by [`super::complete`] from the same definition.
+//!
+//! fish's script asks `kfpatch __complete` too: clap_complete's fish script offers no values for
+//! positionals (`multiuser on|off`, `completion SHELL`) and, while an option waits for its value,
+//! none of its conditions hold, so fish offered plain files after `-C`.
 
 use clap::CommandFactory;
 use clap_complete::Shell as Generator;
@@ -19,12 +23,47 @@ const KUBECTL_PLUGIN_COMPLETER: &str = "#!/bin/sh
 exec kubectl-kfpatch __complete \"$@\"
 ";
 
+/// fish (3.0 on) runs `__kfpatch_complete` on every TAB after `kfpatch`; kfpatch answers with
+/// candidates and a directive (see [`super::complete`]), and fish adds directories or files only
+/// when the directive asks for them.
+const FISH_COMPLETER: &str = r#"# fish completion for kfpatch: kfpatch answers each TAB itself (`kfpatch __complete WORD...`),
+# from the same definition as its --help. Install it as ~/.config/fish/completions/kfpatch.fish.
+# Written by `kfpatch completion fish`.
+function __kfpatch_complete
+    set -l words (commandline -opc)
+    set -l token (commandline -ct)
+    set -l answer (command $words[1] __complete $words[2..-1] $token 2>/dev/null)
+    or return
+    string match -q -r '^:[0-9]+$' -- $answer[-1]
+    or return
+    set -l directive (string sub -s 2 -- $answer[-1])
+    set -e answer[-1]
+    printf '%s
+' $answer
+    switch $directive
+        case 16
+            __fish_complete_directories $token
+        case 0
+            # --flag=PATH: the path after the =, each candidate written after the flag.
+            set -l flag (string match -r -- '^--[^=]+=' $token)
+            set -l path (string sub -s (math (string length -- "$flag") + 1) -- $token)
+            for candidate in (__fish_complete_path $path)
+                printf '%s%s\n' "$flag" $candidate
+            end
+    end
+end
+complete -c kfpatch -f -a '(__kfpatch_complete)'
+"#;
+
 /// `kfpatch completion SHELL`.
 pub fn run(args: &CompletionArgs, io: &mut Output<'_>) -> Result<i32> {
     let generator = match args.shell {
         Shell::Bash => Generator::Bash,
         Shell::Zsh => Generator::Zsh,
-        Shell::Fish => Generator::Fish,
+        Shell::Fish => {
+            write_out(io, FISH_COMPLETER)?;
+            return Ok(0);
+        }
         Shell::Powershell => Generator::PowerShell,
         Shell::Elvish => Generator::Elvish,
         Shell::KubectlPlugin => {

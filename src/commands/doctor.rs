@@ -14,6 +14,7 @@ use crate::cluster::live::Live;
 use crate::cluster::poddefault;
 use crate::cluster::routes::{self, Case, Diagnosis, Evidence, Route, State};
 use crate::error::{Failure, Result};
+use crate::output::escape::quoted;
 use crate::output::{Output, to_json, write_out};
 
 /// Exit code when no route works for the case asked.
@@ -167,7 +168,8 @@ pub fn run(cli: &Cli, args: &DoctorArgs, io: &mut Output<'_>) -> Result<i32> {
     }
     let mut text = format!(
         "verdict: {verdict}\ncontext: {} ({})\n\nevidence:\n",
-        live.info.context, live.info.server
+        quoted(&live.info.context),
+        quoted(&live.info.server)
     );
     for e in &diagnosis.evidence {
         text.push_str(&format!("  {}: {}\n", e.object, e.fact));

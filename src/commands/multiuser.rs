@@ -6,12 +6,13 @@ use std::fs;
 
 use crate::checkout::catalogue::show_value;
 use crate::checkout::catalogue::{Mode, Scope};
-use crate::checkout::{discover, locate, paths, surroundings};
+use crate::checkout::{discover, locate, paths, safe_read, surroundings};
 use crate::cli::{Cli, MultiuserArgs, OnOff};
 use crate::edit::outcome::{self, WriteChoice};
 use crate::edit::overlay::{self, OverlayChanges};
-use crate::edit::{overrides, plan, remote_overlay};
+use crate::edit::{lock, overrides, plan, remote_overlay};
 use crate::error::{EXIT_CHANGES, Failure, Result};
+use crate::output::escape::quoted;
 use crate::output::{Output, write_out};
 
 const ISOLATION_NOTE: &str = "note: with multi-user mode off, every user can see every run, experiment and artifact. To keep isolation between profiles, keep it on and give notebooks token access instead (README, \"Token access\").\n";
@@ -21,6 +22,7 @@ pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> 
         return run_overlay(cli, args, io);
     }
     let install = locate::find(&cli.dir, cli.install.as_deref())?;
+    let _lock = lock::for_writing(&install.root, args.write.choice(), io.err)?;
     let mode = match args.mode {
         OnOff::On => Mode::On,
         OnOff::Off => Mode::Off,
@@ -37,17 +39,16 @@ pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> 
     let title = format!(
         "multiuser {}: {} (KFP {})",
         mode.word(),
-        install.rel,
+        quoted(&install.rel),
         install.version_text()
     );
     let code = outcome::finish(&install, &plan, &title, args.write.choice(), &[], io)?;
-    write_out(
-        io,
-        &surroundings::plan_notes(&surroundings::around(&install)),
-    )?;
+    // Notes go to standard error, so that standard output redirected to a file is a patch.
+    let mut notes = surroundings::plan_notes(&surroundings::around(&install));
     if mode == Mode::Off && !args.write.check {
-        write_out(io, ISOLATION_NOTE)?;
+        notes.push_str(ISOLATION_NOTE);
     }
+    let _ = io.err.write_all(notes.as_bytes());
     Ok(code)
 }
 
@@ -62,9 +63,12 @@ fn run_overlay(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i
         ));
     }
     let root = fs::canonicalize(&cli.dir).map_err(|e| Failure::io("open", &cli.dir, &e))?;
-    let dir = paths::absolute(&root.join(overlay_dir));
-    let shown = paths::relative(&root, &dir);
+    // The folder as named, so that a link in its path is judged by the symlink rule of writers.
+    let named = paths::lexical(&root.join(overlay_dir));
+    let shown = paths::relative(&root, &named);
+    let dir = safe_read::write_target(&root, &named, &shown)?;
     let choice = args.write.choice();
+    let _lock = lock::for_writing(&root, choice, io.err)?;
     match args.mode {
         OnOff::Off => {
             let scope = if args.params_only {
@@ -89,9 +93,10 @@ fn run_overlay(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i
                 write_out(
                     io,
                     &format!(
-                        "render and apply: kubectl kustomize {shown} | kubectl apply --server-side -f -\n{ISOLATION_NOTE}"
+                        "render and apply: kubectl kustomize {shown} | kubectl apply --server-side -f -\n"
                     ),
                 )?;
+                let _ = io.err.write_all(ISOLATION_NOTE.as_bytes());
             }
             Ok(code)
         }
@@ -149,9 +154,10 @@ fn remote_off(
         write_out(
             io,
             &format!(
-                "render and apply (kustomize fetches the base): kubectl kustomize {shown} | kubectl apply --server-side -f -\n{ISOLATION_NOTE}"
+                "render and apply (kustomize fetches the base): kubectl kustomize {shown} | kubectl apply --server-side -f -\n"
             ),
         )?;
+        let _ = io.err.write_all(ISOLATION_NOTE.as_bytes());
     }
     Ok(code)
 }
@@ -188,7 +194,7 @@ fn finish(
         write_out(io, &text)?;
         return Ok(0);
     }
-    let done = changes.write()?;
+    let done = changes.write(io.err)?;
     text.push_str(&done);
     text.push('\n');
     write_out(io, &text).inspect_err(|_| {

@@ -5,12 +5,13 @@
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
+use crate::checkout::targets;
 use crate::cli::{Cli, ReinstallArgs, ServerSide};
 use crate::cluster::apply::{self, ApplyOptions, DryRun};
 use crate::cluster::kubectl::Kubectl;
 use crate::cluster::kustomize;
 use crate::cluster::objects::Object;
-use crate::cluster::process::Timeout;
+use crate::cluster::process::{self, Timeout};
 use crate::cluster::prune::{self, API_SERVER_CONFIG_PREFIX};
 use crate::cluster::render::{self, Render};
 use crate::cluster::wait;
@@ -18,6 +19,7 @@ use crate::error::{Failure, Result};
 use crate::output::Output;
 use crate::output::consent::Consent;
 use crate::output::progress::Progress;
+use crate::parallel;
 
 /// `kfpatch reinstall`.
 pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> {
@@ -26,17 +28,36 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
         return Err(Failure::new("--attempts 0: give at least 1"));
     }
     let deadline = timeout.deadline;
+    let kubectl = Kubectl::new(
+        cli.kube.kubeconfig.clone(),
+        cli.kube.context().map_err(Failure::new)?,
+        format!("--timeout {}", args.timeout),
+    );
+    let install = render::find_install(&cli.dir, cli.install.as_deref(), &args.target)?;
+    // The target, the kubeconfig and the context are checked before the render, which can take
+    // a while.
+    targets::resolve(&install, &args.target)?;
+    kubectl.info(deadline)?;
     let Output { out, err, .. } = io;
     let mut progress = Progress::new(&mut **out, true);
-    let prepared = render::find_and_prepare(
-        &cli.dir,
-        cli.install.as_deref(),
-        &args.target,
-        args.kustomize.kustomize.as_deref(),
-        timeout,
-        &mut **err,
-        &mut progress,
-    )?;
+    // The cluster is read beside the render (which takes seconds on a whole release); a read that
+    // fails is done again after it, with retries and the error it gives.
+    process::prepare();
+    let (connected, prepared) = parallel::beside(
+        || apply::connect_quietly(&kubectl, deadline),
+        || {
+            render::prepare(
+                install,
+                &args.target,
+                args.kustomize.kustomize.as_deref(),
+                deadline,
+                timeout.text,
+                &mut **err,
+                &mut progress,
+            )
+        },
+    );
+    let prepared = prepared?;
     progress.line(prepared.header().trim_end())?;
     let effective = &prepared.effective;
     if let Some(config) = &effective.api_config {
@@ -53,7 +74,7 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
     for d in &effective.disagreements {
         let _ = writeln!(
             err,
-            "kfpatch: warning: the render differs from the files: {d} (kfpatch render shows the details)"
+            "warning: the render differs from the files: {d} (kfpatch render shows the details)"
         );
     }
     let server_side = match args.server_side {
@@ -67,11 +88,6 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
         attempts: args.attempts,
         deadline,
     };
-    let kubectl = Kubectl::new(
-        cli.kube.kubeconfig.clone(),
-        cli.kube.context().map_err(Failure::new)?,
-        format!("--timeout {}", args.timeout),
-    );
     let stdin = std::io::stdin();
     let is_terminal = stdin.is_terminal();
     let mut input = stdin.lock();
@@ -79,6 +95,7 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
     let what = format!("the render of {}", prepared.target.shown);
     let applied = apply::apply_with_prompt(
         &kubectl,
+        connected,
         &prepared.objects,
         &what,
         &options,

@@ -67,7 +67,7 @@ pub fn run(cli: &Cli, args: &RenderArgs, io: &mut Output<'_>) -> Result<i32> {
     )?;
     drop(progress);
     for line in &prepared.effective.overridden {
-        let _ = writeln!(io.err, "kfpatch: warning: {line}");
+        let _ = writeln!(io.err, "warning: {line}");
     }
     let text = match args.format {
         RenderFormat::Text => format!("{}\n{}", prepared.header(), prepared.effective.text),

@@ -4,10 +4,11 @@
 use crate::checkout::install;
 use crate::checkout::locate;
 use crate::cli::{Cli, SetArgs};
-use crate::edit::outcome;
 use crate::edit::plan;
+use crate::edit::{lock, outcome};
 use crate::error::{Failure, Result};
 use crate::output::Output;
+use crate::output::escape::quoted;
 
 pub fn run(cli: &Cli, args: &SetArgs, io: &mut Output<'_>) -> Result<i32> {
     let mut pairs = Vec::new();
@@ -20,14 +21,15 @@ pub fn run(cli: &Cli, args: &SetArgs, io: &mut Output<'_>) -> Result<i32> {
         pairs.push((key.to_string(), value.to_string()));
     }
     let install = locate::find(&cli.dir, cli.install.as_deref())?;
+    let _lock = lock::for_writing(&install.root, args.write.choice(), io.err)?;
     let plan = plan::set(&install, &pairs, args.allow_unknown_key)?;
     let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-    let title = format!("set: {}", install.display(install::PARAMS_ENV));
+    let title = format!("set: {}", quoted(&install.display(install::PARAMS_ENV)));
     let code = outcome::finish(&install, &plan, &title, args.write.choice(), &keys, io)?;
     if keys.contains(&"MULTIUSER") {
         let _ = writeln!(
             io.err,
-            "kfpatch: warning: set MULTIUSER changes only the switch; 'kfpatch multiuser on|off' also changes the settings that must go with it"
+            "warning: set MULTIUSER changes only the switch; 'kfpatch multiuser on|off' also changes the settings that must go with it"
         );
     }
     Ok(code)

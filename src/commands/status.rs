@@ -20,7 +20,8 @@ use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::cluster::kustomize_model::json::DeployingJson;
 use crate::cluster::kustomize_model::{self, deploying};
 use crate::error::{Failure, Result};
-use crate::output::{Output, location, to_json, to_yaml, write_out};
+use crate::output::escape::quoted;
+use crate::output::{Output, location, paint, to_json, to_yaml, write_out};
 use crate::parallel;
 use std::path::Path;
 
@@ -51,7 +52,7 @@ struct StatusJson {
 
 #[derive(Debug, Serialize)]
 struct SettingJson {
-    /// The row of the catalogue table (README, "What changes together").
+    /// The row of the catalogue table (docs/catalogue.md, "What changes together").
     row: u8,
     /// Relative to the `-C` folder.
     file: String,
@@ -144,7 +145,7 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
         return problems_result(&rows);
     }
     let mut text = String::new();
-    text.push_str(&format!("install:  {}\n", install.rel));
+    text.push_str(&format!("install:  {}\n", quoted(&install.rel)));
     text.push_str(&format!("layout:   {}\n", install.layout.describe()));
     text.push_str(&format!("KFP:      {}\n", install.version_text()));
     let views: Vec<String> = git.iter().map(GitView::text).collect();
@@ -152,7 +153,18 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     if let Some(through) = above.deployed_through(&install) {
         text.push_str(&format!("deployed through: {through}\n"));
     }
-    text.push_str(&format!("mode:     {}\n", overall_mode(&rows)));
+    // Coloured as `audit` colours: what needs attention in yellow (disagrees) or red (a problem).
+    let overall = overall_mode(&rows);
+    let (word, rest) = overall.split_at(mode.len());
+    let mode_code = match mode {
+        "mixed" => "1;33",
+        "unknown" => "1;31",
+        _ => "1",
+    };
+    text.push_str(&format!(
+        "mode:     {}{rest}\n",
+        paint(word, mode_code, io.color)
+    ));
     text.push_str("settings:\n");
     let width =
         |cell: &dyn Fn(&RowState) -> String| rows.iter().map(|r| cell(r).len()).max().unwrap_or(0);
@@ -166,13 +178,23 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
         width(&|r: &RowState| r.setting.clone()),
         width(&value),
     );
+    let switch_mode = rows.iter().find(|r| r.counts).map(|r| r.mode);
     for r in &rows {
+        let value_code = if r.problem.is_some() {
+            "1;31"
+        } else if r.counts && Some(r.mode) != switch_mode {
+            "1;33"
+        } else {
+            "0"
+        };
+        let shown = value(r);
         let line = format!(
-            "  {} {:place_width$}  {:name_width$}  {:value_width$}  {}",
+            "  {} {:place_width$}  {:name_width$}  {}{}  {}",
             r.row,
             place(r),
             r.setting,
-            value(r),
+            paint(&shown, value_code, io.color && value_code != "0"),
+            " ".repeat(value_width - shown.len()),
             r.note.as_deref().unwrap_or_default(),
         );
         text.push_str(line.trim_end());

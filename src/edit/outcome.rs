@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use crate::checkout::catalogue::CATALOGUE;
 use crate::checkout::install::Install;
-use crate::checkout::paths;
 use crate::edit::plan::Plan;
 use crate::edit::write;
 use crate::error::{EXIT_CHANGES, Result};
@@ -30,7 +29,7 @@ pub fn finish(
     io: &mut Output<'_>,
 ) -> Result<i32> {
     if !choice.check && !choice.dry_run {
-        remove_stale_temps(install, io);
+        remove_stale_temps(install, plan, io);
     }
     let mut text = plan.summary(title);
     if plan.is_empty() {
@@ -73,25 +72,16 @@ pub fn finish(
     Ok(0)
 }
 
-/// Removes the temporary files that killed runs left beside the managed files, and says so.
-fn remove_stale_temps(install: &Install, io: &mut Output<'_>) {
+/// Removes the temporary files that killed runs left beside the managed files and the files
+/// this plan writes, and says so.
+fn remove_stale_temps(install: &Install, plan: &Plan, io: &mut Output<'_>) {
     let mut dirs: Vec<PathBuf> = CATALOGUE
         .iter()
-        .filter_map(|setting| {
-            install
-                .dir
-                .join(setting.file)
-                .parent()
-                .map(Path::to_path_buf)
-        })
+        .map(|setting| install.dir.join(setting.file))
+        .chain(plan.files.iter().map(|f| f.path.clone()))
+        .filter_map(|file| file.parent().map(Path::to_path_buf))
         .collect();
     dirs.sort();
     dirs.dedup();
-    for (path, pid) in write::remove_stale_temps(&dirs) {
-        let _ = writeln!(
-            io.err,
-            "kfpatch: removed {}, left behind by kfpatch process {pid}, which no longer runs",
-            paths::relative(&install.root, &path)
-        );
-    }
+    write::clean_stale_temps(&dirs, &install.root, io.err);
 }

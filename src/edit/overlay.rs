@@ -21,8 +21,8 @@ use serde::Serialize;
 use crate::checkout::catalogue::{Mode, Place, Scope};
 use crate::checkout::deploys::Graph;
 use crate::checkout::install::Install;
-use crate::checkout::paths;
 use crate::checkout::trace;
+use crate::checkout::{paths, safe_read};
 use crate::checkout::{targets, walk};
 use crate::edit::overlay_files::{
     KUSTOMIZATION, Overlay, carries_viewer, detect, effective_viewer, generator_name,
@@ -44,6 +44,8 @@ pub struct FileChange {
 /// The changes to one overlay folder, computed in full before anything is written.
 #[derive(Debug, Clone)]
 pub struct OverlayChanges {
+    /// The checkout root (canonical): no write leaves it, through a symlink or otherwise.
+    pub root: PathBuf,
     pub dir: PathBuf,
     /// `dir` relative to the checkout root.
     pub shown: String,
@@ -174,8 +176,7 @@ pub fn plan_off(
     }
     let mut plan = plan::switch(install, Mode::Off, scope)?;
     let changes = overlay_changes(
-        dir,
-        shown,
+        Folder { root, dir, shown },
         existing.as_ref(),
         &|file| generator_name(install, file),
         &plan,
@@ -217,11 +218,18 @@ pub fn plan_off(
     })
 }
 
+/// An overlay folder: where it is (`dir`), as the user sees it (`shown`), in which checkout
+/// (`root`, canonical).
+pub struct Folder<'a> {
+    pub root: &'a Path,
+    pub dir: &'a Path,
+    pub shown: &'a str,
+}
+
 /// The file changes that make `dir` hold the overlay of `plan` over `resource`: new and changed
 /// files, and the patches of an earlier run that are no longer needed.
 pub fn overlay_changes(
-    dir: &Path,
-    shown: &str,
+    Folder { root, dir, shown }: Folder<'_>,
     existing: Option<&Overlay>,
     generator_name: &dyn Fn(&str) -> Result<String>,
     plan: &Plan,
@@ -262,6 +270,7 @@ pub fn overlay_changes(
         }
     }
     Ok(OverlayChanges {
+        root: root.to_path_buf(),
         dir: dir.to_path_buf(),
         shown: shown.to_string(),
         files,
@@ -291,6 +300,7 @@ pub fn plan_removal(root: &Path, dir: &Path, shown: &str) -> Result<Option<Overl
         }
     }
     Ok(Some(OverlayChanges {
+        root: root.to_path_buf(),
         dir: dir.to_path_buf(),
         shown: shown.to_string(),
         files,
@@ -318,10 +328,15 @@ impl OverlayChanges {
         .diff(color)
     }
 
-    /// Makes the changes; returns what was done, for the user (`wrote 2 files and ...`).
-    pub fn write(&self) -> Result<String> {
-        let (dir, shown) = (&self.dir, self.shown.as_str());
+    /// Makes the changes, each file written only if it still holds what the plan read, and
+    /// through a symlink only when its target stays in the checkout; removes the temporary files
+    /// killed runs left in the folder, saying so on `err`. Returns what was done, for the user
+    /// (`wrote 2 files and ...`).
+    pub fn write(&self, err: &mut dyn std::io::Write) -> Result<String> {
+        let shown = self.shown.as_str();
+        let dir = &safe_read::write_target(&self.root, &self.dir, shown)?;
         fs::create_dir_all(dir).map_err(|e| Failure::io("create", Path::new(shown), &e))?;
+        write::clean_stale_temps(std::slice::from_ref(dir), &self.root, err);
         // The kustomization goes last when writing and first when removing, so that it never
         // lists a patch file that is not there.
         let mut ordered: Vec<&FileChange> = self.files.iter().collect();
@@ -331,9 +346,14 @@ impl OverlayChanges {
             let path = dir.join(&change.name);
             match &change.new {
                 Some(content) => {
-                    write::write_file(&path, content.as_bytes()).map_err(|e| {
-                        Failure::new(format!("cannot write {shown}/{}: {e}", change.name))
-                    })?;
+                    let file_shown = format!("{shown}/{}", change.name);
+                    let path = safe_read::write_target(&self.root, &path, &file_shown)?;
+                    write::write_file_from(
+                        &path,
+                        content.as_bytes(),
+                        change.old.as_deref().map(str::as_bytes),
+                    )
+                    .map_err(|e| Failure::new(format!("cannot write {file_shown}: {e}")))?;
                     wrote += 1;
                 }
                 None => {

@@ -105,7 +105,7 @@ pub fn add_to_plan(install: &Install, mode: Mode, scope: Scope, plan: &mut Plan)
                 setting: o.setting.name(),
                 old: o.value().map(str::to_string),
                 new: to.clone(),
-                why: format!("{}; {}", o.setting.why, applied(o)),
+                why: format!("{}; {}", o.setting.reason(mode), applied(o)),
             });
         }
         if new != old {

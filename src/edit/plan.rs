@@ -16,6 +16,7 @@ use crate::checkout::parsed::{self, Parsed, Problem};
 use crate::edit::splice;
 use crate::edit::write::{self, FilePlan};
 use crate::error::{Failure, Result};
+use crate::output::escape::quoted;
 use crate::syntax::envfile::{EnvFile, KeyState};
 use crate::syntax::yamledit::{self, LeafChange, Splice};
 
@@ -236,7 +237,7 @@ fn plan_file(
             setting: setting.name(),
             old: current.map(str::to_string),
             new: to.map(str::to_string),
-            why: setting.why.to_string(),
+            why: setting.reason(mode).to_string(),
         });
         wanted.push((setting, to));
     }
@@ -373,10 +374,14 @@ pub fn validate_set(
         ));
     }
     if known_key_needed && !API_SERVER_KEYS.contains(&key) {
-        return Err(format!(
-            "{key} is not a key the KFP API server reads (a typo?); known keys: {}. Pass --allow-unknown-key to add it anyway",
-            API_SERVER_KEYS.join(", ")
-        ));
+        return Err(match catalogue::closest_api_server_key(key) {
+            Some(guess) => format!(
+                "{key} is not a key the KFP API server reads (a typo of {guess}?); write {guess}={value}, or pass --allow-unknown-key to add {key} anyway"
+            ),
+            None => format!(
+                "{key} is not a key the KFP API server reads (a typo?); correct the key, or pass --allow-unknown-key to add it anyway"
+            ),
+        });
     }
     Ok(())
 }
@@ -513,7 +518,10 @@ impl Plan {
             let text = diff
                 .unified_diff()
                 .context_radius(3)
-                .header(&format!("a/{}", file.shown), &format!("b/{}", file.shown))
+                .header(
+                    &quoted(&format!("a/{}", file.shown)),
+                    &quoted(&format!("b/{}", file.shown)),
+                )
                 .to_string();
             for line in text.split_inclusive('\n') {
                 out.push_str(&paint_diff_line(line, color));

@@ -1,11 +1,10 @@
 //! `multiuser off --overlay DIR --target FOLDER` where FOLDER's kustomization fetches KFP as a
 //! kustomize remote base (`github.com/kubeflow/manifests/...?ref=v1.8.1`): the checkout holds no
 //! KFP file to plan from, so the overlay is written offline from what kfpatch knows of that
-//! release. The managed settings hold the same upstream multi-user values in every release (facts
-//! §2, §4: `params.env` is byte-identical everywhere, and so is the UI's viewer template); what
-//! differs per release is which rows exist, decided here by the KFP version the ref names (facts
-//! §8). The result is the overlay `multiuser off --overlay` writes over a local copy of that
-//! release, byte for byte.
+//! release. The managed settings hold the same upstream multi-user values in every release
+//! (`params.env` is byte-identical everywhere, and so is the UI's viewer template); what differs
+//! per release is which rows exist, decided here by the KFP version the ref names. The result is
+//! the overlay `multiuser off --overlay` writes over a local copy of that release, byte for byte.
 
 use std::path::{Path, PathBuf};
 
@@ -93,8 +92,7 @@ pub fn plan_off(
     let plan = plan_of(&remote, &kfp, scope)?;
     let existing: Option<Overlay> = overlay::existing_overlay(dir, shown)?;
     let changes = overlay::overlay_changes(
-        dir,
-        shown,
+        overlay::Folder { root, dir, shown },
         existing.as_ref(),
         &generator_name,
         &plan,
@@ -171,7 +169,7 @@ fn in_release(setting: &Setting, remote: &RemoteKfp, kfp: &Version) -> Result<bo
         return Ok(false);
     }
     if setting.file == "persistence-agent/params.env" {
-        // Facts §8: manifests v1.6.1 and v1.7.0; kubeflow/pipelines 2.0.0-alpha.4 to 2.0.1.
+        // Only manifests v1.6.1 and v1.7.0 (kubeflow/pipelines 2.0.0-alpha.4 to 2.0.1) have it.
         return Ok(at_least("2.0.0-alpha.4") && !at_least("2.0.2"));
     }
     if let Place::ContainerEnv {

@@ -5,8 +5,8 @@
 //! temporary files of killed runs.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::MetadataExt;
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -14,6 +14,7 @@ use crate::checkout::catalogue::{self, CATALOGUE, Place, Reading, Setting, holds
 use crate::checkout::git::{self, Tracked};
 use crate::checkout::install::Install;
 use crate::checkout::parsed::Parsed;
+use crate::checkout::paths;
 use crate::edit::splice;
 use crate::error::{Failure, Result};
 use crate::interrupt;
@@ -135,8 +136,10 @@ fn normalise(file: &str, text: &str, extra_keys: &[&str]) -> Option<String> {
     }
 }
 
-/// Writes every file atomically. If one write fails, the files already written are put back;
-/// an interrupt (SIGINT, SIGTERM, SIGHUP) puts them back too.
+/// Writes every file atomically, each only if it still holds the bytes the plan was made from
+/// (see [`replace`]). If one write fails or finds its file changed, the files already written are
+/// put back (each only if it still holds what kfpatch wrote) and the other writer's bytes are
+/// left; an interrupt (SIGINT, SIGTERM, SIGHUP) puts them back too.
 pub fn write_all(files: &[FilePlan]) -> Result<()> {
     for (i, file) in files.iter().enumerate() {
         if let Err(e) = replace(
@@ -144,20 +147,30 @@ pub fn write_all(files: &[FilePlan]) -> Result<()> {
             file.new.as_bytes(),
             Some(file.old.as_bytes()),
             true,
+            true,
         ) {
             let mut restored = true;
-            for done in &files[..i] {
-                restored &= write_atomic(&done.path, done.old.as_bytes()).is_ok();
+            for done in files[..i].iter().rev() {
+                restored &= replace(
+                    &done.path,
+                    done.old.as_bytes(),
+                    Some(done.new.as_bytes()),
+                    false,
+                    true,
+                )
+                .is_ok();
             }
             journal().written.clear();
-            return Err(Failure::new(format!(
-                "cannot write {}: {e}; {}",
-                file.shown,
-                if restored {
-                    "the files written before it were put back, so nothing changed"
-                } else {
+            let put_back = match (i, restored) {
+                (0, _) => "nothing was written",
+                (_, true) => "the files written before it were put back, so nothing changed",
+                (_, false) => {
                     "some files written before it could not be put back: check git status"
                 }
+            };
+            return Err(Failure::new(format!(
+                "cannot write {}: {e}; {put_back}",
+                file.shown
             )));
         }
     }
@@ -170,7 +183,8 @@ pub fn write_all(files: &[FilePlan]) -> Result<()> {
 /// with the bytes they held before.
 struct Journal {
     temps: Vec<PathBuf>,
-    written: Vec<(PathBuf, Vec<u8>)>,
+    /// Each renamed file with its old bytes and the new ones kfpatch wrote.
+    written: Vec<(PathBuf, Vec<u8>, Vec<u8>)>,
 }
 
 static JOURNAL: Mutex<Journal> = Mutex::new(Journal {
@@ -194,8 +208,8 @@ fn undo_on_interrupt() -> Option<String> {
             let _ = fs::remove_file(temp);
         }
         let mut restored = true;
-        for (path, old) in journal.written.iter().rev() {
-            restored &= replace(path, old, None, false).is_ok();
+        for (path, old, new) in journal.written.iter().rev() {
+            restored &= replace(path, old, Some(new), false, false).is_ok();
         }
         Some(if restored {
             "the files already written were put back and the temporary files removed, so nothing changed".to_string()
@@ -207,37 +221,70 @@ fn undo_on_interrupt() -> Option<String> {
     said
 }
 
-/// Writes `content` to a temporary file beside `path`, syncs it, gives it `path`'s owner, group
-/// and permissions (as `sed -i` does) and renames it over `path`, so a reader (or a crash) sees
-/// the old or the new file, never a part.
+/// Writes `content` to a temporary file beside `path` (created with `path`'s permissions, given
+/// its owner and group, as `sed -i` does), syncs it and renames it over `path`, so a reader (or a
+/// crash) sees the old or the new file, never a part.
 pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
-    replace(path, content, None, true)
+    replace(path, content, None, false, true)
 }
 
-/// [`write_atomic`]; with `old`, the journal records the file once it is renamed, so that an
-/// interrupt puts `old` back. `journal_on` is false only for the interrupt's own put-back, which
-/// holds the journal already.
+/// [`write_atomic`], comparing before the rename: with `expect`, `path` must still be the file
+/// this write started from (same device and inode) and hold exactly `expect`, or nothing is
+/// renamed and the error says another program changed it. With `record`, the journal records
+/// the file once renamed, so that an interrupt puts `expect` back. `journal_on` is false only for
+/// the interrupt's own put-back, which holds the journal already.
 fn replace(
     path: &Path,
     content: &[u8],
-    old: Option<&[u8]>,
+    expect: Option<&[u8]>,
+    record: bool,
     journal_on: bool,
 ) -> std::io::Result<()> {
     let meta = fs::metadata(path)?;
     let temp = temp_beside(path);
     let result = (|| {
-        let mut file = create_temp(&temp, journal_on)?;
+        let mut file = create_temp(&temp, journal_on, Some(meta.permissions().mode()))?;
         file.write_all(content)?;
         keep_owner(&file, &meta)?;
-        file.set_permissions(meta.permissions())?;
         file.sync_all()?;
         pause_for_crash_test();
-        rename_into_place(&temp, path, old, journal_on)
+        if let Some(expect) = expect {
+            unchanged_since(path, &meta, expect)?;
+        }
+        let journal = expect.filter(|_| record).map(|old| (old, content));
+        rename_into_place(&temp, path, journal, journal_on)
     })();
     if result.is_err() {
         forget_temp(&temp, journal_on);
     }
     result
+}
+
+/// Refuses (as an I/O error naming the cause) unless `path` is still the file `meta` describes
+/// and holds exactly `expect`: another writer that replaced or edited it after kfpatch read it
+/// keeps its bytes.
+fn unchanged_since(path: &Path, meta: &fs::Metadata, expect: &[u8]) -> std::io::Result<()> {
+    let changed = || {
+        std::io::Error::other(
+            "another program changed it after kfpatch read it; its bytes were left as they are. Run kfpatch again to plan from them",
+        )
+    };
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let now = file.metadata()?;
+    if (now.dev(), now.ino()) != (meta.dev(), meta.ino()) || now.len() != expect.len() as u64 {
+        return Err(changed());
+    }
+    let mut bytes = Vec::with_capacity(expect.len() + 1);
+    (&mut file)
+        .take(expect.len() as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes != expect {
+        return Err(changed());
+    }
+    Ok(())
 }
 
 /// `.NAME.kfpatch-PID.tmp` beside `path`.
@@ -249,13 +296,28 @@ fn temp_beside(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.kfpatch-{}.tmp", std::process::id()))
 }
 
-/// Creates the temporary file, recorded in the journal in the same step.
-fn create_temp(temp: &Path, journal_on: bool) -> std::io::Result<File> {
+/// Creates the temporary file, recorded in the journal in the same step. With `mode`, the file is
+/// created with exactly that mode (the umask is cleared for the one `open`), so it is never more
+/// open than the file it replaces, not even until a `chmod`; without, it gets a new file's mode.
+fn create_temp(temp: &Path, journal_on: bool, mode: Option<u32>) -> std::io::Result<File> {
     if journal_on {
         interrupt::on_interrupt(undo_on_interrupt);
     }
     let mut held = journal_on.then(journal);
-    let create = || OpenOptions::new().write(true).create_new(true).open(temp);
+    let create = || {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        let Some(mode) = mode else {
+            return options.open(temp);
+        };
+        options.mode(mode & 0o7777);
+        // SAFETY: umask only sets this process's file creation mask; kfpatch writes files from
+        // one thread, and the old mask is restored right after the one `open`.
+        let umask = unsafe { libc::umask(0) };
+        let opened = options.open(temp);
+        unsafe { libc::umask(umask) };
+        opened
+    };
     let file = match create() {
         // Left by a run that was killed and had this process id: no live process can own it, so
         // it is replaced (a CI container often gives kfpatch the same id every time).
@@ -276,15 +338,17 @@ fn create_temp(temp: &Path, journal_on: bool) -> std::io::Result<File> {
 fn rename_into_place(
     temp: &Path,
     path: &Path,
-    old: Option<&[u8]>,
+    old_new: Option<(&[u8], &[u8])>,
     journal_on: bool,
 ) -> std::io::Result<()> {
     let mut held = journal_on.then(journal);
     fs::rename(temp, path)?;
     if let Some(journal) = held.as_mut() {
         journal.temps.retain(|t| t != temp);
-        if let Some(old) = old {
-            journal.written.push((path.to_path_buf(), old.to_vec()));
+        if let Some((old, new)) = old_new {
+            journal
+                .written
+                .push((path.to_path_buf(), old.to_vec(), new.to_vec()));
         }
     }
     drop(held);
@@ -334,14 +398,20 @@ fn keep_owner(file: &File, old: &fs::Metadata) -> std::io::Result<()> {
 /// replaced by [`write_atomic`] (keeping its owner and permissions); a new one is written to a
 /// temporary file beside it, synced and renamed into place, with the permissions a new file gets.
 pub fn write_file(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    write_file_from(path, content, None)
+}
+
+/// [`write_file`]; with `expect`, an existing file is replaced only if it still holds `expect`
+/// (see [`replace`]).
+pub fn write_file_from(path: &Path, content: &[u8], expect: Option<&[u8]>) -> std::io::Result<()> {
     match fs::symlink_metadata(path) {
-        Ok(_) => return write_atomic(path, content),
+        Ok(_) => return replace(path, content, expect, false, true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
     let temp = temp_beside(path);
     let result = (|| {
-        let mut file = create_temp(&temp, true)?;
+        let mut file = create_temp(&temp, true, None)?;
         file.write_all(content)?;
         file.sync_all()?;
         rename_into_place(&temp, path, None, true)
@@ -375,6 +445,17 @@ pub fn remove_stale_temps(dirs: &[PathBuf]) -> Vec<(PathBuf, u32)> {
     removed
 }
 
+/// [`remove_stale_temps`], saying on `err` what was removed (relative to `root`).
+pub fn clean_stale_temps(dirs: &[PathBuf], root: &Path, err: &mut dyn Write) {
+    for (path, pid) in remove_stale_temps(dirs) {
+        let _ = writeln!(
+            err,
+            "kfpatch: removed {}, left behind by kfpatch process {pid}, which no longer runs",
+            crate::output::escape::quoted(&paths::relative(root, &path))
+        );
+    }
+}
+
 /// The process id in a kfpatch temporary file's name.
 fn temp_pid(name: &str) -> Option<u32> {
     let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
@@ -382,17 +463,23 @@ fn temp_pid(name: &str) -> Option<u32> {
     pid.parse().ok()
 }
 
-/// Whether `pid` is a kfpatch process other than this one (this run has not written yet when it
-/// looks, so a file with its own id was left by an earlier process).
+/// Whether `pid` is a kfpatch process other than this one, run as `kfpatch` or as the kubectl
+/// plugin `kubectl-kfpatch` (whose name just fits the 15 characters of `comm`). This run has not
+/// written yet when it looks, so a file with its own id was left by an earlier process.
 fn kfpatch_runs(pid: u32) -> bool {
     pid != std::process::id()
         && fs::read_to_string(format!("/proc/{pid}/comm"))
-            .is_ok_and(|comm| comm.trim() == "kfpatch")
+            .is_ok_and(|comm| matches!(comm.trim(), "kfpatch" | "kubectl-kfpatch"))
 }
 
-/// The crash-safety test sets `KFPATCH_TEST_PAUSE_BEFORE_RENAME` to a number of milliseconds, so
-/// that it can kill kfpatch between the temporary write and the rename.
+/// The crash-safety and concurrency tests set `KFPATCH_TEST_PAUSE_BEFORE_RENAME` to a number of
+/// milliseconds, so that they can kill kfpatch, or write a file as another program, between the
+/// temporary write and the rename. Only a debug build (the one `cargo test` runs) honours it: a
+/// release build never waits on its environment.
 fn pause_for_crash_test() {
+    if !cfg!(debug_assertions) {
+        return;
+    }
     if let Some(ms) = std::env::var_os("KFPATCH_TEST_PAUSE_BEFORE_RENAME")
         .and_then(|v| v.to_str().and_then(|s| s.parse::<u64>().ok()))
     {

@@ -30,7 +30,7 @@ impl<'a> Progress<'a> {
     /// One line of output.
     pub fn line(&mut self, text: &str) -> Result<()> {
         self.clear();
-        writeln!(self.out, "{text}")
+        writeln!(self.out, "{}", super::escape::visible(text, false))
             .and_then(|_| self.out.flush())
             .map_err(|e| Failure::new(format!("cannot write to standard output: {e}")))
     }

@@ -1,8 +1,9 @@
 //! A real Kubernetes API server for tests (`../shared/test-cluster`), stopped when the guard
 //! drops, also when a test panics.
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 pub struct TestCluster {
     dir: tempfile::TempDir,
@@ -62,11 +63,24 @@ impl TestCluster {
         );
     }
 
+    /// `kubectl --kubeconfig <this cluster>`, caching outside the project.
+    fn kubectl_command(&self) -> Command {
+        let mut command = Command::new("kubectl");
+        // With HOME unset kubectl caches into .kube/ of the folder it runs in: the project.
+        command
+            .env(
+                "KUBECACHEDIR",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("kube-cache"),
+            )
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig);
+        command
+    }
+
     /// `kubectl --kubeconfig <this cluster> ARGS`, returning stdout; panics on failure.
     pub fn kubectl(&self, args: &[&str]) -> String {
-        let output = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
+        let output = self
+            .kubectl_command()
             .args(args)
             .output()
             .expect("run kubectl");
@@ -76,6 +90,43 @@ impl TestCluster {
             String::from_utf8_lossy(&output.stderr)
         );
         String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// `kubectl apply --server-side` of `yaml`, as upstream's loop does it: custom resources whose
+    /// CRD the same stream creates fail the first time, so try again once the CRDs are
+    /// established; panics after three tries.
+    pub fn apply(&self, yaml: &str) {
+        let mut last = String::new();
+        for _ in 0..3 {
+            let mut child = self
+                .kubectl_command()
+                .args(["apply", "--server-side", "--force-conflicts", "-f", "-"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("run kubectl apply");
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(yaml.as_bytes())
+                .unwrap();
+            let output = child.wait_with_output().expect("kubectl apply");
+            if output.status.success() {
+                return;
+            }
+            last = String::from_utf8_lossy(&output.stderr).into_owned();
+            self.kubectl(&[
+                "wait",
+                "--for",
+                "condition=established",
+                "--timeout=60s",
+                "crd",
+                "--all",
+            ]);
+        }
+        panic!("kubectl apply kept failing: {last}");
     }
 }
 

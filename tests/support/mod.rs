@@ -51,7 +51,8 @@ pub fn send_signal(pid: u32, signal: i32) {
 pub fn kfpatch() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kfpatch"));
     cmd.env_remove("NO_COLOR")
-        .env_remove("KFPATCH_TEST_PAUSE_BEFORE_RENAME");
+        .env_remove("KFPATCH_TEST_PAUSE_BEFORE_RENAME")
+        .env_remove("SOURCE_DATE_EPOCH");
     cmd
 }
 

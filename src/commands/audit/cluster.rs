@@ -24,7 +24,9 @@ use crate::output::progress::Progress;
 use crate::output::sarif::{self, SarifResult};
 use crate::output::{Output, to_json, to_yaml, write_out};
 
-use super::{EXIT_FINDINGS, escape, finding_text, paint, plural, repository_prefix};
+use super::{EXIT_FINDINGS, escape, finding_text, plural, repository_prefix};
+use crate::output::escape::quoted;
+use crate::output::paint;
 
 #[derive(Debug, Serialize)]
 struct Report {
@@ -214,7 +216,7 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
     write_out(io, &text)?;
     for c in &report.clusters {
         if let Some(error) = &c.error {
-            let _ = writeln!(io.err, "kfpatch: error: {error}");
+            let _ = writeln!(io.err, "error: {error}");
         }
     }
     Ok(exit_code)
@@ -248,7 +250,7 @@ fn text_report(render: &Render, report: &Report, color: bool) -> String {
     for c in &report.clusters {
         text.push('\n');
         text.push_str(&paint(
-            &format!("context {} ({})", c.context, c.server),
+            &format!("context {} ({})", quoted(&c.context), quoted(&c.server)),
             "1",
             color,
         ));

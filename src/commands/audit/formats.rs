@@ -10,7 +10,7 @@ use crate::checkout::drift::Drift;
 use crate::checkout::finding::{Finding, Severity};
 use crate::output::sarif::{self, SarifResult};
 
-/// Every finding code with what it means, in the order of the README's "Findings" table (a test
+/// Every finding code with what it means, in the order of the "Findings" table of docs/commands/audit.md (a test
 /// keeps the two, and docs/audit.schema.json, in step). `drift` is a file changed since
 /// `--against REF`.
 pub const RULES: &[(&str, &str)] = &[
@@ -118,10 +118,10 @@ pub const RULES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The README section that explains every rule.
+/// The section of the audit reference (docs/commands/audit.md) that explains every rule.
 const HELP_URI: &str = concat!(
     env!("CARGO_PKG_REPOSITORY"),
-    "/blob/main/README.md#findings"
+    "/blob/main/docs/commands/audit.md#findings"
 );
 
 /// One thing to report, finding or drifted file, with its path from the repository root.
@@ -219,8 +219,8 @@ pub fn sarif(findings: &[Finding], drift: Option<&Drift>, prefix: &str) -> Value
                 "shortDescription": { "text": sentence(what) },
                 "fullDescription": { "text": sentence(what) },
                 "help": {
-                    "text": format!("{} See the README, section Findings: {HELP_URI}", sentence(what)),
-                    "markdown": format!("{} See [Findings]({HELP_URI}) in the README.", sentence(what)),
+                    "text": format!("{} See the audit reference, section Findings: {HELP_URI}", sentence(what)),
+                    "markdown": format!("{} See [Findings]({HELP_URI}) in the audit reference.", sentence(what)),
                 },
                 "helpUri": HELP_URI,
                 "defaultConfiguration": { "level": level },
@@ -281,10 +281,10 @@ pub fn gitlab(findings: &[Finding], drift: Option<&Drift>, prefix: &str) -> Valu
 mod tests {
     use super::*;
 
-    /// The codes of the README's "Findings" table, in order.
-    fn readme_codes() -> Vec<String> {
-        let readme = include_str!("../../../README.md");
-        let table = readme
+    /// The codes of the "Findings" table of docs/commands/audit.md, in order.
+    fn reference_codes() -> Vec<String> {
+        let reference = include_str!("../../../docs/commands/audit.md");
+        let table = reference
             .split("| code | severity | what |")
             .nth(1)
             .expect("the Findings table");
@@ -297,11 +297,11 @@ mod tests {
     }
 
     #[test]
-    fn every_finding_code_is_a_rule_in_readme_and_schema_order() {
+    fn every_finding_code_is_a_rule_in_reference_and_schema_order() {
         let rules: Vec<&str> = RULES.iter().map(|(id, _)| *id).collect();
         let (drift, findings) = rules.split_last().expect("rules");
         assert_eq!(*drift, "drift");
-        assert_eq!(readme_codes(), findings.to_vec());
+        assert_eq!(reference_codes(), findings.to_vec());
         let schema: Value =
             serde_json::from_str(include_str!("../../../docs/audit.schema.json")).expect("schema");
         let codes = &schema["properties"]["findings"]["items"]["properties"]["code"]["enum"];

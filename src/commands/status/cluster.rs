@@ -13,6 +13,7 @@ use crate::cluster::effective::Rendered;
 use crate::cluster::live::{self, Live};
 use crate::cluster::livecheck;
 use crate::error::{EXIT_CLUSTER, Failure, Result};
+use crate::output::escape::quoted;
 use crate::output::{Output, to_json, to_yaml, write_out};
 
 #[derive(Debug, Serialize)]
@@ -71,7 +72,9 @@ fn read(live: &Live) -> Result<ClusterStatus> {
     {
         return Err(Failure::cluster(format!(
             "context {} ({}): no Deployment {} in namespace {KFP_NAMESPACE}: Kubeflow Pipelines is not installed on this cluster, or not there",
-            live.info.context, live.info.server, API_SERVER.0
+            quoted(&live.info.context),
+            quoted(&live.info.server),
+            API_SERVER.0
         )));
     }
     let version = decode::kfp_version(&objects);
@@ -141,8 +144,8 @@ fn read(live: &Live) -> Result<ClusterStatus> {
 fn text(status: &ClusterStatus) -> String {
     let mut text = format!(
         "context:  {} ({})\nKFP:      {}\nmode:     {}\nsettings:\n",
-        status.context,
-        status.server,
+        quoted(&status.context),
+        quoted(&status.server),
         status.kfp_version.as_deref().map_or_else(
             || format!(
                 "unknown (no appVersion in ConfigMap {KFP_NAMESPACE}/pipeline-install-config)"
@@ -224,7 +227,7 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     }
     write_out(io, &out)?;
     for u in &unreadable {
-        let _ = writeln!(io.err, "kfpatch: error: {}", u.error);
+        let _ = writeln!(io.err, "error: {}", u.error);
     }
     Ok(if unreadable.is_empty() {
         0
