@@ -9,10 +9,10 @@ use std::fs;
 use std::path::Path;
 
 use kfpatch::checkout::discover;
-use kfpatch::cluster::decode;
-use kfpatch::cluster::effective::Rendered;
-use kfpatch::cluster::kustomize_model::deploying::deploying;
-use kfpatch::cluster::objects;
+use kfpatch::checkout::model::decode;
+use kfpatch::checkout::model::deploying::deploying;
+use kfpatch::checkout::model::objects;
+use kfpatch::checkout::model::objects::Rendered;
 
 /// Compares the model with kustomize for every deploying kustomization of `root`; returns how
 /// many were compared with every row traced.

@@ -248,6 +248,16 @@ impl<'a> Lines<'a> {
     }
 }
 
+/// kustomize's remote targets: URLs, `github.com/...`, `git@...`, `git::...`.
+pub fn is_remote(entry: &str) -> bool {
+    entry.contains("://")
+        || entry.starts_with("github.com/")
+        || entry.starts_with("gitlab.com/")
+        || entry.starts_with("bitbucket.org/")
+        || entry.starts_with("git@")
+        || entry.starts_with("git::")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

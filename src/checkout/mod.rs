@@ -6,7 +6,8 @@
 //! walked cheaply ([`walk`]), where each setting stands ([`settings`]), what would break on a
 //! cluster ([`findings`], made of [`finding`]s, with [`env_lint`] for the `.env` files), which
 //! kustomization a command renders ([`targets`]), the kustomizations read offline
-//! ([`kustomization`]) that deploy the install ([`deploys`]), the overrides above it
+//! ([`kustomization`]) that deploy the install ([`deploys`]), what building them gives the
+//! cluster, modelled offline, and the settings decoded from objects ([`model`]), the overrides above it
 //! ([`overriding`], found by [`trace`]) and both as `status` and `audit` report them ([`above`]),
 //! the git repository that holds it ([`git`], [`drift`]), and what surrounds it: generated copies,
 //! remote bases, template generators ([`scan`], [`surroundings`]). Reads only: nothing here writes
@@ -24,6 +25,7 @@ pub mod git;
 pub mod install;
 pub mod kustomization;
 pub mod locate;
+pub mod model;
 pub mod overriding;
 pub mod parsed;
 pub mod paths;

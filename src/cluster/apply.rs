@@ -19,13 +19,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use std::time::{Duration, Instant};
 
+use crate::checkout::model::objects::{GroupKind, Object};
 use crate::cluster::crds::{self, NEWER_CRDS_ADVICE};
 use crate::cluster::diagnose::{
     Cause, DROPS_STORED_VERSION, bounded, classify, missing_kind_message, missing_namespace_message,
 };
 use crate::cluster::kubectl::{ClusterInfo, Discovery, Kubectl, parse_api_resources};
-use crate::cluster::objects::{GroupKind, Object, RenderFacts, counts_by_kind, steps};
 use crate::cluster::process::{self, Ran};
+use crate::cluster::steps::{RenderFacts, counts_by_kind, steps};
 use crate::cluster::streams;
 use crate::cluster::unchanged::Live;
 use crate::error::{Failure, Result};
@@ -665,7 +666,7 @@ fn apply_step(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::objects::{SAMPLE_RENDER as RENDER, split};
+    use crate::checkout::model::objects::{SAMPLE_RENDER as RENDER, split};
     use crate::error::EXIT_CLUSTER;
     #[test]
     fn check_stops_on_kinds_and_namespaces_nothing_creates() {

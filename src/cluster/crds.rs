@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use yaml_serde::Value;
 
+use crate::checkout::model::objects::Object;
 use crate::cluster::diagnose::{DROPS_STORED_VERSION, bound, brief};
 use crate::cluster::kubectl::Kubectl;
-use crate::cluster::objects::Object;
 use crate::error::{Failure, Result};
 use crate::output::count;
 use crate::output::progress::Progress;
@@ -488,7 +488,7 @@ pub fn unready_message(unready: &[Unready<'_>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::objects::split;
+    use crate::checkout::model::objects::split;
 
     /// A CRD list as the test API server gives it (`get --raw`), cut to the fields read: the kit's
     /// VirtualService CRD, a kserve CRD whose conversion webhook has no CA bundle yet, and one

@@ -4,7 +4,8 @@
 //! whole object it failed to patch (270 KB for Istio's CRDs), kfpatch keeps the object and the
 //! reason.
 
-use crate::cluster::objects::{GroupKind, RenderFacts};
+use crate::checkout::model::objects::GroupKind;
+use crate::cluster::steps::RenderFacts;
 
 /// Why an apply failed, and whether trying again can help.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,7 +232,7 @@ pub fn missing_namespace_message(ns: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::objects::{SAMPLE_RENDER as RENDER, split};
+    use crate::checkout::model::objects::{SAMPLE_RENDER as RENDER, split};
     #[test]
     fn classifier_heals_only_what_time_can_fix() {
         let objects = split(RENDER).unwrap();

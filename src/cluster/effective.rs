@@ -19,10 +19,13 @@ pub use json::{
 
 use crate::checkout::catalogue::{self, CATALOGUE, Place, Reading, Setting, show_value};
 use crate::checkout::install::{Install, PARAMS_ENV};
+use crate::checkout::model::decode::API_SERVER_CONFIG_PREFIX;
+use crate::checkout::model::objects::{
+    Object, Rendered, VIEWER_CONFIGMAP, VIEWER_KEY, containers, data_of, deployment, describe_env,
+    env_from, env_value, rendered_env, seq, str_at, viewer_account,
+};
 use crate::checkout::overriding::{Given, Override};
 use crate::checkout::parsed::Parsed;
-use crate::cluster::objects::Object;
-use crate::cluster::prune::API_SERVER_CONFIG_PREFIX;
 use crate::error::Result;
 use crate::output::location;
 use crate::syntax::envfile::parse_go_bool;
@@ -35,8 +38,6 @@ const UI_ENV: &[&str] = &[
     "DEPLOYMENT",
     "ARTIFACTS_SERVICE_PROXY_ENABLED",
 ];
-pub const VIEWER_CONFIGMAP: &str = "ml-pipeline-ui-configmap";
-pub const VIEWER_KEY: &str = "viewer-pod-template.json";
 
 /// What the render gives the cluster, and how it compares with the files.
 #[derive(Debug, Clone)]
@@ -75,37 +76,6 @@ pub struct GeneratedConfig {
     pub namespace: Option<String>,
     /// Its data, in render order.
     pub data: Vec<(String, String)>,
-}
-
-/// A rendered env entry, as the cluster gets it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rendered {
-    Literal(String),
-    ValueFrom(String),
-    Absent,
-    /// The object that would hold it is not in the render.
-    Missing(String),
-}
-
-impl Rendered {
-    pub fn json(&self) -> RenderedJson {
-        let (state, value) = match self {
-            Rendered::Literal(v) => ("literal", Some(v.clone())),
-            Rendered::ValueFrom(from) => ("value-from", Some(from.clone())),
-            Rendered::Absent => ("absent", None),
-            Rendered::Missing(why) => ("missing", Some(why.clone())),
-        };
-        RenderedJson { state, value }
-    }
-
-    pub fn shown(&self) -> String {
-        match self {
-            Rendered::Literal(v) => show_value(Some(v)),
-            Rendered::ValueFrom(from) => format!("(from {from})"),
-            Rendered::Absent => "(absent)".to_string(),
-            Rendered::Missing(why) => format!("({why})"),
-        }
-    }
 }
 
 /// Reads the effective settings from `objects` and compares them with `install`'s files.
@@ -527,155 +497,4 @@ fn generated_configmap<'a>(
                         && rest[1..].bytes().all(|b| b.is_ascii_alphanumeric())
                 }))
     }))
-}
-
-pub fn data_of(configmap: &Object) -> Vec<(String, String)> {
-    configmap
-        .value
-        .get("data")
-        .and_then(Value::as_mapping)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), scalar(v))))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn scalar(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => yaml_serde::to_string(other)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
-    }
-}
-
-fn deployment<'a>(objects: &'a [Object], name: &str) -> Option<&'a Object> {
-    objects
-        .iter()
-        .find(|o| o.kind == "Deployment" && o.name == name)
-}
-
-fn containers(d: &Object) -> impl Iterator<Item = &Value> {
-    seq(d
-        .value
-        .get("spec")
-        .and_then(|s| s.get("template"))
-        .and_then(|t| t.get("spec"))
-        .and_then(|s| s.get("containers")))
-}
-
-pub fn seq(v: Option<&Value>) -> impl Iterator<Item = &Value> {
-    v.and_then(Value::as_sequence).into_iter().flatten()
-}
-
-fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    let mut v = v;
-    for key in path {
-        match v.get(key) {
-            Some(next) => v = next,
-            None => return "?",
-        }
-    }
-    v.as_str().unwrap_or("?")
-}
-
-fn env_from(from: &Value) -> (&'static str, String) {
-    if let Some(cm) = from.get("configMapRef") {
-        ("ConfigMap", str_at(cm, &["name"]).to_string())
-    } else if let Some(secret) = from.get("secretRef") {
-        ("Secret", str_at(secret, &["name"]).to_string())
-    } else {
-        ("(unknown source)", String::new())
-    }
-}
-
-fn value_from(from: &Value) -> String {
-    if let Some(r) = from.get("configMapKeyRef") {
-        format!(
-            "ConfigMap {} key {}",
-            str_at(r, &["name"]),
-            str_at(r, &["key"])
-        )
-    } else if let Some(r) = from.get("secretKeyRef") {
-        format!(
-            "Secret {} key {}",
-            str_at(r, &["name"]),
-            str_at(r, &["key"])
-        )
-    } else if let Some(r) = from.get("fieldRef") {
-        format!("field {}", str_at(r, &["fieldPath"]))
-    } else if let Some(r) = from.get("resourceFieldRef") {
-        format!("resource {}", str_at(r, &["resource"]))
-    } else {
-        "an unknown source".to_string()
-    }
-}
-
-fn describe_env(env: &Value) -> String {
-    let name = str_at(env, &["name"]);
-    match env_value(env) {
-        Rendered::Literal(v) => format!("{name}={}", show_value(Some(&v))),
-        Rendered::ValueFrom(from) => format!("{name} from {from}"),
-        _ => format!("{name}=''"),
-    }
-}
-
-pub fn env_value(env: &Value) -> Rendered {
-    match (env.get("value"), env.get("valueFrom")) {
-        (Some(v), _) if !v.is_null() => Rendered::Literal(scalar(v)),
-        (_, Some(from)) if !from.is_null() => Rendered::ValueFrom(value_from(from)),
-        _ => Rendered::Literal(String::new()),
-    }
-}
-
-pub fn rendered_env(
-    objects: &[Object],
-    deployment_name: &str,
-    container: &str,
-    var: &str,
-) -> Rendered {
-    let Some(d) = deployment(objects, deployment_name) else {
-        return Rendered::Missing(format!(
-            "Deployment {deployment_name} is not in this render"
-        ));
-    };
-    let Some(c) = containers(d).find(|c| c.get("name").and_then(Value::as_str) == Some(container))
-    else {
-        return Rendered::Missing(format!(
-            "Deployment {deployment_name} has no container {container}"
-        ));
-    };
-    seq(c.get("env"))
-        .filter(|e| e.get("name").and_then(Value::as_str) == Some(var))
-        .last()
-        .map_or(Rendered::Absent, env_value)
-}
-
-/// The container named `container` of Deployment `deployment_name`.
-pub fn container<'a>(
-    objects: &'a [Object],
-    deployment_name: &str,
-    container: &str,
-) -> Option<&'a Value> {
-    containers(deployment(objects, deployment_name)?)
-        .find(|c| c.get("name").and_then(Value::as_str) == Some(container))
-}
-
-pub fn viewer_account(objects: &[Object]) -> Option<Rendered> {
-    let cm = objects
-        .iter()
-        .find(|o| o.kind == "ConfigMap" && o.name == VIEWER_CONFIGMAP)?;
-    let json = cm.value.get("data")?.get(VIEWER_KEY)?.as_str()?;
-    let parsed: Value = yaml_serde::from_str(json).ok()?;
-    Some(
-        parsed
-            .get("spec")
-            .and_then(|s| s.get("serviceAccountName"))
-            .and_then(Value::as_str)
-            .map_or(Rendered::Absent, |a| Rendered::Literal(a.to_string())),
-    )
 }

@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use yaml_serde::Value;
 
+use crate::checkout::model::objects::GroupKind;
 use crate::cluster::diagnose::brief;
-use crate::cluster::objects::GroupKind;
 use crate::cluster::process::{self, Ran};
 use crate::error::{Failure, Result};
 

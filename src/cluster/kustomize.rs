@@ -13,7 +13,7 @@ use std::thread;
 use std::time::Instant;
 
 use crate::checkout::install::{Install, Layout};
-use crate::checkout::kustomization::KUSTOMIZATION_FILES;
+use crate::checkout::kustomization::{KUSTOMIZATION_FILES, is_remote};
 use crate::checkout::paths::relative;
 use crate::checkout::version::Version;
 use crate::cluster::process;
@@ -510,16 +510,6 @@ fn collect_remote(
             }
         }
     }
-}
-
-/// kustomize's remote targets: URLs, `github.com/...`, `git@...`, `git::...`.
-pub fn is_remote(entry: &str) -> bool {
-    entry.contains("://")
-        || entry.starts_with("github.com/")
-        || entry.starts_with("gitlab.com/")
-        || entry.starts_with("bitbucket.org/")
-        || entry.starts_with("git@")
-        || entry.starts_with("git::")
 }
 
 /// The 1-based line of the first line containing `needle` (1 if none).

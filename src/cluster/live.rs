@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use yaml_serde::Value;
 
+use crate::checkout::model::objects::Object;
 use crate::cluster::kubectl::{ClusterInfo, Kubectl};
-use crate::cluster::objects::Object;
 use crate::error::{EXIT_CLUSTER, Failure, Result};
 
 /// How long kubectl may wait for one answer, and how long kfpatch waits for kubectl.

@@ -12,10 +12,10 @@ use yaml_serde::Value;
 
 use crate::checkout::catalogue::show_value;
 use crate::checkout::finding::Severity;
-use crate::cluster::confighash;
-use crate::cluster::decode::{self, Decoded, KFP_NAMESPACE};
-use crate::cluster::effective::{self, Rendered};
-use crate::cluster::objects::Object;
+use crate::checkout::model::confighash;
+use crate::checkout::model::decode::{self, Decoded, KFP_NAMESPACE};
+use crate::checkout::model::objects::Object;
+use crate::checkout::model::objects::{self, Rendered};
 use crate::syntax::envfile::parse_go_bool;
 
 /// The service account single-user runs use when the API server's ConfigMap names none.
@@ -89,7 +89,7 @@ pub fn compare(render: &[Object], live: &[Object]) -> Vec<SettingDiff> {
         .collect();
     let data = |objects: &[Object]| -> BTreeMap<String, String> {
         decode::api_server_config(objects)
-            .map(|cm| effective::data_of(cm).into_iter().collect())
+            .map(|cm| objects::data_of(cm).into_iter().collect())
             .unwrap_or_default()
     };
     let (render_data, live_data) = (data(render), data(live));
@@ -147,15 +147,15 @@ fn references(workload: &Value) -> Vec<Reference> {
         }
     };
     for list in ["initContainers", "containers"] {
-        for c in effective::seq(pod.get(list)) {
+        for c in objects::seq(pod.get(list)) {
             let cname = c.get("name").and_then(Value::as_str).unwrap_or("?");
-            for from in effective::seq(c.get("envFrom")) {
+            for from in objects::seq(c.get("envFrom")) {
                 add(
                     from.get("configMapRef"),
                     format!("envFrom of container {cname}"),
                 );
             }
-            for env in effective::seq(c.get("env")) {
+            for env in objects::seq(c.get("env")) {
                 let var = env.get("name").and_then(Value::as_str).unwrap_or("?");
                 add(
                     env.get("valueFrom").and_then(|v| v.get("configMapKeyRef")),
@@ -164,10 +164,10 @@ fn references(workload: &Value) -> Vec<Reference> {
             }
         }
     }
-    for volume in effective::seq(pod.get("volumes")) {
+    for volume in objects::seq(pod.get("volumes")) {
         let vname = volume.get("name").and_then(Value::as_str).unwrap_or("?");
         add(volume.get("configMap"), format!("volume {vname}"));
-        for source in effective::seq(volume.get("projected").and_then(|p| p.get("sources"))) {
+        for source in objects::seq(volume.get("projected").and_then(|p| p.get("sources"))) {
             add(source.get("configMap"), format!("volume {vname}"));
         }
     }
@@ -272,7 +272,7 @@ pub fn check(live: &[Object]) -> Vec<LiveFinding> {
         }
     }
     if let Some(config) = decode::api_server_config(live) {
-        let data: BTreeMap<String, String> = effective::data_of(config).into_iter().collect();
+        let data: BTreeMap<String, String> = objects::data_of(config).into_iter().collect();
         let single_user = match data.get("MULTIUSER") {
             None => true,
             Some(v) => parse_go_bool(v) == Some(false),
@@ -308,7 +308,7 @@ pub fn check(live: &[Object]) -> Vec<LiveFinding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::objects::split;
+    use crate::checkout::model::objects::split;
 
     const LIVE: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ml-pipeline, namespace: kubeflow}\nspec:\n  template:\n    spec:\n      containers:\n      - name: ml-pipeline-api-server\n        envFrom:\n        - configMapRef: {name: pipeline-api-server-config-589h5mkcgk}\n        env:\n        - name: X\n          valueFrom: {configMapKeyRef: {name: gone, key: k, optional: true}}\n      volumes:\n      - name: code\n        configMap: {name: profile-code-hdk828hd6c}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: pipeline-api-server-config-589h5mkcgk, namespace: kubeflow}\ndata: {DEFAULTPIPELINERUNNERSERVICEACCOUNT: pipeline-runner, MULTIUSER: 'false', VISUALIZATIONSERVICE_NAME: ml-pipeline-visualizationserver, VISUALIZATIONSERVICE_PORT: '8888'}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: pipeline-api-server-config-dc9hkg52h6, namespace: kubeflow}\ndata: {DEFAULTPIPELINERUNNERSERVICEACCOUNT: default-editor, MULTIUSER: 'true', VISUALIZATIONSERVICE_NAME: ml-pipeline-visualizationserver, VISUALIZATIONSERVICE_PORT: '8888'}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: pipeline-runner, namespace: kubeflow}\n";
 

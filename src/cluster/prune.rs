@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use yaml_serde::Value;
 
+use crate::checkout::model::decode::API_SERVER_CONFIG_PREFIX;
+use crate::checkout::model::objects::Object;
 use crate::cluster::apply::DryRun;
 use crate::cluster::diagnose::brief;
 use crate::cluster::kubectl::Kubectl;
-use crate::cluster::objects::Object;
 use crate::error::{Failure, Result};
 use crate::output::progress::Progress;
 
@@ -57,9 +58,6 @@ fn list_items(json: &str) -> Result<Vec<Value>> {
         .map_err(|e| Failure::cluster(format!("unreadable answer from kubectl: {e}")))?;
     Ok(seq(value.get("items")).cloned().collect())
 }
-
-/// The name prefix of the API server's generated ConfigMaps.
-pub const API_SERVER_CONFIG_PREFIX: &str = "pipeline-api-server-config-";
 
 /// Deletes the `pipeline-api-server-config-*` ConfigMaps in `namespace` that no Deployment
 /// references once `render_deployments` are applied. Returns their names. In a dry run nothing
@@ -144,7 +142,7 @@ pub fn prune_stale_config(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::objects::{SAMPLE_RENDER as RENDER, split};
+    use crate::checkout::model::objects::{SAMPLE_RENDER as RENDER, split};
 
     #[test]
     fn configmap_references() {

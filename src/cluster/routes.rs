@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use yaml_serde::Value;
 
-use crate::cluster::confighash;
-use crate::cluster::decode::{self, API_SERVER, KFP_NAMESPACE};
-use crate::cluster::effective::{self, Rendered};
+use crate::checkout::model::confighash;
+use crate::checkout::model::decode::{self, API_SERVER, KFP_NAMESPACE};
+use crate::checkout::model::objects::{self, Rendered};
 use crate::cluster::live::{self, Listed, Live};
 use crate::cluster::poddefault;
 use crate::error::Result;
@@ -118,13 +118,13 @@ pub fn diagnose(
             routes: Vec::new(),
         });
     };
-    let env = |var: &str| match effective::rendered_env(&kfp, API_SERVER.0, API_SERVER.1, var) {
+    let env = |var: &str| match objects::rendered_env(&kfp, API_SERVER.0, API_SERVER.1, var) {
         Rendered::Literal(v) if !v.is_empty() => Some(v),
         _ => None,
     };
     let config = decode::api_server_config(&kfp);
     let data: BTreeMap<String, String> = config
-        .map(|c| effective::data_of(c).into_iter().collect())
+        .map(|c| objects::data_of(c).into_iter().collect())
         .unwrap_or_default();
     let multi_user = match config {
         None => {
@@ -133,7 +133,7 @@ pub fn diagnose(
                 api.named(),
                 format!(
                     "names no {}* ConfigMap that exists (envFrom): the API server cannot start as it is",
-                    crate::cluster::prune::API_SERVER_CONFIG_PREFIX
+                    crate::checkout::model::decode::API_SERVER_CONFIG_PREFIX
                 ),
             );
             None
@@ -479,7 +479,7 @@ fn outside(live: &Live, evidence: &mut Vec<Evidence>) -> Result<(Route, Route)> 
 fn issuers(ra: &Value) -> (Vec<String>, Vec<String>) {
     let mut k8s = Vec::new();
     let mut others = Vec::new();
-    for rule in effective::seq(ra.get("spec").and_then(|s| s.get("jwtRules"))) {
+    for rule in objects::seq(ra.get("spec").and_then(|s| s.get("jwtRules"))) {
         let issuer = rule
             .get("issuer")
             .and_then(Value::as_str)

@@ -5,9 +5,10 @@
 
 use std::time::{Duration, Instant};
 
+use crate::checkout::model::objects::Object;
 use crate::cluster::kubectl::Kubectl;
-use crate::cluster::objects::{Object, stream};
 use crate::cluster::process::{self, Ran};
+use crate::cluster::steps::stream;
 use crate::error::Result;
 use crate::output::progress::Progress;
 

@@ -21,9 +21,9 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
+use crate::checkout::model::objects::{GroupKind, Object};
 use crate::cluster::crds::{self, CRDS_PATH, CrdState};
 use crate::cluster::kubectl::Kubectl;
-use crate::cluster::objects::{GroupKind, Object};
 use crate::cluster::process;
 use crate::error::Result;
 
@@ -384,7 +384,7 @@ fn within(fields: &Map<String, Value>, rendered: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::objects::split;
+    use crate::checkout::model::objects::split;
 
     fn live(json: &str) -> Live {
         let value: Value = serde_json::from_str(json).unwrap();

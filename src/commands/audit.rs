@@ -32,12 +32,12 @@ use crate::checkout::findings::audit;
 use crate::checkout::git::Checkout;
 use crate::checkout::install::Install;
 use crate::checkout::locate;
+use crate::checkout::model::{self, deploying};
 use crate::checkout::overriding::{Editor, OverrideJson};
 use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
 use crate::checkout::{discover, paths};
 use crate::checkout::{scan, surroundings};
 use crate::cli::{AuditArgs, AuditFormat, Cli, OnOff};
-use crate::cluster::kustomize_model::{self, deploying};
 use crate::edit::{overlay, overlay_files, remote_overlay};
 use crate::error::{Failure, Result};
 use crate::output::escape::quoted;
@@ -154,8 +154,8 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         _ => None,
     };
     let (deploying, unreadable) = deploying::deploying_and_unreadable(&install);
-    let mut said = kustomize_model::findings::unreadable(&unreadable);
-    said.extend(kustomize_model::findings::findings(
+    let mut said = model::findings::unreadable(&unreadable);
+    said.extend(model::findings::findings(
         &deploying,
         want,
         install.version.as_ref().ok(),

@@ -5,14 +5,15 @@
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
+use crate::checkout::model::decode::API_SERVER_CONFIG_PREFIX;
+use crate::checkout::model::objects::Object;
 use crate::checkout::targets;
 use crate::cli::{Cli, ReinstallArgs, ServerSide};
 use crate::cluster::apply::{self, ApplyOptions, DryRun};
 use crate::cluster::kubectl::Kubectl;
 use crate::cluster::kustomize;
-use crate::cluster::objects::Object;
 use crate::cluster::process::{self, Timeout};
-use crate::cluster::prune::{self, API_SERVER_CONFIG_PREFIX};
+use crate::cluster::prune;
 use crate::cluster::render::{self, Render};
 use crate::cluster::wait;
 use crate::error::{Failure, Result};

@@ -11,14 +11,14 @@ use crate::checkout::above::Above;
 use crate::checkout::catalogue::Mode;
 use crate::checkout::install::Install;
 use crate::checkout::locate;
+use crate::checkout::model::json::DeployingJson;
+use crate::checkout::model::{self, deploying};
 use crate::checkout::overriding::OverrideJson;
 use crate::checkout::settings::{
     GitState, GitView, InstallJson, JSON_SCHEMA, RowState, git_views, mode_word, overall_mode, rows,
 };
 use crate::checkout::{discover, paths, scan, surroundings};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
-use crate::cluster::kustomize_model::json::DeployingJson;
-use crate::cluster::kustomize_model::{self, deploying};
 use crate::error::{Failure, Result};
 use crate::output::escape::quoted;
 use crate::output::{Output, location, paint, to_json, to_yaml, write_out};
@@ -212,8 +212,8 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
         "off" => Some((Mode::Off, "the install's files say")),
         _ => None,
     };
-    let mut said = kustomize_model::findings::unreadable(&unreadable);
-    said.extend(kustomize_model::findings::findings(
+    let mut said = model::findings::unreadable(&unreadable);
+    said.extend(model::findings::findings(
         &deploying,
         want,
         install.version.as_ref().ok(),

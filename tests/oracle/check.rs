@@ -1,11 +1,11 @@
 //! One kustomization compared: kfpatch's `deploying` entry against the settings decoded from
-//! `kubectl kustomize`'s render (the decoder is kfpatch's own `cluster::decode`, which is not what
+//! `kubectl kustomize`'s render (the decoder is kfpatch's own `checkout::model::decode`, which is not what
 //! is under test: the model that predicts the render is).
 
 use std::collections::BTreeMap;
 
 use kfpatch::checkout::catalogue::CATALOGUE;
-use kfpatch::cluster::effective::Rendered;
+use kfpatch::checkout::model::objects::Rendered;
 use serde_json::Value;
 
 /// What kustomize built for one kustomization: each catalogue row decoded, or its error.

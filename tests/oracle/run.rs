@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use kfpatch::checkout::catalogue::CATALOGUE;
-use kfpatch::cluster::{decode, objects};
+use kfpatch::checkout::model::{decode, objects};
 use serde_json::Value;
 
 use super::check::{self, Built, Tally};

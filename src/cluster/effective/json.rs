@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::checkout::model::objects::Rendered;
+
 /// What the render gives the cluster, as `render -o json` prints it.
 #[derive(Debug, Clone, Serialize)]
 pub struct EffectiveJson {
@@ -92,4 +94,16 @@ pub struct Agreement {
     /// The line of the text report.
     #[serde(skip)]
     pub text: String,
+}
+
+impl Rendered {
+    pub fn json(&self) -> RenderedJson {
+        let (state, value) = match self {
+            Rendered::Literal(v) => ("literal", Some(v.clone())),
+            Rendered::ValueFrom(from) => ("value-from", Some(from.clone())),
+            Rendered::Absent => ("absent", None),
+            Rendered::Missing(why) => ("missing", Some(why.clone())),
+        };
+        RenderedJson { state, value }
+    }
 }

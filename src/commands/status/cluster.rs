@@ -6,10 +6,10 @@
 use serde::Serialize;
 
 use crate::checkout::catalogue::{Mode, Scope};
+use crate::checkout::model::decode::{self, API_SERVER, Decoded, KFP_NAMESPACE};
+use crate::checkout::model::objects::Rendered;
 use crate::checkout::settings::JSON_SCHEMA;
 use crate::cli::{Cli, StatusArgs, StatusFormat};
-use crate::cluster::decode::{self, API_SERVER, Decoded, KFP_NAMESPACE};
-use crate::cluster::effective::Rendered;
 use crate::cluster::live::{self, Live};
 use crate::cluster::livecheck;
 use crate::error::{EXIT_CLUSTER, Failure, Result};

@@ -14,11 +14,11 @@ use yaml_serde::{Mapping, Value};
 
 use super::{CannotTrace, Loaded, load};
 use crate::checkout::catalogue::{CATALOGUE, Place};
+use crate::checkout::kustomization::is_remote;
+use crate::checkout::model::decode;
+use crate::checkout::model::objects::Object;
+use crate::checkout::model::objects::Rendered;
 use crate::checkout::paths::relative;
-use crate::cluster::decode;
-use crate::cluster::effective::Rendered;
-use crate::cluster::kustomize::is_remote;
-use crate::cluster::objects::Object;
 
 /// The words of a refusal that follows from an object missing from the build.
 pub const MISSING: &str = "to patch: kustomize refuses the build";

@@ -2,20 +2,24 @@
 //! that hold the managed settings, without running kustomize. One model for every question of
 //! the kind "what does the cluster get from this folder": [`build`] evaluates a kustomization
 //! (resources, bases, components, config map and secret generators, every form of patch,
-//! namePrefix/nameSuffix, namespace, labels, vars) into objects, [`patch`] applies strategic
+//! namePrefix/nameSuffix, namespace, labels, vars) into [`objects`], [`patch`] applies strategic
 //! merge and JSON 6902 patches and target selectors, `replace` runs `replacements`, `transform`
-//! runs generators and transformers, `vars` resolves vars, and [`deploying`] finds every kustomization of the checkout
-//! whose build includes the install and decodes the managed settings from its build with the
-//! code that reads a real render ([`crate::cluster::decode`]).
+//! runs generators and transformers (with kustomize's name hash, [`confighash`]), `vars` resolves
+//! vars, and [`deploying`] finds every kustomization of the checkout whose build includes the
+//! install. [`decode`] reads the managed settings from objects, the model's or a real render's
+//! or a live cluster's alike, and [`findings`] turns what the model finds into audit findings.
 //!
 //! Where the model meets what it cannot evaluate offline (a plugin, a file it cannot read or
 //! parse, a remote base, a construct it does not implement, a build kustomize would refuse), it
 //! says so with the file and line: never a silent guess.
 
 pub mod build;
+pub mod confighash;
+pub mod decode;
 pub mod deploying;
 pub mod findings;
 pub mod json;
+pub mod objects;
 pub mod patch;
 mod replace;
 mod transform;

@@ -17,14 +17,14 @@ use super::transform::{Renamed, effective_namespace, rename_refs};
 use super::{CannotTrace, read, vars};
 use crate::checkout::catalogue::Setting;
 use crate::checkout::install::Install;
+use crate::checkout::kustomization::is_remote;
+use crate::checkout::model::confighash;
+use crate::checkout::model::decode::{self, Decoded};
+use crate::checkout::model::objects::Object;
+use crate::checkout::model::objects::Rendered;
 use crate::checkout::paths::relative;
 use crate::checkout::version::Version;
 use crate::checkout::walk;
-use crate::cluster::confighash;
-use crate::cluster::decode::{self, Decoded};
-use crate::cluster::effective::Rendered;
-use crate::cluster::kustomize::is_remote;
-use crate::cluster::objects::Object;
 
 /// One managed setting as a deploying kustomization gives it.
 #[derive(Debug, Clone)]

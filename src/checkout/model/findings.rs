@@ -5,8 +5,8 @@
 use super::deploying::Deploying;
 use crate::checkout::catalogue::{Mode, show_value};
 use crate::checkout::finding::{Finding, Severity};
+use crate::checkout::model::decode;
 use crate::checkout::version::Version;
-use crate::cluster::decode;
 
 /// A `cannot-trace` finding for each kustomization file that cannot be read.
 pub fn unreadable(files: &[super::CannotTrace]) -> Vec<Finding> {

@@ -8,7 +8,7 @@ use yaml_serde::{Mapping, Value};
 use super::build::{Behavior, Built, Model, Res, documents};
 use super::patch::{self, Selector};
 use super::{Loaded, read_in};
-use crate::cluster::confighash;
+use crate::checkout::model::confighash;
 
 /// kustomize's rule for a key of an env file (Kubernetes' env var names).
 fn valid_key(key: &str) -> bool {

@@ -10,13 +10,14 @@ use yaml_serde::Value;
 use crate::checkout::catalogue::{
     CATALOGUE, Mode, Place, Reading, Scope, Setting, holds, show_value,
 };
+use crate::checkout::model::objects::Object;
+use crate::checkout::model::objects::{self, Rendered};
 use crate::checkout::version::Version;
-use crate::cluster::effective::{self, Rendered};
-use crate::cluster::objects::Object;
-use crate::cluster::prune::API_SERVER_CONFIG_PREFIX;
 
 /// The Deployment of the KFP API server, and its container.
 pub const API_SERVER: (&str, &str) = ("ml-pipeline", "ml-pipeline-api-server");
+/// The name prefix of the API server's generated ConfigMaps.
+pub const API_SERVER_CONFIG_PREFIX: &str = "pipeline-api-server-config-";
 /// The namespace of KFP in every kubeflow/manifests release.
 pub const KFP_NAMESPACE: &str = "kubeflow";
 const AGENT: (&str, &str) = (
@@ -92,14 +93,14 @@ pub fn decode(objects: &[Object]) -> Vec<Decoded> {
                     ),
                 ),
                 Place::ViewerAccount => (
-                    effective::viewer_account(objects).unwrap_or(Rendered::Missing(format!(
+                    objects::viewer_account(objects).unwrap_or(Rendered::Missing(format!(
                         "no ConfigMap {}",
-                        effective::VIEWER_CONFIGMAP
+                        objects::VIEWER_CONFIGMAP
                     ))),
                     format!(
                         "{} data.{} spec.serviceAccountName",
-                        shown_object(objects, "ConfigMap", effective::VIEWER_CONFIGMAP),
-                        effective::VIEWER_KEY
+                        shown_object(objects, "ConfigMap", objects::VIEWER_CONFIGMAP),
+                        objects::VIEWER_KEY
                     ),
                 ),
             };
@@ -125,11 +126,11 @@ fn shown_object(objects: &[Object], kind: &str, name: &str) -> String {
 
 /// The env entry `var` of a container (the last one, as Kubernetes reads it).
 fn container_env(objects: &[Object], deployment: &str, container: &str, var: &str) -> Rendered {
-    match effective::container(objects, deployment, container) {
+    match objects::container(objects, deployment, container) {
         None => Rendered::Missing(format!(
             "no Deployment {deployment} with container {container}"
         )),
-        Some(c) => match effective::seq(c.get("env"))
+        Some(c) => match objects::seq(c.get("env"))
             .filter(|e| e.get("name").and_then(Value::as_str) == Some(var))
             .last()
         {
@@ -142,7 +143,7 @@ fn container_env(objects: &[Object], deployment: &str, container: &str, var: &st
 /// An env entry's value; one read from a ConfigMap key is followed to that key's value when the
 /// ConfigMap is among `objects` (`from ConfigMap pipeline-install-config key X: false`).
 fn resolved(objects: &[Object], env: &Value) -> Rendered {
-    let value = effective::env_value(env);
+    let value = objects::env_value(env);
     let Rendered::ValueFrom(from) = &value else {
         return value;
     };
@@ -155,7 +156,7 @@ fn resolved(objects: &[Object], env: &Value) -> Rendered {
     };
     match configmap(objects, name) {
         None => value,
-        Some(cm) => match effective::data_of(cm).into_iter().find(|(k, _)| k == key) {
+        Some(cm) => match objects::data_of(cm).into_iter().find(|(k, _)| k == key) {
             Some((_, v)) => Rendered::ValueFrom(format!("{from}: {}", show_value(Some(&v)))),
             None => Rendered::ValueFrom(format!("{from}: absent")),
         },
@@ -170,7 +171,7 @@ fn container_key(
     container: &str,
     key: &str,
 ) -> (Rendered, String) {
-    let Some(c) = effective::container(objects, deployment, container) else {
+    let Some(c) = objects::container(objects, deployment, container) else {
         return (
             Rendered::Missing(format!(
                 "no Deployment {deployment} with container {container}"
@@ -179,12 +180,12 @@ fn container_key(
         );
     };
     let d = shown_object(objects, "Deployment", deployment);
-    if let Some(env) = effective::seq(c.get("env"))
+    if let Some(env) = objects::seq(c.get("env"))
         .filter(|e| e.get("name").and_then(Value::as_str) == Some(key))
         .last()
     {
         return (
-            effective::env_value(env),
+            objects::env_value(env),
             format!("{d} containers[{container}].env[{key}]"),
         );
     }
@@ -192,7 +193,7 @@ fn container_key(
     for name in config_map_refs(c) {
         match configmap(objects, &name) {
             Some(cm) => {
-                if let Some((_, v)) = effective::data_of(cm).into_iter().find(|(k, _)| k == key) {
+                if let Some((_, v)) = objects::data_of(cm).into_iter().find(|(k, _)| k == key) {
                     found = Some((
                         Rendered::Literal(v),
                         format!("{} data.{key}", shown_object(objects, "ConfigMap", &name)),
@@ -217,7 +218,7 @@ fn container_key(
 
 /// The ConfigMaps a container's envFrom names, in order.
 fn config_map_refs(container: &Value) -> Vec<String> {
-    effective::seq(container.get("envFrom"))
+    objects::seq(container.get("envFrom"))
         .filter_map(|f| f.get("configMapRef")?.get("name")?.as_str())
         .map(str::to_string)
         .collect()
@@ -232,7 +233,7 @@ fn configmap<'a>(objects: &'a [Object], name: &str) -> Option<&'a Object> {
 /// The API server's ConfigMap: the `pipeline-api-server-config-*` one that `ml-pipeline`'s
 /// envFrom names (and that exists).
 pub fn api_server_config(objects: &[Object]) -> Option<&Object> {
-    let c = effective::container(objects, API_SERVER.0, API_SERVER.1)?;
+    let c = objects::container(objects, API_SERVER.0, API_SERVER.1)?;
     config_map_refs(c)
         .iter()
         .filter(|n| n.starts_with(API_SERVER_CONFIG_PREFIX))
@@ -242,7 +243,7 @@ pub fn api_server_config(objects: &[Object]) -> Option<&Object> {
 /// The KFP version: `appVersion` of `pipeline-install-config`, as in the checkout.
 pub fn kfp_version(objects: &[Object]) -> Option<Version> {
     let cm = configmap(objects, INSTALL_CONFIG)?;
-    effective::data_of(cm)
+    objects::data_of(cm)
         .into_iter()
         .find(|(k, _)| k == "appVersion")
         .and_then(|(_, v)| Version::parse(&v))

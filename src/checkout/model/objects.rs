@@ -1,10 +1,10 @@
-//! Rendered objects: splitting a kustomize render into Kubernetes objects (keeping each document's
-//! bytes), the order they are applied in, and what the render itself creates (its CRDs' kinds and
-//! its Namespaces). Knows nothing of kubectl.
-
-use std::collections::{BTreeMap, BTreeSet};
+//! Kubernetes objects as a render (or the model's offline build, or a live list) gives them:
+//! splitting a kustomize render into objects, keeping each document's bytes, and reading the
+//! fields kfpatch decodes from them (container env, ConfigMap data, the viewer account).
 
 use yaml_serde::Value;
+
+use crate::checkout::catalogue::show_value;
 
 /// One rendered Kubernetes object.
 #[derive(Debug, Clone)]
@@ -169,77 +169,180 @@ fn push_document(
     Ok(())
 }
 
-/// The apply order, in three steps, each in render order.
-#[derive(Debug, Default)]
-pub struct Steps<'a> {
-    /// Namespaces and CRDs (less the CRDs whose cluster copies are kept).
-    pub first: Vec<&'a Object>,
-    /// Objects that need no CRD of this render: built-in kinds, kinds the cluster already serves.
-    pub plain: Vec<&'a Object>,
-    /// Custom resources of the render's CRDs: only these wait for CRDs to be Established.
-    pub custom: Vec<&'a Object>,
+/// The UI ConfigMap that holds the viewer pod template, and its key.
+pub const VIEWER_CONFIGMAP: &str = "ml-pipeline-ui-configmap";
+pub const VIEWER_KEY: &str = "viewer-pod-template.json";
+
+/// A rendered env entry, as the cluster gets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rendered {
+    Literal(String),
+    ValueFrom(String),
+    Absent,
+    /// The object that would hold it is not in the render.
+    Missing(String),
 }
 
-/// Splits `objects` into [`Steps`]; the CRDs named in `kept` are not applied.
-pub fn steps<'a>(objects: &'a [Object], facts: &RenderFacts, kept: &BTreeSet<&str>) -> Steps<'a> {
-    let mut steps = Steps::default();
-    steps
-        .first
-        .extend(objects.iter().filter(|o| o.is_namespace()));
-    steps.first.extend(
-        objects
-            .iter()
-            .filter(|o| o.is_crd() && !kept.contains(o.name.as_str())),
-    );
-    for o in objects.iter().filter(|o| !o.is_namespace() && !o.is_crd()) {
-        if facts.crd_kinds.contains(&o.group_kind()) {
-            steps.custom.push(o);
-        } else {
-            steps.plain.push(o);
-        }
-    }
-    steps
-}
-
-/// Object counts by kind, by kind name.
-pub fn counts_by_kind(objects: &[&Object]) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for o in objects {
-        *counts.entry(o.kind.clone()).or_insert(0) += 1;
-    }
-    counts
-}
-
-/// What the render itself creates: the kinds its CRDs define and its Namespaces.
-#[derive(Debug, Clone, Default)]
-pub struct RenderFacts {
-    pub crd_kinds: BTreeSet<GroupKind>,
-    pub namespaces: BTreeSet<String>,
-}
-
-impl RenderFacts {
-    pub fn of(objects: &[Object]) -> RenderFacts {
-        RenderFacts {
-            crd_kinds: objects.iter().filter_map(Object::defines).collect(),
-            namespaces: objects
-                .iter()
-                .filter(|o| o.is_namespace())
-                .map(|o| o.name.clone())
-                .collect(),
+impl Rendered {
+    pub fn shown(&self) -> String {
+        match self {
+            Rendered::Literal(v) => show_value(Some(v)),
+            Rendered::ValueFrom(from) => format!("(from {from})"),
+            Rendered::Absent => "(absent)".to_string(),
+            Rendered::Missing(why) => format!("({why})"),
         }
     }
 }
 
-/// The YAML stream kubectl gets for `objects`.
-pub fn stream(objects: &[&Object]) -> String {
-    let mut text = String::new();
-    for (i, o) in objects.iter().enumerate() {
-        if i > 0 {
-            text.push_str("---\n");
-        }
-        text.push_str(&o.text);
+pub fn data_of(configmap: &Object) -> Vec<(String, String)> {
+    configmap
+        .value
+        .get("data")
+        .and_then(Value::as_mapping)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), scalar(v))))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => yaml_serde::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
-    text
+}
+
+pub fn deployment<'a>(objects: &'a [Object], name: &str) -> Option<&'a Object> {
+    objects
+        .iter()
+        .find(|o| o.kind == "Deployment" && o.name == name)
+}
+
+pub fn containers(d: &Object) -> impl Iterator<Item = &Value> {
+    seq(d
+        .value
+        .get("spec")
+        .and_then(|s| s.get("template"))
+        .and_then(|t| t.get("spec"))
+        .and_then(|s| s.get("containers")))
+}
+
+pub fn seq(v: Option<&Value>) -> impl Iterator<Item = &Value> {
+    v.and_then(Value::as_sequence).into_iter().flatten()
+}
+
+pub fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut v = v;
+    for key in path {
+        match v.get(key) {
+            Some(next) => v = next,
+            None => return "?",
+        }
+    }
+    v.as_str().unwrap_or("?")
+}
+
+pub fn env_from(from: &Value) -> (&'static str, String) {
+    if let Some(cm) = from.get("configMapRef") {
+        ("ConfigMap", str_at(cm, &["name"]).to_string())
+    } else if let Some(secret) = from.get("secretRef") {
+        ("Secret", str_at(secret, &["name"]).to_string())
+    } else {
+        ("(unknown source)", String::new())
+    }
+}
+
+pub fn value_from(from: &Value) -> String {
+    if let Some(r) = from.get("configMapKeyRef") {
+        format!(
+            "ConfigMap {} key {}",
+            str_at(r, &["name"]),
+            str_at(r, &["key"])
+        )
+    } else if let Some(r) = from.get("secretKeyRef") {
+        format!(
+            "Secret {} key {}",
+            str_at(r, &["name"]),
+            str_at(r, &["key"])
+        )
+    } else if let Some(r) = from.get("fieldRef") {
+        format!("field {}", str_at(r, &["fieldPath"]))
+    } else if let Some(r) = from.get("resourceFieldRef") {
+        format!("resource {}", str_at(r, &["resource"]))
+    } else {
+        "an unknown source".to_string()
+    }
+}
+
+pub fn describe_env(env: &Value) -> String {
+    let name = str_at(env, &["name"]);
+    match env_value(env) {
+        Rendered::Literal(v) => format!("{name}={}", show_value(Some(&v))),
+        Rendered::ValueFrom(from) => format!("{name} from {from}"),
+        _ => format!("{name}=''"),
+    }
+}
+
+pub fn env_value(env: &Value) -> Rendered {
+    match (env.get("value"), env.get("valueFrom")) {
+        (Some(v), _) if !v.is_null() => Rendered::Literal(scalar(v)),
+        (_, Some(from)) if !from.is_null() => Rendered::ValueFrom(value_from(from)),
+        _ => Rendered::Literal(String::new()),
+    }
+}
+
+pub fn rendered_env(
+    objects: &[Object],
+    deployment_name: &str,
+    container: &str,
+    var: &str,
+) -> Rendered {
+    let Some(d) = deployment(objects, deployment_name) else {
+        return Rendered::Missing(format!(
+            "Deployment {deployment_name} is not in this render"
+        ));
+    };
+    let Some(c) = containers(d).find(|c| c.get("name").and_then(Value::as_str) == Some(container))
+    else {
+        return Rendered::Missing(format!(
+            "Deployment {deployment_name} has no container {container}"
+        ));
+    };
+    seq(c.get("env"))
+        .filter(|e| e.get("name").and_then(Value::as_str) == Some(var))
+        .last()
+        .map_or(Rendered::Absent, env_value)
+}
+
+/// The container named `container` of Deployment `deployment_name`.
+pub fn container<'a>(
+    objects: &'a [Object],
+    deployment_name: &str,
+    container: &str,
+) -> Option<&'a Value> {
+    containers(deployment(objects, deployment_name)?)
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(container))
+}
+
+pub fn viewer_account(objects: &[Object]) -> Option<Rendered> {
+    let cm = objects
+        .iter()
+        .find(|o| o.kind == "ConfigMap" && o.name == VIEWER_CONFIGMAP)?;
+    let json = cm.value.get("data")?.get(VIEWER_KEY)?.as_str()?;
+    let parsed: Value = yaml_serde::from_str(json).ok()?;
+    Some(
+        parsed
+            .get("spec")
+            .and_then(|s| s.get("serviceAccountName"))
+            .and_then(Value::as_str)
+            .map_or(Rendered::Absent, |a| Rendered::Literal(a.to_string())),
+    )
 }
 
 /// A small render for unit tests: an AuthorizationPolicy, the API server Deployment, a CRD and a
@@ -280,8 +383,6 @@ mod tests {
                 "CompositeController"
             ))
         );
-        let all: Vec<&Object> = objects.iter().collect();
-        assert_eq!(stream(&all), RENDER);
     }
 
     #[test]
@@ -303,22 +404,5 @@ mod tests {
                 .unwrap_err()
                 .starts_with("the document at line 1 is not valid YAML")
         );
-    }
-
-    #[test]
-    fn namespaces_and_crds_first_custom_resources_of_the_render_last() {
-        let mut text = RENDER.to_string();
-        text.push_str("---\napiVersion: metacontroller.k8s.io/v1alpha1\nkind: CompositeController\nmetadata:\n  name: profile-controller\n");
-        let objects = split(&text).unwrap();
-        let facts = RenderFacts::of(&objects);
-        let kinds = |v: &[&Object]| v.iter().map(|o| o.kind.clone()).collect::<Vec<_>>();
-        let all = steps(&objects, &facts, &BTreeSet::new());
-        assert_eq!(kinds(&all.first), ["Namespace", "CustomResourceDefinition"]);
-        assert_eq!(kinds(&all.plain), ["AuthorizationPolicy", "Deployment"]);
-        assert_eq!(kinds(&all.custom), ["CompositeController"]);
-        let kept = BTreeSet::from(["compositecontrollers.metacontroller.k8s.io"]);
-        let some = steps(&objects, &facts, &kept);
-        assert_eq!(kinds(&some.first), ["Namespace"]);
-        assert_eq!(kinds(&some.custom), ["CompositeController"]);
     }
 }
