@@ -128,7 +128,9 @@ pub enum Command {
         "  # exit 1 unless what the cluster would get is single-user\n",
         "  kfpatch -C manifests render --expect off\n",
         "  # a kfctl-era tree, which kustomize builds only with the load restrictor off\n",
-        "  kfpatch -C manifests render --kustomize 'kubectl kustomize --load-restrictor LoadRestrictionsNone'"
+        "  kfpatch -C manifests render --kustomize 'kubectl kustomize --load-restrictor LoadRestrictionsNone'\n",
+        "\n",
+        "Exit codes: 0 the render agrees with the files and with the mode (--expect, else the files'); 1 a setting renders at the other mode's value, or differs from its file; 2 bad input, or kustomize failed"
     ))]
     Render(RenderArgs),
     /// Render once and apply to the cluster in order (namespaces and CRDs first), with bounded retries
@@ -270,7 +272,8 @@ pub struct DoctorArgs {
 #[derive(Debug, Args)]
 pub struct KustomizeFlag {
     /// The kustomize to run: a command line such as "kustomize build" or "kubectl kustomize"
-    /// (default: kustomize build when kustomize is on PATH, else kubectl kustomize)
+    /// (split on spaces, no shell; default: kustomize build when kustomize is on PATH, else kubectl
+    /// kustomize)
     #[arg(long, value_name = "CMD")]
     pub kustomize: Option<String>,
 }
