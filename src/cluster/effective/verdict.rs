@@ -87,16 +87,18 @@ impl Verdict {
         let mut out = String::from("\n");
         match (self.mode, &self.no_mode) {
             (Some((mode, _)), _) if self.differs.is_empty() => out.push_str(&format!(
-                "mode {} ({}): the render agrees\n",
+                "mode {} ({}): the render agrees{}\n",
                 mode.word(),
-                self.wanted_by()
+                self.wanted_by(),
+                self.customised_note()
             )),
             (Some((mode, _)), _) => {
                 out.push_str(&format!(
-                    "mode {} ({}): the render DIFFERS in {}:\n",
+                    "mode {} ({}): the render DIFFERS in {}{}:\n",
                     mode.word(),
                     self.wanted_by(),
-                    count(self.differs.len(), "setting")
+                    count(self.differs.len(), "setting"),
+                    self.customised_note()
                 ));
                 for row in &self.differs {
                     out.push_str(&format!("  {}\n", row.differs_text(mode)));
@@ -117,6 +119,17 @@ impl Verdict {
             }
         }
         out
+    }
+
+    /// `; 1 setting at neither mode's upstream value (a warning each)`, when there are any.
+    fn customised_note(&self) -> String {
+        if self.customised.is_empty() {
+            return String::new();
+        }
+        format!(
+            "; {} at neither mode's upstream value (a warning each)",
+            count(self.customised.len(), "setting")
+        )
     }
 
     /// One warning per customised setting.
