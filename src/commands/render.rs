@@ -78,6 +78,7 @@ pub fn run(cli: &Cli, args: &RenderArgs, io: &mut Output<'_>) -> Result<i32> {
     });
     let verdict = verdict::judge(
         &prepared.install,
+        &prepared.target.shown,
         &prepared.objects,
         &prepared.effective,
         &prepared.switched,

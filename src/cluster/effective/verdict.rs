@@ -15,6 +15,7 @@ use crate::checkout::install::Install;
 use crate::checkout::overriding::{Given, Override};
 use crate::checkout::settings;
 use crate::cluster::decode::{self, Decoded};
+use crate::cluster::kustomize_model::deploying::{Deploying, deploying};
 use crate::cluster::objects::Object;
 use crate::error::Result;
 
@@ -111,7 +112,7 @@ impl Verdict {
         }
         if !self.file_disagreements.is_empty() {
             out.push_str(&format!(
-                "the render DIFFERS from the files in {}; an overlay or patch above the install that kfpatch does not trace overrides them:\n",
+                "the render DIFFERS from the files in {} (an overlay or patch above the install changes them):\n",
                 count(self.file_disagreements.len(), "place")
             ));
             for line in &self.file_disagreements {
@@ -232,11 +233,14 @@ pub struct RowVerdictJson {
     pub from: Option<String>,
 }
 
-/// What the render of `objects` gives each switched setting, held to `expect` or else the
-/// install's files' mode. `switched_by_overlay` and `overrides` are as for [`super::read`];
-/// `overlay` names the kfpatch overlay being rendered, if it is one.
+/// What the render of `objects` (of the kustomization `target`, relative to the checkout root)
+/// gives each switched setting, held to `expect` or else the install's files' mode.
+/// `switched_by_overlay` and `overrides` are as for [`super::read`]; `overlay` names the kfpatch
+/// overlay being rendered, if it is one.
+#[allow(clippy::too_many_arguments)]
 pub fn judge(
     install: &Install,
+    target: &str,
     objects: &[Object],
     effective: &Effective,
     switched_by_overlay: &[(String, usize)],
@@ -291,6 +295,15 @@ pub fn judge(
         return Ok(verdict);
     };
     let version = install.version.as_ref().ok();
+    let traced = Traced {
+        install,
+        rows: &rows,
+        switched_by_overlay,
+        overlay,
+        overrides,
+        target,
+        model: std::cell::OnceCell::new(),
+    };
     for decoded in decode::decode(objects) {
         if !decode::counts(&decoded, version) {
             continue;
@@ -303,14 +316,7 @@ pub fn judge(
             setting: decoded.setting,
             wanted: decoded.setting.value_in(mode),
             in_render: decoded.source.clone(),
-            from: from(
-                install,
-                &rows,
-                &decoded,
-                switched_by_overlay,
-                overlay,
-                overrides,
-            ),
+            from: traced.from(&decoded),
             rendered: decoded.value,
         };
         if held.is_some() {
@@ -322,48 +328,72 @@ pub fn judge(
     Ok(verdict)
 }
 
-/// The file that decides a rendered value, as far as kfpatch traced it: the winning override
-/// above the install, else the kfpatch overlay being rendered, else the install's file when it
-/// holds the rendered value.
-fn from(
-    install: &Install,
-    rows: &[settings::RowState],
-    decoded: &Decoded,
-    switched_by_overlay: &[(String, usize)],
-    overlay: Option<&str>,
-    overrides: &[Override],
-) -> Option<String> {
-    let setting = decoded.setting;
-    let row = rows
-        .iter()
-        .find(|r| (r.row, r.file) == (setting.row, setting.file))?;
-    let shown_file = install.display(setting.file);
-    let at = |line: Option<usize>| match line {
-        Some(l) => format!("{shown_file}:{l}"),
-        None => shown_file.clone(),
-    };
-    if row.line.is_some_and(|l| {
-        switched_by_overlay
+/// What kfpatch traced of the files that decide the render's values.
+struct Traced<'a> {
+    install: &'a Install,
+    rows: &'a [settings::RowState],
+    switched_by_overlay: &'a [(String, usize)],
+    overlay: Option<&'a str>,
+    overrides: &'a [Override],
+    target: &'a str,
+    /// The offline model's build of the target, made only when asked for.
+    model: std::cell::OnceCell<Option<Deploying>>,
+}
+
+impl Traced<'_> {
+    /// The file that decides a rendered value: the kfpatch overlay being rendered, else the
+    /// winning override above the install, else the install's file when it holds the value, else
+    /// the line the offline model of kustomize found (when it gives the same value).
+    fn from(&self, decoded: &Decoded) -> Option<String> {
+        let setting = decoded.setting;
+        let row = self
+            .rows
             .iter()
-            .any(|(file, at)| *file == shown_file && *at == l)
-    }) {
-        return overlay
-            .map(|o| format!("the kfpatch overlay {o}, which switches {}", at(row.line)));
+            .find(|r| (r.row, r.file) == (setting.row, setting.file))?;
+        let shown_file = self.install.display(setting.file);
+        let at = |line: Option<usize>| match line {
+            Some(l) => format!("{shown_file}:{l}"),
+            None => shown_file.clone(),
+        };
+        if row.line.is_some_and(|l| {
+            self.switched_by_overlay
+                .iter()
+                .any(|(file, at)| *file == shown_file && *at == l)
+        }) {
+            return self
+                .overlay
+                .map(|o| format!("the kfpatch overlay {o}, which switches {}", at(row.line)));
+        }
+        if let Some(o) = self
+            .overrides
+            .iter()
+            .rev()
+            .find(|o| (o.setting.row, o.setting.file) == (setting.row, setting.file))
+            .filter(|o| matches!(o.given, Given::Value(_)))
+        {
+            return Some(format!("{} through {} ({})", o.at(), o.by, o.how));
+        }
+        let in_file = match &decoded.value {
+            Rendered::Literal(v) => row.value.as_deref() == Some(v.as_str()),
+            Rendered::Absent => row.problem.is_none() && row.shown == show_value(None),
+            _ => false,
+        };
+        if in_file {
+            return Some(at(row.line));
+        }
+        let model = self.model.get_or_init(|| {
+            deploying(self.install)
+                .into_iter()
+                .find(|d| d.shown == self.target)
+        });
+        model
+            .as_ref()?
+            .effective
+            .iter()
+            .find(|e| std::ptr::eq(e.setting, setting))
+            .filter(|e| e.value.as_ref() == Some(&decoded.value))
+            .and_then(|e| e.from.clone())
     }
-    if let Some(o) = overrides
-        .iter()
-        .rev()
-        .find(|o| (o.setting.row, o.setting.file) == (setting.row, setting.file))
-    {
-        return matches!(o.given, Given::Value(_))
-            .then(|| format!("{} through {} ({})", o.at(), o.by, o.how));
-    }
-    let holds = match &decoded.value {
-        Rendered::Literal(v) => row.value.as_deref() == Some(v.as_str()),
-        Rendered::Absent => row.problem.is_none() && row.shown == show_value(None),
-        _ => false,
-    };
-    holds.then(|| at(row.line))
 }
 
 fn count(n: usize, what: &str) -> String {
