@@ -414,6 +414,45 @@ mod tests {
         assert!(first_version("no version here").is_none());
     }
 
+    /// The advice names the kustomize in use with the flag added, and is not given when the flag
+    /// is already there or the error is another.
+    #[test]
+    fn the_load_restrictor_advice_names_the_kustomize_in_use() {
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        let refused = "accumulating resources: [119 characters left out]: loading KV pairs: env source files: [../../upstream/base/params.env]: security; file 'pipeline/upstream/base/params.env' is not in or below 'pipeline/installs/generic'";
+        let standalone = Kustomize::choose(Some("kustomize  build"), deadline, "10s").unwrap();
+        assert_eq!(
+            standalone.load_restrictor_advice(refused).as_deref(),
+            Some(
+                "kustomize refuses a file outside the folder of the kustomization that names it unless its load restrictor is off, as kfctl built the trees of kubeflow/manifests v1.1 and v1.2; to build this tree that way, pass --kustomize 'kustomize build --load-restrictor LoadRestrictionsNone'"
+            )
+        );
+        assert_eq!(
+            standalone.load_restrictor_advice(
+                "accumulating resources: lstat base: no such file or directory"
+            ),
+            None
+        );
+        let unrestricted = Kustomize::choose(
+            Some("kubectl kustomize --load-restrictor LoadRestrictionsNone"),
+            deadline,
+            "10s",
+        )
+        .unwrap();
+        assert_eq!(
+            (unrestricted.program.as_str(), unrestricted.args.clone()),
+            (
+                "kubectl",
+                vec![
+                    "kustomize".to_string(),
+                    "--load-restrictor".to_string(),
+                    "LoadRestrictionsNone".to_string()
+                ]
+            )
+        );
+        assert_eq!(unrestricted.load_restrictor_advice(refused), None);
+    }
+
     #[test]
     fn remote_entries() {
         assert!(is_remote(
