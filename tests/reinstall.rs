@@ -169,9 +169,24 @@ fn render_shows_what_the_cluster_gets() {
             .contains("  ok       1 api-service/params.env:1  MULTIUSER: false\n")
     );
     assert!(run.stdout.contains("  ok       6 pipelines-ui/deployment-patch.yaml:25  env ENABLE_AUTHZ of ml-pipeline-ui: false\n"));
+    assert!(
+        run.stdout
+            .ends_with("\nmode off (the install's files say off): the render agrees\n"),
+        "{}",
+        run.stdout
+    );
+    let run = kfpatch(&root, &["render", "--expect", "on"]);
+    assert_code(&run, 1);
+    assert!(
+        run.stdout
+            .contains("\nmode on (--expect on): the render DIFFERS in 5 settings:\n  MULTIUSER: rendered false, the single-user value, where on wants true; it is ConfigMap kubeflow/pipeline-api-server-config-589h5mkcgk data.MULTIUSER, set by apps/pipeline/upstream/base/installs/multi-user/api-service/params.env:1\n"),
+        "{}",
+        run.stdout
+    );
 
     // A kustomization that pins MULTIUSER above the install: kfpatch traces it offline, so the
-    // render agrees with it, and says that it overrides the file.
+    // agreement table agrees with it and says that it overrides the file; the render disagrees
+    // with the files' mode (off), which is exit 1.
     fs::create_dir_all(root.join("pinned")).unwrap();
     fs::write(
         root.join("pinned/kustomization.yaml"),
@@ -179,10 +194,17 @@ fn render_shows_what_the_cluster_gets() {
     )
     .unwrap();
     let run = kfpatch(&root, &["render", "--target", "pinned"]);
-    assert_code(&run, 0);
+    assert_code(&run, 1);
     assert!(
         run.stdout.contains(
             "  ok       1 api-service/params.env:1  MULTIUSER: file false, pinned/kustomization.yaml:8 makes it true (through pinned/kustomization.yaml:4, configMapGenerator pipeline-api-server-config, behavior merge), rendered true\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.ends_with(
+            "\nmode off (the install's files say off): the render DIFFERS in 1 setting:\n  MULTIUSER: rendered true, the multi-user value, where off wants false; it is ConfigMap kubeflow/pipeline-api-server-config-gt978cd6ff data.MULTIUSER, set by pinned/kustomization.yaml:8 through pinned/kustomization.yaml:4 (configMapGenerator pipeline-api-server-config, behavior merge)\n"
         ),
         "{}",
         run.stdout

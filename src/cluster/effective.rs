@@ -4,9 +4,11 @@
 //! above the install can override a value, and kustomize renames the ConfigMap on every change
 //! (a content-hash suffix), so `render` shows the generated ConfigMap, the `ml-pipeline` env and
 //! `envFrom`, the UI env and viewer account that the catalogue manages, and compares each
-//! catalogue row with it.
+//! catalogue row with it. `json` holds the JSON form; `verdict` holds the render to a mode
+//! (`--expect`, or the files').
 
 mod json;
+pub mod verdict;
 
 use std::collections::BTreeSet;
 

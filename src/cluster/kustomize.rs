@@ -3,7 +3,11 @@
 //! Upstream's install loop re-renders on every try; kfpatch renders once and re-uses
 //! the objects. It says which kustomize runs, warns when that is older than the release's README
 //! asks for, and turns the failure of a render that needs the network (a remote base)
-//! into the URL and the advice to vendor it, instead of kustomize's raw git error alone.
+//! into the URL and the advice to vendor it, instead of kustomize's raw git error alone; one that
+//! kustomize refuses for a file outside the kustomization's folder, into how to build it with the
+//! load restrictor off. `message` shortens kustomize's error, its cause kept.
+
+mod message;
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,6 +22,7 @@ use crate::checkout::paths::relative;
 use crate::checkout::version::Version;
 use crate::cluster::process;
 use crate::error::{Failure, Result};
+use message::error_lines;
 
 /// The kustomize that renders: a program and the arguments before the folder.
 #[derive(Debug)]
@@ -166,7 +171,9 @@ impl Kustomize {
                 remote,
             });
         }
-        let detail = error_lines(&ran.stderr);
+        // Paths under the checkout shown relative to it, as kfpatch shows every path: kustomize
+        // names them absolute, which makes its chained errors long.
+        let detail = error_lines(&ran.stderr.replace(&format!("{}/", root.display()), ""));
         if !remote.is_empty() {
             let urls: Vec<String> = remote
                 .iter()
@@ -183,9 +190,29 @@ impl Kustomize {
             )));
         }
         Err(Failure::new(format!(
-            "{} failed to render {shown}: {detail}",
-            self.describe()
+            "{} failed to render {shown}: {detail}{}",
+            self.describe(),
+            self.load_restrictor_advice(&detail)
+                .map_or(String::new(), |advice| format!("\n{advice}"))
         )))
+    }
+
+    /// kustomize refuses a file outside the folder of the kustomization that names it unless its
+    /// load restrictor is off; the kfctl-era trees (kubeflow/manifests v1.1, v1.2) were built so.
+    /// The advice names this kustomize with the flag added.
+    fn load_restrictor_advice(&self, detail: &str) -> Option<String> {
+        if !detail.contains(" is not in or below ")
+            || self.args.iter().any(|a| a.starts_with("--load-restrictor"))
+        {
+            return None;
+        }
+        let mut words = vec![self.program.as_str()];
+        words.extend(self.args.iter().map(String::as_str));
+        words.extend(["--load-restrictor", "LoadRestrictionsNone"]);
+        Some(format!(
+            "kustomize refuses a file outside the folder of the kustomization that names it unless its load restrictor is off, as kfctl built the trees of kubeflow/manifests v1.1 and v1.2; to build this tree that way, pass --kustomize '{}'",
+            words.join(" ")
+        ))
     }
 }
 
@@ -292,170 +319,6 @@ fn first_version(text: &str) -> Option<Version> {
         .find_map(Version::parse)
 }
 
-/// The longest line of kustomize's message kfpatch passes on; beyond it is an echo of a patch or
-/// an object nobody reads on one line.
-const LONGEST_LINE: usize = 240;
-
-/// kustomize's error as a person needs it: no deprecation warnings, no kubectl log prefix
-/// (`E1129 02:51:18.163477 23577 run.go:72] "command failed" err="..."`, or its multi-line `err=<`
-/// form), Go value dumps (`&{0xc00155e5b0 <nil>}`, `resid.ResId{...}`) replaced by the object they
-/// name, the configuration a transformer echoes cut to its first line, and the middle of any line
-/// longer than [`LONGEST_LINE`] left out.
-pub fn error_lines(stderr: &str) -> String {
-    let mut lines: Vec<String> = Vec::new();
-    let mut input = stderr.lines();
-    while let Some(line) = input.next() {
-        if line.starts_with("# Warning") || line.trim().is_empty() {
-            continue;
-        }
-        match line.split_once("\"command failed\" err=") {
-            Some((_, "<")) => {
-                for inner in input.by_ref() {
-                    if inner.trim() == ">" {
-                        break;
-                    }
-                    lines.push(inner.strip_prefix('\t').unwrap_or(inner).to_string());
-                }
-            }
-            Some((_, quoted)) => lines.push(unquote(quoted)),
-            None => lines.push(line.to_string()),
-        }
-    }
-    let text = without_config_echo(&without_go_dumps(&lines.join("\n")));
-    text.lines().map(cut).collect::<Vec<_>>().join("\n")
-}
-
-/// A klog-quoted value: surrounding quotes dropped, `\"`, `\\`, `\n` and `\t` read back.
-fn unquote(quoted: &str) -> String {
-    let inner = quoted
-        .strip_prefix('"')
-        .and_then(|q| q.strip_suffix('"'))
-        .unwrap_or(quoted);
-    let mut out = String::with_capacity(inner.len());
-    let mut chars = inner.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
-/// `&{0xc00155e5b0 <nil>}` goes; `resid.ResId{Gvk:resid.Gvk{...Kind:"ConfigMap"...}, Name:"x",
-/// Namespace:""}` becomes `ConfigMap x`.
-fn without_go_dumps(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    loop {
-        let pointer = rest.find("&{0x");
-        let resid = rest.find("resid.ResId{");
-        let at = match (pointer, resid) {
-            (Some(p), Some(r)) => p.min(r),
-            (Some(p), None) => p,
-            (None, Some(r)) => r,
-            (None, None) => break,
-        };
-        out.push_str(rest[..at].trim_end_matches(' '));
-        let Some(len) = balanced(&rest[at..]) else {
-            out.push_str(&rest[at..]);
-            return out;
-        };
-        let dump = &rest[at..at + len];
-        if dump.starts_with("resid.ResId{") {
-            let field = |name: &str| {
-                let key = format!("{name}:\"");
-                dump.find(&key).and_then(|i| {
-                    let value = &dump[i + key.len()..];
-                    value.find('"').map(|end| value[..end].to_string())
-                })
-            };
-            let kind = field("Kind").unwrap_or_default();
-            let name = field("Name").unwrap_or_default();
-            out.push(' ');
-            out.push_str(&format!("{kind} {name}"));
-            if let Some(ns) = field("Namespace").filter(|n| !n.is_empty()) {
-                out.push_str(&format!(" (namespace {ns})"));
-            }
-        }
-        rest = &rest[at + len..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The length of `text` up to and including the brace that closes its first `{`.
-fn balanced(text: &str) -> Option<usize> {
-    let mut depth = 0usize;
-    for (i, c) in text.char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    return Some(i + 1);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// `with config: `...`: ` (a transformer echoing its whole configuration) cut to the config's
-/// first line.
-fn without_config_echo(text: &str) -> String {
-    const START: &str = "with config: `";
-    let Some(at) = text.find(START) else {
-        return text.to_string();
-    };
-    let body = &text[at + START.len()..];
-    let Some(end) = body.find("`: ") else {
-        return text.to_string();
-    };
-    let first = body[..end]
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or_default();
-    format!(
-        "{}with config `{} ...`: {}",
-        &text[..at],
-        cut_to(first, 60),
-        &body[end + 3..]
-    )
-}
-
-fn cut(line: &str) -> String {
-    let count = line.chars().count();
-    if count <= LONGEST_LINE {
-        return line.to_string();
-    }
-    // kustomize puts the cause last ("... lstat upstream/common: no such file or directory"), so
-    // both ends are kept.
-    let (head, tail) = (LONGEST_LINE * 2 / 3, LONGEST_LINE / 3);
-    format!(
-        "{} [{} characters left out] {}",
-        line.chars().take(head).collect::<String>(),
-        count - head - tail,
-        line.chars().skip(count - tail).collect::<String>()
-    )
-}
-
-fn cut_to(text: &str, n: usize) -> String {
-    if text.chars().count() <= n {
-        text.to_string()
-    } else {
-        format!("{}...", text.chars().take(n).collect::<String>())
-    }
-}
-
 /// A `resources:`/`bases:`/`components:` entry that kustomize fetches over the network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteBase {
@@ -541,41 +404,43 @@ mod tests {
         assert!(first_version("no version here").is_none());
     }
 
+    /// The advice names the kustomize in use with the flag added, and is not given when the flag
+    /// is already there or the error is another.
     #[test]
-    fn go_value_dumps_name_the_object() {
-        let stderr = "E1130 09:11:32.788375 25632 run.go:72] \"command failed\" err=\"merging from generator &{0xc00155e5b0 <nil>}: id resid.ResId{Gvk:resid.Gvk{Group:\\\"\\\", Version:\\\"v1\\\", Kind:\\\"ConfigMap\\\", isClusterScoped:false}, Name:\\\"no-such-config\\\", Namespace:\\\"\\\"} does not exist; cannot merge or replace\"\n";
+    fn the_load_restrictor_advice_names_the_kustomize_in_use() {
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        let refused = "accumulating resources: [119 characters left out]: loading KV pairs: env source files: [../../upstream/base/params.env]: security; file 'pipeline/upstream/base/params.env' is not in or below 'pipeline/installs/generic'";
+        let standalone = Kustomize::choose(Some("kustomize  build"), deadline, "10s").unwrap();
         assert_eq!(
-            error_lines(stderr),
-            "merging from generator: id ConfigMap no-such-config does not exist; cannot merge or replace"
+            standalone.load_restrictor_advice(refused).as_deref(),
+            Some(
+                "kustomize refuses a file outside the folder of the kustomization that names it unless its load restrictor is off, as kfctl built the trees of kubeflow/manifests v1.1 and v1.2; to build this tree that way, pass --kustomize 'kustomize build --load-restrictor LoadRestrictionsNone'"
+            )
         );
-    }
-
-    #[test]
-    fn echoed_patches_are_cut() {
-        let patch = "\\n        value: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'".repeat(40);
-        let stderr = format!(
-            "# Warning: 'bases' is deprecated.\nE1130 09:15:11.674788 2772 run.go:72] \"command failed\" err=<\n\ttrouble configuring builtin PatchTransformer with config: `\n\tpatch: \"spec:\\n  template:{patch}\"\n\ttarget:\n\t  kind: Deployment\n\t`: unable to parse SM or JSON patch from [patch: \"spec:\\n  template:{patch}\"]\n >\n"
-        );
-        let short = error_lines(&stderr);
-        assert!(
-            short.starts_with("trouble configuring builtin PatchTransformer with config `patch: \"spec:\\n  template:\\n        value: 'xxxxxxxxxxxxxxxx... ...`: unable to parse SM or JSON patch [1915 characters left out] "),
-            "{short}"
-        );
-        assert!(
-            short.ends_with("        value: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'\"]"),
-            "{short}"
-        );
-        assert_eq!(short.lines().count(), 1, "{short}");
-    }
-
-    #[test]
-    fn kubectl_log_prefix_is_dropped() {
         assert_eq!(
-            error_lines(
-                "# Warning: 'bases' is deprecated.\nE1129 02:51:18.163477   23577 run.go:72] \"command failed\" err=\"accumulating resources: no such file\"\n"
+            standalone.load_restrictor_advice(
+                "accumulating resources: lstat base: no such file or directory"
             ),
-            "accumulating resources: no such file"
+            None
         );
+        let unrestricted = Kustomize::choose(
+            Some("kubectl kustomize --load-restrictor LoadRestrictionsNone"),
+            deadline,
+            "10s",
+        )
+        .unwrap();
+        assert_eq!(
+            (unrestricted.program.as_str(), unrestricted.args.clone()),
+            (
+                "kubectl",
+                vec![
+                    "kustomize".to_string(),
+                    "--load-restrictor".to_string(),
+                    "LoadRestrictionsNone".to_string()
+                ]
+            )
+        );
+        assert_eq!(unrestricted.load_restrictor_advice(refused), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::checkout::deploys::Graph;
 use crate::checkout::install::Install;
 use crate::checkout::locate;
 use crate::checkout::model::objects::{self, Object};
+use crate::checkout::overriding::Override;
 use crate::checkout::targets::{self, Target};
 use crate::checkout::trace;
 use crate::checkout::{discover, paths};
@@ -33,6 +34,12 @@ pub struct Render {
     pub objects: Vec<Object>,
     pub took: Duration,
     pub effective: Effective,
+    /// The settings (`file:line` relative to the checkout root) a kfpatch overlay being rendered
+    /// switches, and that overlay.
+    pub switched: Vec<(String, usize)>,
+    pub overlay: Option<String>,
+    /// The files above the install that decide a setting, as kfpatch traced them.
+    pub overrides: Vec<Override>,
 }
 
 /// The install a render compares with. A checkout without one whose target reaches remote
@@ -136,6 +143,7 @@ pub fn prepare(
             found.path, found.path
         );
     }
+    let overlay_path = overlay.as_ref().map(|o| o.path.clone());
     let switched = overlay.map(|o| o.switched).unwrap_or_default();
     // Files above the install that decide a setting: the render must agree with them, not with
     // the install's file.
@@ -149,6 +157,9 @@ pub fn prepare(
         objects,
         took,
         effective,
+        switched,
+        overlay: overlay_path,
+        overrides,
     })
 }
 
