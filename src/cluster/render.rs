@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use std::path::Path;
 
-use crate::checkout::deploys::Graph;
 use crate::checkout::install::Install;
 use crate::checkout::locate;
 use crate::checkout::model::objects::{self, Object};
@@ -139,8 +138,7 @@ pub fn prepare(
     let switched = overlay.map(|o| o.switched).unwrap_or_default();
     // Files above the install that decide a setting: the render must agree with them, not with
     // the install's file.
-    let mut graph = Graph::new(&install);
-    let overrides = trace::winners(&install, &mut graph, &target.dir);
+    let overrides = trace::winners(&install, &mut trace::Reaching::new(&install), &target.dir);
     let effective = effective::read(&install, &objects, &switched, &overrides)?;
     Ok(Render {
         install,

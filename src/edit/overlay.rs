@@ -19,7 +19,6 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use crate::checkout::catalogue::{Mode, Place, Scope};
-use crate::checkout::deploys::Graph;
 use crate::checkout::install::Install;
 use crate::checkout::trace;
 use crate::checkout::{paths, safe_read};
@@ -97,7 +96,8 @@ pub fn find_all(install: &Install) -> Result<Vec<Found>> {
 /// Whether `overlay` in `dir` builds on this install, and is what kfpatch would write now.
 pub fn check(install: &Install, dir: &Path, overlay: &Overlay) -> Result<Found> {
     let base = paths::absolute(&dir.join(&overlay.resource));
-    let over_this_install = Graph::new(install).reaches(&base);
+    let mut reaching = trace::Reaching::new(install);
+    let over_this_install = base.canonicalize().is_ok_and(|b| reaching.reaches(&b));
     let mut found = Found {
         path: paths::relative(&install.root, dir),
         over_this_install,
@@ -131,8 +131,7 @@ pub fn check(install: &Install, dir: &Path, overlay: &Overlay) -> Result<Found> 
                 .collect();
             // The overrides below the overlay are overridden by it in turn.
             if let Ok(real) = dir.canonicalize() {
-                let mut graph = Graph::new(install);
-                let chain = graph.chain(&real);
+                let chain = reaching.chain(&real);
                 found.switched.extend(
                     trace::overrides(install, &chain)
                         .into_iter()
@@ -187,7 +186,7 @@ pub fn plan_off(
         && let Some(at) = plan.changes.iter().position(is_viewer_change)
     {
         let change = plan.changes.remove(at);
-        let winner = trace::winners(install, &mut Graph::new(install), &target)
+        let winner = trace::winners(install, &mut trace::Reaching::new(install), &target)
             .into_iter()
             .find(|o| matches!(o.setting.place, Place::ViewerAccount));
         let message = match winner {

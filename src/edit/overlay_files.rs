@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::checkout::catalogue::{CATALOGUE, Place, Setting};
-use crate::checkout::deploys::Graph;
 use crate::checkout::install::Install;
 use crate::checkout::{overriding, trace};
 use crate::edit::overrides;
@@ -373,8 +372,7 @@ pub fn effective_viewer(
     install: &Install,
     target: &Path,
 ) -> Result<Option<Option<ConfigMapPatch>>> {
-    let mut graph = Graph::new(install);
-    let Some(winner) = trace::winners(install, &mut graph, target)
+    let Some(winner) = trace::winners(install, &mut trace::Reaching::new(install), target)
         .into_iter()
         .find(|o| matches!(o.setting.place, Place::ViewerAccount))
     else {
