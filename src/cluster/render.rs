@@ -124,7 +124,7 @@ pub fn prepare(
         .map_err(|e| Failure::new(format!("the render of {}: {e}", target.shown)))?;
     // A kfpatch overlay as the target carries the single-user values on purpose: the render must
     // agree with the files as the overlay switches them, not with the files as they are.
-    let overlay = match overlay_files::detect(&target.dir)? {
+    let overlay = match overlay_files::detect(&install.root, &target.dir)? {
         Some(found) => Some(overlay::check(&install, &target.dir, &found)?),
         None => None,
     };

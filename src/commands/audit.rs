@@ -635,7 +635,7 @@ fn remote_only(root: &Path, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32
 /// `root`; `FOLDER` when it cannot be read.
 fn base_of(root: &Path, path: &str) -> String {
     let dir = root.join(path);
-    match overlay_files::detect(&dir) {
+    match overlay_files::detect(root, &dir) {
         Ok(Some(overlay)) => paths::relative(root, &paths::absolute(&dir.join(&overlay.resource))),
         _ => "FOLDER".to_string(),
     }
