@@ -4,6 +4,7 @@
 
 use crate::checkout::deploys::{self, Deploy, Graph, manifests_root, own_kfp};
 use crate::checkout::install::Install;
+use crate::checkout::model::deploying::Deploying;
 use crate::checkout::overriding::Override;
 use crate::checkout::trace::{Reaching, all_overrides};
 
@@ -19,11 +20,12 @@ pub struct Above {
 }
 
 impl Above {
-    pub fn of(install: &Install) -> Above {
+    /// `deploying`: every kustomization whose build includes the install, as the model found them.
+    pub fn of(install: &Install, deploying: &[Deploying]) -> Above {
         let mut graph = Graph::new(install);
         let deploys = deploys::deploys(install, &mut graph);
         let kfp = own_kfp(&deploys, install).map(|d| d.shown);
-        let overrides = all_overrides(install, &mut Reaching::new(install));
+        let overrides = all_overrides(install, &mut Reaching::of_deploying(install, deploying));
         Above {
             deploys,
             kfp,

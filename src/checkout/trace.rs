@@ -17,7 +17,7 @@ use crate::checkout::catalogue::{self, CATALOGUE, Place, Reading, Setting};
 use crate::checkout::install::Install;
 use crate::checkout::model;
 use crate::checkout::model::build::Model;
-use crate::checkout::model::deploying::reaching_folders;
+use crate::checkout::model::deploying::{Deploying, reaching_folders};
 use crate::checkout::model::sections::{self, Behavior, Kustomization, PatchSource};
 use crate::checkout::overriding::{Editor, Given, Override, VIEWER_CONFIGMAP, VIEWER_KEY};
 use crate::checkout::parsed::Parsed;
@@ -75,6 +75,17 @@ pub struct Reaching {
 impl Reaching {
     pub fn new(install: &Install) -> Reaching {
         let (model, folders) = reaching_folders(install);
+        Reaching::with(install, model, folders)
+    }
+
+    /// The folders the model already found deploying the install (`status`, `audit`): only
+    /// those are read again.
+    pub fn of_deploying(install: &Install, deploying: &[Deploying]) -> Reaching {
+        let folders = deploying.iter().map(|d| d.dir.clone()).collect();
+        Reaching::with(install, Model::new(&install.root), folders)
+    }
+
+    fn with(install: &Install, model: Model, folders: Vec<PathBuf>) -> Reaching {
         Reaching {
             install: install.dir.clone(),
             model,
