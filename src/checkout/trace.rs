@@ -613,6 +613,95 @@ mod tests {
         assert!(json_patch(row(7), Some(&target), &ops(whole), &at(whole)).is_none());
     }
 
+    /// The fork fixture, with example/ merging MULTIUSER=true and patching ENABLE_AUTHZ to true,
+    /// and a component of it doing the opposite: kustomize applies example/'s generators, then
+    /// the component's generators and patches, then example/'s patches (`kubectl kustomize`
+    /// gives MULTIUSER false and ENABLE_AUTHZ true).
+    #[test]
+    fn a_component_applies_between_the_generators_and_the_patches_of_its_kustomization() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().canonicalize().unwrap();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fork-pinned-multiuser");
+        for entry in walkdir::WalkDir::new(&fixture) {
+            let entry = entry.unwrap();
+            let to = root.join(entry.path().strip_prefix(&fixture).unwrap());
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(&to).unwrap();
+            } else {
+                std::fs::copy(entry.path(), &to).unwrap();
+            }
+        }
+        let patch = |value: &str| {
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ml-pipeline-ui\nspec:\n  template:\n    spec:\n      containers:\n      - name: ml-pipeline-ui\n        env:\n        - name: ENABLE_AUTHZ\n          value: \"{value}\"\n"
+            )
+        };
+        let generator = |value: &str| {
+            format!(
+                "configMapGenerator:\n- name: pipeline-api-server-config\n  behavior: merge\n  literals:\n  - MULTIUSER={value}\n"
+            )
+        };
+        std::fs::create_dir(root.join("pin")).unwrap();
+        std::fs::write(
+            root.join("pin/kustomization.yaml"),
+            format!(
+                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n{}patches:\n- path: authz.yaml\n",
+                generator("false")
+            ),
+        )
+        .unwrap();
+        std::fs::write(root.join("pin/authz.yaml"), patch("false")).unwrap();
+        std::fs::write(
+            root.join("example/kustomization.yaml"),
+            format!(
+                "resources:\n- ../applications/pipeline/upstream/env/platform-agnostic-multi-user\n{}components:\n- ../pin\npatches:\n- path: authz.yaml\n",
+                generator("true")
+            ),
+        )
+        .unwrap();
+        std::fs::write(root.join("example/authz.yaml"), patch("true")).unwrap();
+        let install = crate::checkout::discover::find_optional(&root, None)
+            .unwrap()
+            .unwrap();
+        let mut reaching = Reaching::new(&install);
+        let won: Vec<(u8, String, Option<String>)> =
+            winners(&install, &mut reaching, &root.join("example"))
+                .into_iter()
+                .map(|o| (o.setting.row, o.at(), o.value().map(str::to_string)))
+                .collect();
+        assert_eq!(
+            won,
+            [
+                (
+                    1,
+                    "pin/kustomization.yaml:7".to_string(),
+                    Some("false".to_string())
+                ),
+                (
+                    6,
+                    "example/authz.yaml:11".to_string(),
+                    Some("true".to_string())
+                ),
+            ]
+        );
+        // Every override of every deploying kustomization, each once.
+        let all: Vec<String> = all_overrides(&install, &mut reaching)
+            .iter()
+            .map(|o| format!("{} {}", o.at(), o.shown_value()))
+            .collect();
+        assert_eq!(
+            all,
+            [
+                "applications/pipeline/upstream/env/platform-agnostic-multi-user/override.env:2 true",
+                "applications/pipeline/upstream/env/platform-agnostic-multi-user/ui-authz-patch.yaml:12 true",
+                "example/authz.yaml:11 true",
+                "example/kustomization.yaml:7 true",
+                "pin/authz.yaml:11 false",
+                "pin/kustomization.yaml:7 false",
+            ]
+        );
+    }
+
     #[test]
     fn viewer_templates_with_and_without_an_account() {
         let with = "{\n  \"spec\": {\n    \"serviceAccountName\": \"default-editor\"\n  }\n}";
