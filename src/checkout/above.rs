@@ -1,11 +1,12 @@
-//! What lies above the install, as `status` and `audit` report it: the kustomizations that
-//! deploy it ([`crate::checkout::deploys`]) and the overrides they apply
-//! ([`crate::checkout::trace`]).
+//! What lies above the install, as `status` and `audit` report it: the checkout's own
+//! kustomizations that deploy it ([`crate::checkout::deploys`]) and the overrides that every
+//! kustomization whose build includes it applies ([`crate::checkout::trace`]).
 
 use crate::checkout::deploys::{self, Deploy, Graph, manifests_root, own_kfp};
 use crate::checkout::install::Install;
+use crate::checkout::model::deploying::Deploying;
 use crate::checkout::overriding::Override;
-use crate::checkout::trace::all_overrides;
+use crate::checkout::trace::{Reaching, all_overrides};
 
 /// What lies above the install: the kustomizations that deploy it and the overrides they apply,
 /// as `status` and `audit` report them.
@@ -19,11 +20,12 @@ pub struct Above {
 }
 
 impl Above {
-    pub fn of(install: &Install) -> Above {
+    /// `deploying`: every kustomization whose build includes the install, as the model found them.
+    pub fn of(install: &Install, deploying: &[Deploying]) -> Above {
         let mut graph = Graph::new(install);
         let deploys = deploys::deploys(install, &mut graph);
         let kfp = own_kfp(&deploys, install).map(|d| d.shown);
-        let overrides = all_overrides(install, &mut graph, &deploys);
+        let overrides = all_overrides(install, &mut Reaching::of_deploying(install, deploying));
         Above {
             deploys,
             kfp,

@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use crate::checkout::install::{Install, Layout};
 use crate::checkout::kustomization::KUSTOMIZATION_FILES;
-use crate::checkout::kustomization::{self, Kustomization};
+use crate::checkout::model::sections::{self, Kustomization};
 use crate::checkout::paths::relative;
 use crate::checkout::walk;
 
@@ -61,7 +61,7 @@ impl Graph {
         if let Some(known) = self.read.get(dir) {
             return known.clone();
         }
-        let loaded = kustomization::load(dir, &self.root).map(Rc::new);
+        let loaded = sections::load(dir, &self.root).map(Rc::new);
         self.read.insert(dir.to_path_buf(), loaded.clone());
         loaded
     }

@@ -5,10 +5,11 @@
 //! file parsed once for them, with the problems it can have ([`parsed`]), the folders of a tree,
 //! walked cheaply ([`walk`]), where each setting stands ([`settings`]), what would break on a
 //! cluster ([`findings`], made of [`finding`]s, with [`env_lint`] for the `.env` files), which
-//! kustomization a command renders ([`targets`]), the kustomizations read offline
-//! ([`kustomization`]) that deploy the install ([`deploys`]), what building them gives the
-//! cluster, modelled offline, and the settings decoded from objects ([`model`]), the overrides above it
-//! ([`overriding`], found by [`trace`]) and both as `status` and `audit` report them ([`above`]),
+//! kustomization a command renders ([`targets`]), what a kustomization file is
+//! ([`kustomization`]), the checkout's own kustomizations that deploy the install ([`deploys`]),
+//! what building them gives the cluster, modelled offline, and the settings decoded from objects
+//! ([`model`], the one reader of kustomization files), the overrides above it ([`overriding`],
+//! found by [`trace`] in what the model reads) and both as `status` and `audit` report them ([`above`]),
 //! the git repository that holds it ([`git`], [`drift`]), and what surrounds it: generated copies,
 //! remote bases, template generators ([`scan`], [`surroundings`]). Reads only: nothing here writes
 //! a file or runs a program.

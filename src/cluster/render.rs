@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use std::path::Path;
 
-use crate::checkout::deploys::Graph;
 use crate::checkout::install::Install;
 use crate::checkout::locate;
 use crate::checkout::model::objects::{self, Object};
@@ -132,7 +131,7 @@ pub fn prepare(
         .map_err(|e| Failure::new(format!("the render of {}: {e}", target.shown)))?;
     // A kfpatch overlay as the target carries the single-user values on purpose: the render must
     // agree with the files as the overlay switches them, not with the files as they are.
-    let overlay = match overlay_files::detect(&target.dir)? {
+    let overlay = match overlay_files::detect(&install.root, &target.dir)? {
         Some(found) => Some(overlay::check(&install, &target.dir, &found)?),
         None => None,
     };
@@ -147,8 +146,7 @@ pub fn prepare(
     let switched = overlay.map(|o| o.switched).unwrap_or_default();
     // Files above the install that decide a setting: the render must agree with them, not with
     // the install's file.
-    let mut graph = Graph::new(&install);
-    let overrides = trace::winners(&install, &mut graph, &target.dir);
+    let overrides = trace::winners(&install, &mut trace::Reaching::new(&install), &target.dir);
     let effective = effective::read(&install, &objects, &switched, &overrides)?;
     Ok(Render {
         install,

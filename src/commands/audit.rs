@@ -133,8 +133,9 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         OnOff::Off => Mode::Off,
     });
     let overlays = overlay::find_all(&install)?;
-    let above = Above::of(&install);
     let mut found = audit(&install, expect)?;
+    let (deploying, unreadable) = deploying::deploying_and_unreadable(&install);
+    let above = Above::of(&install, &deploying);
     if let Some(mode) = expect {
         found.extend(override_expectations(mode, &above));
     }
@@ -153,7 +154,6 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         (None, "off") => Some((Mode::Off, "the install's files say")),
         _ => None,
     };
-    let (deploying, unreadable) = deploying::deploying_and_unreadable(&install);
     let mut said = model::findings::unreadable(&unreadable);
     said.extend(model::findings::findings(
         &deploying,
@@ -635,7 +635,7 @@ fn remote_only(root: &Path, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32
 /// `root`; `FOLDER` when it cannot be read.
 fn base_of(root: &Path, path: &str) -> String {
     let dir = root.join(path);
-    match overlay_files::detect(&dir) {
+    match overlay_files::detect(root, &dir) {
         Ok(Some(overlay)) => paths::relative(root, &paths::absolute(&dir.join(&overlay.resource))),
         _ => "FOLDER".to_string(),
     }

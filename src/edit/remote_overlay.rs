@@ -90,7 +90,7 @@ pub fn plan_off(
     }
     let kfp = release_of(&remote)?;
     let plan = plan_of(&remote, &kfp, scope)?;
-    let existing: Option<Overlay> = overlay::existing_overlay(dir, shown)?;
+    let existing: Option<Overlay> = overlay::existing_overlay(root, dir, shown)?;
     let changes = overlay::overlay_changes(
         overlay::Folder { root, dir, shown },
         existing.as_ref(),
@@ -211,7 +211,7 @@ pub fn find_all(root: &Path) -> Result<Vec<overlay::Found>> {
     let kustomization = crate::edit::overlay_files::KUSTOMIZATION;
     for folder in walk::folders_holding(root, &[kustomization], |_| false) {
         let dir = folder.as_path();
-        let Some(existing) = crate::edit::overlay_files::detect(dir)? else {
+        let Some(existing) = crate::edit::overlay_files::detect(root, dir)? else {
             continue;
         };
         let shown = paths::relative(root, dir);

@@ -353,3 +353,13 @@ pub fn json_value(e: &Effective) -> (&'static str, Option<String>) {
         }
     }
 }
+
+/// The model of the checkout and the folders (canonical) whose build includes the install,
+/// outside the install's folder, sorted: where the overrides above the install are looked for.
+/// A kustomization that cannot be read is left out here; [`deploying_and_unreadable`] names it.
+pub fn reaching_folders(install: &Install) -> (Model, Vec<PathBuf>) {
+    let mut model = Model::new(&install.root);
+    let mut found = reaching(install, &mut model, &mut Vec::new());
+    found.sort();
+    (model, found)
+}

@@ -6,7 +6,8 @@
 //! merge and JSON 6902 patches and target selectors, `replace` runs `replacements`, `transform`
 //! runs generators and transformers (with kustomize's name hash, [`confighash`]), `vars` resolves
 //! vars, and [`deploying`] finds every kustomization of the checkout whose build includes the
-//! install. [`decode`] reads the managed settings from objects, the model's or a real render's
+//! install. [`sections`] gives the generators and patches of a kustomization read here, with
+//! their lines, to the readers of overrides. [`decode`] reads the managed settings from objects, the model's or a real render's
 //! or a live cluster's alike, and [`findings`] turns what the model finds into audit findings.
 //!
 //! Where the model meets what it cannot evaluate offline (a plugin, a file it cannot read or
@@ -22,6 +23,7 @@ pub mod json;
 pub mod objects;
 pub mod patch;
 mod replace;
+pub mod sections;
 mod transform;
 mod vars;
 
