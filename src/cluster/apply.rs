@@ -207,7 +207,11 @@ pub fn apply_with_prompt<'o>(
         let mut created = None;
         if !order.first.is_empty() {
             let label = format!("{} ({})", next(), kinds_phrase(&order.first));
-            let (send, same) = changed(&order.first);
+            let (mut send, same) = changed(&order.first);
+            // The API server establishes new CRDs in about the order they come; those the
+            // custom resources wait for go first.
+            let used: BTreeSet<GroupKind> = order.custom.iter().map(|o| o.group_kind()).collect();
+            send.sort_by_key(|o| !o.defines().is_some_and(|gk| used.contains(&gk)));
             sent += apply_step(kubectl, &label, &send, same, &facts, options, progress)?;
             unchanged += same;
             created = Some(crds::Created {
