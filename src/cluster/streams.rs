@@ -21,8 +21,8 @@ const OBJECTS_PER_PROCESS: usize = 16;
 
 /// What one object costs beside its bytes (its requests), in bytes, when a step's objects are
 /// shared out. Measured on Kubeflow 1.8.1's 77 CRDs (1 kB to 675 kB each): a process took about
-/// as long per object as per 256 kB of CRD, and equal counts left one process a second behind
-/// the others, as did equal bytes.
+/// as long per object as per 256 kB of CRD; equal counts left the process with the largest
+/// schemas 0.6 s behind the others, equal bytes the one with many small objects 3.8 s.
 const PER_OBJECT_BYTES: usize = 256 * 1024;
 
 /// The objects of one step as kubectl streams, in phases applied one after the other, each phase
