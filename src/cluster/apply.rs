@@ -529,12 +529,15 @@ pub struct Connection {
     pub crds: Option<serde_json::Value>,
 }
 
-/// Reads the kubeconfig, the cluster's discovery and its CRDs once, without retries or
-/// progress, so that it can run beside the render. `None` when the kubeconfig or discovery
-/// failed: [`apply_with_prompt`] then reads again, with retries, and says what failed. CRDs the
-/// cluster does not list (RBAC) are read again after the render, where a failure is explained.
-pub fn connect_quietly(kubectl: &Kubectl, deadline: Instant) -> Option<Connection> {
-    let info = kubectl.info(deadline).ok()?;
+/// Reads the cluster's discovery and its CRDs once, without retries or progress, so that it can
+/// run beside the render; `info` is what the kubeconfig says. `None` when discovery failed:
+/// [`apply_with_prompt`] then reads again, with retries, and says what failed. CRDs the cluster
+/// does not list (RBAC) are read again after the render, where a failure is explained.
+pub fn connect_quietly(
+    kubectl: &Kubectl,
+    info: ClusterInfo,
+    deadline: Instant,
+) -> Option<Connection> {
     process::prepare();
     let crds_call: (&[&str], &str) = (&["get", "--raw", crds::CRDS_PATH], "CRDs");
     let calls: Vec<(&[&str], &str)> = DISCOVERY_CALLS.into_iter().chain([crds_call]).collect();
