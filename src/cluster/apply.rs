@@ -107,12 +107,20 @@ pub fn apply_with_prompt<'o>(
     }
     let mut deadline = options.deadline;
     let facts = RenderFacts::of(objects);
-    let Connection { info, discovery } = match connected {
+    let Connection {
+        info,
+        discovery,
+        crds: crd_list,
+    } = match connected {
         Some(connection) => connection,
         None => {
             let info = kubectl.info(options.deadline)?;
             let discovery = discover(kubectl, &info, options, progress)?;
-            Connection { info, discovery }
+            Connection {
+                info,
+                discovery,
+                crds: None,
+            }
         }
     };
     let checked = check(objects, &facts, &discovery, options.dry_run)?;
@@ -122,7 +130,8 @@ pub fn apply_with_prompt<'o>(
         .map(|o| o.name.as_str())
         .collect();
     // Dry runs check every object; an apply sends only those the cluster does not have as the
-    // apply would leave them. The same read gives the CRDs' states.
+    // apply would leave them. The CRDs' states come from the same read, or from the list read
+    // beside the render.
     let live = match options.dry_run {
         DryRun::None => {
             let all: Vec<&Object> = objects.iter().collect();
@@ -130,11 +139,12 @@ pub fn apply_with_prompt<'o>(
                 kubectl,
                 &all,
                 &discovery.kinds,
+                crd_list,
                 options.deadline,
                 &mut || progress.tick(),
             )?
         }
-        _ => Live::default(),
+        _ => Live::of_crds(crd_list),
     };
     let states = match live.crd_states(&crd_names) {
         Some(states) => states,
@@ -195,11 +205,24 @@ pub fn apply_with_prompt<'o>(
             index += 1;
             format!("step {index}/{total}")
         };
+        let mut created = None;
         if !order.first.is_empty() {
             let label = format!("{} ({})", next(), kinds_phrase(&order.first));
-            let (send, same) = changed(&order.first);
+            let (mut send, same) = changed(&order.first);
+            // The API server establishes new CRDs in about the order they come; those the
+            // custom resources wait for go first.
+            let used: BTreeSet<GroupKind> = order.custom.iter().map(|o| o.group_kind()).collect();
+            send.sort_by_key(|o| !o.defines().is_some_and(|gk| used.contains(&gk)));
             sent += apply_step(kubectl, &label, &send, same, &facts, options, progress)?;
             unchanged += same;
+            created = Some(crds::Created {
+                names: send
+                    .iter()
+                    .filter(|o| o.is_crd() && !states.contains_key(&o.name))
+                    .map(|o| o.name.as_str())
+                    .collect(),
+                by: Instant::now(),
+            });
         }
         if !order.plain.is_empty() {
             let label = format!(
@@ -230,6 +253,7 @@ pub fn apply_with_prompt<'o>(
                     &step,
                     objects,
                     &send,
+                    created.as_ref(),
                     options.deadline,
                     progress,
                 )?;
@@ -502,19 +526,32 @@ fn parse_discovery(texts: &[String]) -> Discovery {
 pub struct Connection {
     pub info: ClusterInfo,
     pub discovery: Discovery,
+    /// The cluster's CRDs (the API server's list), when read beside the render.
+    pub crds: Option<serde_json::Value>,
 }
 
-/// Reads the kubeconfig and the cluster's discovery once, without retries or progress, so that
-/// it can run beside the render. `None` when anything failed: [`apply_with_prompt`] then reads
-/// again, with retries, and says what failed.
-pub fn connect_quietly(kubectl: &Kubectl, deadline: Instant) -> Option<Connection> {
-    let info = kubectl.info(deadline).ok()?;
+/// Reads the cluster's discovery and its CRDs once, without retries or progress, so that it can
+/// run beside the render; `info` is what the kubeconfig says. `None` when discovery failed:
+/// [`apply_with_prompt`] then reads again, with retries, and says what failed. CRDs the cluster
+/// does not list (RBAC) are read again after the render, where a failure is explained.
+pub fn connect_quietly(
+    kubectl: &Kubectl,
+    info: ClusterInfo,
+    deadline: Instant,
+) -> Option<Connection> {
     process::prepare();
-    let runs = crate::parallel::each(
-        &DISCOVERY_CALLS,
+    let crds_call: (&[&str], &str) = (&["get", "--raw", crds::CRDS_PATH], "CRDs");
+    let calls: Vec<(&[&str], &str)> = DISCOVERY_CALLS.into_iter().chain([crds_call]).collect();
+    let mut runs = crate::parallel::each(
+        &calls,
         |(args, _), tick| kubectl.run(args, None, deadline, tick),
         &mut || {},
     );
+    let crds = runs
+        .pop()
+        .and_then(|ran| ran.ok())
+        .filter(Ran::success)
+        .and_then(|ran| serde_json::from_str(&ran.stdout).ok());
     let mut texts = Vec::new();
     for ran in runs {
         let mut ran = ran.ok()?;
@@ -527,6 +564,7 @@ pub fn connect_quietly(kubectl: &Kubectl, deadline: Instant) -> Option<Connectio
     Some(Connection {
         info,
         discovery: parse_discovery(&texts),
+        crds,
     })
 }
 

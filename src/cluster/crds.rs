@@ -32,6 +32,10 @@ pub struct CrdState {
     pub stored: Vec<String>,
     pub served: Vec<String>,
     pub conditions: Vec<Condition>,
+    /// When it was created, and when its Established condition turned True (`None` until
+    /// then): seconds since 1970 by the API server's clock, rounded down.
+    pub created: Option<i64>,
+    pub established: Option<i64>,
 }
 
 /// One entry of a CRD's `status.conditions`.
@@ -111,6 +115,13 @@ pub fn states_of(list: &serde_json::Value) -> BTreeMap<String, CrdState> {
                     .filter(|v| v.get("served").and_then(Json::as_bool) == Some(true))
                     .map(|v| text(v.get("name")))
                     .collect(),
+                created: seconds(&text(crd.pointer("/metadata/creationTimestamp"))),
+                established: array("/status/conditions")
+                    .iter()
+                    .find(|c| {
+                        text(c.get("type")) == "Established" && text(c.get("status")) == "True"
+                    })
+                    .and_then(|c| seconds(&text(c.get("lastTransitionTime")))),
                 conditions: array("/status/conditions")
                     .iter()
                     .map(|c| Condition {
@@ -124,6 +135,34 @@ pub fn states_of(list: &serde_json::Value) -> BTreeMap<String, CrdState> {
         );
     }
     states
+}
+
+/// Seconds since 1970 of an API server timestamp (`2024-05-01T12:00:00Z`, the only form
+/// Kubernetes writes object times in).
+fn seconds(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[19] != b'Z' {
+        return None;
+    }
+    let field = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = text.get(range)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let (year, month, day) = (field(0..4)?, field(5..7)?, field(8..10)?);
+    let (hour, minute, second) = (field(11..13)?, field(14..16)?, field(17..19)?);
+    if !(1..=12).contains(&month) || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    // Days from the civil date (March-based years put the leap day last).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
 }
 
 /// The cluster's state of the CRDs named (those it does not have are left out). One list of
@@ -316,14 +355,21 @@ pub fn refused_message(refused: &[Refused]) -> String {
     )
 }
 
-/// Polls the CRDs named until each is Established or `limit` passes; returns those that are
-/// not, with why, and how long it waited.
-pub fn wait_established(
+/// What [`wait_established`] saw last.
+struct Waited {
+    /// The CRDs not Established, with why.
+    pending: Vec<(String, String)>,
+    waited: Duration,
+    states: BTreeMap<String, CrdState>,
+}
+
+/// Polls the CRDs named until each is Established or `limit` passes.
+fn wait_established(
     kubectl: &Kubectl,
     names: &[&str],
     limit: Duration,
     progress: &mut Progress<'_>,
-) -> Result<(Vec<(String, String)>, Duration)> {
+) -> Result<Waited> {
     let started = Instant::now();
     let end = started + limit;
     progress.label(&format!(
@@ -348,7 +394,11 @@ pub fn wait_established(
             })
             .collect();
         if pending.is_empty() || Instant::now() + POLL >= end {
-            return Ok((pending, started.elapsed()));
+            return Ok(Waited {
+                pending,
+                waited: started.elapsed(),
+                states,
+            });
         }
         let until = Instant::now() + POLL;
         while Instant::now() < until {
@@ -374,14 +424,51 @@ pub struct Unready<'a> {
     pub ca_injected: bool,
 }
 
+/// The API server holds the create of a custom resource for 2 s when its CRD became Established
+/// less than 2 s before, by the time it records (rounded down to the second): apiextensions'
+/// guard for API servers that learn of a new CRD at different times. One such create is enough
+/// to add 2 s to a step. Waiting out that window instead never ends later than the hold would.
+const CREATE_HOLD: Duration = Duration::from_secs(2);
+
+/// CRDs that this apply created (the cluster did not have them before), and when the step that
+/// sent them ended.
+#[derive(Debug, Clone)]
+pub struct Created<'a> {
+    pub names: BTreeSet<&'a str>,
+    pub by: Instant,
+}
+
+impl Created<'_> {
+    /// When the API server stops holding creates of custom resources of the CRDs named, at the
+    /// latest, whatever the two clocks say. Its window ends 2 s after the latest recorded
+    /// Established time L of those CRDs. Each CRD created was created before `by`, and its
+    /// recorded creation time is rounded down: at `by` the API server's clock has passed the
+    /// latest one, C, so L + 2 s comes at most L + 2 s - C after `by`.
+    fn hold_ends(&self, names: &[&str], states: &BTreeMap<String, CrdState>) -> Option<Instant> {
+        let state = |name: &&str| states.get(*name);
+        let latest_established = names
+            .iter()
+            .filter(|name| self.names.contains(*name))
+            .filter_map(|name| state(name)?.established)
+            .max()?;
+        let latest_created = self.names.iter().filter_map(|n| state(n)?.created).max()?;
+        let after = latest_established - latest_created + CREATE_HOLD.as_secs() as i64;
+        u64::try_from(after)
+            .ok()
+            .map(|after| self.by + Duration::from_secs(after))
+    }
+}
+
 /// Waits for the CRDs of `objects` (the render) that `custom` (a step's objects) need, and says
-/// so in one line per outcome, labelled `step`. Returns the objects that can be applied and
-/// those whose CRD did not become Established in time.
+/// so in one line per outcome, labelled `step`; then, for CRDs this apply `created`, for the end
+/// of the API server's hold on creates ([`CREATE_HOLD`]). Returns the objects that can be
+/// applied and those whose CRD did not become Established in time.
 pub fn wait_for_step<'a>(
     kubectl: &Kubectl,
     step: &str,
     objects: &[Object],
     custom: &[&'a Object],
+    created: Option<&Created<'_>>,
     deadline: Instant,
     progress: &mut Progress<'_>,
 ) -> Result<(Vec<&'a Object>, Vec<Unready<'a>>)> {
@@ -401,7 +488,21 @@ pub fn wait_for_step<'a>(
         }
     }
     let limit = (deadline.saturating_duration_since(Instant::now()) / 2).min(CRD_WAIT);
-    let (pending, waited) = wait_established(kubectl, &names, limit, progress)?;
+    let Waited {
+        pending,
+        waited,
+        states,
+    } = wait_established(kubectl, &names, limit, progress)?;
+    let hold_ends = created.and_then(|c| c.hold_ends(&names, &states));
+    if let Some(until) = hold_ends.filter(|until| *until < deadline) {
+        progress.label("waiting for the API server to take custom resources of new CRDs");
+        while Instant::now() < until {
+            progress.tick();
+            std::thread::sleep(
+                Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())),
+            );
+        }
+    }
     if pending.is_empty() {
         let others = crds.len() - names.len();
         let these = match names.len() {
@@ -589,5 +690,58 @@ mod tests {
             ]),
             "2 objects were not applied: their CRDs are not Established:\n  2 VirtualService objects: CRD a.example.com: Established False, InvalidCABundle: The conversion webhook CABundle is invalid\ncert-manager's cainjector fills in the conversion webhook's CA bundle of a.example.com (annotation cert-manager.io/inject-ca-from); run kfpatch reinstall again once cert-manager runs"
         );
+    }
+
+    #[test]
+    fn api_server_times() {
+        assert_eq!(seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(seconds("2000-03-01T00:00:01Z"), Some(951_868_801));
+        assert_eq!(seconds("2026-12-31T23:59:59Z"), Some(1_798_761_599));
+        for bad in [
+            "",
+            "2026-12-31 23:59:59Z",
+            "2026-12-31T23:59:59",
+            "2026-13-01T00:00:00Z",
+        ] {
+            assert_eq!(seconds(bad), None, "{bad}");
+        }
+        assert_eq!(seconds("2026-1x-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn the_hold_on_new_crds_ends_two_seconds_after_the_latest_established() {
+        let state = |created, established| CrdState {
+            created: Some(created),
+            established,
+            ..CrdState::default()
+        };
+        let states: BTreeMap<String, CrdState> = [
+            ("a.example.com", state(100, Some(100))),
+            ("b.example.com", state(101, Some(104))),
+            ("c.example.com", state(102, None)),
+            ("old.example.com", state(1, Some(1))),
+        ]
+        .into_iter()
+        .map(|(name, s)| (name.to_string(), s))
+        .collect();
+        let by = Instant::now();
+        let created = Created {
+            names: ["a.example.com", "b.example.com", "c.example.com"].into(),
+            by,
+        };
+        // At `by` the API server's clock is past 102, the latest creation.
+        assert_eq!(created.hold_ends(&["a.example.com"], &states), Some(by));
+        assert_eq!(
+            created.hold_ends(&["a.example.com", "b.example.com"], &states),
+            Some(by + Duration::from_secs(4))
+        );
+        // Not created by this apply, or not Established: no hold to wait for.
+        assert_eq!(created.hold_ends(&["old.example.com"], &states), None);
+        assert_eq!(created.hold_ends(&["c.example.com"], &states), None);
+        let late = Created {
+            names: ["a.example.com", "old.example.com"].into(),
+            by,
+        };
+        assert_eq!(late.hold_ends(&["old.example.com"], &states), None);
     }
 }

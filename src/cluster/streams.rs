@@ -1,4 +1,4 @@
-//! One step's objects as kubectl streams applied at once: split round-robin over a bounded
+//! One step's objects as kubectl streams applied at once: shared out by size over a bounded
 //! number of kubectl processes, webhook configurations after the rest, and only the streams that
 //! failed kept for the next attempt. The caller ([`crate::cluster::apply`]) decides what to retry
 //! and prints one line per step, whatever order the processes finish in.
@@ -20,8 +20,15 @@ const APPLY_PROCESSES: usize = 4;
 /// A process is worth starting for this many objects or more.
 const OBJECTS_PER_PROCESS: usize = 16;
 
+/// What one object costs beside its bytes (its requests), in bytes, when a step's objects are
+/// shared out. Measured on Kubeflow 1.8.1's 77 CRDs (1 kB to 675 kB each): a process took about
+/// as long per object as per 256 kB of CRD; equal counts left the process with the largest
+/// schemas 0.6 s behind the others, equal bytes the one with many small objects 3.8 s.
+const PER_OBJECT_BYTES: usize = 256 * 1024;
+
 /// The objects of one step as kubectl streams, in phases applied one after the other, each phase
-/// split round-robin into at most [`APPLY_PROCESSES`] streams applied at once. Webhook
+/// shared out into at most [`APPLY_PROCESSES`] streams applied at once, by size and count
+/// ([`PER_OBJECT_BYTES`]), so that the processes end at about the same time. Webhook
 /// configurations make up the last phase: on a real cluster, a webhook configuration whose
 /// service is not running yet makes the API server refuse the objects it matches, so they go in
 /// only after everything else (kustomize orders them last in a render for the same reason).
@@ -39,9 +46,26 @@ pub fn phases(objects: &[&Object], at_once: bool) -> Vec<Vec<String>> {
         } else {
             1
         };
+        // The costliest first, each to the process with the least so far; each process then
+        // sends its share in the step's order.
+        let cost = |o: &Object| o.text.len() + PER_OBJECT_BYTES;
+        let mut costliest: Vec<usize> = (0..part.len()).collect();
+        costliest.sort_by_key(|i| std::cmp::Reverse(cost(part[*i])));
+        let mut loads = vec![0; processes];
+        let mut owner = vec![0; part.len()];
+        for i in costliest {
+            let least = (0..processes).min_by_key(|p| loads[*p]).unwrap_or(0);
+            loads[least] += cost(part[i]);
+            owner[i] = least;
+        }
         (0..processes)
-            .map(|i| {
-                let mine: Vec<&Object> = part.iter().skip(i).step_by(processes).copied().collect();
+            .map(|p| {
+                let mine: Vec<&Object> = part
+                    .iter()
+                    .zip(&owner)
+                    .filter(|(_, o)| **o == p)
+                    .map(|(object, _)| *object)
+                    .collect();
                 stream(&mine)
             })
             .collect()
@@ -100,4 +124,61 @@ pub fn apply_pending(
     }
     failed.took = started.elapsed();
     Ok(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkout::model::objects::split;
+
+    fn config_map(name: &str, bytes: usize) -> String {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: {}\n",
+            "x".repeat(bytes)
+        )
+    }
+
+    fn names(stream: &str) -> Vec<&str> {
+        stream
+            .lines()
+            .filter_map(|l| l.strip_prefix("  name: "))
+            .collect()
+    }
+
+    #[test]
+    fn shares_by_size_and_count_in_order_with_webhooks_last() {
+        let mut docs: Vec<String> = (0..30)
+            .map(|i| config_map(&format!("c{i:02}"), 10))
+            .collect();
+        docs.insert(3, config_map("big1", 600 * 1024));
+        docs.insert(7, config_map("big2", 600 * 1024));
+        docs.push("apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata:\n  name: hook\n".to_string());
+        let objects = split(&docs.join("---\n")).unwrap();
+        let all: Vec<&Object> = objects.iter().collect();
+        let phases = phases(&all, true);
+        assert_eq!(phases.len(), 2);
+        assert_eq!(phases[1].len(), 1);
+        assert_eq!(names(&phases[1][0]), ["hook"]);
+        let shares: Vec<Vec<&str>> = phases[0].iter().map(|s| names(s)).collect();
+        // 32 objects: 2 processes, a big one each, the small ones shared so that both carry
+        // about as much, each in the render's order.
+        assert_eq!(shares.len(), 2);
+        assert_eq!(shares[0].iter().filter(|n| n.starts_with("big")).count(), 1);
+        assert_eq!(shares[1].iter().filter(|n| n.starts_with("big")).count(), 1);
+        assert_eq!(shares[0].len(), 16);
+        for share in &shares {
+            let mut sorted = share.clone();
+            sorted.sort_by_key(|n| {
+                docs.iter()
+                    .position(|d| d.contains(&format!("name: {n}\n")))
+            });
+            assert_eq!(*share, sorted);
+        }
+        // One stream per phase without `at_once`.
+        assert_eq!(phases_of_one(&all), [1, 1]);
+    }
+
+    fn phases_of_one(objects: &[&Object]) -> Vec<usize> {
+        phases(objects, false).iter().map(Vec::len).collect()
+    }
 }

@@ -65,28 +65,42 @@ fn resource_arg(object: &Object) -> String {
 impl Live {
     /// Reads the cluster's objects of the kinds of `objects` that `served` lists (a kind not
     /// served yet has no objects). A list the cluster refuses (RBAC) leaves its objects out,
-    /// so they are applied.
+    /// so they are applied. `crd_list`: the cluster's CRDs, when read beforehand (beside the
+    /// render); a cluster that has none of the render's CRDs has never had the render applied,
+    /// so its other objects are not read (on a fresh cluster that list would find nothing, and
+    /// everything is sent either way).
     pub fn read(
         kubectl: &Kubectl,
         objects: &[&Object],
         served: &BTreeMap<GroupKind, bool>,
+        crd_list: Option<Value>,
         deadline: Instant,
         tick: &mut dyn FnMut(),
     ) -> Result<Live> {
         let mut others = BTreeSet::new();
-        let mut crds = false;
+        let mut crd_names = BTreeSet::new();
         for o in objects {
             if o.is_crd() {
-                crds = true;
+                crd_names.insert(o.name.as_str());
             } else if served.contains_key(&o.group_kind()) {
                 others.insert(resource_arg(o));
             }
         }
+        let mut live = Live::default();
+        let never_applied = match &crd_list {
+            Some(list) => {
+                live.add_list(list, true);
+                let states = live.crd_states.as_ref();
+                !crd_names.is_empty()
+                    && states.is_some_and(|s| crd_names.iter().all(|n| !s.contains_key(*n)))
+            }
+            None => false,
+        };
         let mut calls: Vec<Vec<String>> = Vec::new();
-        if crds {
+        if !crd_names.is_empty() && crd_list.is_none() {
             calls.push(vec!["get".into(), "--raw".into(), CRDS_PATH.into()]);
         }
-        if !others.is_empty() {
+        if !others.is_empty() && !never_applied {
             let kinds: Vec<String> = others.into_iter().collect();
             calls.push(
                 [
@@ -111,7 +125,6 @@ impl Live {
             },
             tick,
         );
-        let mut live = Live::default();
         for (args, ran) in calls.iter().zip(runs) {
             let ran = ran?;
             if !ran.success() {
@@ -120,37 +133,53 @@ impl Live {
             let Ok(list) = serde_json::from_str::<Value>(&ran.stdout) else {
                 continue;
             };
-            let raw_crds = args[1] == "--raw";
-            if raw_crds {
-                live.crd_states = Some(crds::states_of(&list));
-            }
-            for mut item in list
-                .get("items")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-            {
-                if raw_crds && let Some(fields) = item.as_object_mut() {
-                    // A raw list's items do not repeat their kind.
-                    fields.insert("apiVersion".into(), "apiextensions.k8s.io/v1".into());
-                    fields.insert("kind".into(), "CustomResourceDefinition".into());
-                }
-                let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
-                let (Some(api_version), Some(kind), Some(name)) = (
-                    text(item.get("apiVersion")),
-                    text(item.get("kind")),
-                    text(item.pointer("/metadata/name")),
-                ) else {
-                    continue;
-                };
-                let namespace = text(item.pointer("/metadata/namespace"));
-                live.objects.insert(
-                    key_of(&api_version, &kind, namespace.as_deref(), &name),
-                    item,
-                );
-            }
+            live.add_list(&list, args[1] == "--raw");
         }
         Ok(live)
+    }
+
+    /// Only the cluster's CRDs (the API server's list), when read: what a dry run, which sends
+    /// every object, needs of the cluster's copies.
+    pub fn of_crds(crd_list: Option<Value>) -> Live {
+        let mut live = Live::default();
+        if let Some(list) = &crd_list {
+            live.add_list(list, true);
+        }
+        live
+    }
+
+    /// Adds the items of one list: `raw_crds`, the API server's list of CRDs (which also gives
+    /// their states), else `kubectl get -o json`'s.
+    fn add_list(&mut self, list: &Value, raw_crds: bool) {
+        if raw_crds {
+            self.crd_states = Some(crds::states_of(list));
+        }
+        for item in list
+            .get("items")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let mut item = item.clone();
+            if raw_crds && let Some(fields) = item.as_object_mut() {
+                // A raw list's items do not repeat their kind.
+                fields.insert("apiVersion".into(), "apiextensions.k8s.io/v1".into());
+                fields.insert("kind".into(), "CustomResourceDefinition".into());
+            }
+            let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+            let (Some(api_version), Some(kind), Some(name)) = (
+                text(item.get("apiVersion")),
+                text(item.get("kind")),
+                text(item.pointer("/metadata/name")),
+            ) else {
+                continue;
+            };
+            let namespace = text(item.pointer("/metadata/namespace"));
+            self.objects.insert(
+                key_of(&api_version, &kind, namespace.as_deref(), &name),
+                item,
+            );
+        }
     }
 
     /// The cluster's state of the CRDs named (those it does not have left out), when the list of

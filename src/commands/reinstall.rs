@@ -38,14 +38,14 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
     // The target, the kubeconfig and the context are checked before the render, which can take
     // a while.
     targets::resolve(&install, &args.target)?;
-    kubectl.info(deadline)?;
+    let info = kubectl.info(deadline)?;
     let Output { out, err, .. } = io;
     let mut progress = Progress::new(&mut **out, true);
     // The cluster is read beside the render (which takes seconds on a whole release); a read that
     // fails is done again after it, with retries and the error it gives.
     process::prepare();
     let (connected, prepared) = parallel::beside(
-        || apply::connect_quietly(&kubectl, deadline),
+        || apply::connect_quietly(&kubectl, info, deadline),
         || {
             render::prepare(
                 install,
