@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use yaml_serde::Value;
 
 use crate::checkout::paths::relative;
+use crate::syntax::seq;
 
 /// The file names kustomize accepts for a kustomization, in the order it looks for them.
 pub const KUSTOMIZATION_FILES: &[&str] =
@@ -200,10 +201,6 @@ pub fn load(dir: &Path, root: &Path) -> Option<Kustomization> {
         generators,
         patches,
     })
-}
-
-fn seq(v: Option<&Value>) -> impl Iterator<Item = &Value> {
-    v.and_then(Value::as_sequence).into_iter().flatten()
 }
 
 fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {

@@ -13,6 +13,7 @@ use crate::checkout::catalogue::{
 use crate::checkout::model::objects::Object;
 use crate::checkout::model::objects::{self, Rendered};
 use crate::checkout::version::Version;
+use crate::syntax::seq;
 
 /// The Deployment of the KFP API server, and its container.
 pub const API_SERVER: (&str, &str) = ("ml-pipeline", "ml-pipeline-api-server");
@@ -130,7 +131,7 @@ fn container_env(objects: &[Object], deployment: &str, container: &str, var: &st
         None => Rendered::Missing(format!(
             "no Deployment {deployment} with container {container}"
         )),
-        Some(c) => match objects::seq(c.get("env"))
+        Some(c) => match seq(c.get("env"))
             .filter(|e| e.get("name").and_then(Value::as_str) == Some(var))
             .last()
         {
@@ -180,7 +181,7 @@ fn container_key(
         );
     };
     let d = shown_object(objects, "Deployment", deployment);
-    if let Some(env) = objects::seq(c.get("env"))
+    if let Some(env) = seq(c.get("env"))
         .filter(|e| e.get("name").and_then(Value::as_str) == Some(key))
         .last()
     {
@@ -218,7 +219,7 @@ fn container_key(
 
 /// The ConfigMaps a container's envFrom names, in order.
 fn config_map_refs(container: &Value) -> Vec<String> {
-    objects::seq(container.get("envFrom"))
+    seq(container.get("envFrom"))
         .filter_map(|f| f.get("configMapRef")?.get("name")?.as_str())
         .map(str::to_string)
         .collect()

@@ -5,6 +5,7 @@
 use yaml_serde::Value;
 
 use crate::checkout::catalogue::show_value;
+use crate::syntax::seq;
 
 /// One rendered Kubernetes object.
 #[derive(Debug, Clone)]
@@ -231,10 +232,6 @@ pub fn containers(d: &Object) -> impl Iterator<Item = &Value> {
         .and_then(|s| s.get("template"))
         .and_then(|t| t.get("spec"))
         .and_then(|s| s.get("containers")))
-}
-
-pub fn seq(v: Option<&Value>) -> impl Iterator<Item = &Value> {
-    v.and_then(Value::as_sequence).into_iter().flatten()
 }
 
 pub fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
