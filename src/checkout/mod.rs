@@ -26,6 +26,7 @@ pub mod install;
 pub mod kustomization;
 pub mod locate;
 pub mod model;
+pub mod overall;
 pub mod overriding;
 pub mod parsed;
 pub mod paths;

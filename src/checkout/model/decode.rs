@@ -10,8 +10,8 @@ use yaml_serde::Value;
 use crate::checkout::catalogue::{
     CATALOGUE, Mode, Place, Reading, Scope, Setting, holds, show_value,
 };
-use crate::checkout::model::objects::Object;
-use crate::checkout::model::objects::{self, Rendered};
+use crate::checkout::model::objects::{self, Object, Rendered};
+use crate::checkout::overall::Overall;
 use crate::checkout::version::Version;
 use crate::syntax::seq;
 
@@ -292,28 +292,11 @@ pub fn mode(rows: &[Decoded], version: Option<&Version>) -> (&'static str, Strin
             format!("unknown: the API server's MULTIUSER cannot be read ({why})"),
         );
     }
-    let counted: Vec<&Decoded> = rows.iter().filter(|d| counts(d, version)).collect();
-    let all = |m: Mode| counted.iter().all(|d| d.mode() == Some(m));
-    if all(Mode::On) {
-        (
-            "on",
-            "on (multi-user: every managed setting at its multi-user value)".to_string(),
-        )
-    } else if all(Mode::Off) {
-        (
-            "off",
-            "off (single-user: every managed setting at its single-user value)".to_string(),
-        )
-    } else {
-        let first = counted.first().map(|d| d.mode());
-        let odd: Vec<String> = counted
-            .iter()
-            .filter(|d| Some(d.mode()) != first)
-            .map(|d| d.setting.name())
-            .collect();
-        (
-            "mixed",
-            format!("mixed: {} disagree with MULTIUSER", odd.join(", ")),
-        )
-    }
+    let counted: Vec<(Option<Mode>, String)> = rows
+        .iter()
+        .filter(|d| counts(d, version))
+        .map(|d| (d.mode(), d.setting.name()))
+        .collect();
+    let overall = Overall::of(&counted);
+    (overall.word(), overall.line())
 }
