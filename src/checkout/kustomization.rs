@@ -245,6 +245,13 @@ impl<'a> Lines<'a> {
     }
 }
 
+/// The 1-based line of the first line containing `needle` (1 if none).
+pub fn line_containing(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map_or(1, |i| i + 1)
+}
+
 /// kustomize's remote targets: URLs, `github.com/...`, `git@...`, `git::...`.
 pub fn is_remote(entry: &str) -> bool {
     entry.contains("://")

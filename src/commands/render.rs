@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use crate::checkout::settings::{InstallJson, JSON_SCHEMA};
 use crate::cli::{Cli, RenderArgs, RenderFormat};
-use crate::cluster::effective::EffectiveJson;
-use crate::cluster::process::Timeout;
+use crate::cluster::programs::process::Timeout;
+use crate::cluster::render::effective::EffectiveJson;
 use crate::cluster::render::{self, Render};
 use crate::error::{Failure, Result};
 use crate::output::progress::Progress;

@@ -1,6 +1,9 @@
 //! Kubernetes objects as a render (or the model's offline build, or a live list) gives them:
 //! splitting a kustomize render into objects, keeping each document's bytes, and reading the
-//! fields kfpatch decodes from them (container env, ConfigMap data, the viewer account).
+//! fields kfpatch decodes from them (container env, ConfigMap data, the viewer account), and what
+//! a render itself creates (its CRDs' kinds and its Namespaces).
+
+use std::collections::BTreeSet;
 
 use yaml_serde::Value;
 
@@ -90,6 +93,26 @@ impl Object {
         match &self.namespace {
             Some(ns) => format!("{}/{} (namespace {ns})", self.kind, self.name),
             None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// What the render itself creates: the kinds its CRDs define and its Namespaces.
+#[derive(Debug, Clone, Default)]
+pub struct RenderFacts {
+    pub crd_kinds: BTreeSet<GroupKind>,
+    pub namespaces: BTreeSet<String>,
+}
+
+impl RenderFacts {
+    pub fn of(objects: &[Object]) -> RenderFacts {
+        RenderFacts {
+            crd_kinds: objects.iter().filter_map(Object::defines).collect(),
+            namespaces: objects
+                .iter()
+                .filter(|o| o.is_namespace())
+                .map(|o| o.name.clone())
+                .collect(),
         }
     }
 }

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::checkout::finding::{Finding, Severity};
 use crate::checkout::install::Install;
 use crate::checkout::kustomization::KUSTOMIZATION_FILES;
+use crate::checkout::lint::finding::{Finding, Severity};
 use crate::checkout::paths::relative;
 use crate::checkout::scan::{
     Copy, CopyMode, Found, PRUNED, RemoteKfp, kfp_of_ref, read_bounded, remote_lines, scan,

@@ -11,7 +11,7 @@ use serde::Serialize;
 use yaml_serde::Value;
 
 use crate::checkout::catalogue::show_value;
-use crate::checkout::finding::Severity;
+use crate::checkout::lint::finding::Severity;
 use crate::checkout::model::confighash;
 use crate::checkout::model::decode::{self, Decoded, KFP_NAMESPACE};
 use crate::checkout::model::objects::Object;
