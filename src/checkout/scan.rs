@@ -17,6 +17,7 @@ use crate::checkout::install::{Install, Layout};
 use crate::checkout::kustomization::KUSTOMIZATION_FILES;
 use crate::checkout::paths::relative;
 use crate::checkout::version::Version;
+use crate::checkout::walk;
 use crate::output::escape::quoted;
 
 /// The most kfpatch reads of one file while scanning: a whole rendered KFP install is about
@@ -253,45 +254,28 @@ pub fn scan(root: &Path, start: &Path, skip: &[PathBuf]) -> Found {
     let mut found = Found::default();
     // The kubeflow/manifests checkouts around the installs: their upstream folders are sources.
     let upstream_roots: Vec<PathBuf> = skip.iter().filter_map(|tree| upstream_root(tree)).collect();
-    let mut pending = vec![start.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        let in_upstream_root = upstream_roots.contains(&dir);
-        // Directory order does not matter: what is found is sorted at the end.
-        let names = entries.flatten().filter_map(|entry| {
-            let kind = entry.file_type().ok()?;
-            Some((entry.path(), kind.is_dir()))
-        });
-        for (path, is_dir) in names {
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            if is_dir {
-                let upstream_folder = in_upstream_root && UPSTREAM_FOLDERS.contains(&name);
-                if !PRUNED.contains(&name) && !upstream_folder && !skip.contains(&path) {
-                    pending.push(path);
-                }
-                continue;
+    let enter = |path: &Path, name: &str| {
+        let upstream_folder = UPSTREAM_FOLDERS.contains(&name)
+            && path
+                .parent()
+                .is_some_and(|parent| upstream_roots.iter().any(|r| r == parent));
+        !PRUNED.contains(&name) && !upstream_folder && !skip.iter().any(|s| s == path)
+    };
+    walk::files(start, enter, |path, name| {
+        if KUSTOMIZATION_FILES.contains(&name) {
+            if let Some(text) = read_bounded(path) {
+                found.remote.extend(remote_in(&text, &relative(root, path)));
             }
-            if KUSTOMIZATION_FILES.contains(&name) {
-                if let Some(text) = read_bounded(&path) {
-                    found
-                        .remote
-                        .extend(remote_in(&text, &relative(root, &path)));
-                }
-            } else if [".yaml", ".yml"].iter().any(|ext| name.ends_with(ext))
-                && let Some(text) = read_bounded(&path)
-                && text.contains("MULTIUSER")
-            {
-                let chart = in_helm_chart(root, &path);
-                found
-                    .copies
-                    .extend(copies_in(&text, &relative(root, &path), chart));
-            }
+        } else if [".yaml", ".yml"].iter().any(|ext| name.ends_with(ext))
+            && let Some(text) = read_bounded(path)
+            && text.contains("MULTIUSER")
+        {
+            let chart = in_helm_chart(root, path);
+            found
+                .copies
+                .extend(copies_in(&text, &relative(root, path), chart));
         }
-    }
+    });
     found
         .copies
         .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));

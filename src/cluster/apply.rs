@@ -9,26 +9,38 @@
 //! nothing will ever serve (Istio not installed) or a namespace that nothing creates stops the
 //! command at once, named; and the cluster's own copies of the render's CRDs are read, so that a
 //! newer one the render's copy cannot replace is kept when it serves what the render uses
-//! ([`crate::cluster::crds`]). Only errors that can heal (a CRD just applied, a webhook not yet
+//! ([`crate::cluster::apply::crds`]). Only errors that can heal (a CRD just applied, a webhook not yet
 //! serving, a refused connection) are retried, with backoff, a bounded number of times.
 //!
 //! kubectl is always spawned with an argument vector and the YAML on stdin, never through a
 //! shell. Other commands (`access --apply`) use [`apply_with_prompt`] for the same safety prompt.
+//!
+//! Its parts: the apply order ([`steps`]), each step by several kubectl processes at once
+//! ([`streams`]), only what the cluster does not have already ([`unchanged`]), the render's CRDs
+//! against the cluster's ([`crds`]), bounded waits ([`wait`]) and pruning stale ConfigMaps
+//! ([`prune`]).
+
+pub mod crds;
+pub mod prune;
+pub mod steps;
+pub mod streams;
+pub mod unchanged;
+pub mod wait;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use std::time::{Duration, Instant};
 
+use crate::checkout::model::objects::RenderFacts;
 use crate::checkout::model::objects::{GroupKind, Object};
-use crate::cluster::crds::{self, NEWER_CRDS_ADVICE};
-use crate::cluster::diagnose::{
+use crate::cluster::apply::crds::NEWER_CRDS_ADVICE;
+use crate::cluster::apply::steps::{counts_by_kind, steps};
+use crate::cluster::apply::unchanged::Live;
+use crate::cluster::programs::diagnose::{
     Cause, DROPS_STORED_VERSION, bounded, classify, missing_kind_message, missing_namespace_message,
 };
-use crate::cluster::kubectl::{ClusterInfo, Discovery, Kubectl, parse_api_resources};
-use crate::cluster::process::{self, Ran};
-use crate::cluster::steps::{RenderFacts, counts_by_kind, steps};
-use crate::cluster::streams;
-use crate::cluster::unchanged::Live;
+use crate::cluster::programs::kubectl::{ClusterInfo, Discovery, Kubectl, parse_api_resources};
+use crate::cluster::programs::process::{self, Ran};
 use crate::error::{Failure, Result};
 use crate::output::consent::{Consent, confirm};
 use crate::output::progress::Progress;

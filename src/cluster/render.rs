@@ -1,5 +1,7 @@
 //! One render of a target: resolve it, choose kustomize, render once, split into objects and read
-//! the effective settings. `render` prints it; `reinstall` applies it.
+//! the effective settings ([`effective`]). `render` prints it; `reinstall` applies it.
+
+pub mod effective;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -13,9 +15,9 @@ use crate::checkout::overriding::Override;
 use crate::checkout::targets::{self, Target};
 use crate::checkout::trace;
 use crate::checkout::{discover, paths};
-use crate::cluster::effective::{self, Effective};
-use crate::cluster::kustomize::{self, Kustomize};
-use crate::cluster::process::Timeout;
+use crate::cluster::programs::kustomize::{self, Kustomize};
+use crate::cluster::programs::process::Timeout;
+use crate::cluster::render::effective::Effective;
 use crate::edit::{overlay, overlay_files};
 use crate::error::{Failure, Result};
 use crate::output::escape::quoted;

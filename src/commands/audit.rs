@@ -24,24 +24,25 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::checkout::above::Above;
 use crate::checkout::catalogue::{Mode, holds, show_value};
 use crate::checkout::drift::{self, Drift, FileChange};
-use crate::checkout::finding::{Finding, Severity};
-use crate::checkout::findings::audit;
 use crate::checkout::git::Checkout;
 use crate::checkout::install::Install;
+use crate::checkout::lint::finding::{Finding, Severity};
+use crate::checkout::lint::findings::audit;
 use crate::checkout::locate;
 use crate::checkout::model::{self, deploying};
 use crate::checkout::overriding::{Editor, OverrideJson};
+use crate::checkout::scan;
 use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
 use crate::checkout::{discover, paths};
-use crate::checkout::{scan, surroundings};
 use crate::cli::{AuditArgs, AuditFormat, Cli, OnOff};
 use crate::edit::{overlay, overlay_files, remote_overlay};
 use crate::error::{Failure, Result};
 use crate::output::escape::quoted;
 use crate::output::{Output, location, paint, to_json, to_yaml, write_out};
+use crate::report::above::Above;
+use crate::report::surroundings;
 
 /// Exit code when the audit found errors or drift (or warnings, with `--strict`).
 pub const EXIT_FINDINGS: i32 = 1;

@@ -6,7 +6,7 @@ use std::fs;
 
 use crate::checkout::catalogue::show_value;
 use crate::checkout::catalogue::{Mode, Scope};
-use crate::checkout::{discover, locate, paths, safe_read, surroundings};
+use crate::checkout::{discover, locate, paths, safe_read};
 use crate::cli::{Cli, MultiuserArgs, OnOff};
 use crate::edit::outcome::{self, WriteChoice};
 use crate::edit::overlay::{self, OverlayChanges};
@@ -14,6 +14,7 @@ use crate::edit::{lock, overrides, plan, remote_overlay};
 use crate::error::{EXIT_CHANGES, Failure, Result};
 use crate::output::escape::quoted;
 use crate::output::{Output, write_out};
+use crate::report::surroundings;
 
 const ISOLATION_NOTE: &str = "note: with multi-user mode off, every user can see every run, experiment and artifact. To keep isolation between profiles, keep it on and give notebooks token access instead (README, \"Token access\").\n";
 

@@ -7,7 +7,6 @@ mod cluster;
 
 use serde::Serialize;
 
-use crate::checkout::above::Above;
 use crate::checkout::catalogue::Mode;
 use crate::checkout::install::Install;
 use crate::checkout::locate;
@@ -17,12 +16,14 @@ use crate::checkout::overriding::OverrideJson;
 use crate::checkout::settings::{
     GitState, GitView, InstallJson, JSON_SCHEMA, RowState, git_views, mode_word, overall_mode, rows,
 };
-use crate::checkout::{discover, paths, scan, surroundings};
+use crate::checkout::{discover, paths, scan};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::error::{Failure, Result};
 use crate::output::escape::quoted;
 use crate::output::{Output, location, paint, to_json, to_yaml, write_out};
 use crate::parallel;
+use crate::report::above::Above;
+use crate::report::surroundings;
 use std::path::Path;
 
 /// `status -o json` (docs/status.schema.json).

@@ -10,9 +10,10 @@ use yaml_serde::Value;
 use crate::checkout::catalogue::{
     CATALOGUE, Mode, Place, Reading, Scope, Setting, holds, show_value,
 };
-use crate::checkout::model::objects::Object;
-use crate::checkout::model::objects::{self, Rendered};
+use crate::checkout::model::objects::{self, Object, Rendered};
+use crate::checkout::overall::Overall;
 use crate::checkout::version::Version;
+use crate::syntax::seq;
 
 /// The Deployment of the KFP API server, and its container.
 pub const API_SERVER: (&str, &str) = ("ml-pipeline", "ml-pipeline-api-server");
@@ -130,7 +131,7 @@ fn container_env(objects: &[Object], deployment: &str, container: &str, var: &st
         None => Rendered::Missing(format!(
             "no Deployment {deployment} with container {container}"
         )),
-        Some(c) => match objects::seq(c.get("env"))
+        Some(c) => match seq(c.get("env"))
             .filter(|e| e.get("name").and_then(Value::as_str) == Some(var))
             .last()
         {
@@ -180,7 +181,7 @@ fn container_key(
         );
     };
     let d = shown_object(objects, "Deployment", deployment);
-    if let Some(env) = objects::seq(c.get("env"))
+    if let Some(env) = seq(c.get("env"))
         .filter(|e| e.get("name").and_then(Value::as_str) == Some(key))
         .last()
     {
@@ -218,7 +219,7 @@ fn container_key(
 
 /// The ConfigMaps a container's envFrom names, in order.
 fn config_map_refs(container: &Value) -> Vec<String> {
-    objects::seq(container.get("envFrom"))
+    seq(container.get("envFrom"))
         .filter_map(|f| f.get("configMapRef")?.get("name")?.as_str())
         .map(str::to_string)
         .collect()
@@ -291,28 +292,11 @@ pub fn mode(rows: &[Decoded], version: Option<&Version>) -> (&'static str, Strin
             format!("unknown: the API server's MULTIUSER cannot be read ({why})"),
         );
     }
-    let counted: Vec<&Decoded> = rows.iter().filter(|d| counts(d, version)).collect();
-    let all = |m: Mode| counted.iter().all(|d| d.mode() == Some(m));
-    if all(Mode::On) {
-        (
-            "on",
-            "on (multi-user: every managed setting at its multi-user value)".to_string(),
-        )
-    } else if all(Mode::Off) {
-        (
-            "off",
-            "off (single-user: every managed setting at its single-user value)".to_string(),
-        )
-    } else {
-        let first = counted.first().map(|d| d.mode());
-        let odd: Vec<String> = counted
-            .iter()
-            .filter(|d| Some(d.mode()) != first)
-            .map(|d| d.setting.name())
-            .collect();
-        (
-            "mixed",
-            format!("mixed: {} disagree with MULTIUSER", odd.join(", ")),
-        )
-    }
+    let counted: Vec<(Option<Mode>, String)> = rows
+        .iter()
+        .filter(|d| counts(d, version))
+        .map(|d| (d.mode(), d.setting.name()))
+        .collect();
+    let overall = Overall::of(&counted);
+    (overall.word(), overall.line())
 }

@@ -4,7 +4,7 @@
 
 use super::deploying::Deploying;
 use crate::checkout::catalogue::{Mode, show_value};
-use crate::checkout::finding::{Finding, Severity};
+use crate::checkout::lint::finding::{Finding, Severity};
 use crate::checkout::model::decode;
 use crate::checkout::version::Version;
 

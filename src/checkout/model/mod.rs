@@ -102,7 +102,7 @@ pub struct Loaded {
 impl Loaded {
     /// The line of the first line holding `needle` (1 if none).
     pub fn line(&self, needle: &str) -> usize {
-        crate::cluster::kustomize::line_containing(&self.text, needle)
+        crate::checkout::kustomization::line_containing(&self.text, needle)
     }
 
     pub fn here(&self, needle: &str, why: impl Into<String>) -> CannotTrace {

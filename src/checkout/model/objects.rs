@@ -1,10 +1,14 @@
 //! Kubernetes objects as a render (or the model's offline build, or a live list) gives them:
 //! splitting a kustomize render into objects, keeping each document's bytes, and reading the
-//! fields kfpatch decodes from them (container env, ConfigMap data, the viewer account).
+//! fields kfpatch decodes from them (container env, ConfigMap data, the viewer account), and what
+//! a render itself creates (its CRDs' kinds and its Namespaces).
+
+use std::collections::BTreeSet;
 
 use yaml_serde::Value;
 
 use crate::checkout::catalogue::show_value;
+use crate::syntax::seq;
 
 /// One rendered Kubernetes object.
 #[derive(Debug, Clone)]
@@ -89,6 +93,26 @@ impl Object {
         match &self.namespace {
             Some(ns) => format!("{}/{} (namespace {ns})", self.kind, self.name),
             None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+}
+
+/// What the render itself creates: the kinds its CRDs define and its Namespaces.
+#[derive(Debug, Clone, Default)]
+pub struct RenderFacts {
+    pub crd_kinds: BTreeSet<GroupKind>,
+    pub namespaces: BTreeSet<String>,
+}
+
+impl RenderFacts {
+    pub fn of(objects: &[Object]) -> RenderFacts {
+        RenderFacts {
+            crd_kinds: objects.iter().filter_map(Object::defines).collect(),
+            namespaces: objects
+                .iter()
+                .filter(|o| o.is_namespace())
+                .map(|o| o.name.clone())
+                .collect(),
         }
     }
 }
@@ -231,10 +255,6 @@ pub fn containers(d: &Object) -> impl Iterator<Item = &Value> {
         .and_then(|s| s.get("template"))
         .and_then(|t| t.get("spec"))
         .and_then(|s| s.get("containers")))
-}
-
-pub fn seq(v: Option<&Value>) -> impl Iterator<Item = &Value> {
-    v.and_then(Value::as_sequence).into_iter().flatten()
 }
 
 pub fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {

@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::checkout::drift::Drift;
-use crate::checkout::finding::{Finding, Severity};
+use crate::checkout::lint::finding::{Finding, Severity};
 use crate::output::sarif::{self, SarifResult};
 
 /// Every finding code with what it means, in the order of the "Findings" table of docs/commands/audit.md (a test

@@ -3,7 +3,7 @@
 //! keys), values the API server cannot parse, and keys it does not read (with the likely typo).
 
 use crate::checkout::catalogue;
-use crate::checkout::finding::{Finding, Severity, column_at};
+use crate::checkout::lint::finding::{Finding, Severity, column_at};
 use crate::checkout::parsed;
 use crate::syntax::envfile::{EnvFile, KeyState, Malformed, normalise_key, parse_go_bool};
 

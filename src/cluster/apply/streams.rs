@@ -6,9 +6,9 @@
 use std::time::{Duration, Instant};
 
 use crate::checkout::model::objects::Object;
-use crate::cluster::kubectl::Kubectl;
-use crate::cluster::process::{self, Ran};
-use crate::cluster::steps::stream;
+use crate::cluster::apply::steps::stream;
+use crate::cluster::programs::kubectl::Kubectl;
+use crate::cluster::programs::process::{self, Ran};
 use crate::error::Result;
 use crate::output::progress::Progress;
 

@@ -9,10 +9,11 @@ use yaml_serde::Value;
 use crate::checkout::model::decode::API_SERVER_CONFIG_PREFIX;
 use crate::checkout::model::objects::Object;
 use crate::cluster::apply::DryRun;
-use crate::cluster::diagnose::brief;
-use crate::cluster::kubectl::Kubectl;
+use crate::cluster::programs::diagnose::brief;
+use crate::cluster::programs::kubectl::Kubectl;
 use crate::error::{Failure, Result};
 use crate::output::progress::Progress;
+use crate::syntax::seq;
 
 /// The ConfigMaps a pod template refers to (envFrom, env valueFrom, volumes, projected volumes).
 pub fn referenced_configmaps(deployment: &Value) -> BTreeSet<String> {
@@ -46,10 +47,6 @@ pub fn referenced_configmaps(deployment: &Value) -> BTreeSet<String> {
         }
     }
     names
-}
-
-fn seq(v: Option<&Value>) -> impl Iterator<Item = &Value> {
-    v.and_then(Value::as_sequence).into_iter().flatten()
 }
 
 /// The items of `kubectl get KIND -o json` (a List).

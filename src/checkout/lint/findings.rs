@@ -6,11 +6,11 @@
 //! warnings (probably a mistake, nothing breaks).
 
 use crate::checkout::catalogue::{self, CATALOGUE, Mode, Place, Reading, Scope, holds, show_value};
-use crate::checkout::env_lint::{
+use crate::checkout::install::{Install, PARAMS_ENV};
+use crate::checkout::lint::env_lint::{
     agent_multi_user, bad_configmap_keys, lint_agent_params, lint_api_params,
 };
-use crate::checkout::finding::{Finding, Severity, column_of, from_problem};
-use crate::checkout::install::{Install, PARAMS_ENV};
+use crate::checkout::lint::finding::{Finding, Severity, column_of, from_problem};
 use crate::checkout::parsed::Parsed;
 use crate::error::{Failure, Result};
 use crate::syntax::envfile::parse_go_bool;

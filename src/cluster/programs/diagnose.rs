@@ -5,7 +5,7 @@
 //! reason.
 
 use crate::checkout::model::objects::GroupKind;
-use crate::cluster::steps::RenderFacts;
+use crate::checkout::model::objects::RenderFacts;
 
 /// Why an apply failed, and whether trying again can help.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +111,7 @@ pub fn brief(stderr: &str) -> String {
 }
 
 /// The marker of a stored-version refusal in a [`Cause::Stops`] message (see
-/// [`crate::cluster::crds::NEWER_CRDS_ADVICE`]).
+/// [`crate::cluster::apply::crds::NEWER_CRDS_ADVICE`]).
 pub const DROPS_STORED_VERSION: &str = "which the render's copy lacks";
 
 /// Classifies the errors kubectl printed (`stderr` of a failed apply).

@@ -24,13 +24,14 @@ use crate::checkout::install::{Install, PARAMS_ENV};
 use crate::checkout::model::decode::API_SERVER_CONFIG_PREFIX;
 use crate::checkout::model::objects::{
     Object, Rendered, VIEWER_CONFIGMAP, VIEWER_KEY, containers, data_of, deployment, describe_env,
-    env_from, env_value, rendered_env, seq, str_at, viewer_account,
+    env_from, env_value, rendered_env, str_at, viewer_account,
 };
 use crate::checkout::overriding::{Given, Override};
 use crate::checkout::parsed::Parsed;
 use crate::error::Result;
 use crate::output::location;
 use crate::syntax::envfile::parse_go_bool;
+use crate::syntax::seq;
 
 /// The Deployment and container of the KFP API server.
 const API_SERVER: &str = "ml-pipeline";

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use yaml_serde::Value;
 
 use crate::checkout::model::objects::Object;
-use crate::cluster::diagnose::{DROPS_STORED_VERSION, bound, brief};
-use crate::cluster::kubectl::Kubectl;
+use crate::cluster::programs::diagnose::{DROPS_STORED_VERSION, bound, brief};
+use crate::cluster::programs::kubectl::Kubectl;
 use crate::error::{Failure, Result};
 use crate::output::count;
 use crate::output::progress::Progress;

@@ -1,12 +1,12 @@
-//! Bounded waits for Deployments until rolled out (CRDs: [`crate::cluster::crds`]). Nothing here
+//! Bounded waits for Deployments until rolled out (CRDs: [`crate::cluster::apply::crds`]). Nothing here
 //! retries forever; every wait ends at a deadline with what is still missing, named.
 
 use std::time::{Duration, Instant};
 
 use yaml_serde::Value;
 
-use crate::cluster::diagnose::brief;
-use crate::cluster::kubectl::Kubectl;
+use crate::cluster::programs::diagnose::brief;
+use crate::cluster::programs::kubectl::Kubectl;
 use crate::error::{Failure, Result};
 use crate::output::indented;
 use crate::output::progress::Progress;

@@ -1,9 +1,8 @@
-//! The apply order of a render's objects, in three steps, and what the render itself creates (its
-//! CRDs' kinds and its Namespaces). Knows nothing of kubectl.
+//! The apply order of a render's objects, in three steps. Knows nothing of kubectl.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::checkout::model::objects::{GroupKind, Object};
+use crate::checkout::model::objects::{Object, RenderFacts};
 #[cfg(test)]
 use crate::checkout::model::objects::{SAMPLE_RENDER, split};
 
@@ -46,26 +45,6 @@ pub fn counts_by_kind(objects: &[&Object]) -> BTreeMap<String, usize> {
         *counts.entry(o.kind.clone()).or_insert(0) += 1;
     }
     counts
-}
-
-/// What the render itself creates: the kinds its CRDs define and its Namespaces.
-#[derive(Debug, Clone, Default)]
-pub struct RenderFacts {
-    pub crd_kinds: BTreeSet<GroupKind>,
-    pub namespaces: BTreeSet<String>,
-}
-
-impl RenderFacts {
-    pub fn of(objects: &[Object]) -> RenderFacts {
-        RenderFacts {
-            crd_kinds: objects.iter().filter_map(Object::defines).collect(),
-            namespaces: objects
-                .iter()
-                .filter(|o| o.is_namespace())
-                .map(|o| o.name.clone())
-                .collect(),
-        }
-    }
 }
 
 /// The YAML stream kubectl gets for `objects`.

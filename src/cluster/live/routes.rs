@@ -17,6 +17,7 @@ use crate::cluster::live::{self, Listed, Live};
 use crate::cluster::poddefault;
 use crate::error::Result;
 use crate::syntax::envfile::parse_go_bool;
+use crate::syntax::seq;
 
 const OAUTH2_PROXY: (&str, &str) = ("oauth2-proxy", "oauth2-proxy");
 const ISTIO_NAMESPACE: &str = "istio-system";
@@ -479,7 +480,7 @@ fn outside(live: &Live, evidence: &mut Vec<Evidence>) -> Result<(Route, Route)> 
 fn issuers(ra: &Value) -> (Vec<String>, Vec<String>) {
     let mut k8s = Vec::new();
     let mut others = Vec::new();
-    for rule in objects::seq(ra.get("spec").and_then(|s| s.get("jwtRules"))) {
+    for rule in seq(ra.get("spec").and_then(|s| s.get("jwtRules"))) {
         let issuer = rule
             .get("issuer")
             .and_then(Value::as_str)

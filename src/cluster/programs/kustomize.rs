@@ -17,10 +17,10 @@ use std::thread;
 use std::time::Instant;
 
 use crate::checkout::install::{Install, Layout};
-use crate::checkout::kustomization::{KUSTOMIZATION_FILES, is_remote};
+use crate::checkout::kustomization::{KUSTOMIZATION_FILES, is_remote, line_containing};
 use crate::checkout::paths::relative;
 use crate::checkout::version::Version;
-use crate::cluster::process;
+use crate::cluster::programs::process;
 use crate::error::{Failure, Result};
 use message::error_lines;
 
@@ -373,13 +373,6 @@ fn collect_remote(
             }
         }
     }
-}
-
-/// The 1-based line of the first line containing `needle` (1 if none).
-pub fn line_containing(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .map_or(1, |i| i + 1)
 }
 
 #[cfg(test)]

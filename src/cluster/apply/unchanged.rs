@@ -22,9 +22,9 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 
 use crate::checkout::model::objects::{GroupKind, Object};
-use crate::cluster::crds::{self, CRDS_PATH, CrdState};
-use crate::cluster::kubectl::Kubectl;
-use crate::cluster::process;
+use crate::cluster::apply::crds::{self, CRDS_PATH, CrdState};
+use crate::cluster::programs::kubectl::Kubectl;
+use crate::cluster::programs::process;
 use crate::error::Result;
 
 /// The field manager of `kubectl apply --server-side`, and the annotation client-side apply keeps.

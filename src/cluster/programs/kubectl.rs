@@ -12,8 +12,8 @@ use std::time::Instant;
 use yaml_serde::Value;
 
 use crate::checkout::model::objects::GroupKind;
-use crate::cluster::diagnose::brief;
-use crate::cluster::process::{self, Ran};
+use crate::cluster::programs::diagnose::brief;
+use crate::cluster::programs::process::{self, Ran};
 use crate::error::{Failure, Result};
 
 /// kubectl with the user's `--kubeconfig` and `--context`.

@@ -2,19 +2,19 @@
 //! bases of the checkout ([`crate::checkout::scan`]) and the template generator an install may be
 //! vendored into; and how `status`, `multiuser` and `audit` print them, in text and JSON.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::checkout::finding::{Finding, Severity};
 use crate::checkout::install::Install;
 use crate::checkout::kustomization::KUSTOMIZATION_FILES;
+use crate::checkout::lint::finding::{Finding, Severity};
 use crate::checkout::paths::relative;
 use crate::checkout::scan::{
     Copy, CopyMode, Found, PRUNED, RemoteKfp, kfp_of_ref, read_bounded, remote_lines, scan,
     scan_start, skip_for,
 };
+use crate::checkout::walk;
 use crate::output::escape::quoted;
 
 /// Everything around an install that the switch cannot edit but the user must know about.
@@ -99,38 +99,21 @@ pub fn generator(install: &Install) -> Option<Generator> {
     };
     let skip = skip_for(install);
     let mut settings = Vec::new();
-    let mut pending = vec![project.clone()];
-    while let Some(folder) = pending.pop() {
-        let Ok(entries) = fs::read_dir(&folder) else {
-            continue;
-        };
-        let mut paths: Vec<(PathBuf, bool)> = entries
-            .flatten()
-            .filter_map(|e| Some((e.path(), e.file_type().ok()?.is_dir())))
-            .collect();
-        paths.sort();
-        for (path, is_dir) in paths.into_iter().rev() {
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            if is_dir {
-                if !PRUNED.contains(&name) && !skip.iter().any(|s| path.starts_with(s)) {
-                    pending.push(path);
-                }
-                continue;
-            }
-            let Some(text) = read_bounded(&path) else {
-                continue;
+    walk::files(
+        &project,
+        |path, name| !PRUNED.contains(&name) && !skip.iter().any(|s| path.starts_with(s)),
+        |path, _| {
+            let Some(text) = read_bounded(path) else {
+                return;
             };
-            let shown = relative(&install.root, &path);
+            let shown = relative(&install.root, path);
             for (index, line) in text.lines().enumerate() {
                 if MANAGED_KEYS.iter().any(|key| line.contains(key)) {
                     settings.push((shown.clone(), index + 1, line.trim().to_string()));
                 }
             }
-        }
-    }
+        },
+    );
     settings.sort();
     Some(Generator {
         dir: relative(&install.root, &project),

@@ -11,12 +11,13 @@ use serde::Serialize;
 use yaml_serde::Value;
 
 use crate::checkout::catalogue::show_value;
-use crate::checkout::finding::Severity;
+use crate::checkout::lint::finding::Severity;
 use crate::checkout::model::confighash;
 use crate::checkout::model::decode::{self, Decoded, KFP_NAMESPACE};
 use crate::checkout::model::objects::Object;
 use crate::checkout::model::objects::{self, Rendered};
 use crate::syntax::envfile::parse_go_bool;
+use crate::syntax::seq;
 
 /// The service account single-user runs use when the API server's ConfigMap names none.
 const DEFAULT_RUNNER: &str = "pipeline-runner";
@@ -147,15 +148,15 @@ fn references(workload: &Value) -> Vec<Reference> {
         }
     };
     for list in ["initContainers", "containers"] {
-        for c in objects::seq(pod.get(list)) {
+        for c in seq(pod.get(list)) {
             let cname = c.get("name").and_then(Value::as_str).unwrap_or("?");
-            for from in objects::seq(c.get("envFrom")) {
+            for from in seq(c.get("envFrom")) {
                 add(
                     from.get("configMapRef"),
                     format!("envFrom of container {cname}"),
                 );
             }
-            for env in objects::seq(c.get("env")) {
+            for env in seq(c.get("env")) {
                 let var = env.get("name").and_then(Value::as_str).unwrap_or("?");
                 add(
                     env.get("valueFrom").and_then(|v| v.get("configMapKeyRef")),
@@ -164,10 +165,10 @@ fn references(workload: &Value) -> Vec<Reference> {
             }
         }
     }
-    for volume in objects::seq(pod.get("volumes")) {
+    for volume in seq(pod.get("volumes")) {
         let vname = volume.get("name").and_then(Value::as_str).unwrap_or("?");
         add(volume.get("configMap"), format!("volume {vname}"));
-        for source in objects::seq(volume.get("projected").and_then(|p| p.get("sources"))) {
+        for source in seq(volume.get("projected").and_then(|p| p.get("sources"))) {
             add(source.get("configMap"), format!("volume {vname}"));
         }
     }
