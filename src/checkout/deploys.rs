@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::checkout::install::{Install, Layout};
-use crate::checkout::kustomization::KUSTOMIZATION_FILES;
 use crate::checkout::kustomization::{self, Kustomization};
+use crate::checkout::model::{self, CannotTrace};
 use crate::checkout::paths::relative;
 use crate::checkout::walk;
 
@@ -41,6 +41,8 @@ pub struct Graph {
     kfp_tree: PathBuf,
     read: BTreeMap<PathBuf, Option<Rc<Kustomization>>>,
     reaches: BTreeMap<PathBuf, bool>,
+    /// The kustomizations that could not be read or parsed, in the order met.
+    unreadable: Vec<CannotTrace>,
 }
 
 impl Graph {
@@ -54,16 +56,31 @@ impl Graph {
             kfp_tree: install.kfp_tree(),
             read: BTreeMap::new(),
             reaches: BTreeMap::new(),
+            unreadable: Vec::new(),
         }
     }
 
+    /// The kustomization of `dir`, read once; `None` when there is none, or when it cannot be
+    /// read or parsed (then it is in [`Graph::unreadable`]).
     pub fn get(&mut self, dir: &Path) -> Option<Rc<Kustomization>> {
         if let Some(known) = self.read.get(dir) {
             return known.clone();
         }
-        let loaded = kustomization::load(dir, &self.root).map(Rc::new);
+        let loaded = match kustomization::load(dir, &self.root) {
+            Ok(k) => k.map(Rc::new),
+            Err(c) => {
+                self.unreadable.push(c);
+                None
+            }
+        };
         self.read.insert(dir.to_path_buf(), loaded.clone());
         loaded
+    }
+
+    /// The kustomizations met so far that cannot be read or parsed: where the search meets one,
+    /// whether it deploys the install cannot be told, and the caller names it.
+    pub fn unreadable(&self) -> &[CannotTrace] {
+        &self.unreadable
     }
 
     /// Whether building `dir` builds the install.
@@ -207,7 +224,19 @@ fn search(
                     .file_name()
                     .is_some_and(|n| n.to_string_lossy().starts_with('.')))
     };
-    for dir in walk::folders_holding(start, KUSTOMIZATION_FILES, skipped) {
+    // Every folder holding a kustomization file of any kind (a FIFO too: reading it is refused
+    // and named, never waited on).
+    let mut folders = walk::folders(start, Vec::new, |found: &mut Vec<PathBuf>, dir| {
+        if skipped(dir) {
+            return false;
+        }
+        if !model::present(dir).is_empty() {
+            found.push(dir.to_path_buf());
+        }
+        true
+    });
+    folders.sort();
+    for dir in folders {
         let Ok(dir) = dir.canonicalize() else {
             continue;
         };

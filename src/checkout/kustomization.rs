@@ -2,14 +2,16 @@
 //! builds on (`resources`, `bases`, `components`), the ConfigMaps it generates with their
 //! `behavior`, and the patches it applies (`patchesStrategicMerge`, `patches` by path or inline,
 //! `patchesJson6902`), each with the line it is written on. kfpatch reads these to tell which
-//! file decides a managed setting without running a render.
+//! file decides a managed setting without running a render. The file is read, and its entries
+//! listed, by the model's one reader ([`crate::checkout::model::entries`]); this is the view of
+//! it that tracing overrides needs.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use yaml_serde::Value;
 
-use crate::checkout::paths::relative;
+use crate::checkout::model::entries::{self, Kind, Lines};
+use crate::checkout::model::{CannotTrace, Loaded};
 
 /// The file names kustomize accepts for a kustomization, in the order it looks for them.
 pub const KUSTOMIZATION_FILES: &[&str] =
@@ -79,33 +81,30 @@ pub struct Patch {
     pub target: Option<(Option<String>, Option<String>)>,
 }
 
-/// Reads the kustomization in `dir`; `None` when there is none or it is not valid YAML (kustomize
-/// would refuse it; `render` says why).
-pub fn load(dir: &Path, root: &Path) -> Option<Kustomization> {
-    let dir = dir.canonicalize().ok()?;
-    let (file, text) = KUSTOMIZATION_FILES
+/// Reads the kustomization in `dir` through the model's one reader ([`entries::load_folder`]:
+/// bounded, a FIFO or device refused): `Ok(None)` when the folder has none, the file and line and
+/// why when it cannot be read or is not a YAML mapping (kustomize would refuse it too).
+pub fn load(dir: &Path, root: &Path) -> Result<Option<Kustomization>, CannotTrace> {
+    Ok(entries::load_folder(root, dir)?.map(|k| of(&k)))
+}
+
+/// What trace reads of a kustomization the model loaded.
+pub fn of(k: &Loaded) -> Kustomization {
+    let all = entries::entries(k);
+    // Most entries are files: one `stat` tells, before resolving a folder's real path.
+    let bases = all
         .iter()
-        .map(|name| dir.join(name))
-        .find_map(|f| fs::read_to_string(&f).ok().map(|t| (f, t)))?;
-    let value: Value = yaml_serde::from_str(crate::syntax::without_bom(&text)).ok()?;
-    let mut lines = Lines::new(&text);
-    let mut bases = Vec::new();
-    for key in ["resources", "bases", "components"] {
-        lines.section(key);
-        for entry in strings(value.get(key)) {
-            let line = lines.find(entry);
-            // Most entries are files: one `stat` tells, before resolving a folder's real path.
-            let path = dir.join(entry);
-            if path.is_dir()
-                && let Ok(real) = path.canonicalize()
-            {
-                bases.push((real, line));
-            }
-        }
-    }
+        .filter(|e| matches!(e.kind, Kind::Resource | Kind::Component) && !e.is_remote())
+        .filter_map(|e| {
+            let path = k.dir.join(e.text);
+            let real = path.is_dir().then(|| path.canonicalize().ok()).flatten()?;
+            Some((real, e.line))
+        })
+        .collect();
+    let mut lines = Lines::new(&k.text);
     let mut generators = Vec::new();
     lines.section("configMapGenerator");
-    for g in seq(value.get("configMapGenerator")) {
+    for g in k.seq("configMapGenerator") {
         let Some(name) = g.get("name").and_then(Value::as_str) else {
             continue;
         };
@@ -148,104 +147,58 @@ pub fn load(dir: &Path, root: &Path) -> Option<Kustomization> {
             files,
         });
     }
-    let mut patches = Vec::new();
-    lines.section("patchesStrategicMerge");
-    for p in seq(value.get("patchesStrategicMerge")) {
-        let Some(text) = p.as_str() else { continue };
-        // An entry is a file name, or (old style) the patch itself.
-        let source = if text.contains('\n') {
-            PatchSource::Inline(text.to_string())
-        } else {
-            PatchSource::File(text.to_string())
-        };
-        let line = lines.find(text.lines().next().unwrap_or_default());
-        patches.push(Patch {
-            line,
-            source,
-            target: None,
-        });
-    }
-    for key in ["patches", "patchesJson6902"] {
-        lines.section(key);
-        for p in seq(value.get(key)) {
-            let target = p.get("target").map(|t| {
-                (
-                    t.get("kind").and_then(Value::as_str).map(str::to_string),
-                    t.get("name").and_then(Value::as_str).map(str::to_string),
-                )
-            });
-            let (source, needle) = match (
-                p.get("path").and_then(Value::as_str),
-                p.get("patch").and_then(Value::as_str),
-            ) {
-                (Some(path), _) => (PatchSource::File(path.to_string()), path.to_string()),
-                (None, Some(inline)) => (
-                    PatchSource::Inline(inline.to_string()),
-                    inline.lines().next().unwrap_or_default().to_string(),
-                ),
-                _ => continue,
-            };
-            patches.push(Patch {
-                line: lines.find(&needle),
-                source,
-                target,
-            });
-        }
-    }
-    Some(Kustomization {
-        shown: relative(root, &file),
-        dir,
-        text,
+    // The patch entries, in the order they are written, each with the `target:` of its item.
+    let targets = ["patches", "patchesJson6902"].into_iter().flat_map(|key| {
+        k.seq(key)
+            .iter()
+            .filter(|p| {
+                p.get("path").and_then(Value::as_str).is_some()
+                    || p.get("patch").and_then(Value::as_str).is_some()
+            })
+            .map(|p| {
+                p.get("target").map(|t| {
+                    (
+                        t.get("kind").and_then(Value::as_str).map(str::to_string),
+                        t.get("name").and_then(Value::as_str).map(str::to_string),
+                    )
+                })
+            })
+    });
+    let strategic = all
+        .iter()
+        .filter(|e| e.key == "patchesStrategicMerge")
+        .map(|e| (e, None));
+    let targeted = all
+        .iter()
+        .filter(|e| matches!(e.key, "patches" | "patchesJson6902"))
+        .zip(targets)
+        .map(|(e, t)| (e, Some(t)));
+    let patches = strategic
+        .chain(targeted)
+        .map(|(e, target)| Patch {
+            line: e.line,
+            source: match e.kind {
+                Kind::Inline => PatchSource::Inline(e.text.to_string()),
+                _ => PatchSource::File(e.text.to_string()),
+            },
+            target: target.flatten(),
+        })
+        .collect();
+    Kustomization {
+        shown: k.shown.clone(),
+        dir: k.dir.clone(),
+        text: k.text.clone(),
         bases,
         generators,
         patches,
-    })
-}
-
-fn seq(v: Option<&Value>) -> impl Iterator<Item = &Value> {
-    v.and_then(Value::as_sequence).into_iter().flatten()
+    }
 }
 
 fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
-    seq(v).filter_map(Value::as_str)
-}
-
-/// Finds the lines of values in document order: each search starts after the previous find, and
-/// a section key moves the start to that key's line.
-struct Lines<'a> {
-    lines: Vec<&'a str>,
-    at: usize,
-}
-
-impl<'a> Lines<'a> {
-    fn new(text: &'a str) -> Lines<'a> {
-        Lines {
-            lines: text.lines().collect(),
-            at: 0,
-        }
-    }
-
-    fn section(&mut self, key: &str) {
-        let head = format!("{key}:");
-        if let Some(i) = self.lines.iter().position(|l| l.starts_with(&head)) {
-            self.at = i;
-        }
-    }
-
-    /// The 1-based line of the next line holding `needle` outside a comment (the current line if
-    /// none does).
-    fn find(&mut self, needle: &str) -> usize {
-        let hit = self.lines[self.at.min(self.lines.len())..]
-            .iter()
-            .position(|l| {
-                let code = l.split(" #").next().unwrap_or_default();
-                !l.trim_start().starts_with('#') && code.contains(needle)
-            });
-        if let Some(offset) = hit {
-            self.at += offset;
-        }
-        self.at + 1
-    }
+    v.and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
 }
 
 /// kustomize's remote targets: URLs, `github.com/...`, `git@...`, `git::...`.
@@ -260,6 +213,8 @@ pub fn is_remote(entry: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     #[test]
@@ -274,7 +229,7 @@ mod tests {
             "bases:\n- ../base\n- https://example.com/x?ref=1\nconfigMapGenerator:\n- name: ml-pipeline-ui-configmap\n  behavior: replace\n  files:\n  - viewer-pod-template.json\n- name: pipeline-api-server-config\n  behavior: merge\n  literals:\n  - MULTIUSER=false # note\n  envs:\n  - params.env\npatchesStrategicMerge:\n- ui.yaml\npatches:\n- path: p.yaml\n  target:\n    kind: Deployment\n    name: ml-pipeline-ui\n- patch: |-\n    - op: replace\n      path: /data/MULTIUSER\n      value: 'true'\n",
         )
         .unwrap();
-        let k = load(&root.join("top"), &root).unwrap();
+        let k = load(&root.join("top"), &root).unwrap().unwrap();
         assert_eq!(k.shown, "top/kustomization.yaml");
         assert_eq!(k.bases, vec![(root.join("base"), 2)]);
         assert_eq!(k.generators.len(), 2);
