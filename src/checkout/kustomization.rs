@@ -218,6 +218,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn remote_entries() {
+        assert!(is_remote(
+            "https://github.com/argoproj/argo-workflows/manifests/base/crds/minimal?ref=v3.7.3"
+        ));
+        assert!(is_remote("github.com/kubeflow/manifests/common?ref=v1.8.0"));
+        assert!(is_remote("git::https://example.com/repo.git"));
+        assert!(!is_remote(
+            "../upstream/env/cert-manager/platform-agnostic-multi-user"
+        ));
+        assert!(!is_remote("deployment.yaml"));
+    }
+
+    #[test]
     fn reads_generators_patches_and_bases_with_lines() {
         let temp = tempfile::tempdir().unwrap();
         let root = temp.path().canonicalize().unwrap();
