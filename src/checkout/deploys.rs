@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use crate::checkout::install::{Install, Layout};
 use crate::checkout::kustomization::{self, Kustomization};
-use crate::checkout::model::{self, CannotTrace};
+use crate::checkout::model::{self, CannotTrace, deploying};
 use crate::checkout::paths::relative;
 use crate::checkout::walk;
 
@@ -173,14 +173,15 @@ pub fn own_deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
 }
 
 /// Every kustomization that deploys the install: the checkout's own, then the `example/` of the
-/// manifests root when it builds the install.
+/// manifests root when it builds the install. In a plain checkout (a fork, whose own
+/// kustomizations live among upstream's), those the model finds building the install
+/// ([`deploying::reaching_folders`]) that no other of them builds: `example/`, an overlay of the
+/// fork's, an `env/` overlay deployed on its own.
 pub fn deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
-    let mut all = own_deploys(install, graph);
-    // A plain checkout is what upstream ships: nothing above the install to trace, and `status`
-    // reads no more than it did.
-    if all.is_empty() && manifests_root(install) == install.root {
-        return all;
+    if manifests_root(install) == install.root {
+        return plain_deploys(install, graph);
     }
+    let mut all = own_deploys(install, graph);
     if let Ok(dir) = manifests_root(install).join("example").canonicalize()
         && graph.reaches(&dir)
     {
@@ -191,6 +192,29 @@ pub fn deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
         });
     }
     all
+}
+
+/// The outermost kustomizations of a plain checkout that build the install.
+fn plain_deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
+    let (reaching, unreadable) = deploying::reaching_folders(install);
+    graph.unreadable.extend(unreadable);
+    let mut built_by_another: Vec<PathBuf> = Vec::new();
+    for dir in &reaching {
+        if let Some(k) = graph.get(dir) {
+            built_by_another.extend(k.bases.iter().map(|(base, _)| base.clone()));
+        }
+    }
+    let mut out: Vec<Deploy> = reaching
+        .into_iter()
+        .filter(|dir| !built_by_another.contains(dir))
+        .map(|dir| Deploy {
+            shown: relative(&install.root, &dir),
+            dir,
+            direct: true,
+        })
+        .collect();
+    out.sort_by(|a, b| a.shown.cmp(&b.shown));
+    out
 }
 
 /// The one of the checkout's own kustomizations that builds on the manifests tree directly, if

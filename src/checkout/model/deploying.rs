@@ -353,3 +353,12 @@ pub fn json_value(e: &Effective) -> (&'static str, Option<String>) {
         }
     }
 }
+
+/// The folders (canonical) whose build includes the install, outside the install's folder, and
+/// the kustomization files that cannot be read: the search of [`deploying`] alone, nothing built.
+pub fn reaching_folders(install: &Install) -> (Vec<PathBuf>, Vec<CannotTrace>) {
+    let mut model = Model::new(&install.root);
+    let mut unreadable = Vec::new();
+    let found = reaching(install, &mut model, &mut unreadable);
+    (found, unreadable)
+}
