@@ -43,6 +43,9 @@ pub struct Graph {
     reaches: BTreeMap<PathBuf, bool>,
     /// The kustomizations that could not be read or parsed, in the order met.
     unreadable: Vec<CannotTrace>,
+    /// `reaches` holds every folder that builds the install (the model's search, in a plain
+    /// checkout): any other does not.
+    reaching_known: bool,
 }
 
 impl Graph {
@@ -57,6 +60,7 @@ impl Graph {
             read: BTreeMap::new(),
             reaches: BTreeMap::new(),
             unreadable: Vec::new(),
+            reaching_known: false,
         }
     }
 
@@ -90,6 +94,9 @@ impl Graph {
         }
         if let Some(known) = self.reaches.get(dir) {
             return *known;
+        }
+        if self.reaching_known {
+            return false;
         }
         if self.manifests.as_ref().is_some_and(|m| dir.starts_with(m))
             && !dir.starts_with(&self.kfp_tree)
@@ -196,17 +203,16 @@ pub fn deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
 
 /// The outermost kustomizations of a plain checkout that build the install.
 fn plain_deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
-    let (reaching, unreadable) = deploying::reaching_folders(install);
-    graph.unreadable.extend(unreadable);
-    let mut built_by_another: Vec<PathBuf> = Vec::new();
-    for dir in &reaching {
-        if let Some(k) = graph.get(dir) {
-            built_by_another.extend(k.bases.iter().map(|(base, _)| base.clone()));
-        }
+    let found = deploying::reaching_folders(install);
+    graph.unreadable.extend(found.unreadable);
+    // The model's answer is exact: the graph need not read a kustomization to tell.
+    for dir in &found.all {
+        graph.reaches.insert(dir.clone(), true);
     }
-    let mut out: Vec<Deploy> = reaching
+    graph.reaching_known = true;
+    let mut out: Vec<Deploy> = found
+        .outermost
         .into_iter()
-        .filter(|dir| !built_by_another.contains(dir))
         .map(|dir| Deploy {
             shown: relative(&install.root, &dir),
             dir,

@@ -354,11 +354,41 @@ pub fn json_value(e: &Effective) -> (&'static str, Option<String>) {
     }
 }
 
-/// The folders (canonical) whose build includes the install, outside the install's folder, and
-/// the kustomization files that cannot be read: the search of [`deploying`] alone, nothing built.
-pub fn reaching_folders(install: &Install) -> (Vec<PathBuf>, Vec<CannotTrace>) {
+/// What building the install's folder needs from above: every folder (canonical) whose build
+/// includes the install, outside the install's folder; the outermost of them (those no other
+/// builds); and the kustomization files that cannot be read. The search of [`deploying`] alone,
+/// nothing built.
+pub struct Reaching {
+    pub all: Vec<PathBuf>,
+    pub outermost: Vec<PathBuf>,
+    pub unreadable: Vec<CannotTrace>,
+}
+
+pub fn reaching_folders(install: &Install) -> Reaching {
     let mut model = Model::new(&install.root);
     let mut unreadable = Vec::new();
-    let found = reaching(install, &mut model, &mut unreadable);
-    (found, unreadable)
+    let all = reaching(install, &mut model, &mut unreadable);
+    let mut built: HashSet<PathBuf> = HashSet::new();
+    for dir in &all {
+        let k = model.kustomization(dir);
+        let Ok(Some(k)) = k.as_ref() else { continue };
+        for (entry, _) in k.entries() {
+            if let Some((path, true)) = (!is_remote(entry))
+                .then(|| model.resolve(&k.dir, entry))
+                .flatten()
+            {
+                built.insert(path);
+            }
+        }
+    }
+    let outermost = all
+        .iter()
+        .filter(|d| !built.contains(*d))
+        .cloned()
+        .collect();
+    Reaching {
+        all,
+        outermost,
+        unreadable,
+    }
 }
