@@ -168,3 +168,32 @@ fn status_in_a_distribution_names_a_fifo_among_its_overlays() {
         "{stdout}"
     );
 }
+
+#[test]
+fn multiuser_refuses_when_a_kustomization_is_a_fifo() {
+    let temp = with_fifo(
+        FORK,
+        "applications/pipeline/upstream/env/fifo/kustomization.yaml",
+    );
+    let before = std::fs::read(
+        temp.path()
+            .join("applications/pipeline/upstream/env/platform-agnostic-multi-user/override.env"),
+    )
+    .expect("read");
+    assert_eq!(
+        run(temp.path(), &["multiuser", "off"]),
+        (
+            2,
+            String::new(),
+            format!(
+                "error: kustomizations of the checkout cannot be read, so kfpatch cannot tell whether they override the install:\n  applications/pipeline/upstream/env/fifo/kustomization.yaml:1: cannot be read (applications/pipeline/upstream/env/fifo/kustomization.yaml {FIFO_WHY}): whether it deploys the install cannot be told\n  fix: make each a readable kustomization file (or remove it), then switch again; nothing was written\n"
+            )
+        )
+    );
+    let after = std::fs::read(
+        temp.path()
+            .join("applications/pipeline/upstream/env/platform-agnostic-multi-user/override.env"),
+    )
+    .expect("read");
+    assert_eq!(before, after);
+}
