@@ -89,7 +89,7 @@ pub fn load(dir: &Path, root: &Path) -> Result<Option<Kustomization>, CannotTrac
 }
 
 /// What trace reads of a kustomization the model loaded.
-pub fn of(k: &Loaded) -> Kustomization {
+fn of(k: &Loaded) -> Kustomization {
     let all = entries::entries(k);
     // Most entries are files: one `stat` tells, before resolving a folder's real path.
     let bases = all

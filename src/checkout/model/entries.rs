@@ -46,11 +46,6 @@ impl Entry<'_> {
     pub fn is_remote(&self) -> bool {
         matches!(self.kind, Kind::Resource | Kind::Component) && is_remote(self.text)
     }
-
-    /// A folder or file of the checkout that building the kustomization reads.
-    pub fn is_local(&self) -> bool {
-        self.kind != Kind::Inline && !self.is_remote()
-    }
 }
 
 /// The fields whose string entries are files or inline plugin configurations.
