@@ -74,8 +74,8 @@ pub struct Reaching {
 
 impl Reaching {
     pub fn new(install: &Install) -> Reaching {
-        let (model, folders) = reaching_folders(install);
-        Reaching::with(install, model, folders)
+        let found = reaching_folders(install);
+        Reaching::with(install, found.model, found.all)
     }
 
     /// The folders the model already found deploying the install (`status`, `audit`): only

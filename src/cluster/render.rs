@@ -51,11 +51,21 @@ pub fn find_install(dir: &Path, named: Option<&Path>, target: &str) -> Result<In
     if let Some(found) = discover::find_optional(&root, named)? {
         return Ok(found);
     }
-    let remote = if matches!(target, "kfp" | "all") {
-        Vec::new()
+    let (remote, unreadable) = if matches!(target, "kfp" | "all") {
+        (Vec::new(), Vec::new())
     } else {
         kustomize::remote_bases(&root.join(target), &root)
     };
+    if !unreadable.is_empty() {
+        return Err(Failure::new(format!(
+            "no install found, and whether rendering {target} needs the network cannot be told: kustomizations it builds on cannot be read:\n{}\n  fix: make each a readable kustomization file",
+            unreadable
+                .iter()
+                .map(|c| format!("  {}", c.shown()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )));
+    }
     if remote.is_empty() {
         return locate::find(&root, named);
     }

@@ -155,7 +155,7 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         (None, "off") => Some((Mode::Off, "the install's files say")),
         _ => None,
     };
-    let mut said = model::findings::unreadable(&unreadable);
+    let mut said = model::findings::unreadable(&surroundings::unreadable(&unreadable, &around));
     said.extend(model::findings::findings(
         &deploying,
         want,
@@ -535,7 +535,7 @@ struct RemoteReport {
 /// them (a stale one is a warning); nothing else can be read offline. `--against` and `--expect`
 /// need files, so they are refused.
 fn remote_only(root: &Path, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
-    let remote = scan::scan(root, root, &[]).remote;
+    let remote = scan::remote_or_unreadable(scan::scan(root, root, &[]))?;
     if remote.is_empty() {
         return locate::find(root, None).map(|_| 0);
     }

@@ -214,7 +214,7 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
         "off" => Some((Mode::Off, "the install's files say")),
         _ => None,
     };
-    let mut said = model::findings::unreadable(&unreadable);
+    let mut said = model::findings::unreadable(&surroundings::unreadable(&unreadable, &around));
     said.extend(model::findings::findings(
         &deploying,
         want,
@@ -236,7 +236,7 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
 /// `status` in a checkout without an install: the remote bases its KFP comes from, or the error
 /// that nothing was found.
 fn remote_only(root: &Path, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
-    let remote = scan::scan(root, root, &[]).remote;
+    let remote = scan::remote_or_unreadable(scan::scan(root, root, &[]))?;
     if remote.is_empty() {
         return locate::find(root, None).map(|_| 0);
     }

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::checkout::catalogue::{CATALOGUE, Mode, Place, Scope, Setting};
-use crate::checkout::kustomization::KUSTOMIZATION_FILES;
+use crate::checkout::model;
 use crate::checkout::paths;
 use crate::checkout::scan::{self, RemoteKfp};
 use crate::checkout::targets;
@@ -57,14 +57,16 @@ pub fn plan_off(
         return Ok(None);
     };
     let target_dir = paths::absolute(&root.join(target));
-    let Some(text) = KUSTOMIZATION_FILES
-        .iter()
-        .find_map(|name| scan::read_bounded(&target_dir.join(name)))
-    else {
+    let Some(name) = model::present(&target_dir).first().copied() else {
         return Ok(None);
     };
-    let file = paths::relative(root, &target_dir.join("kustomization.yaml"));
-    let remote = scan::remote_in(&text, &file);
+    let remote = scan::remote_of_kustomization(root, &target_dir, name).map_err(|c| {
+        Failure::new(format!(
+            "--target {}: {}\n  fix: make it a readable kustomization file",
+            target.display(),
+            c.shown()
+        ))
+    })?;
     let remote = match remote.as_slice() {
         [] => return Ok(None),
         [one] => one.clone(),

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::checkout::install::Install;
-use crate::checkout::kustomization::KUSTOMIZATION_FILES;
 use crate::checkout::lint::finding::{Finding, Severity};
+use crate::checkout::model::{self, CannotTrace};
 use crate::checkout::paths::relative;
 use crate::checkout::scan::{
     Copy, CopyMode, Found, PRUNED, RemoteKfp, kfp_of_ref, read_bounded, remote_lines, scan,
@@ -26,10 +26,23 @@ pub struct Surroundings {
 
 /// Scans the checkout around `install` (one walk) and looks for a template generator above it.
 pub fn around(install: &Install) -> Surroundings {
-    Surroundings {
-        found: scan(&install.root, &scan_start(install), &skip_for(install)),
-        generator: generator(install),
+    let mut found = scan(&install.root, &scan_start(install), &skip_for(install));
+    let generator = generator(install, &mut found.unreadable);
+    found.unreadable.sort();
+    found.unreadable.dedup();
+    Surroundings { found, generator }
+}
+
+/// The kustomization files the deploying search could not read (`model`), then those only the
+/// scan around the install met (in folders the search does not walk): each file once.
+pub fn unreadable(model: &[CannotTrace], around: &Surroundings) -> Vec<CannotTrace> {
+    let mut all = model.to_vec();
+    for c in &around.found.unreadable {
+        if !all.iter().any(|m| m.file == c.file) {
+            all.push(c.clone());
+        }
     }
+    all
 }
 
 /// A template generator an install is vendored into (as distributions do): its folder and why
@@ -54,17 +67,31 @@ const MANAGED_KEYS: &[&str] = &[
 
 /// The template generator around `install`, if any: the highest folder above it (inside `-C`)
 /// that is a `templates/` folder of a generator or chart, or whose kustomization holds template
-/// delimiters (`{{<`, `{{`), which kustomize cannot read until the generator has run.
-pub fn generator(install: &Install) -> Option<Generator> {
+/// delimiters (`{{<`, `{{`), which kustomize cannot read until the generator has run. The
+/// kustomizations above the install that cannot be read are added to `unreadable`.
+fn generator(install: &Install, unreadable: &mut Vec<CannotTrace>) -> Option<Generator> {
     let mut best: Option<(PathBuf, String)> = None;
     for dir in install.dir.ancestors().skip(1) {
         if !dir.starts_with(&install.root) {
             break;
         }
-        if let Some((file, line)) = KUSTOMIZATION_FILES.iter().find_map(|name| {
-            let text = read_bounded(&dir.join(name))?;
+        if let Some((file, line)) = model::present(dir).into_iter().find_map(|name| {
+            let path = dir.join(name);
+            let text = match model::read(&install.root, &path) {
+                Ok(text) => text,
+                Err(why) => {
+                    unreadable.push(CannotTrace {
+                        file: relative(&install.root, &path),
+                        line: 1,
+                        why: format!(
+                            "cannot be read ({why}): whether it is a template cannot be told"
+                        ),
+                    });
+                    return None;
+                }
+            };
             let line = text.lines().position(|l| l.contains("{{"))?;
-            Some((dir.join(name), line + 1))
+            Some((path, line + 1))
         }) {
             best = Some((
                 dir.to_path_buf(),

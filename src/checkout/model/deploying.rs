@@ -354,12 +354,45 @@ pub fn json_value(e: &Effective) -> (&'static str, Option<String>) {
     }
 }
 
-/// The model of the checkout and the folders (canonical) whose build includes the install,
-/// outside the install's folder, sorted: where the overrides above the install are looked for.
-/// A kustomization that cannot be read is left out here; [`deploying_and_unreadable`] names it.
-pub fn reaching_folders(install: &Install) -> (Model, Vec<PathBuf>) {
+/// What building the install's folder needs from above: every folder (canonical) whose build
+/// includes the install, outside the install's folder, sorted (where the overrides above the
+/// install are looked for); the outermost of them (those no other builds); the kustomization
+/// files that cannot be read; and the model that read them. The search of [`deploying`] alone,
+/// nothing built.
+pub struct Reaching {
+    pub model: Model,
+    pub all: Vec<PathBuf>,
+    pub outermost: Vec<PathBuf>,
+    pub unreadable: Vec<CannotTrace>,
+}
+
+pub fn reaching_folders(install: &Install) -> Reaching {
     let mut model = Model::new(&install.root);
-    let mut found = reaching(install, &mut model, &mut Vec::new());
-    found.sort();
-    (model, found)
+    let mut unreadable = Vec::new();
+    let mut all = reaching(install, &mut model, &mut unreadable);
+    all.sort();
+    let mut built: HashSet<PathBuf> = HashSet::new();
+    for dir in &all {
+        let k = model.kustomization(dir);
+        let Ok(Some(k)) = k.as_ref() else { continue };
+        for (entry, _) in k.entries() {
+            if let Some((path, true)) = (!is_remote(entry))
+                .then(|| model.resolve(&k.dir, entry))
+                .flatten()
+            {
+                built.insert(path);
+            }
+        }
+    }
+    let outermost = all
+        .iter()
+        .filter(|d| !built.contains(*d))
+        .cloned()
+        .collect();
+    Reaching {
+        model,
+        all,
+        outermost,
+        unreadable,
+    }
 }

@@ -6,8 +6,10 @@
 //! merge and JSON 6902 patches and target selectors, `replace` runs `replacements`, `transform`
 //! runs generators and transformers (with kustomize's name hash, [`confighash`]), `vars` resolves
 //! vars, and [`deploying`] finds every kustomization of the checkout whose build includes the
-//! install. [`sections`] gives the generators and patches of a kustomization read here, with
-//! their lines, to the readers of overrides. [`decode`] reads the managed settings from objects, the model's or a real render's
+//! install. [`entries`] lists the entries of one kustomization, with their lines, as every
+//! reader of kustomization files sees them, and [`sections`] gives its generators and patches,
+//! with their lines, to the readers of overrides. [`decode`] reads the managed settings from
+//! objects, the model's or a real render's
 //! or a live cluster's alike, and [`findings`] turns what the model finds into audit findings.
 //!
 //! Where the model meets what it cannot evaluate offline (a plugin, a file it cannot read or
@@ -18,6 +20,7 @@ pub mod build;
 pub mod confighash;
 pub mod decode;
 pub mod deploying;
+pub mod entries;
 pub mod findings;
 pub mod json;
 pub mod objects;
@@ -102,7 +105,7 @@ pub struct Loaded {
 impl Loaded {
     /// The line of the first line holding `needle` (1 if none).
     pub fn line(&self, needle: &str) -> usize {
-        crate::checkout::kustomization::line_containing(&self.text, needle)
+        entries::line_containing(&self.text, needle)
     }
 
     pub fn here(&self, needle: &str, why: impl Into<String>) -> CannotTrace {

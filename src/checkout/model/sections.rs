@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use yaml_serde::Value;
 
-use super::Loaded;
+use super::{CannotTrace, Loaded};
 
 /// One kustomization file, read.
 #[derive(Debug, Clone)]
@@ -77,12 +77,13 @@ pub struct Patch {
     pub target: Option<(Option<String>, Option<String>)>,
 }
 
-/// Reads the kustomization in `dir` through the model's reader; `None` when there is none or
-/// the model cannot read it (kustomize would refuse it; `status` and `render` say why).
-pub fn load(dir: &Path, root: &Path) -> Option<Kustomization> {
-    let dir = dir.canonicalize().ok()?;
-    let loaded = super::load(root, &dir, None).ok()??;
-    Some(of(&loaded))
+/// Reads the kustomization in `dir` through the model's reader; `None` when there is none, and
+/// the file and why when the model cannot read it.
+pub fn load(dir: &Path, root: &Path) -> Result<Option<Kustomization>, CannotTrace> {
+    let Ok(dir) = dir.canonicalize() else {
+        return Ok(None);
+    };
+    Ok(super::load(root, &dir, None)?.map(|loaded| of(&loaded)))
 }
 
 /// The sections of a kustomization the model has read.
@@ -272,7 +273,7 @@ mod tests {
             "bases:\n- ../base\n- https://example.com/x?ref=1\nconfigMapGenerator:\n- name: ml-pipeline-ui-configmap\n  behavior: replace\n  files:\n  - viewer-pod-template.json\n- name: pipeline-api-server-config\n  behavior: merge\n  literals:\n  - MULTIUSER=false # note\n  envs:\n  - params.env\npatchesStrategicMerge:\n- ui.yaml\npatches:\n- path: p.yaml\n  target:\n    kind: Deployment\n    name: ml-pipeline-ui\n- patch: |-\n    - op: replace\n      path: /data/MULTIUSER\n      value: 'true'\n",
         )
         .unwrap();
-        let k = load(&root.join("top"), &root).unwrap();
+        let k = load(&root.join("top"), &root).unwrap().unwrap();
         assert_eq!(k.shown, "top/kustomization.yaml");
         assert_eq!(k.bases, vec![(root.join("base"), 2)]);
         assert_eq!(k.generators.len(), 2);

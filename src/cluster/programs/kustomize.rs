@@ -11,14 +11,14 @@ mod message;
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::Instant;
 
 use crate::checkout::install::{Install, Layout};
-use crate::checkout::kustomization::{KUSTOMIZATION_FILES, is_remote, line_containing};
-use crate::checkout::paths::relative;
+use crate::checkout::model::CannotTrace;
+use crate::checkout::model::entries::{self, Kind};
 use crate::checkout::version::Version;
 use crate::cluster::programs::process;
 use crate::error::{Failure, Result};
@@ -144,7 +144,18 @@ impl Kustomize {
         limit: &str,
         tick: &mut dyn FnMut(),
     ) -> Result<Rendered> {
-        let remote = remote_bases(dir, root);
+        let (remote, unreadable) = remote_bases(dir, root);
+        // kustomize would wait on a FIFO, or fail on the file later with less to go on.
+        if !unreadable.is_empty() {
+            return Err(Failure::new(format!(
+                "cannot render {shown}: kustomizations it builds on cannot be read:\n{}\n  fix: make each a readable kustomization file",
+                unreadable
+                    .iter()
+                    .map(|c| format!("  {}", c.shown()))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )));
+        }
         let mut args: Vec<String> = self.args.clone();
         args.push(dir.display().to_string());
         let ran = process::run(&self.program, &args, None, Some(deadline), tick).map_err(|e| {
@@ -328,51 +339,46 @@ pub struct RemoteBase {
     pub url: String,
 }
 
-/// Every remote base reachable from the kustomization in `dir`, following local entries; files
-/// are shown relative to `root`.
-pub fn remote_bases(dir: &Path, root: &Path) -> Vec<RemoteBase> {
+/// Every remote base reachable from the kustomization in `dir`, following local entries
+/// (`resources`, `bases`, `components`), each kustomization read by the model's one reader; files
+/// are shown relative to `root` (canonical). Second: the kustomizations met that cannot be read
+/// or parsed (what they would fetch cannot be told).
+pub fn remote_bases(dir: &Path, root: &Path) -> (Vec<RemoteBase>, Vec<CannotTrace>) {
     let mut found = Vec::new();
+    let mut unreadable = Vec::new();
     let mut seen = BTreeSet::new();
-    collect_remote(dir, root, &mut seen, &mut found);
-    found
-}
-
-fn collect_remote(
-    dir: &Path,
-    shown_root: &Path,
-    seen: &mut BTreeSet<PathBuf>,
-    found: &mut Vec<RemoteBase>,
-) {
-    let Ok(real) = dir.canonicalize() else { return };
-    if !seen.insert(real.clone()) {
-        return;
-    }
-    let Some((file, text)) = KUSTOMIZATION_FILES
-        .iter()
-        .map(|name| real.join(name))
-        .find_map(|f| std::fs::read_to_string(&f).ok().map(|t| (f, t)))
-    else {
-        return;
-    };
-    let Ok(value) = yaml_serde::from_str::<yaml_serde::Value>(&text) else {
-        return;
-    };
-    for key in ["resources", "bases", "components"] {
-        let Some(entries) = value.get(key).and_then(|v| v.as_sequence()) else {
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(real) = dir.canonicalize() else {
             continue;
         };
-        for entry in entries.iter().filter_map(|e| e.as_str()) {
-            if is_remote(entry) {
+        if !seen.insert(real.clone()) {
+            continue;
+        }
+        let k = match entries::load_folder(root, &real) {
+            Ok(Some(k)) => k,
+            Ok(None) => continue,
+            Err(c) => {
+                unreadable.push(c);
+                continue;
+            }
+        };
+        let mut local = Vec::new();
+        for entry in entries::entries(&k) {
+            if entry.is_remote() {
                 found.push(RemoteBase {
-                    file: relative(shown_root, &file),
-                    line: line_containing(&text, entry),
-                    url: entry.to_string(),
+                    file: k.shown.clone(),
+                    line: entry.line,
+                    url: entry.text.to_string(),
                 });
-            } else {
-                collect_remote(&real.join(entry), shown_root, seen, found);
+            } else if matches!(entry.kind, Kind::Resource | Kind::Component) {
+                local.push(real.join(entry.text));
             }
         }
+        // Depth first, in the order the entries are written.
+        pending.extend(local.into_iter().rev());
     }
+    (found, unreadable)
 }
 
 #[cfg(test)]
@@ -437,19 +443,6 @@ mod tests {
     }
 
     #[test]
-    fn remote_entries() {
-        assert!(is_remote(
-            "https://github.com/argoproj/argo-workflows/manifests/base/crds/minimal?ref=v3.7.3"
-        ));
-        assert!(is_remote("github.com/kubeflow/manifests/common?ref=v1.8.0"));
-        assert!(is_remote("git::https://example.com/repo.git"));
-        assert!(!is_remote(
-            "../upstream/env/cert-manager/platform-agnostic-multi-user"
-        ));
-        assert!(!is_remote("deployment.yaml"));
-    }
-
-    #[test]
     fn finds_remote_bases_through_local_ones() {
         let temp = tempfile::tempdir().unwrap();
         let root = temp.path().canonicalize().unwrap();
@@ -468,7 +461,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            remote_bases(&top, &root),
+            remote_bases(&top, &root).0,
             vec![RemoteBase {
                 file: "base/kustomization.yaml".to_string(),
                 line: 3,

@@ -22,13 +22,14 @@ pub use json::{
 use crate::checkout::catalogue::{self, CATALOGUE, Place, Reading, Setting, show_value};
 use crate::checkout::install::{Install, PARAMS_ENV};
 use crate::checkout::model::decode::API_SERVER_CONFIG_PREFIX;
+use crate::checkout::model::entries;
 use crate::checkout::model::objects::{
     Object, Rendered, VIEWER_CONFIGMAP, VIEWER_KEY, containers, data_of, deployment, describe_env,
     env_from, env_value, rendered_env, str_at, viewer_account,
 };
 use crate::checkout::overriding::{Given, Override};
 use crate::checkout::parsed::Parsed;
-use crate::error::Result;
+use crate::error::{Failure, Result};
 use crate::output::location;
 use crate::syntax::envfile::parse_go_bool;
 use crate::syntax::seq;
@@ -473,12 +474,17 @@ fn generated_configmap<'a>(
     env_file: &str,
 ) -> Result<Option<&'a Object>> {
     let (folder, file_name) = env_file.rsplit_once('/').unwrap_or(("", env_file));
-    let kustomization = format!("{folder}/kustomization.yaml");
-    let Some(text) = install.read(&kustomization)? else {
+    // The model's one reader: any kustomization file name, and one it cannot read is named.
+    let loaded = entries::load_folder(&install.root, &install.dir.join(folder)).map_err(|c| {
+        Failure::new(format!(
+            "{}; kfpatch cannot tell which ConfigMap it generates",
+            c.shown()
+        ))
+    })?;
+    let Some(k) = loaded else {
         return Ok(None);
     };
-    let value: Value = yaml_serde::from_str(&text).unwrap_or(Value::Null);
-    let generator = seq(value.get("configMapGenerator")).find_map(|g| {
+    let generator = k.seq("configMapGenerator").iter().find_map(|g| {
         let envs: Vec<&str> = seq(g.get("envs"))
             .filter_map(Value::as_str)
             .chain(g.get("env").and_then(Value::as_str))
