@@ -20,3 +20,8 @@ pub fn without_bom(text: &str) -> &str {
 pub fn seq(v: Option<&Value>) -> impl Iterator<Item = &Value> {
     v.and_then(Value::as_sequence).into_iter().flatten()
 }
+
+/// The string items of a YAML sequence (other items skipped), as kustomize lists entries.
+pub fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
+    seq(v).filter_map(Value::as_str)
+}

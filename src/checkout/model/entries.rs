@@ -13,6 +13,7 @@ use yaml_serde::Value;
 
 use super::Loaded;
 use crate::checkout::kustomization::is_remote;
+use crate::syntax::{seq, strings};
 
 /// What an entry is to kustomize.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,14 +156,6 @@ fn first_line(text: &str) -> &str {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or_default()
-}
-
-fn seq(v: Option<&Value>) -> impl Iterator<Item = &Value> {
-    v.and_then(Value::as_sequence).into_iter().flatten()
-}
-
-fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
-    seq(v).filter_map(Value::as_str)
 }
 
 /// Finds the lines of values in document order: each search starts after the previous find, and

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use yaml_serde::Value;
 
+use super::entries::Lines;
 use super::{CannotTrace, Loaded};
+use crate::syntax::{seq, strings};
 
 /// One kustomization file, read.
 #[derive(Debug, Clone)]
@@ -207,52 +209,6 @@ pub fn of(loaded: &Loaded) -> Kustomization {
         components,
         generators,
         patches,
-    }
-}
-
-fn seq(v: Option<&Value>) -> impl Iterator<Item = &Value> {
-    v.and_then(Value::as_sequence).into_iter().flatten()
-}
-
-fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
-    seq(v).filter_map(Value::as_str)
-}
-
-/// Finds the lines of values in document order: each search starts after the previous find, and
-/// a section key moves the start to that key's line.
-struct Lines<'a> {
-    lines: Vec<&'a str>,
-    at: usize,
-}
-
-impl<'a> Lines<'a> {
-    fn new(text: &'a str) -> Lines<'a> {
-        Lines {
-            lines: text.lines().collect(),
-            at: 0,
-        }
-    }
-
-    fn section(&mut self, key: &str) {
-        let head = format!("{key}:");
-        if let Some(i) = self.lines.iter().position(|l| l.starts_with(&head)) {
-            self.at = i;
-        }
-    }
-
-    /// The 1-based line of the next line holding `needle` outside a comment (the current line if
-    /// none does).
-    fn find(&mut self, needle: &str) -> usize {
-        let hit = self.lines[self.at.min(self.lines.len())..]
-            .iter()
-            .position(|l| {
-                let code = l.split(" #").next().unwrap_or_default();
-                !l.trim_start().starts_with('#') && code.contains(needle)
-            });
-        if let Some(offset) = hit {
-            self.at += offset;
-        }
-        self.at + 1
     }
 }
 
