@@ -7,25 +7,10 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use kfpatch::checkout::model::decode;
 use kfpatch::checkout::model::objects::{self, Rendered};
-
-fn files(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            (
-                e.path().to_path_buf(),
-                std::fs::read(e.path()).expect("read"),
-            )
-        })
-        .collect()
-}
 
 /// The managed settings `kubectl kustomize` of `dir` gives, by catalogue row and setting name.
 fn rendered(dir: &Path) -> Vec<(u8, String, Rendered)> {
@@ -49,7 +34,7 @@ fn multiuser_off_switches_the_overrides_of_a_plain_fork_as_kustomize_renders_the
     let (_temp, _, root) = support::temp_copy(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fork-pinned-multiuser"),
     );
-    let before = files(&root);
+    let before = support::files(&root);
     let deploying = [
         "example",
         "applications/pipeline/upstream/env/platform-agnostic-multi-user",
@@ -140,5 +125,5 @@ fn multiuser_off_switches_the_overrides_of_a_plain_fork_as_kustomize_renders_the
 
     let on = support::kfpatch_in(&root, &["multiuser", "on"]);
     assert_eq!(on.code, 0, "{}{}", on.stdout, on.stderr);
-    assert_eq!(files(&root), before, "off then on is the identity");
+    assert_eq!(support::files(&root), before, "off then on is the identity");
 }

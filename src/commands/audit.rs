@@ -155,12 +155,12 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         (None, "off") => Some((Mode::Off, "the install's files say")),
         _ => None,
     };
-    let mut said = model::findings::unreadable(&surroundings::unreadable(&unreadable, &around));
-    said.extend(model::findings::findings(
+    let said = model::findings::all(
+        &surroundings::unreadable(&unreadable, &around),
         &deploying,
         want,
         install.version.as_ref().ok(),
-    ));
+    );
     for f in said {
         let known = findings
             .iter()

@@ -214,12 +214,12 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
         "off" => Some((Mode::Off, "the install's files say")),
         _ => None,
     };
-    let mut said = model::findings::unreadable(&surroundings::unreadable(&unreadable, &around));
-    said.extend(model::findings::findings(
+    let said = model::findings::all(
+        &surroundings::unreadable(&unreadable, &around),
         &deploying,
         want,
         install.version.as_ref().ok(),
-    ));
+    );
     if !said.is_empty() {
         text.push_str(
             "deploying kustomizations (what kubectl kustomize of each gives the cluster):\n",

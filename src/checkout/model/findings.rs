@@ -24,6 +24,19 @@ pub fn unreadable(files: &[super::CannotTrace]) -> Vec<Finding> {
         .collect()
 }
 
+/// What `status` and `audit` say of the deploying kustomizations: the files that cannot be read,
+/// then [`findings`].
+pub fn all(
+    unreadable_files: &[super::CannotTrace],
+    deploying: &[Deploying],
+    want: Option<(Mode, &str)>,
+    version: Option<&Version>,
+) -> Vec<Finding> {
+    let mut said = unreadable(unreadable_files);
+    said.extend(findings(deploying, want, version));
+    said
+}
+
 /// The findings, once per file and line.
 /// `want`: the mode, and who wants it (`--expect`, `the files`).
 pub fn findings(
