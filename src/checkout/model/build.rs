@@ -229,13 +229,63 @@ impl Model {
 
     /// From now on, only `reaching` (the folders whose build includes `install`) and what
     /// building `install` builds are built: kustomize runs a kustomization's transformers on its
-    /// own resources only, so nothing in another folder can change a managed setting. (What
-    /// would make kustomize refuse such a folder is left to `render`.)
+    /// own resources only, so nothing in another folder can change a managed setting, except
+    /// where a JSON patch or replacement selects objects without a name (below). (What would
+    /// make kustomize refuse such a folder is left to `render`.)
     pub fn relevant_to(&mut self, install: &Path, reaching: &[PathBuf]) {
         self.build(install);
         let mut relevant: HashSet<PathBuf> = self.built.keys().cloned().collect();
         relevant.extend(reaching.iter().cloned());
+        // A JSON patch or a replacement whose target names no object applies to every object it
+        // selects, and kustomize refuses the build where one of them does not take it: every
+        // folder such a build reads counts, so that the objects it selects are all there.
+        let mut stack: Vec<PathBuf> = Vec::new();
+        for dir in reaching {
+            if self.selects_unnamed(dir, 0) {
+                stack.push(dir.clone());
+            }
+        }
+        let mut seen: HashSet<PathBuf> = stack.iter().cloned().collect();
+        while let Some(dir) = stack.pop() {
+            let mut needs = Vec::new();
+            self.needs(&dir, 0, &mut needs);
+            for n in needs {
+                if seen.insert(n.clone()) {
+                    relevant.insert(n.clone());
+                    stack.push(n);
+                }
+            }
+        }
         self.relevant = Some(relevant);
+    }
+
+    /// Whether the kustomization of `dir` or one of its components has a JSON patch or a
+    /// replacement that may select objects by anything but their name.
+    fn selects_unnamed(&mut self, dir: &Path, depth: usize) -> bool {
+        let k = self.kustomization(dir);
+        let Ok(Some(k)) = k.as_ref() else {
+            return false;
+        };
+        let unnamed = |p: &Value| p.get("target").is_some_and(|t| t.get("name").is_none());
+        if k.seq("patches").iter().any(unnamed)
+            || k.seq("patchesJson6902").iter().any(unnamed)
+            || !k.seq("replacements").is_empty()
+        {
+            return true;
+        }
+        if depth >= MAX_COMPONENT_DEPTH {
+            return false;
+        }
+        for (entry, component) in k.entries() {
+            if component
+                && !is_remote(entry)
+                && let Some((path, true)) = self.resolve(&k.dir, entry)
+                && self.selects_unnamed(&path, depth + 1)
+            {
+                return true;
+            }
+        }
+        false
     }
 
     /// Keeps the text of the only kustomization file of `dir`, for when it is parsed.
