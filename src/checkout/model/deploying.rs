@@ -12,6 +12,8 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use yaml_serde::Value;
+
 use super::build::{Built, Model, Res, kept};
 use super::transform::{Renamed, effective_namespace, rename_refs};
 use super::{CannotTrace, read, vars};
@@ -102,6 +104,7 @@ pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<Canno
         Vec<(String, usize)>,
     );
     let mut done: HashMap<Key, (Vec<Effective>, Vec<CannotTrace>)> = HashMap::new();
+    let mut suffixes = Suffixes::default();
     let mut out = Vec::new();
     for dir in found {
         let built = model.build(&dir);
@@ -119,8 +122,10 @@ pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<Canno
                 .map(|v| (v.file.clone(), v.line))
                 .collect(),
         );
-        let (mut effective, cannot_trace) =
-            done.entry(key).or_insert_with(|| finish(&built)).clone();
+        let (mut effective, cannot_trace) = done
+            .entry(key)
+            .or_insert_with(|| finish(&built, &mut suffixes))
+            .clone();
         for e in &mut effective {
             e.by_kfpatch_overlay = e
                 .from
@@ -140,7 +145,7 @@ pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<Canno
 
 /// The end of a build as kustomize ends it: generated ConfigMaps get their hash suffix (the
 /// references follow), then the settings are decoded and `$(VAR)`s are looked for.
-fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
+fn finish(built: &Built, suffixes: &mut Suffixes) -> (Vec<Effective>, Vec<CannotTrace>) {
     let mut cannot = built.untraced.clone();
     cannot.sort();
     cannot.dedup();
@@ -153,22 +158,7 @@ fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
         if !r.needs_hash {
             continue;
         }
-        let data: Option<BTreeMap<String, String>> = r.value.get("data").and_then(|d| {
-            d.as_mapping().map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
-                    .collect()
-            })
-        });
-        let suffix = if r.kind == "Secret" {
-            let kind_of_secret = r.value.get("type").and_then(|t| t.as_str());
-            confighash::secret_suffix(
-                &data.unwrap_or_default(),
-                kind_of_secret.unwrap_or("Opaque"),
-            )
-        } else {
-            confighash::suffix("", data.as_ref(), None)
-        };
+        let suffix = suffixes.of(r);
         let name = format!("{}-{suffix}", r.name);
         let ns = effective_namespace(r.namespace.as_deref());
         renamed.insert((r.kind.clone(), ns, r.name.clone()), name.clone());
@@ -192,11 +182,11 @@ fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
         }
     }
     vars::substitute(&mut hashed.objects, &resolved);
-    let objects: Vec<Object> = hashed
+    let objects: Vec<&Object> = hashed
         .objects
         .iter()
         .filter(|r| kept(&r.kind, &r.name))
-        .map(|r| r.object())
+        .map(|r| &r.object)
         .collect();
     let rows = decode::decode(&objects);
     let untraced = !cannot.is_empty();
@@ -225,6 +215,53 @@ fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
         })
         .collect();
     (effective, cannot)
+}
+
+/// The hash suffixes computed so far, by what they hash: the builds that carry a generated
+/// object (a big one is common: a script in a ConfigMap) hash it once.
+#[derive(Default)]
+struct Suffixes {
+    known: Vec<(String, Option<Value>, Option<Value>, String)>,
+}
+
+impl Suffixes {
+    fn of(&mut self, r: &Res) -> String {
+        let (kind_of_secret, data) = (r.value.get("type"), r.value.get("data"));
+        let known = self.known.iter().find(|(kind, t, d, _)| {
+            *kind == r.kind && t.as_ref() == kind_of_secret && d.as_ref() == data
+        });
+        if let Some((.., suffix)) = known {
+            return suffix.clone();
+        }
+        let suffix = hash_suffix(r);
+        self.known.push((
+            r.kind.clone(),
+            kind_of_secret.cloned(),
+            data.cloned(),
+            suffix.clone(),
+        ));
+        suffix
+    }
+}
+
+/// kustomize's hash suffix of a generated ConfigMap or Secret: its data (and a Secret's type).
+fn hash_suffix(r: &Res) -> String {
+    let data: Option<BTreeMap<String, String>> = r.value.get("data").and_then(|d| {
+        d.as_mapping().map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+                .collect()
+        })
+    });
+    if r.kind == "Secret" {
+        let kind_of_secret = r.value.get("type").and_then(|t| t.as_str());
+        confighash::secret_suffix(
+            &data.unwrap_or_default(),
+            kind_of_secret.unwrap_or("Opaque"),
+        )
+    } else {
+        confighash::suffix("", data.as_ref(), None)
+    }
 }
 
 /// The folders (canonical) whose build includes the install, outside the install's folder.
@@ -282,19 +319,22 @@ fn reaching(
         };
         let i = dirs.len();
         dirs.push(dir);
-        let mut seen = HashSet::new();
+        // A remote URL's last component is indexed too: the index only picks candidates.
+        let mut seen: HashSet<&str> = HashSet::new();
         for word in text.split(|c: char| !(c.is_alphanumeric() || "._-/~".contains(c))) {
             let word = word.trim_end_matches('/');
-            if is_remote(word) {
-                continue;
-            }
             let last = word.rsplit('/').next().unwrap_or(word);
             if last == ".." || last == "." {
-                if seen.insert("..".to_string()) {
+                if seen.insert("..") {
                     upward.push(i);
                 }
-            } else if !last.is_empty() && seen.insert(last.to_string()) {
-                index.entry(last.to_string()).or_default().push(i);
+            } else if !last.is_empty() && seen.insert(last) {
+                match index.get_mut(last) {
+                    Some(folders) => folders.push(i),
+                    None => {
+                        index.insert(last.to_string(), vec![i]);
+                    }
+                }
             }
         }
         model.known_text(&dirs[i], name, text);

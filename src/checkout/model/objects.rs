@@ -2,6 +2,8 @@
 //! splitting a kustomize render into objects, keeping each document's bytes, and reading the
 //! fields kfpatch decodes from them (container env, ConfigMap data, the viewer account).
 
+use std::borrow::Borrow;
+
 use yaml_serde::Value;
 
 use crate::checkout::catalogue::show_value;
@@ -218,9 +220,10 @@ pub fn scalar(v: &Value) -> String {
     }
 }
 
-pub fn deployment<'a>(objects: &'a [Object], name: &str) -> Option<&'a Object> {
+pub fn deployment<'a>(objects: &'a [impl Borrow<Object>], name: &str) -> Option<&'a Object> {
     objects
         .iter()
+        .map(Borrow::borrow)
         .find(|o| o.kind == "Deployment" && o.name == name)
 }
 
@@ -298,7 +301,7 @@ pub fn env_value(env: &Value) -> Rendered {
 }
 
 pub fn rendered_env(
-    objects: &[Object],
+    objects: &[impl Borrow<Object>],
     deployment_name: &str,
     container: &str,
     var: &str,
@@ -322,7 +325,7 @@ pub fn rendered_env(
 
 /// The container named `container` of Deployment `deployment_name`.
 pub fn container<'a>(
-    objects: &'a [Object],
+    objects: &'a [impl Borrow<Object>],
     deployment_name: &str,
     container: &str,
 ) -> Option<&'a Value> {
@@ -330,9 +333,10 @@ pub fn container<'a>(
         .find(|c| c.get("name").and_then(Value::as_str) == Some(container))
 }
 
-pub fn viewer_account(objects: &[Object]) -> Option<Rendered> {
+pub fn viewer_account(objects: &[impl Borrow<Object>]) -> Option<Rendered> {
     let cm = objects
         .iter()
+        .map(Borrow::borrow)
         .find(|o| o.kind == "ConfigMap" && o.name == VIEWER_CONFIGMAP)?;
     let json = cm.value.get("data")?.get(VIEWER_KEY)?.as_str()?;
     let parsed: Value = yaml_serde::from_str(json).ok()?;
