@@ -348,10 +348,12 @@ fn reaching(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let below: Vec<usize> = upward
+        // `upward` is sorted by folder, so the folders below `target` are one run of it.
+        let from = upward.partition_point(|i| dirs[*i] < target);
+        let below: Vec<usize> = upward[from..]
             .iter()
             .copied()
-            .filter(|i| dirs[*i].starts_with(&target))
+            .take_while(|i| dirs[*i].starts_with(&target))
             .collect();
         let candidates: Vec<usize> = index
             .get(&name)
