@@ -240,3 +240,57 @@ fn a_json_patch_selecting_without_a_name_is_traced_through_every_folder_it_reach
         ]
     );
 }
+
+/// A JSON patch selecting without a name makes its own build read every folder, and only its
+/// own: an overlay it builds on still skips the folder that cannot touch the install (here one
+/// with a generator plugin, which the model does not evaluate and kustomize reads).
+#[test]
+fn only_the_build_with_an_unnamed_json_patch_reads_every_folder() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let root = temp.path().canonicalize().expect("canonical");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/fork-pinned-multiuser-audit/in");
+    support::copy_tree(&fixture, &root);
+    fs::create_dir_all(root.join("other")).expect("mkdir");
+    fs::write(
+        root.join("other/kustomization.yaml"),
+        "generators:\n- plugin.yaml\n",
+    )
+    .expect("write");
+    fs::write(
+        root.join("other/plugin.yaml"),
+        "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata:\n  name: other\nliterals:\n- A=b\n",
+    )
+    .expect("write");
+    fs::create_dir_all(root.join("plain")).expect("mkdir");
+    fs::write(
+        root.join("plain/kustomization.yaml"),
+        "resources:\n- ../applications/pipeline/upstream/base/installs/multi-user\n- ../other\n",
+    )
+    .expect("write");
+    fs::create_dir_all(root.join("wide")).expect("mkdir");
+    fs::write(
+        root.join("wide/kustomization.yaml"),
+        "resources:\n- ../plain\npatches:\n- target:\n    kind: Deployment\n    labelSelector: app=ml-pipeline\n  patch: |\n    - op: add\n      path: /spec/template/spec/containers/0/env\n      value: [{name: MULTIUSER, value: \"true\"}]\n",
+    )
+    .expect("write");
+    let install = discover::find_optional(&root, None)
+        .expect("discover")
+        .expect("an install");
+    let found = deploying(&install);
+    let plain = found.iter().find(|d| d.shown == "plain").expect("plain");
+    assert!(plain.cannot_trace.is_empty(), "{:?}", plain.cannot_trace);
+    assert_eq!(
+        plain.effective[0].value,
+        Some(Rendered::Literal("false".to_string()))
+    );
+    let wide = found.iter().find(|d| d.shown == "wide").expect("wide");
+    let shown: Vec<String> = wide.cannot_trace.iter().map(|c| c.shown()).collect();
+    assert_eq!(
+        shown,
+        vec![
+            "other/kustomization.yaml:1: generators (plugins) are not evaluated offline"
+                .to_string()
+        ]
+    );
+}

@@ -235,9 +235,10 @@ impl Model {
 
     /// From now on, only `reaching` (the folders whose build includes `install`) and what
     /// building `install` builds are built: kustomize runs a kustomization's transformers on its
-    /// own resources only, so nothing in another folder can change a managed setting, except
-    /// where a JSON patch or replacement selects objects without a name (below). (What would
-    /// make kustomize refuse such a folder is left to `render`.)
+    /// own resources only, so nothing in another folder can change a managed setting (except
+    /// through a JSON patch or replacement that selects without a name: see
+    /// [`Model::reading_every_folder`]). (What would make kustomize refuse such a folder is left
+    /// to `render`.)
     pub fn relevant_to(&mut self, install: &Path, reaching: &[PathBuf]) {
         // What building the install builds: its needs, followed.
         let mut relevant: HashSet<PathBuf> = HashSet::from([install.to_path_buf()]);
@@ -252,26 +253,6 @@ impl Model {
             }
         }
         relevant.extend(reaching.iter().cloned());
-        // A JSON patch or a replacement whose target names no object applies to every object it
-        // selects, and kustomize refuses the build where one of them does not take it: every
-        // folder such a build reads counts, so that the objects it selects are all there.
-        let mut stack: Vec<PathBuf> = Vec::new();
-        for dir in reaching {
-            if self.selects_unnamed(dir, 0) {
-                stack.push(dir.clone());
-            }
-        }
-        let mut seen: HashSet<PathBuf> = stack.iter().cloned().collect();
-        while let Some(dir) = stack.pop() {
-            let mut needs = Vec::new();
-            self.needs(&dir, 0, &mut needs);
-            for n in needs {
-                if seen.insert(n.clone()) {
-                    relevant.insert(n.clone());
-                    stack.push(n);
-                }
-            }
-        }
         // How many builds take each folder's objects: the last one takes them over instead of
         // copying them (a copy costs when a transformer changes every object). The install and
         // the folders that deploy it are kept: their own builds are asked for afterwards.
@@ -307,6 +288,35 @@ impl Model {
         } else {
             self.built.get(dir).cloned()
         }
+    }
+
+    /// The folders among `reaching` whose build must read every folder it names: a JSON patch
+    /// or a replacement whose target names no object applies to every object it selects, and
+    /// kustomize refuses the build where one of them does not take it. Those that have one (or
+    /// a component with one), and those that build one of them.
+    pub fn reading_every_folder(&mut self, reaching: &[PathBuf]) -> HashSet<PathBuf> {
+        let mut wide: HashSet<PathBuf> = HashSet::new();
+        for dir in reaching {
+            if self.selects_unnamed(dir, 0) {
+                wide.insert(dir.clone());
+            }
+        }
+        let mut grew = !wide.is_empty();
+        while grew {
+            grew = false;
+            for dir in reaching {
+                if wide.contains(dir) {
+                    continue;
+                }
+                let mut needs = Vec::new();
+                self.needs(dir, 0, &mut needs);
+                if needs.iter().any(|n| wide.contains(n)) {
+                    wide.insert(dir.clone());
+                    grew = true;
+                }
+            }
+        }
+        wide
     }
 
     /// Whether the kustomization of `dir` or one of its components has a JSON patch or a

@@ -6,7 +6,9 @@
 //! walked once, each kustomization's bytes are read and indexed by the last path component of
 //! every word in them, and a kustomization is parsed only when it mentions the folder name of a
 //! folder already known to reach the install (or ends an entry in `..`, below such a folder),
-//! until nothing new is found. Each folder is then built once by [`super::build`].
+//! until nothing new is found. Each folder is then built once by [`super::build`] (the builds
+//! with a JSON patch or replacement that selects without a name in a model of their own, which
+//! reads every folder they name).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -85,6 +87,10 @@ pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<Canno
     let mut unreadable = Vec::new();
     let found = reaching(install, &mut model, &mut unreadable);
     model.relevant_to(&install.dir, &found);
+    // Those builds read every folder they name, in a model of their own: the others keep
+    // skipping what cannot touch the install.
+    let wide = model.reading_every_folder(&found);
+    let mut every_folder = (!wide.is_empty()).then(|| Model::new(&install.root));
     let overlays: Vec<String> = found
         .iter()
         .filter(|dir| {
@@ -107,7 +113,10 @@ pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<Canno
     let mut suffixes = Suffixes::default();
     let mut out = Vec::new();
     for dir in found {
-        let built = model.build(&dir);
+        let built = match every_folder.as_mut() {
+            Some(full) if wide.contains(&dir) => full.build(&dir),
+            _ => model.build(&dir),
+        };
         let key: Key = (
             built
                 .objects
