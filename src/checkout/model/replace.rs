@@ -142,10 +142,13 @@ fn set(v: &mut Value, steps: &[Step], new: &Value, create: bool) -> Result<(), (
                 m.insert(Value::from(k.as_str()), Value::from(want.as_str()));
                 items.push(Value::Mapping(m));
             }
+            // An item that lacks the field (without create) is passed over; the field is
+            // missing only where no matching item has it (kubectl kustomize v5.5).
+            let mut found = false;
             for item in items.iter_mut().filter(|e| matching(e)) {
-                set(item, rest, new, create)?;
+                found |= set(item, rest, new, create).is_ok();
             }
-            return Ok(());
+            return if found { Ok(()) } else { Err(()) };
         }
         (Step::Index(i), Value::Sequence(items)) => items.get_mut(*i).ok_or(())?,
         _ => return Err(()),
@@ -349,6 +352,15 @@ mod tests {
             y("env:\n- {name: MINIO_NAMESPACE, value: v}\n- {name: OTHER, value: b}\n")
         );
         assert!(!plain_selectors(&steps("env.[name=A.B].value").unwrap()));
+        // Without create, a matching item without the field is passed over.
+        let mut env = y("env:\n- {name: MINIO_NAMESPACE}\n- {name: NAMESPACE, value: n}\n");
+        set(&mut env, &namespace, &Value::from("v"), false).unwrap();
+        assert_eq!(
+            env,
+            y("env:\n- {name: MINIO_NAMESPACE}\n- {name: NAMESPACE, value: v}\n")
+        );
+        let mut env = y("env:\n- {name: MINIO_NAMESPACE}\n");
+        assert_eq!(set(&mut env, &namespace, &Value::from("v"), false), Err(()));
         assert_eq!(
             d,
             y(
