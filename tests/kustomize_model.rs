@@ -177,3 +177,120 @@ fn a_fifo_named_kustomization_yaml_is_named_not_read() {
         "{stdout}"
     );
 }
+
+/// An overlay of the install and of a folder of its own, with a JSON patch selecting every
+/// Deployment (no name): kustomize applies it to the other folder's Deployment too, and refuses
+/// the build when it does not apply there. `other` holds that folder's Deployment.
+fn unnamed_json_patch_over(other: &str) -> kfpatch::checkout::model::deploying::Deploying {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let root = temp.path().canonicalize().expect("canonical");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/fork-pinned-multiuser-audit/in");
+    support::copy_tree(&fixture, &root);
+    fs::create_dir_all(root.join("other")).expect("mkdir");
+    fs::write(
+        root.join("other/kustomization.yaml"),
+        "resources:\n- deployment.yaml\n",
+    )
+    .expect("write");
+    fs::write(root.join("other/deployment.yaml"), other).expect("write");
+    fs::create_dir_all(root.join("fork")).expect("mkdir");
+    fs::write(
+        root.join("fork/kustomization.yaml"),
+        "resources:\n- ../applications/pipeline/upstream/base/installs/multi-user\n- ../other\npatches:\n- target:\n    kind: Deployment\n  patch: |\n    - op: add\n      path: /spec/template/spec/containers/0/env\n      value: [{name: MULTIUSER, value: \"true\"}]\n",
+    )
+    .expect("write");
+    let install = discover::find_optional(&root, None)
+        .expect("discover")
+        .expect("an install");
+    deploying(&install)
+        .into_iter()
+        .find(|d| d.shown == "fork")
+        .expect("fork deploys the install")
+}
+
+#[test]
+fn a_json_patch_selecting_without_a_name_is_traced_through_every_folder_it_reaches() {
+    let applies = unnamed_json_patch_over(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: other\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        image: busybox\n",
+    );
+    assert!(
+        applies.cannot_trace.is_empty(),
+        "{:?}",
+        applies.cannot_trace
+    );
+    assert_eq!(
+        applies.effective[0].value,
+        Some(Rendered::Literal("true".to_string()))
+    );
+    assert_eq!(
+        applies.effective[0].from.as_deref(),
+        Some("fork/kustomization.yaml:8")
+    );
+    let refused = unnamed_json_patch_over(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: other\nspec:\n  replicas: 1\n",
+    );
+    assert!(refused.effective.iter().all(|e| e.value.is_none()));
+    let shown: Vec<String> = refused.cannot_trace.iter().map(|c| c.shown()).collect();
+    assert_eq!(
+        shown,
+        vec![
+            "fork/kustomization.yaml:8: JSON patch path /spec/template/spec/containers/0/env does not exist"
+                .to_string()
+        ]
+    );
+}
+
+/// A JSON patch selecting without a name makes its own build read every folder, and only its
+/// own: an overlay it builds on still skips the folder that cannot touch the install (here one
+/// with a generator plugin, which the model does not evaluate and kustomize reads).
+#[test]
+fn only_the_build_with_an_unnamed_json_patch_reads_every_folder() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let root = temp.path().canonicalize().expect("canonical");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/fork-pinned-multiuser-audit/in");
+    support::copy_tree(&fixture, &root);
+    fs::create_dir_all(root.join("other")).expect("mkdir");
+    fs::write(
+        root.join("other/kustomization.yaml"),
+        "generators:\n- plugin.yaml\n",
+    )
+    .expect("write");
+    fs::write(
+        root.join("other/plugin.yaml"),
+        "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata:\n  name: other\nliterals:\n- A=b\n",
+    )
+    .expect("write");
+    fs::create_dir_all(root.join("plain")).expect("mkdir");
+    fs::write(
+        root.join("plain/kustomization.yaml"),
+        "resources:\n- ../applications/pipeline/upstream/base/installs/multi-user\n- ../other\n",
+    )
+    .expect("write");
+    fs::create_dir_all(root.join("wide")).expect("mkdir");
+    fs::write(
+        root.join("wide/kustomization.yaml"),
+        "resources:\n- ../plain\npatches:\n- target:\n    kind: Deployment\n    labelSelector: app=ml-pipeline\n  patch: |\n    - op: add\n      path: /spec/template/spec/containers/0/env\n      value: [{name: MULTIUSER, value: \"true\"}]\n",
+    )
+    .expect("write");
+    let install = discover::find_optional(&root, None)
+        .expect("discover")
+        .expect("an install");
+    let found = deploying(&install);
+    let plain = found.iter().find(|d| d.shown == "plain").expect("plain");
+    assert!(plain.cannot_trace.is_empty(), "{:?}", plain.cannot_trace);
+    assert_eq!(
+        plain.effective[0].value,
+        Some(Rendered::Literal("false".to_string()))
+    );
+    let wide = found.iter().find(|d| d.shown == "wide").expect("wide");
+    let shown: Vec<String> = wide.cannot_trace.iter().map(|c| c.shown()).collect();
+    assert_eq!(
+        shown,
+        vec![
+            "other/kustomization.yaml:1: generators (plugins) are not evaluated offline"
+                .to_string()
+        ]
+    );
+}

@@ -27,19 +27,29 @@ pub const MISSING_MERGE: &str = "does not exist: kustomize refuses to merge or r
 /// Components within components deeper than this are refused (kustomize would loop on a cycle).
 const MAX_COMPONENT_DEPTH: usize = 64;
 
-/// One object as the model carries it.
+/// One object as the model carries it: the object (its `text` empty, the model never prints
+/// it), and what kustomize remembers of it.
 #[derive(Debug, Clone)]
 pub struct Res {
-    pub api_version: String,
-    pub kind: String,
-    pub name: String,
-    pub namespace: Option<String>,
+    pub object: Object,
     /// Every name and namespace it had before (kustomize matches patches by any of them).
     pub prev_names: Vec<String>,
     pub prev_namespaces: Vec<Option<String>>,
-    pub value: Value,
     /// A generated ConfigMap whose name gets kustomize's hash suffix at the end of the build.
     pub needs_hash: bool,
+}
+
+impl std::ops::Deref for Res {
+    type Target = Object;
+    fn deref(&self) -> &Object {
+        &self.object
+    }
+}
+
+impl std::ops::DerefMut for Res {
+    fn deref_mut(&mut self) -> &mut Object {
+        &mut self.object
+    }
 }
 
 impl Res {
@@ -48,14 +58,18 @@ impl Res {
         let meta = value.get("metadata");
         let m = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str);
         Some(Res {
-            api_version: s("apiVersion").unwrap_or_default(),
-            kind: s("kind")?,
-            name: m("name")?.to_string(),
-            namespace: m("namespace").map(str::to_string),
+            object: Object {
+                api_version: s("apiVersion").unwrap_or_default(),
+                kind: s("kind")?,
+                name: m("name")?.to_string(),
+                namespace: m("namespace").map(str::to_string),
+                text: String::new(),
+                line: 0,
+                value,
+            },
             prev_names: Vec::new(),
             prev_namespaces: Vec::new(),
             needs_hash: false,
-            value,
         })
     }
 
@@ -92,18 +106,6 @@ impl Res {
             .and_then(Value::as_mapping_mut)
         {
             m.insert(Value::from(key), Value::from(v));
-        }
-    }
-
-    pub fn object(&self) -> Object {
-        Object {
-            api_version: self.api_version.clone(),
-            kind: self.kind.clone(),
-            name: self.name.clone(),
-            namespace: self.namespace.clone(),
-            text: String::new(),
-            value: self.value.clone(),
-            line: 0,
         }
     }
 }
@@ -174,10 +176,10 @@ impl Built {
 
 /// The catalogue rows decoded from `objects`.
 pub fn decoded(objects: &[Rc<Res>]) -> Vec<Rendered> {
-    let objects: Vec<Object> = objects
+    let objects: Vec<&Object> = objects
         .iter()
         .filter(|r| kept(&r.kind, &r.name))
-        .map(|r| r.object())
+        .map(|r| &r.object)
         .collect();
     decode::decode(&objects)
         .into_iter()
@@ -195,6 +197,9 @@ pub struct Model {
     relevant: Option<HashSet<PathBuf>>,
     /// Kustomization texts read before they are parsed (by the search for deploying folders).
     texts: HashMap<PathBuf, (&'static str, String)>,
+    /// Folders whose build is taken by a known number of other builds (see
+    /// [`Model::relevant_to`]); the others are kept.
+    consumers: HashMap<PathBuf, usize>,
 }
 
 impl Model {
@@ -206,6 +211,7 @@ impl Model {
             resolved: HashMap::new(),
             texts: HashMap::new(),
             relevant: None,
+            consumers: HashMap::new(),
         }
     }
 
@@ -229,13 +235,117 @@ impl Model {
 
     /// From now on, only `reaching` (the folders whose build includes `install`) and what
     /// building `install` builds are built: kustomize runs a kustomization's transformers on its
-    /// own resources only, so nothing in another folder can change a managed setting. (What
-    /// would make kustomize refuse such a folder is left to `render`.)
+    /// own resources only, so nothing in another folder can change a managed setting (except
+    /// through a JSON patch or replacement that selects without a name: see
+    /// [`Model::reading_every_folder`]). (What would make kustomize refuse such a folder is left
+    /// to `render`.)
     pub fn relevant_to(&mut self, install: &Path, reaching: &[PathBuf]) {
-        self.build(install);
-        let mut relevant: HashSet<PathBuf> = self.built.keys().cloned().collect();
+        // What building the install builds: its needs, followed.
+        let mut relevant: HashSet<PathBuf> = HashSet::from([install.to_path_buf()]);
+        let mut stack = vec![install.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let mut needs = Vec::new();
+            self.needs(&dir, 0, &mut needs);
+            for n in needs {
+                if relevant.insert(n.clone()) {
+                    stack.push(n);
+                }
+            }
+        }
         relevant.extend(reaching.iter().cloned());
-        self.relevant = Some(relevant);
+        // How many builds take each folder's objects: the last one takes them over instead of
+        // copying them (a copy costs when a transformer changes every object). The install and
+        // the folders that deploy it are kept: their own builds are asked for afterwards.
+        let mut consumers: HashMap<PathBuf, usize> = HashMap::new();
+        self.relevant = Some(relevant.clone());
+        for dir in &relevant {
+            let mut needs = Vec::new();
+            self.needs(dir, 0, &mut needs);
+            for n in needs {
+                *consumers.entry(n).or_default() += 1;
+            }
+        }
+        consumers.remove(install);
+        for dir in reaching {
+            consumers.remove(dir);
+        }
+        self.consumers = consumers;
+        self.build(install);
+    }
+
+    /// The build of `dir` for one build that takes its objects: the last of them takes it over.
+    fn take_built(&mut self, dir: &Path) -> Option<Rc<Built>> {
+        let last = match self.consumers.get_mut(dir) {
+            Some(left) => {
+                *left = left.saturating_sub(1);
+                *left == 0
+            }
+            None => false,
+        };
+        if last {
+            self.consumers.remove(dir);
+            self.built.remove(dir)
+        } else {
+            self.built.get(dir).cloned()
+        }
+    }
+
+    /// The folders among `reaching` whose build must read every folder it names: a JSON patch
+    /// or a replacement whose target names no object applies to every object it selects, and
+    /// kustomize refuses the build where one of them does not take it. Those that have one (or
+    /// a component with one), and those that build one of them.
+    pub fn reading_every_folder(&mut self, reaching: &[PathBuf]) -> HashSet<PathBuf> {
+        let mut wide: HashSet<PathBuf> = HashSet::new();
+        for dir in reaching {
+            if self.selects_unnamed(dir, 0) {
+                wide.insert(dir.clone());
+            }
+        }
+        let mut grew = !wide.is_empty();
+        while grew {
+            grew = false;
+            for dir in reaching {
+                if wide.contains(dir) {
+                    continue;
+                }
+                let mut needs = Vec::new();
+                self.needs(dir, 0, &mut needs);
+                if needs.iter().any(|n| wide.contains(n)) {
+                    wide.insert(dir.clone());
+                    grew = true;
+                }
+            }
+        }
+        wide
+    }
+
+    /// Whether the kustomization of `dir` or one of its components has a JSON patch or a
+    /// replacement that may select objects by anything but their name.
+    fn selects_unnamed(&mut self, dir: &Path, depth: usize) -> bool {
+        let k = self.kustomization(dir);
+        let Ok(Some(k)) = k.as_ref() else {
+            return false;
+        };
+        let unnamed = |p: &Value| p.get("target").is_some_and(|t| t.get("name").is_none());
+        if k.seq("patches").iter().any(unnamed)
+            || k.seq("patchesJson6902").iter().any(unnamed)
+            || !k.seq("replacements").is_empty()
+        {
+            return true;
+        }
+        if depth >= MAX_COMPONENT_DEPTH {
+            return false;
+        }
+        for (entry, component) in k.entries() {
+            if component
+                && !is_remote(entry)
+                && let Some((path, true)) = self.resolve(&k.dir, entry)
+                && self.selects_unnamed(&path, depth + 1)
+            {
+                return true;
+            }
+        }
+        false
     }
 
     /// Keeps the text of the only kustomization file of `dir`, for when it is parsed.
@@ -343,7 +453,8 @@ impl Model {
             return;
         }
         let mut components = Vec::new();
-        let mut inherited: Vec<PathBuf> = Vec::new();
+        // The rows decoded so far of each folder taken, and where they come from.
+        let mut inherited: Vec<(Vec<Rendered>, Vec<Option<String>>)> = Vec::new();
         let mut files = 0;
         for (entry, component) in k.entries() {
             if is_remote(entry) {
@@ -374,7 +485,7 @@ impl Model {
                 continue;
             }
             if is_dir {
-                let Some(sub) = self.built.get(&real).cloned() else {
+                let Some(sub) = self.take_built(&real) else {
                     built.refuse(k.here(
                         entry,
                         format!("{entry} is part of a cycle: kustomize refuses the build"),
@@ -404,10 +515,14 @@ impl Model {
                         built.from[i] = f.clone();
                     }
                 }
-                for r in &sub.objects {
-                    self.add(k, entry, built, r.clone());
+                inherited.push((sub.last.clone(), sub.from.clone()));
+                let objects = match Rc::try_unwrap(sub) {
+                    Ok(owned) => owned.objects,
+                    Err(shared) => shared.objects.clone(),
+                };
+                for r in objects {
+                    self.add(k, entry, built, r);
                 }
-                inherited.push(real);
             } else {
                 files += 1;
                 self.resource_file(k, entry, &real, built);
@@ -415,13 +530,10 @@ impl Model {
         }
         built.incomplete |= !built.untraced.is_empty();
         // One folder and nothing else (a chain of overlays): its decoded rows are these.
-        let only: Vec<&PathBuf> = inherited.iter().collect();
-        match (only.as_slice(), files) {
-            ([one], 0) if depth == 0 => {
-                if let Some(sub) = self.built.get(*one) {
-                    built.last = sub.last.clone();
-                    built.from = sub.from.clone();
-                }
+        match (inherited.as_mut_slice(), files) {
+            ([(last, from)], 0) if depth == 0 => {
+                built.last = std::mem::take(last);
+                built.from = std::mem::take(from);
             }
             _ => built.last = decoded(&built.objects),
         }

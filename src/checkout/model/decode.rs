@@ -5,6 +5,8 @@
 //! A key of a `params.env` is read as the container sees it: its own `env` entry wins over
 //! `envFrom`, and among `envFrom` ConfigMaps the last that has the key wins (Kubernetes' rule).
 
+use std::borrow::Borrow;
+
 use yaml_serde::Value;
 
 use crate::checkout::catalogue::{
@@ -68,7 +70,7 @@ impl Decoded {
 }
 
 /// Every catalogue row, decoded from `objects`.
-pub fn decode(objects: &[Object]) -> Vec<Decoded> {
+pub fn decode(objects: &[impl Borrow<Object>]) -> Vec<Decoded> {
     CATALOGUE
         .iter()
         .map(|setting| {
@@ -115,8 +117,12 @@ pub fn decode(objects: &[Object]) -> Vec<Decoded> {
 }
 
 /// `Deployment kubeflow/ml-pipeline`, with the namespace when the object is there.
-fn shown_object(objects: &[Object], kind: &str, name: &str) -> String {
-    match objects.iter().find(|o| o.kind == kind && o.name == name) {
+fn shown_object(objects: &[impl Borrow<Object>], kind: &str, name: &str) -> String {
+    match objects
+        .iter()
+        .map(Borrow::borrow)
+        .find(|o| o.kind == kind && o.name == name)
+    {
         Some(Object {
             namespace: Some(ns),
             ..
@@ -126,7 +132,12 @@ fn shown_object(objects: &[Object], kind: &str, name: &str) -> String {
 }
 
 /// The env entry `var` of a container (the last one, as Kubernetes reads it).
-fn container_env(objects: &[Object], deployment: &str, container: &str, var: &str) -> Rendered {
+fn container_env(
+    objects: &[impl Borrow<Object>],
+    deployment: &str,
+    container: &str,
+    var: &str,
+) -> Rendered {
     match objects::container(objects, deployment, container) {
         None => Rendered::Missing(format!(
             "no Deployment {deployment} with container {container}"
@@ -143,7 +154,7 @@ fn container_env(objects: &[Object], deployment: &str, container: &str, var: &st
 
 /// An env entry's value; one read from a ConfigMap key is followed to that key's value when the
 /// ConfigMap is among `objects` (`from ConfigMap pipeline-install-config key X: false`).
-fn resolved(objects: &[Object], env: &Value) -> Rendered {
+fn resolved(objects: &[impl Borrow<Object>], env: &Value) -> Rendered {
     let value = objects::env_value(env);
     let Rendered::ValueFrom(from) = &value else {
         return value;
@@ -167,7 +178,7 @@ fn resolved(objects: &[Object], env: &Value) -> Rendered {
 /// `key` as `container` of `deployment` sees it: its env entry, else the last envFrom ConfigMap
 /// that has it.
 fn container_key(
-    objects: &[Object],
+    objects: &[impl Borrow<Object>],
     deployment: &str,
     container: &str,
     key: &str,
@@ -225,15 +236,16 @@ fn config_map_refs(container: &Value) -> Vec<String> {
         .collect()
 }
 
-fn configmap<'a>(objects: &'a [Object], name: &str) -> Option<&'a Object> {
+fn configmap<'a>(objects: &'a [impl Borrow<Object>], name: &str) -> Option<&'a Object> {
     objects
         .iter()
+        .map(Borrow::borrow)
         .find(|o| o.kind == "ConfigMap" && o.name == name)
 }
 
 /// The API server's ConfigMap: the `pipeline-api-server-config-*` one that `ml-pipeline`'s
 /// envFrom names (and that exists).
-pub fn api_server_config(objects: &[Object]) -> Option<&Object> {
+pub fn api_server_config(objects: &[impl Borrow<Object>]) -> Option<&Object> {
     let c = objects::container(objects, API_SERVER.0, API_SERVER.1)?;
     config_map_refs(c)
         .iter()
@@ -242,7 +254,7 @@ pub fn api_server_config(objects: &[Object]) -> Option<&Object> {
 }
 
 /// The KFP version: `appVersion` of `pipeline-install-config`, as in the checkout.
-pub fn kfp_version(objects: &[Object]) -> Option<Version> {
+pub fn kfp_version(objects: &[impl Borrow<Object>]) -> Option<Version> {
     let cm = configmap(objects, INSTALL_CONFIG)?;
     objects::data_of(cm)
         .into_iter()

@@ -6,11 +6,15 @@
 //! walked once, each kustomization's bytes are read and indexed by the last path component of
 //! every word in them, and a kustomization is parsed only when it mentions the folder name of a
 //! folder already known to reach the install (or ends an entry in `..`, below such a folder),
-//! until nothing new is found. Each folder is then built once by [`super::build`].
+//! until nothing new is found. Each folder is then built once by [`super::build`] (the builds
+//! with a JSON patch or replacement that selects without a name in a model of their own, which
+//! reads every folder they name).
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+
+use yaml_serde::Value;
 
 use super::build::{Built, Model, Res, kept};
 use super::transform::{Renamed, effective_namespace, rename_refs};
@@ -83,6 +87,10 @@ pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<Canno
     let mut unreadable = Vec::new();
     let found = reaching(install, &mut model, &mut unreadable);
     model.relevant_to(&install.dir, &found);
+    // Those builds read every folder they name, in a model of their own: the others keep
+    // skipping what cannot touch the install.
+    let wide = model.reading_every_folder(&found);
+    let mut every_folder = (!wide.is_empty()).then(|| Model::new(&install.root));
     let overlays: Vec<String> = found
         .iter()
         .filter(|dir| {
@@ -102,9 +110,13 @@ pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<Canno
         Vec<(String, usize)>,
     );
     let mut done: HashMap<Key, (Vec<Effective>, Vec<CannotTrace>)> = HashMap::new();
+    let mut suffixes = Suffixes::default();
     let mut out = Vec::new();
     for dir in found {
-        let built = model.build(&dir);
+        let built = match every_folder.as_mut() {
+            Some(full) if wide.contains(&dir) => full.build(&dir),
+            _ => model.build(&dir),
+        };
         let key: Key = (
             built
                 .objects
@@ -119,8 +131,10 @@ pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<Canno
                 .map(|v| (v.file.clone(), v.line))
                 .collect(),
         );
-        let (mut effective, cannot_trace) =
-            done.entry(key).or_insert_with(|| finish(&built)).clone();
+        let (mut effective, cannot_trace) = done
+            .entry(key)
+            .or_insert_with(|| finish(&built, &mut suffixes))
+            .clone();
         for e in &mut effective {
             e.by_kfpatch_overlay = e
                 .from
@@ -140,7 +154,7 @@ pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<Canno
 
 /// The end of a build as kustomize ends it: generated ConfigMaps get their hash suffix (the
 /// references follow), then the settings are decoded and `$(VAR)`s are looked for.
-fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
+fn finish(built: &Built, suffixes: &mut Suffixes) -> (Vec<Effective>, Vec<CannotTrace>) {
     let mut cannot = built.untraced.clone();
     cannot.sort();
     cannot.dedup();
@@ -153,22 +167,7 @@ fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
         if !r.needs_hash {
             continue;
         }
-        let data: Option<BTreeMap<String, String>> = r.value.get("data").and_then(|d| {
-            d.as_mapping().map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
-                    .collect()
-            })
-        });
-        let suffix = if r.kind == "Secret" {
-            let kind_of_secret = r.value.get("type").and_then(|t| t.as_str());
-            confighash::secret_suffix(
-                &data.unwrap_or_default(),
-                kind_of_secret.unwrap_or("Opaque"),
-            )
-        } else {
-            confighash::suffix("", data.as_ref(), None)
-        };
+        let suffix = suffixes.of(r);
         let name = format!("{}-{suffix}", r.name);
         let ns = effective_namespace(r.namespace.as_deref());
         renamed.insert((r.kind.clone(), ns, r.name.clone()), name.clone());
@@ -192,11 +191,11 @@ fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
         }
     }
     vars::substitute(&mut hashed.objects, &resolved);
-    let objects: Vec<Object> = hashed
+    let objects: Vec<&Object> = hashed
         .objects
         .iter()
         .filter(|r| kept(&r.kind, &r.name))
-        .map(|r| r.object())
+        .map(|r| &r.object)
         .collect();
     let rows = decode::decode(&objects);
     let untraced = !cannot.is_empty();
@@ -225,6 +224,53 @@ fn finish(built: &Built) -> (Vec<Effective>, Vec<CannotTrace>) {
         })
         .collect();
     (effective, cannot)
+}
+
+/// The hash suffixes computed so far, by what they hash: the builds that carry a generated
+/// object (a big one is common: a script in a ConfigMap) hash it once.
+#[derive(Default)]
+struct Suffixes {
+    known: Vec<(String, Option<Value>, Option<Value>, String)>,
+}
+
+impl Suffixes {
+    fn of(&mut self, r: &Res) -> String {
+        let (kind_of_secret, data) = (r.value.get("type"), r.value.get("data"));
+        let known = self.known.iter().find(|(kind, t, d, _)| {
+            *kind == r.kind && t.as_ref() == kind_of_secret && d.as_ref() == data
+        });
+        if let Some((.., suffix)) = known {
+            return suffix.clone();
+        }
+        let suffix = hash_suffix(r);
+        self.known.push((
+            r.kind.clone(),
+            kind_of_secret.cloned(),
+            data.cloned(),
+            suffix.clone(),
+        ));
+        suffix
+    }
+}
+
+/// kustomize's hash suffix of a generated ConfigMap or Secret: its data (and a Secret's type).
+fn hash_suffix(r: &Res) -> String {
+    let data: Option<BTreeMap<String, String>> = r.value.get("data").and_then(|d| {
+        d.as_mapping().map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+                .collect()
+        })
+    });
+    if r.kind == "Secret" {
+        let kind_of_secret = r.value.get("type").and_then(|t| t.as_str());
+        confighash::secret_suffix(
+            &data.unwrap_or_default(),
+            kind_of_secret.unwrap_or("Opaque"),
+        )
+    } else {
+        confighash::suffix("", data.as_ref(), None)
+    }
 }
 
 /// The folders (canonical) whose build includes the install, outside the install's folder.
@@ -282,19 +328,22 @@ fn reaching(
         };
         let i = dirs.len();
         dirs.push(dir);
-        let mut seen = HashSet::new();
+        // A remote URL's last component is indexed too: the index only picks candidates.
+        let mut seen: HashSet<&str> = HashSet::new();
         for word in text.split(|c: char| !(c.is_alphanumeric() || "._-/~".contains(c))) {
             let word = word.trim_end_matches('/');
-            if is_remote(word) {
-                continue;
-            }
             let last = word.rsplit('/').next().unwrap_or(word);
             if last == ".." || last == "." {
-                if seen.insert("..".to_string()) {
+                if seen.insert("..") {
                     upward.push(i);
                 }
-            } else if !last.is_empty() && seen.insert(last.to_string()) {
-                index.entry(last.to_string()).or_default().push(i);
+            } else if !last.is_empty() && seen.insert(last) {
+                match index.get_mut(last) {
+                    Some(folders) => folders.push(i),
+                    None => {
+                        index.insert(last.to_string(), vec![i]);
+                    }
+                }
             }
         }
         model.known_text(&dirs[i], name, text);
@@ -308,10 +357,12 @@ fn reaching(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let below: Vec<usize> = upward
+        // `upward` is sorted by folder, so the folders below `target` are one run of it.
+        let from = upward.partition_point(|i| dirs[*i] < target);
+        let below: Vec<usize> = upward[from..]
             .iter()
             .copied()
-            .filter(|i| dirs[*i].starts_with(&target))
+            .take_while(|i| dirs[*i].starts_with(&target))
             .collect();
         let candidates: Vec<usize> = index
             .get(&name)

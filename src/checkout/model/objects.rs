@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use std::borrow::Borrow;
+
 use yaml_serde::Value;
 
 use crate::checkout::catalogue::show_value;
@@ -242,9 +244,10 @@ pub fn scalar(v: &Value) -> String {
     }
 }
 
-pub fn deployment<'a>(objects: &'a [Object], name: &str) -> Option<&'a Object> {
+pub fn deployment<'a>(objects: &'a [impl Borrow<Object>], name: &str) -> Option<&'a Object> {
     objects
         .iter()
+        .map(Borrow::borrow)
         .find(|o| o.kind == "Deployment" && o.name == name)
 }
 
@@ -318,7 +321,7 @@ pub fn env_value(env: &Value) -> Rendered {
 }
 
 pub fn rendered_env(
-    objects: &[Object],
+    objects: &[impl Borrow<Object>],
     deployment_name: &str,
     container: &str,
     var: &str,
@@ -342,7 +345,7 @@ pub fn rendered_env(
 
 /// The container named `container` of Deployment `deployment_name`.
 pub fn container<'a>(
-    objects: &'a [Object],
+    objects: &'a [impl Borrow<Object>],
     deployment_name: &str,
     container: &str,
 ) -> Option<&'a Value> {
@@ -350,9 +353,10 @@ pub fn container<'a>(
         .find(|c| c.get("name").and_then(Value::as_str) == Some(container))
 }
 
-pub fn viewer_account(objects: &[Object]) -> Option<Rendered> {
+pub fn viewer_account(objects: &[impl Borrow<Object>]) -> Option<Rendered> {
     let cm = objects
         .iter()
+        .map(Borrow::borrow)
         .find(|o| o.kind == "ConfigMap" && o.name == VIEWER_CONFIGMAP)?;
     let json = cm.value.get("data")?.get(VIEWER_KEY)?.as_str()?;
     let parsed: Value = yaml_serde::from_str(json).ok()?;

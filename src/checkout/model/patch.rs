@@ -87,11 +87,17 @@ fn merge_list(t: &[Value], p: &[Value], key: &str, field: &str) -> Result<Value,
             return Err(format!("an item of {field} has no {key}"));
         };
         let at = out.iter().position(|o| o.get(key) == Some(id));
+        // Only env entries hold settings (ports may repeat a containerPort, one per protocol).
+        let several = field == "env" && out.iter().filter(|o| o.get(key) == Some(id)).count() > 1;
         match (directive(item), at) {
-            (Some("delete"), Some(i)) => {
-                out.remove(i);
-            }
+            // kustomize deletes every item with that key.
+            (Some("delete"), Some(_)) => out.retain(|o| o.get(key) != Some(id)),
             (Some("delete"), None) => {}
+            (_, Some(_)) if several => {
+                return Err(format!(
+                    "a merge into one of several items of {field} with the same {key} is not evaluated offline"
+                ));
+            }
             (_, Some(i)) => out[i] = merge_value(&out[i], item, "")?,
             (_, None) => out.push(strip_directives(item)),
         }
@@ -394,6 +400,24 @@ mod tests {
         assert_eq!(
             strategic(&d, &replace).unwrap().unwrap(),
             y("spec:\n  containers:\n  - name: a\n    env:\n    - name: Z\n      value: ''\n")
+        );
+    }
+
+    #[test]
+    fn a_delete_removes_every_item_with_the_key_and_a_merge_into_repeated_ones_is_refused() {
+        let target = y(
+            "spec:\n  env:\n  - {name: A, value: '1'}\n  - {name: B, value: b}\n  - {name: A, value: '2'}\n",
+        );
+        let delete = y("spec:\n  env:\n  - {name: A, $patch: delete}\n");
+        let out = strategic(&target, &delete).unwrap().unwrap();
+        assert_eq!(out, y("spec:\n  env:\n  - {name: B, value: b}\n"));
+        let merge = y("spec:\n  env:\n  - {name: A, value: m}\n");
+        assert_eq!(
+            strategic(&target, &merge),
+            Err(
+                "a merge into one of several items of env with the same name is not evaluated offline"
+                    .to_string()
+            )
         );
     }
 

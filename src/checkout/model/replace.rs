@@ -91,6 +91,19 @@ pub(super) fn get<'a>(v: &'a Value, steps: &[Step]) -> Option<&'a Value> {
     Some(at)
 }
 
+/// Whether every `[key=value]` step holds only letters, digits, `_` and `-`: kustomize's path
+/// matcher reads the value as an unanchored pattern (`[name=NAMESPACE]` also takes the items
+/// named `MINIO_NAMESPACE` and `NAMESPACE_TO_WATCH`, seen with kustomize v5.5), which for such
+/// a value is "the item's value contains it".
+fn plain_selectors(steps: &[Step]) -> bool {
+    steps.iter().all(|s| match s {
+        Step::Element(_, want) => want
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+        _ => true,
+    })
+}
+
 /// Writes `new` at `steps`; `Err(())` where a field is missing and `create` is off.
 fn set(v: &mut Value, steps: &[Step], new: &Value, create: bool) -> Result<(), ()> {
     let Some((first, rest)) = steps.split_first() else {
@@ -113,9 +126,14 @@ fn set(v: &mut Value, steps: &[Step], new: &Value, create: bool) -> Result<(), (
             }
             m.get_mut(k.as_str()).ok_or(())?
         }
-        // Every element that matches (kustomize's path matcher), or a new one.
+        // Every element that matches (kustomize's path matcher: the value contains the
+        // wanted one, see `plain_selectors`), or a new one.
         (Step::Element(k, want), Value::Sequence(items)) => {
-            let matching = |e: &Value| e.get(k.as_str()).and_then(scalar).as_deref() == Some(want);
+            let matching = |e: &Value| {
+                e.get(k.as_str())
+                    .and_then(scalar)
+                    .is_some_and(|s| s.contains(want.as_str()))
+            };
             if !items.iter().any(matching) {
                 if !create {
                     return Err(());
@@ -124,10 +142,13 @@ fn set(v: &mut Value, steps: &[Step], new: &Value, create: bool) -> Result<(), (
                 m.insert(Value::from(k.as_str()), Value::from(want.as_str()));
                 items.push(Value::Mapping(m));
             }
+            // An item that lacks the field (without create) is passed over; the field is
+            // missing only where no matching item has it (kubectl kustomize v5.5).
+            let mut found = false;
             for item in items.iter_mut().filter(|e| matching(e)) {
-                set(item, rest, new, create)?;
+                found |= set(item, rest, new, create).is_ok();
             }
-            return Ok(());
+            return if found { Ok(()) } else { Err(()) };
         }
         (Step::Index(i), Value::Sequence(items)) => items.get_mut(*i).ok_or(())?,
         _ => return Err(()),
@@ -280,6 +301,12 @@ fn replace_one(built: &mut Built, r: &Value) -> Result<bool, String> {
             }
             let mut v = o.value.clone();
             for p in &paths {
+                if !plain_selectors(p) {
+                    return Err(format!(
+                        "a replacement target [key=value] with other than letters, digits, '_' and '-' in {} {} is not evaluated offline (kustomize reads it as a pattern)",
+                        o.kind, o.name
+                    ));
+                }
                 set(&mut v, p, &value, create).map_err(|()| {
                     format!(
                         "a replacement target field is missing in {} {} (no options.create): kustomize refuses the build",
@@ -315,6 +342,25 @@ mod tests {
         let missing = steps("spec.containers.[name=main].env.[name=B].value").unwrap();
         assert_eq!(set(&mut d, &missing, &Value::from("z"), false), Err(()));
         set(&mut d, &missing, &Value::from("z"), true).unwrap();
+        // kustomize's matcher: every item whose value contains the wanted one, none created.
+        let mut env = y("env:\n- {name: MINIO_NAMESPACE, value: a}\n- {name: OTHER, value: b}\n");
+        let namespace = steps("env.[name=NAMESPACE].value").unwrap();
+        assert!(plain_selectors(&namespace));
+        set(&mut env, &namespace, &Value::from("v"), true).unwrap();
+        assert_eq!(
+            env,
+            y("env:\n- {name: MINIO_NAMESPACE, value: v}\n- {name: OTHER, value: b}\n")
+        );
+        assert!(!plain_selectors(&steps("env.[name=A.B].value").unwrap()));
+        // Without create, a matching item without the field is passed over.
+        let mut env = y("env:\n- {name: MINIO_NAMESPACE}\n- {name: NAMESPACE, value: n}\n");
+        set(&mut env, &namespace, &Value::from("v"), false).unwrap();
+        assert_eq!(
+            env,
+            y("env:\n- {name: MINIO_NAMESPACE}\n- {name: NAMESPACE, value: v}\n")
+        );
+        let mut env = y("env:\n- {name: MINIO_NAMESPACE}\n");
+        assert_eq!(set(&mut env, &namespace, &Value::from("v"), false), Err(()));
         assert_eq!(
             d,
             y(

@@ -522,6 +522,15 @@ fn by_own_id(
 
 fn add_metadata(built: &mut Built, field: &str, map: &Mapping) {
     for r in &mut built.objects {
+        // Already there (a folder built twice with the same labels): not copied again.
+        let has = r.value.get("metadata").and_then(|m| m.get(field));
+        if has.is_some()
+            && map
+                .iter()
+                .all(|(k, v)| has.and_then(|h| h.get(k)) == Some(v))
+        {
+            continue;
+        }
         let r = Rc::make_mut(r);
         if let Some(meta) = r.value.get_mut("metadata").and_then(Value::as_mapping_mut) {
             let entry = meta
@@ -572,9 +581,37 @@ pub fn rename_refs(built: &mut Built, renamed: &Renamed) {
         if r.kind != "Deployment" {
             continue;
         }
-        let r = Rc::make_mut(r);
         let ns = effective_namespace(r.namespace.as_deref());
+        if !refers(&r.value, &ns, renamed) {
+            continue;
+        }
+        let r = Rc::make_mut(r);
         refs(&mut r.value, &ns, renamed);
+    }
+}
+
+/// The ConfigMap or Secret a reference field names: (kind, field of the name).
+fn reference(key: &str) -> Option<(&'static str, &'static str)> {
+    match key {
+        "configMapRef" | "configMapKeyRef" | "configMap" => Some(("ConfigMap", "name")),
+        "secretRef" | "secretKeyRef" => Some(("Secret", "name")),
+        "secret" => Some(("Secret", "secretName")),
+        _ => None,
+    }
+}
+
+/// Whether [`refs`] would change anything in `v` (so an unchanged object is not copied).
+fn refers(v: &Value, ns: &str, renamed: &Renamed) -> bool {
+    match v {
+        Value::Mapping(m) => m.iter().any(|(k, child)| {
+            let named = reference(k.as_str().unwrap_or_default()).and_then(|(kind, field)| {
+                let name = child.get(field)?.as_str()?;
+                renamed.get(&(kind.to_string(), ns.to_string(), name.to_string()))
+            });
+            named.is_some() || refers(child, ns, renamed)
+        }),
+        Value::Sequence(s) => s.iter().any(|c| refers(c, ns, renamed)),
+        _ => false,
     }
 }
 
@@ -582,14 +619,7 @@ fn refs(v: &mut Value, ns: &str, renamed: &Renamed) {
     match v {
         Value::Mapping(m) => {
             for (k, child) in m.iter_mut() {
-                let key = k.as_str().unwrap_or_default();
-                let (kind, field) = match key {
-                    "configMapRef" | "configMapKeyRef" | "configMap" => ("ConfigMap", "name"),
-                    "secretRef" | "secretKeyRef" => ("Secret", "name"),
-                    "secret" => ("Secret", "secretName"),
-                    _ => ("", ""),
-                };
-                if !kind.is_empty()
+                if let Some((kind, field)) = reference(k.as_str().unwrap_or_default())
                     && let Some(name) = child.get_mut(field)
                     && let Some(new) = name.as_str().and_then(|n| {
                         renamed.get(&(kind.to_string(), ns.to_string(), n.to_string()))

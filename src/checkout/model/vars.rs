@@ -50,12 +50,18 @@ pub fn resolve(objects: &[Rc<Res>], def: &Value) -> Result<(String, String), Str
 
 /// Replaces `$(NAME)` by the value in every container env value of the Deployments.
 pub fn substitute(objects: &mut [Rc<Res>], vars: &[(String, String)]) {
+    if vars.is_empty() {
+        return;
+    }
+    let needles: Vec<(String, &str)> = vars
+        .iter()
+        .map(|(n, v)| (format!("$({n})"), v.as_str()))
+        .collect();
     for r in objects.iter_mut().filter(|r| r.kind == "Deployment") {
-        let mentions = |v: &Value| {
-            let text = format!("{v:?}");
-            vars.iter().any(|(n, _)| text.contains(&format!("$({n})")))
-        };
-        if !mentions(&r.value) {
+        let mentions = env_values(&r.value)
+            .filter_map(Value::as_str)
+            .any(|s| needles.iter().any(|(n, _)| s.contains(n.as_str())));
+        if !mentions {
             continue;
         }
         let r = Rc::make_mut(r);
@@ -70,13 +76,29 @@ pub fn substitute(objects: &mut [Rc<Res>], vars: &[(String, String)]) {
             let env = c.get_mut("env").and_then(Value::as_sequence_mut);
             for e in env.into_iter().flatten() {
                 if let Some(Value::String(s)) = e.get_mut("value") {
-                    for (n, v) in vars {
-                        *s = s.replace(&format!("$({n})"), v);
+                    for (n, v) in &needles {
+                        *s = s.replace(n.as_str(), v);
                     }
                 }
             }
         }
     }
+}
+
+/// The `value` of every env entry of a Deployment's containers.
+fn env_values(deployment: &Value) -> impl Iterator<Item = &Value> {
+    let containers = deployment
+        .get("spec")
+        .and_then(|s| s.get("template"))
+        .and_then(|t| t.get("spec"))
+        .and_then(|s| s.get("containers"))
+        .and_then(Value::as_sequence);
+    containers
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("env").and_then(Value::as_sequence))
+        .flatten()
+        .filter_map(|e| e.get("value"))
 }
 
 #[cfg(test)]
