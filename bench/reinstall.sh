@@ -12,7 +12,8 @@
 #        older copies for ever (kfpatch keeps the cluster's; see docs/commands/reinstall.md).
 #   kfp: cluster.sh start + crds (Istio, cert-manager, Profile): what a Kubeflow cluster has
 #        before KFP is (re)installed; without them the KFP overlay cannot be applied at all.
-# Runs alternate which of the two goes first; the table shows medians and the ratio.
+# Runs alternate which of the two goes first; the table shows medians and the ratio. Each run's
+# line shows the machine's load average after it (other work slows both sides).
 #
 # usage: bench/reinstall.sh [RUNS]    (default 3)
 # env:   K8S_PORT, ETCD_PORT  the API server's and etcd's ports (default 27443, 23379: not those
@@ -116,7 +117,7 @@ for target in $targets; do
       [ "${#got[@]}" = 2 ] || exit 1
       times[$who,fresh,$target]+="${got[0]} "
       times[$who,again,$target]+="${got[1]} "
-      echo "run $i/$runs, --target $target, $who: fresh ${got[0]} ms, already applied ${got[1]} ms" >&2
+      echo "run $i/$runs, --target $target, $who: fresh ${got[0]} ms, already applied ${got[1]} ms (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
     done
   done
 done

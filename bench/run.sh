@@ -158,7 +158,7 @@ report() {
 }
 for tree in "$tagged" "$fork" "$monorepo"; do
   label=$(basename "$tree")
-  status_target=0.5
+  status_target=0.4
   [ "$tree" != "$monorepo" ] || status_target=0.1
   read -r kf peer < <(pair "$tree" kfpatch_status find_params)
   report "$label" "status vs find" "$status_target" "$runs" "$kf" "$peer" "$(peak_mib "$KFPATCH" -C "$tree" status)"

@@ -23,7 +23,7 @@ use crate::output::ColorChoice;
         "  # a CI gate: exit 1 unless every switched setting is single-user\n",
         "  kfpatch -C manifests audit --expect off\n",
         "\n",
-        "Exit codes: 0 done or nothing to change; 1 --check found changes to make, or audit found errors or drift; 2 error (nothing written); 3 reinstall or access --apply: the cluster lacks what is needed, rejected it, or did not become ready; status --cluster, audit --cluster, doctor: a cluster cannot be read. doctor: 0 a working route exists, 1 none does."
+        "Exit codes: 0 done or nothing to change; 1 --check found changes to make, audit found errors or drift, or render found settings that disagree with the files' mode or --expect; 2 error (nothing written); 3 reinstall or access --apply: the cluster lacks what is needed, rejected it, or did not become ready; status --cluster, audit --cluster, doctor: a cluster cannot be read. doctor: 0 a working route exists, 1 none does."
     )
 )]
 pub struct Cli {
@@ -125,10 +125,12 @@ pub enum Command {
         "Examples:\n",
         "  # the pipeline overlay example/ uses\n",
         "  kfpatch -C manifests render\n",
-        "  # one folder, as JSON\n",
-        "  kfpatch -C manifests render --target apps/pipeline/upstream/base/installs/multi-user -o json\n",
-        "  # with a kustomize of your choice\n",
-        "  kfpatch -C manifests render --kustomize 'kustomize build'"
+        "  # exit 1 unless what the cluster would get is single-user\n",
+        "  kfpatch -C manifests render --expect off\n",
+        "  # a kfctl-era tree, which kustomize builds only with the load restrictor off\n",
+        "  kfpatch -C manifests render --kustomize 'kubectl kustomize --load-restrictor LoadRestrictionsNone'\n",
+        "\n",
+        "Exit codes: 0 the render agrees with the files and with the mode (--expect, else the files'); 1 a setting renders at the other mode's value, or differs from its file; 2 bad input, or kustomize failed"
     ))]
     Render(RenderArgs),
     /// Render once and apply to the cluster in order (namespaces and CRDs first), with bounded retries
@@ -270,7 +272,8 @@ pub struct DoctorArgs {
 #[derive(Debug, Args)]
 pub struct KustomizeFlag {
     /// The kustomize to run: a command line such as "kustomize build" or "kubectl kustomize"
-    /// (default: kustomize build when kustomize is on PATH, else kubectl kustomize)
+    /// (split on spaces, no shell; default: kustomize build when kustomize is on PATH, else kubectl
+    /// kustomize)
     #[arg(long, value_name = "CMD")]
     pub kustomize: Option<String>,
 }
@@ -295,6 +298,11 @@ pub struct RenderArgs {
     /// Output format (json and yaml: docs/render.schema.json); --format is the same flag (the last one given wins)
     #[arg(short = 'o', long = "output", visible_alias = "format", overrides_with = "format", value_name = "FORMAT", value_enum, default_value_t = RenderFormat::Text)]
     pub format: RenderFormat,
+
+    /// The mode the render must give the cluster (default: the install's files' mode); exit 1 if
+    /// a switched setting renders at the other mode's value
+    #[arg(long, value_enum, value_name = "on|off")]
+    pub expect: Option<OnOff>,
 
     #[command(flatten)]
     pub kustomize: KustomizeFlag,

@@ -13,6 +13,8 @@
 //!   that change together, their current state, findings, render targets, git;
 //! - [`edit`]: changing the checkout: plans, the checkout's lock, the dirty guard and atomic
 //!   write, overlays;
+//! - [`report`]: what `status` and `audit` say around the install (deploying kustomizations,
+//!   overrides, generated copies, remote bases);
 //! - [`cluster`]: kustomize, the render and its effective settings, kubectl, apply, wait, prune;
 //! - [`cli`]: every flag; [`commands`]: one module per subcommand, using the layers above and
 //!   never each other. The binary (`main.rs`) parses and dispatches.
@@ -26,4 +28,5 @@ pub mod error;
 pub mod interrupt;
 pub mod output;
 pub mod parallel;
+pub mod report;
 pub mod syntax;

@@ -7,20 +7,6 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-fn files(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            (
-                e.path().to_path_buf(),
-                std::fs::read(e.path()).expect("read"),
-            )
-        })
-        .collect()
-}
-
 const FIXTURES: &[&str] = &[
     "manifests-v1.5-apps",
     "manifests-v1.7-apps",
@@ -43,7 +29,7 @@ fn off_then_on_is_the_identity_in_every_scope() {
                     .join(fixture),
                 root,
             );
-            let before = files(root);
+            let before = support::files(root);
             let with = |verb: &str, extra: &[&str]| {
                 let mut args = vec!["multiuser", verb];
                 args.extend_from_slice(scope);
@@ -58,7 +44,7 @@ fn off_then_on_is_the_identity_in_every_scope() {
             );
             let (code, out) = with("off", &[]);
             assert_eq!(code, 0, "{label}: off: {out}");
-            let switched = files(root);
+            let switched = support::files(root);
             assert_ne!(switched, before, "{label}: off changed nothing");
             let (code, out) = with("off", &[]);
             assert_eq!(
@@ -66,13 +52,17 @@ fn off_then_on_is_the_identity_in_every_scope() {
                 (0, true),
                 "{label}: {out}"
             );
-            assert_eq!(files(root), switched, "{label}: second off changed files");
+            assert_eq!(
+                support::files(root),
+                switched,
+                "{label}: second off changed files"
+            );
             assert_eq!(with("off", &["--check"]).0, 0, "{label}: off --check after");
             assert_eq!(with("on", &["--check"]).0, 1, "{label}: on --check");
             let (code, out) = with("on", &[]);
             assert_eq!(code, 0, "{label}: on: {out}");
             assert_eq!(
-                files(root),
+                support::files(root),
                 before,
                 "{label}: on did not restore every byte"
             );
@@ -134,7 +124,7 @@ fn dry_run_output_redirected_to_a_file_is_a_patch_git_applies() {
         let switch = support::kfpatch_in(&switched, &["multiuser", "off"]);
         assert_eq!(switch.code, 0, "{fixture}: {}", switch.stderr);
         let strip = |root: &Path| -> BTreeMap<PathBuf, Vec<u8>> {
-            files(root)
+            support::files(root)
                 .into_iter()
                 .filter(|(path, _)| !path.starts_with(root.join(".git")))
                 .map(|(path, bytes)| {

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::checkout::install::{Install, Layout};
-use crate::checkout::kustomization::KUSTOMIZATION_FILES;
-use crate::checkout::kustomization::{self, Kustomization};
+use crate::checkout::model::sections::{self, Kustomization};
+use crate::checkout::model::{self, CannotTrace, deploying};
 use crate::checkout::paths::relative;
 use crate::checkout::walk;
 
@@ -41,6 +41,11 @@ pub struct Graph {
     kfp_tree: PathBuf,
     read: BTreeMap<PathBuf, Option<Rc<Kustomization>>>,
     reaches: BTreeMap<PathBuf, bool>,
+    /// The kustomizations that could not be read or parsed, in the order met.
+    unreadable: Vec<CannotTrace>,
+    /// `reaches` holds every folder that builds the install (the model's search, in a plain
+    /// checkout): any other does not.
+    reaching_known: bool,
 }
 
 impl Graph {
@@ -54,16 +59,32 @@ impl Graph {
             kfp_tree: install.kfp_tree(),
             read: BTreeMap::new(),
             reaches: BTreeMap::new(),
+            unreadable: Vec::new(),
+            reaching_known: false,
         }
     }
 
+    /// The kustomization of `dir`, read once; `None` when there is none, or when it cannot be
+    /// read or parsed (then it is in [`Graph::unreadable`]).
     pub fn get(&mut self, dir: &Path) -> Option<Rc<Kustomization>> {
         if let Some(known) = self.read.get(dir) {
             return known.clone();
         }
-        let loaded = kustomization::load(dir, &self.root).map(Rc::new);
+        let loaded = match sections::load(dir, &self.root) {
+            Ok(k) => k.map(Rc::new),
+            Err(c) => {
+                self.unreadable.push(c);
+                None
+            }
+        };
         self.read.insert(dir.to_path_buf(), loaded.clone());
         loaded
+    }
+
+    /// The kustomizations met so far that cannot be read or parsed: where the search meets one,
+    /// whether it deploys the install cannot be told, and the caller names it.
+    pub fn unreadable(&self) -> &[CannotTrace] {
+        &self.unreadable
     }
 
     /// Whether building `dir` builds the install.
@@ -73,6 +94,9 @@ impl Graph {
         }
         if let Some(known) = self.reaches.get(dir) {
             return *known;
+        }
+        if self.reaching_known {
+            return false;
         }
         if self.manifests.as_ref().is_some_and(|m| dir.starts_with(m))
             && !dir.starts_with(&self.kfp_tree)
@@ -156,14 +180,15 @@ pub fn own_deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
 }
 
 /// Every kustomization that deploys the install: the checkout's own, then the `example/` of the
-/// manifests root when it builds the install.
+/// manifests root when it builds the install. In a plain checkout (a fork, whose own
+/// kustomizations live among upstream's), those the model finds building the install
+/// ([`deploying::reaching_folders`]) that no other of them builds: `example/`, an overlay of the
+/// fork's, an `env/` overlay deployed on its own.
 pub fn deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
-    let mut all = own_deploys(install, graph);
-    // A plain checkout is what upstream ships: nothing above the install to trace, and `status`
-    // reads no more than it did.
-    if all.is_empty() && manifests_root(install) == install.root {
-        return all;
+    if manifests_root(install) == install.root {
+        return plain_deploys(install, graph);
     }
+    let mut all = own_deploys(install, graph);
     if let Ok(dir) = manifests_root(install).join("example").canonicalize()
         && graph.reaches(&dir)
     {
@@ -174,6 +199,28 @@ pub fn deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
         });
     }
     all
+}
+
+/// The outermost kustomizations of a plain checkout that build the install.
+fn plain_deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
+    let found = deploying::reaching_folders(install);
+    graph.unreadable.extend(found.unreadable);
+    // The model's answer is exact: the graph need not read a kustomization to tell.
+    for dir in &found.all {
+        graph.reaches.insert(dir.clone(), true);
+    }
+    graph.reaching_known = true;
+    let mut out: Vec<Deploy> = found
+        .outermost
+        .into_iter()
+        .map(|dir| Deploy {
+            shown: relative(&install.root, &dir),
+            dir,
+            direct: true,
+        })
+        .collect();
+    out.sort_by(|a, b| a.shown.cmp(&b.shown));
+    out
 }
 
 /// The one of the checkout's own kustomizations that builds on the manifests tree directly, if
@@ -207,7 +254,19 @@ fn search(
                     .file_name()
                     .is_some_and(|n| n.to_string_lossy().starts_with('.')))
     };
-    for dir in walk::folders_holding(start, KUSTOMIZATION_FILES, skipped) {
+    // Every folder holding a kustomization file of any kind (a FIFO too: reading it is refused
+    // and named, never waited on).
+    let mut folders = walk::folders(start, Vec::new, |found: &mut Vec<PathBuf>, dir| {
+        if skipped(dir) {
+            return false;
+        }
+        if !model::present(dir).is_empty() {
+            found.push(dir.to_path_buf());
+        }
+        true
+    });
+    folders.sort();
+    for dir in folders {
         let Ok(dir) = dir.canonicalize() else {
             continue;
         };

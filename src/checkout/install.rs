@@ -1,6 +1,7 @@
 //! A KFP multi-user install: the `installs/multi-user` folder whose `api-service/params.env`
 //! holds the MULTIUSER switch, which upstream layout it sits in, and which release it is (read
-//! from `installs/generic/pipeline-install-config.yaml`). Finding one is [`crate::checkout::discover`];
+//! from `installs/generic/pipeline-install-config.yaml`, or in the kfctl-era `pipeline/` layout
+//! from `pipeline/upstream/base/params.env`). Finding one is [`crate::checkout::discover`];
 //! reading its files goes through [`crate::checkout::safe_read`].
 
 use std::fs;
@@ -10,6 +11,7 @@ use crate::checkout::paths::relative;
 use crate::checkout::safe_read::{ensure_inside, read_below, read_inside, resolve_below};
 use crate::checkout::version::Version;
 use crate::error::{Failure, Result};
+use crate::syntax::envfile::KeyState;
 
 /// The API server's switch file, relative to the install.
 pub const PARAMS_ENV: &str = "api-service/params.env";
@@ -184,7 +186,10 @@ fn read_version(root: &Path, dir: &Path) -> std::result::Result<Version, String>
     let shown = relative(root, &file);
     let text = match read_inside(root, &file, &shown) {
         Ok(Some(text)) => text,
-        Ok(None) => return Err(format!("{shown} not found")),
+        Ok(None) => {
+            return kfctl_version(root, installs)
+                .unwrap_or_else(|| Err(format!("{shown} not found")));
+        }
         Err(e) => return Err(e.message),
     };
     let text = crate::syntax::without_bom(&text);
@@ -205,6 +210,27 @@ fn read_version(root: &Path, dir: &Path) -> std::result::Result<Version, String>
             .to_string(),
     };
     Version::parse(&text).ok_or_else(|| format!("{shown}: appVersion {text:?} is not a version"))
+}
+
+/// The kfctl-era layout (kubeflow/manifests v1.1, v1.2: `pipeline/installs/multi-user`, KFP
+/// 1.0.x) has no `pipeline-install-config.yaml`: `installs/generic` generates that ConfigMap from
+/// `pipeline/upstream/base/params.env`, whose `appVersion` is the release. `None` when the file
+/// is not there (another layout).
+fn kfctl_version(root: &Path, installs: &Path) -> Option<std::result::Result<Version, String>> {
+    let file = installs.parent()?.join("upstream/base/params.env");
+    let shown = relative(root, &file);
+    let text = match read_inside(root, &file, &shown) {
+        Ok(Some(text)) => text,
+        Ok(None) => return None,
+        Err(e) => return Some(Err(e.message)),
+    };
+    let env = crate::syntax::envfile::EnvFile::parse(crate::syntax::without_bom(&text));
+    Some(match env.check_key("appVersion") {
+        KeyState::Set { line, value } => Version::parse(value)
+            .ok_or_else(|| format!("{shown}:{line}: appVersion {value:?} is not a version")),
+        KeyState::Absent => Err(format!("{shown} has no appVersion")),
+        KeyState::Malformed(m) => Err(format!("{shown}:{}: appVersion is malformed", m.line())),
+    })
 }
 
 /// `data.appVersion` of a one-document file written the plain way every release writes it

@@ -13,11 +13,10 @@ use crate::error::{Failure, Result};
 pub fn find(root: &Path, named: Option<&Path>) -> Result<Install> {
     let root = paths::canonical_root(root)?;
     discover::find_optional(&root, named)?.ok_or_else(|| {
-        let remote = scan::scan(&root, &root, &[]).remote;
-        if remote.is_empty() {
-            discover::nothing_found(&root)
-        } else {
-            Failure::new(scan::remote_only(&remote))
+        match scan::remote_or_unreadable(scan::scan(&root, &root, &[])) {
+            Err(unreadable) => unreadable,
+            Ok(remote) if remote.is_empty() => discover::nothing_found(&root),
+            Ok(remote) => Failure::new(scan::remote_only(&remote)),
         }
     })
 }

@@ -11,12 +11,15 @@
 
 use std::fs;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::checkout::install::{Install, Layout};
 use crate::checkout::kustomization::KUSTOMIZATION_FILES;
+use crate::checkout::model::{self, CannotTrace, entries};
 use crate::checkout::paths::relative;
 use crate::checkout::version::Version;
+use crate::checkout::walk;
 use crate::output::escape::quoted;
 
 /// The most kfpatch reads of one file while scanning: a whole rendered KFP install is about
@@ -245,6 +248,9 @@ pub fn parse_kfp_url(url: &str) -> Option<RemoteKfp> {
 pub struct Found {
     pub copies: Vec<Copy>,
     pub remote: Vec<RemoteKfp>,
+    /// Kustomization files that cannot be read (a FIFO, a device, too large, not UTF-8): what
+    /// they fetch cannot be told.
+    pub unreadable: Vec<CannotTrace>,
 }
 
 /// Walks `start` (inside `root`, which paths are shown relative to) once for generated copies and
@@ -253,52 +259,88 @@ pub fn scan(root: &Path, start: &Path, skip: &[PathBuf]) -> Found {
     let mut found = Found::default();
     // The kubeflow/manifests checkouts around the installs: their upstream folders are sources.
     let upstream_roots: Vec<PathBuf> = skip.iter().filter_map(|tree| upstream_root(tree)).collect();
-    let mut pending = vec![start.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        let in_upstream_root = upstream_roots.contains(&dir);
-        // Directory order does not matter: what is found is sorted at the end.
-        let names = entries.flatten().filter_map(|entry| {
-            let kind = entry.file_type().ok()?;
-            Some((entry.path(), kind.is_dir()))
-        });
-        for (path, is_dir) in names {
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            if is_dir {
-                let upstream_folder = in_upstream_root && UPSTREAM_FOLDERS.contains(&name);
-                if !PRUNED.contains(&name) && !upstream_folder && !skip.contains(&path) {
-                    pending.push(path);
-                }
-                continue;
+    let enter = |path: &Path, name: &str| {
+        let upstream_folder = UPSTREAM_FOLDERS.contains(&name)
+            && path
+                .parent()
+                .is_some_and(|parent| upstream_roots.iter().any(|r| r == parent));
+        !PRUNED.contains(&name) && !upstream_folder && !skip.iter().any(|s| s == path)
+    };
+    walk::files(start, enter, |path, name| {
+        if let Some(name) = KUSTOMIZATION_FILES.iter().find(|k| **k == name) {
+            let dir = path.parent().unwrap_or(root);
+            match remote_of_kustomization(root, dir, name) {
+                Ok(remote) => found.remote.extend(remote),
+                Err(c) => found.unreadable.push(c),
             }
-            if KUSTOMIZATION_FILES.contains(&name) {
-                if let Some(text) = read_bounded(&path) {
-                    found
-                        .remote
-                        .extend(remote_in(&text, &relative(root, &path)));
-                }
-            } else if [".yaml", ".yml"].iter().any(|ext| name.ends_with(ext))
-                && let Some(text) = read_bounded(&path)
-                && text.contains("MULTIUSER")
-            {
-                let chart = in_helm_chart(root, &path);
-                found
-                    .copies
-                    .extend(copies_in(&text, &relative(root, &path), chart));
-            }
+        } else if [".yaml", ".yml"].iter().any(|ext| name.ends_with(ext))
+            && let Some(text) = read_bounded(path)
+            && text.contains("MULTIUSER")
+        {
+            let chart = in_helm_chart(root, path);
+            found
+                .copies
+                .extend(copies_in(&text, &relative(root, path), chart));
         }
-    }
+    });
     found
         .copies
         .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     found
         .remote
         .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    found.unreadable.sort();
     found
+}
+
+/// The remote KFP bases of the kustomization file `name` in `dir`, read by the model's one
+/// reader; the file and why when it cannot be read.
+pub fn remote_of_kustomization(
+    root: &Path,
+    dir: &Path,
+    name: &'static str,
+) -> Result<Vec<RemoteKfp>, CannotTrace> {
+    let path = dir.join(name);
+    let shown = relative(root, &path);
+    let text = model::read(root, &path).map_err(|why| CannotTrace {
+        file: shown.clone(),
+        line: 1,
+        why: format!("cannot be read ({why}): whether it fetches KFP cannot be told"),
+    })?;
+    // Every form of KFP URL names github.com: most kustomizations need no parsing.
+    if !text.contains("github.com") {
+        return Ok(Vec::new());
+    }
+    match model::load(root, dir, Some((name, text.clone()))) {
+        Ok(Some(k)) => Ok(entries::entries(&k)
+            .iter()
+            .filter(|e| e.is_remote())
+            .filter_map(|e| {
+                let mut remote = parse_kfp_url(e.text)?;
+                remote.file = shown.clone();
+                remote.line = e.line;
+                Some(remote)
+            })
+            .collect()),
+        // Not YAML: a kustomization a template generator fills in, read line by line.
+        _ => Ok(remote_in(&text, &shown)),
+    }
+}
+
+/// The remote KFP bases a checkout without KFP files found, or the error naming each
+/// kustomization file the scan could not read (where KFP comes from cannot be told then).
+pub fn remote_or_unreadable(found: Found) -> crate::error::Result<Vec<RemoteKfp>> {
+    if found.unreadable.is_empty() {
+        return Ok(found.remote);
+    }
+    let lines: String = found
+        .unreadable
+        .iter()
+        .map(|c| format!("  {}\n", c.shown()))
+        .collect();
+    Err(crate::error::Failure::new(format!(
+        "no KFP files in this checkout, and where its KFP comes from cannot be told: kustomization files cannot be read:\n{lines}  fix: make each a readable kustomization file (or remove it), then run again"
+    )))
 }
 
 /// What a command that needs KFP files says in a checkout whose KFP comes only from remote
@@ -352,12 +394,19 @@ pub fn skip_for(install: &Install) -> Vec<PathBuf> {
     }
 }
 
-/// Up to [`READ_LIMIT`] bytes of `path` as text; `None` when it cannot be read or is not UTF-8
-/// (a copy kustomize or Helm reads is UTF-8).
+/// Up to [`READ_LIMIT`] bytes of the regular file `path` as text, for the copies and generator
+/// scans (kustomization files are read by the model's reader); `None` when it is not a regular
+/// file, cannot be read or is not UTF-8 (a copy kustomize or Helm reads is UTF-8). Opened without
+/// blocking: a FIFO is never waited on.
 pub(crate) fn read_bounded(path: &Path) -> Option<String> {
-    let file = fs::File::open(path).ok()?;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    let meta = file.metadata().ok().filter(fs::Metadata::is_file)?;
     // Sized from the file, the read takes two calls; grown from empty, it takes one per doubling.
-    let size = file.metadata().map_or(0, |m| m.len().min(READ_LIMIT));
+    let size = meta.len().min(READ_LIMIT);
     let mut bytes = Vec::with_capacity(size as usize + 1);
     file.take(READ_LIMIT).read_to_end(&mut bytes).ok()?;
     match String::from_utf8(bytes) {

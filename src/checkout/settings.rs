@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::checkout::catalogue::{self, CATALOGUE, Mode, Reading, Scope, holds, show_value};
 use crate::checkout::git::{self, Tracked, Unreadable};
 use crate::checkout::install::Install;
+use crate::checkout::overall::Overall;
 use crate::checkout::parsed::{self, Parsed};
 use crate::checkout::paths::relative;
 use crate::error::Result;
@@ -297,55 +298,50 @@ pub fn rows(install: &Install) -> Result<Vec<RowState>> {
     Ok(out)
 }
 
+/// The counted rows' modes and names, for [`Overall::of`].
+fn counted(rows: &[RowState]) -> Vec<(Option<Mode>, String)> {
+    rows.iter()
+        .filter(|r| r.counts)
+        .map(|r| (r.mode, r.setting.clone()))
+        .collect()
+}
+
 /// The install's mode as the default switch sees it, in one word: `on`, `off`, `mixed` (the
 /// settings disagree) or `unknown` (a managed file has a problem).
 pub fn mode_word(rows: &[RowState]) -> &'static str {
-    let counted: Vec<&RowState> = rows.iter().filter(|r| r.counts).collect();
-    let all = |m: Mode| counted.iter().all(|r| r.mode == Some(m));
-    if counted.iter().any(|r| r.problem.is_some()) {
+    if rows.iter().any(|r| r.counts && r.problem.is_some()) {
         "unknown"
-    } else if all(Mode::On) {
-        "on"
-    } else if all(Mode::Off) {
-        "off"
     } else {
-        "mixed"
+        Overall::of(&counted(rows)).word()
     }
 }
 
 /// The install's mode as the default switch sees it.
 pub fn overall_mode(rows: &[RowState]) -> String {
-    let counted: Vec<&RowState> = rows.iter().filter(|r| r.counts).collect();
-    match mode_word(rows) {
-        "unknown" => "unknown: a managed file has a problem (see below)".to_string(),
-        "on" => "on (multi-user: every managed setting at its multi-user value)".to_string(),
-        "off" => "off (single-user: every managed setting at its single-user value)".to_string(),
-        _ => {
-            let first = counted.first().map(|r| r.mode);
-            let odd: Vec<String> = counted
-                .iter()
-                .filter(|r| Some(r.mode) != first)
-                .map(|r| r.setting.clone())
-                .collect();
-            let customised: Vec<String> = counted
-                .iter()
-                .filter(|r| r.mode.is_none())
-                .filter_map(|r| put_back(r))
-                .collect();
-            if customised.is_empty() {
-                format!(
-                    "mixed: {} disagree with MULTIUSER (run kfpatch multiuser on|off to make them agree)",
-                    odd.join(", ")
-                )
-            } else {
-                // The switch keeps a customised value, so running it alone changes nothing here.
-                format!(
-                    "mixed: {} disagree with MULTIUSER; kfpatch multiuser on|off leaves a customised value as is, so first {}, then run kfpatch multiuser on|off",
-                    odd.join(", "),
-                    customised.join("; ")
-                )
-            }
-        }
+    if mode_word(rows) == "unknown" {
+        return "unknown: a managed file has a problem (see below)".to_string();
+    }
+    let overall = Overall::of(&counted(rows));
+    if !matches!(overall, Overall::Mixed(_)) {
+        return overall.line();
+    }
+    let customised: Vec<String> = rows
+        .iter()
+        .filter(|r| r.counts && r.mode.is_none())
+        .filter_map(put_back)
+        .collect();
+    if customised.is_empty() {
+        format!(
+            "{} (run kfpatch multiuser on|off to make them agree)",
+            overall.line()
+        )
+    } else {
+        // The switch keeps a customised value, so running it alone changes nothing here.
+        format!(
+            "{}; kfpatch multiuser on|off leaves a customised value as is, so first {}, then run kfpatch multiuser on|off",
+            overall.line(),
+            customised.join("; ")
+        )
     }
 }
 

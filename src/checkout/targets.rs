@@ -8,11 +8,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::checkout::deploys::{self, Graph};
+use crate::checkout::deploys::{self, Deploy, Graph};
 use crate::checkout::install::{Install, Layout};
-use crate::checkout::kustomization::KUSTOMIZATION_FILES;
+use crate::checkout::model::entries::{self, Kind};
+use crate::checkout::model::{self, Loaded};
 use crate::checkout::paths::{self, relative};
-use crate::checkout::safe_read;
 use crate::error::{Failure, Result};
 
 /// The overlay `--target kfp` means in a kubeflow/pipelines checkout (relative to its
@@ -50,8 +50,7 @@ pub fn resolve(install: &Install, target: &str) -> Result<Target> {
     };
     match target {
         "kfp" => {
-            let mut graph = Graph::new(install);
-            let own = deploys::own_deploys(install, &mut graph);
+            let own = own_deploys(install, "--target kfp")?;
             if let Some(deploy) = deploys::own_kfp(&own, install) {
                 return folder(
                     root,
@@ -118,15 +117,46 @@ pub fn resolve(install: &Install, target: &str) -> Result<Target> {
     }
 }
 
+/// Whether `dir` holds a kustomization file (of any kind: one that cannot be read is named when
+/// it is read).
 pub fn has_kustomization(dir: &Path) -> bool {
-    KUSTOMIZATION_FILES.iter().any(|f| dir.join(f).is_file())
+    !model::present(dir).is_empty()
+}
+
+/// The kustomization of `dir`, read by the model's one reader; one that cannot be read or parsed
+/// is an error naming its file and line.
+fn read_kustomization(root: &Path, dir: &Path, what: &str) -> Result<Option<Loaded>> {
+    entries::load_folder(root, dir).map_err(|c| {
+        Failure::new(format!(
+            "{what}: {}\n  fix: make it a readable kustomization file, or pass --target PATH",
+            c.shown()
+        ))
+    })
+}
+
+/// The checkout's own kustomizations that deploy the install; an error naming each kustomization
+/// the search could not read (whether it deploys the install cannot be told).
+fn own_deploys(install: &Install, what: &str) -> Result<Vec<Deploy>> {
+    let mut graph = Graph::new(install);
+    let own = deploys::own_deploys(install, &mut graph);
+    match graph.unreadable() {
+        [] => Ok(own),
+        unreadable => Err(Failure::new(format!(
+            "{what}: cannot tell which kustomization deploys the install:\n{}\n  fix: make each a readable kustomization file, or pass --target PATH",
+            unreadable
+                .iter()
+                .map(|c| format!("  {}", c.shown()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ))),
+    }
 }
 
 fn folder(root: &Path, dir: &Path, why: &str) -> Result<Target> {
     let real = dir
         .canonicalize()
         .map_err(|e| Failure::io("open", dir, &e))?;
-    if !has_kustomization(&real) {
+    if read_kustomization(root, &real, why)?.is_none() {
         return Err(Failure::new(format!(
             "{why}: {} has no kustomization.yaml",
             real.display()
@@ -139,37 +169,25 @@ fn folder(root: &Path, dir: &Path, why: &str) -> Result<Target> {
     })
 }
 
-/// The one `resources:`/`bases:` entry of `example/kustomization.yaml` under `.../pipeline/...`.
+/// The one `resources:`/`bases:` entry of `example/kustomization.yaml` under `.../pipeline/...`
+/// (a component cannot be rendered on its own, so `components` are not candidates).
 fn pipeline_line(root: &Path, example: &Path) -> Result<Target> {
-    let (file, text) = KUSTOMIZATION_FILES
-        .iter()
-        .map(|f| example.join(f))
-        .find_map(|f| std::fs::read_to_string(&f).ok().map(|t| (f, t)))
+    let k = read_kustomization(root, example, "--target kfp")?
         .ok_or_else(|| Failure::new("cannot read example/kustomization.yaml"))?;
-    let shown = relative(root, &file);
-    let value: yaml_serde::Value = yaml_serde::from_str(&text)
-        .map_err(|e| Failure::new(format!("{shown}: not valid YAML: {e}")))?;
-    let entries: Vec<&str> = ["resources", "bases"]
+    let shown = k.shown.as_str();
+    let found = entries::entries(&k);
+    let entries: Vec<(&str, usize)> = found
         .iter()
-        .filter_map(|k| value.get(k).and_then(|v| v.as_sequence()))
-        .flatten()
-        .filter_map(|v| v.as_str())
-        .filter(|e| e.split('/').any(|segment| segment == "pipeline"))
+        .filter(|e| e.kind == Kind::Resource)
+        .filter(|e| e.text.split('/').any(|segment| segment == "pipeline"))
+        .map(|e| (e.text, e.line))
         .collect();
-    let line_of = |entry: &str| {
-        text.lines()
-            .position(|l| {
-                let l = l.trim_start();
-                !l.starts_with('#') && l.contains(entry)
-            })
-            .map_or(1, |i| i + 1)
-    };
     match entries.as_slice() {
         [] => Err(Failure::new(format!(
             "{shown} has no Kubeflow Pipelines line (a resources entry under .../pipeline/...); if it is commented out, uncomment it, or pass --target PATH"
         ))),
-        [entry] => {
-            let at = format!("{shown}:{}", line_of(entry));
+        [(entry, line)] => {
+            let at = format!("{shown}:{line}");
             let dir = example.join(entry);
             if !has_kustomization(&dir) {
                 return Err(Failure::new(format!(
@@ -185,7 +203,7 @@ fn pipeline_line(root: &Path, example: &Path) -> Result<Target> {
         many => {
             let lines: Vec<String> = many
                 .iter()
-                .map(|e| format!("  {shown}:{}: {e}", line_of(e)))
+                .map(|(e, line)| format!("  {shown}:{line}: {e}"))
                 .collect();
             Err(Failure::new(format!(
                 "{shown} has {} Kubeflow Pipelines lines:\n{}\npick one with --target PATH",
@@ -199,43 +217,25 @@ fn pipeline_line(root: &Path, example: &Path) -> Result<Target> {
 /// The KFP overlay the checkout's `example/kustomization.yaml` installs: its one resource inside
 /// the KFP tree.
 pub fn example_pipeline_overlay(install: &Install) -> Result<PathBuf> {
-    if let Some(own) = deploys::own_kfp(
-        &deploys::own_deploys(install, &mut Graph::new(install)),
-        install,
-    ) {
+    let what = "the KFP overlay the checkout installs";
+    if let Some(own) = deploys::own_kfp(&own_deploys(install, what)?, install) {
         return Ok(own.dir);
     }
     let example = deploys::manifests_root(install).join("example");
-    let Some(file) = KUSTOMIZATION_FILES
-        .iter()
-        .map(|name| example.join(name))
-        .find(|path| path.is_file())
-    else {
+    let Some(k) = read_kustomization(&install.root, &example, what)? else {
         return Err(Failure::new(format!(
             "no example/kustomization.yaml in {} (a kubeflow/pipelines checkout has none), so kfpatch cannot tell which KFP overlay is installed; pass --target PATH, e.g. --target manifests/kustomize/env/platform-agnostic-multi-user",
             install.root.display()
         )));
     };
-    let shown = paths::relative(&install.root, &file);
-    let text = safe_read::read_inside(&install.root, &file, &shown)?.unwrap_or_default();
-    let value: yaml_serde::Value = yaml_serde::from_str(&text)
-        .map_err(|e| Failure::new(format!("{shown}: not valid YAML: {e}; pass --target PATH")))?;
+    let shown = k.shown.as_str();
     let tree = install.kfp_tree();
-    let mut found: Vec<(String, PathBuf)> = Vec::new();
-    for key in ["resources", "bases"] {
-        for entry in value
-            .get(key)
-            .and_then(|v| v.as_sequence())
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.as_str())
-        {
-            let path = paths::absolute(&example.join(entry));
-            if path.starts_with(&tree) {
-                found.push((entry.to_string(), path));
-            }
-        }
-    }
+    let found: Vec<(String, PathBuf)> = entries::entries(&k)
+        .iter()
+        .filter(|e| e.kind == Kind::Resource && !e.is_remote())
+        .map(|e| (e.text.to_string(), paths::absolute(&example.join(e.text))))
+        .filter(|(_, path)| path.starts_with(&tree))
+        .collect();
     match found.as_slice() {
         [(entry, path)] => {
             check_kustomization_dir(
@@ -261,10 +261,13 @@ pub fn example_pipeline_overlay(install: &Install) -> Result<PathBuf> {
 }
 
 pub fn check_kustomization_dir(path: &Path, root: &Path, what: &str) -> Result<()> {
-    let found = KUSTOMIZATION_FILES
-        .iter()
-        .any(|name| path.join(name).is_file());
-    if found {
+    let read = entries::load_folder(root, path).map_err(|c| {
+        Failure::new(format!(
+            "{what} {}\n  fix: make it a readable kustomization file, or name another KFP overlay with --target PATH",
+            c.shown()
+        ))
+    })?;
+    if read.is_some() {
         Ok(())
     } else {
         Err(Failure::new(format!(

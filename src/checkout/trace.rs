@@ -1,20 +1,24 @@
 //! Which files above the install decide the value a managed setting reaches the cluster with,
-//! found offline by reading the kustomizations that deploy it ([`crate::checkout::deploys`]).
+//! found offline in every kustomization whose build includes the install, as the kustomize model
+//! finds and reads them ([`crate::checkout::model`]): a plain fork's `example/` and `env/*`, a
+//! folder of the user's, a distribution's own kustomizations alike.
 //!
-//! Distributions do not apply the install as upstream ships it: their own kustomizations build on
-//! it (`deployments/vanilla` → `awsconfigs/apps/pipeline/base` → `upstream/apps/pipeline/...`) and
-//! may override what the install's files say: a `configMapGenerator` with `behavior: merge` or
-//! `replace` of a ConfigMap the install generates, or a patch of the UI Deployment or a ConfigMap.
-//! kustomize applies a kustomization's generators and patches after building its resources, so
-//! along a chain from a deploy kustomization down to the install the outermost override wins.
+//! They may override what the install's files say: a `configMapGenerator` with `behavior: merge`
+//! or `replace` of a ConfigMap the install generates, or a patch of the UI Deployment or a
+//! ConfigMap (in the kustomization or in one of its components). kustomize applies a
+//! kustomization's generators and patches after building its resources, so along a chain from a
+//! deploying kustomization down to the install the outermost override wins.
 
-use std::path::Path;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::checkout::catalogue::{self, CATALOGUE, Place, Reading, Setting};
-use crate::checkout::deploys::{Deploy, Graph};
 use crate::checkout::install::Install;
-use crate::checkout::kustomization::{Behavior, Kustomization, PatchSource};
+use crate::checkout::model;
+use crate::checkout::model::build::Model;
+use crate::checkout::model::deploying::{Deploying, reaching_folders};
+use crate::checkout::model::sections::{self, Behavior, Kustomization, PatchSource};
 use crate::checkout::overriding::{Editor, Given, Override, VIEWER_CONFIGMAP, VIEWER_KEY};
 use crate::checkout::parsed::Parsed;
 use crate::checkout::paths::relative;
@@ -23,6 +27,10 @@ use crate::syntax::without_bom;
 use crate::syntax::yamledit::{YamlText, line_of};
 
 const UI_DEPLOYMENT: &str = "ml-pipeline-ui";
+
+/// Components within components deeper than this are not followed (kustomize refuses a cycle;
+/// the model says so).
+const MAX_COMPONENT_DEPTH: usize = 64;
 
 /// The ConfigMap a `params.env` row ends up in (the generator names of every release).
 fn env_configmap(file: &str) -> Option<&'static str> {
@@ -42,33 +50,168 @@ pub fn is_kfpatch_overlay(k: &Kustomization) -> bool {
         .any(|l| l.starts_with("# kfpatch-overlay: "))
 }
 
-/// The overrides that the kustomizations in `chain` apply, in the order kustomize applies them.
-pub fn overrides(install: &Install, chain: &[Rc<Kustomization>]) -> Vec<Override> {
+/// Which sections of a kustomization a step of a chain applies: a kustomization with components
+/// applies its generators, then its components, then its patches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Generators,
+    Patches,
+    Both,
+}
+
+/// One step of a chain: a kustomization (or component) and the sections it applies there.
+pub type Step = (Rc<Kustomization>, Part);
+
+/// The kustomizations above the install, as the model finds them: every folder whose build
+/// includes the install, each read once.
+pub struct Reaching {
+    install: PathBuf,
+    model: Model,
+    folders: Vec<PathBuf>,
+    set: HashSet<PathBuf>,
+    read: HashMap<PathBuf, Option<Rc<Kustomization>>>,
+}
+
+impl Reaching {
+    pub fn new(install: &Install) -> Reaching {
+        let found = reaching_folders(install);
+        Reaching::with(install, found.model, found.all)
+    }
+
+    /// The folders the model already found deploying the install (`status`, `audit`): only
+    /// those are read again.
+    pub fn of_deploying(install: &Install, deploying: &[Deploying]) -> Reaching {
+        let folders = deploying.iter().map(|d| d.dir.clone()).collect();
+        Reaching::with(install, Model::new(&install.root), folders)
+    }
+
+    fn with(install: &Install, model: Model, folders: Vec<PathBuf>) -> Reaching {
+        Reaching {
+            install: install.dir.clone(),
+            model,
+            set: folders.iter().cloned().collect(),
+            folders,
+            read: HashMap::new(),
+        }
+    }
+
+    /// Whether building `dir` (canonical) builds the install.
+    pub fn reaches(&self, dir: &Path) -> bool {
+        dir == self.install || self.set.contains(dir)
+    }
+
+    fn get(&mut self, dir: &Path) -> Option<Rc<Kustomization>> {
+        if let Some(known) = self.read.get(dir) {
+            return known.clone();
+        }
+        let loaded = self.model.kustomization(dir);
+        let k = match loaded.as_ref() {
+            Ok(Some(l)) => Some(Rc::new(sections::of(l))),
+            _ => None,
+        };
+        self.read.insert(dir.to_path_buf(), k.clone());
+        k
+    }
+
+    /// The steps that building `dir` applies above the install, in the order kustomize applies
+    /// them (innermost first). Without recursion: a chain of any length costs its length.
+    pub fn chain(&mut self, dir: &Path) -> Vec<Step> {
+        let mut out = Vec::new();
+        let mut seen: HashSet<PathBuf> = HashSet::new();
+        let mut stack = vec![(dir.to_path_buf(), false)];
+        while let Some((d, expanded)) = stack.pop() {
+            let Some(k) = self.get(&d) else { continue };
+            if expanded {
+                self.steps(&k, &mut out);
+                continue;
+            }
+            if d.starts_with(&self.install) || !self.reaches(&d) || !seen.insert(d.clone()) {
+                continue;
+            }
+            stack.push((d, true));
+            for (base, _) in k.bases.iter().rev() {
+                if !k.components.contains(base) {
+                    stack.push((base.clone(), false));
+                }
+            }
+        }
+        out
+    }
+
+    /// The steps of one kustomization of a chain: its generators, its components', its patches.
+    fn steps(&mut self, k: &Rc<Kustomization>, out: &mut Vec<Step>) {
+        if k.components.is_empty() {
+            out.push((k.clone(), Part::Both));
+            return;
+        }
+        out.push((k.clone(), Part::Generators));
+        let mut seen = HashSet::new();
+        for c in &k.components {
+            self.component(c, 0, &mut seen, out);
+        }
+        out.push((k.clone(), Part::Patches));
+    }
+
+    fn component(
+        &mut self,
+        dir: &Path,
+        depth: usize,
+        seen: &mut HashSet<PathBuf>,
+        out: &mut Vec<Step>,
+    ) {
+        if depth > MAX_COMPONENT_DEPTH || !seen.insert(dir.to_path_buf()) {
+            return;
+        }
+        let Some(c) = self.get(dir) else { return };
+        if c.components.is_empty() {
+            out.push((c, Part::Both));
+            return;
+        }
+        out.push((c.clone(), Part::Generators));
+        for inner in &c.components {
+            self.component(inner, depth + 1, seen, out);
+        }
+        out.push((c, Part::Patches));
+    }
+}
+
+/// The overrides that the steps of `chain` apply, in the order kustomize applies them.
+pub fn overrides(install: &Install, chain: &[Step]) -> Vec<Override> {
     let mut out = Vec::new();
-    for k in chain.iter().filter(|k| !is_kfpatch_overlay(k)) {
+    for (k, part) in chain.iter().filter(|(k, _)| !is_kfpatch_overlay(k)) {
         for setting in CATALOGUE.iter().filter(|s| s.row != 8) {
-            generator_overrides(install, k, setting, &mut out);
-            patch_overrides(install, k, setting, &mut out);
+            if *part != Part::Patches {
+                generator_overrides(install, k, setting, &mut out);
+            }
+            if *part != Part::Generators {
+                patch_overrides(install, k, setting, &mut out);
+            }
         }
     }
     out
 }
 
-/// Every override in any kustomization that deploys the install (each file and setting once).
-pub fn all_overrides(install: &Install, graph: &mut Graph, deploys: &[Deploy]) -> Vec<Override> {
+/// Every override in any kustomization whose build includes the install (each file and setting
+/// once), each kustomization and component read once.
+pub fn all_overrides(install: &Install, reaching: &mut Reaching) -> Vec<Override> {
+    let mut steps = Vec::new();
+    for dir in reaching.folders.clone() {
+        if let Some(k) = reaching.get(&dir) {
+            reaching.steps(&k, &mut steps);
+        }
+    }
     let mut out: Vec<Override> = Vec::new();
-    for deploy in deploys {
-        let chain = graph.chain(&deploy.dir);
-        for o in overrides(install, &chain) {
-            let known = out.iter().any(|k| {
-                k.path == o.path
-                    && k.line == o.line
-                    && (k.setting.row, k.setting.file) == (o.setting.row, o.setting.file)
-                    && k.by == o.by
-            });
-            if !known {
-                out.push(o);
-            }
+    let mut known = HashSet::new();
+    for o in overrides(install, &steps) {
+        let key = (
+            o.path.clone(),
+            o.line,
+            o.setting.row,
+            o.setting.file,
+            o.by.clone(),
+        );
+        if known.insert(key) {
+            out.push(o);
         }
     }
     out.sort_by(|a, b| (&a.file, a.line, a.setting.row).cmp(&(&b.file, b.line, b.setting.row)));
@@ -76,8 +219,8 @@ pub fn all_overrides(install: &Install, graph: &mut Graph, deploys: &[Deploy]) -
 }
 
 /// For each catalogue row, the override that wins when `dir` is built, if any.
-pub fn winners(install: &Install, graph: &mut Graph, dir: &Path) -> Vec<Override> {
-    let chain = graph.chain(dir);
+pub fn winners(install: &Install, reaching: &mut Reaching, dir: &Path) -> Vec<Override> {
+    let chain = reaching.chain(dir);
     let mut won: Vec<Override> = Vec::new();
     for o in overrides(install, &chain) {
         won.retain(|w| (w.setting.row, w.setting.file) != (o.setting.row, o.setting.file));
@@ -127,7 +270,7 @@ fn generator_overrides(
         }
         for (env, _) in &g.envs {
             let path = k.dir.join(env);
-            let Ok(text) = std::fs::read_to_string(&path) else {
+            let Ok(text) = model::read(&install.root, &path) else {
                 continue;
             };
             let parsed = EnvFile::parse(&text);
@@ -151,7 +294,7 @@ fn generator_overrides(
             }
             let path = k.dir.join(file);
             let shown = relative(&install.root, &path);
-            let Ok(text) = std::fs::read_to_string(&path) else {
+            let Ok(text) = model::read(&install.root, &path) else {
                 continue;
             };
             let (line, account) = json_account(&text);
@@ -222,7 +365,7 @@ fn patch_overrides(
         let (text, file, path) = match &patch.source {
             PatchSource::File(rel) => {
                 let path = k.dir.join(rel);
-                match std::fs::read_to_string(&path) {
+                match model::read(&install.root, &path) {
                     Ok(text) => (text, relative(&install.root, &path), path),
                     Err(_) => continue,
                 }
@@ -468,6 +611,95 @@ mod tests {
         assert_eq!(o.given, Given::Value(Some("false".to_string())));
         assert_eq!(o.line, Some(4));
         assert!(json_patch(row(7), Some(&target), &ops(whole), &at(whole)).is_none());
+    }
+
+    /// The fork fixture, with example/ merging MULTIUSER=true and patching ENABLE_AUTHZ to true,
+    /// and a component of it doing the opposite: kustomize applies example/'s generators, then
+    /// the component's generators and patches, then example/'s patches (`kubectl kustomize`
+    /// gives MULTIUSER false and ENABLE_AUTHZ true).
+    #[test]
+    fn a_component_applies_between_the_generators_and_the_patches_of_its_kustomization() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().canonicalize().unwrap();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fork-pinned-multiuser");
+        for entry in walkdir::WalkDir::new(&fixture) {
+            let entry = entry.unwrap();
+            let to = root.join(entry.path().strip_prefix(&fixture).unwrap());
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(&to).unwrap();
+            } else {
+                std::fs::copy(entry.path(), &to).unwrap();
+            }
+        }
+        let patch = |value: &str| {
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ml-pipeline-ui\nspec:\n  template:\n    spec:\n      containers:\n      - name: ml-pipeline-ui\n        env:\n        - name: ENABLE_AUTHZ\n          value: \"{value}\"\n"
+            )
+        };
+        let generator = |value: &str| {
+            format!(
+                "configMapGenerator:\n- name: pipeline-api-server-config\n  behavior: merge\n  literals:\n  - MULTIUSER={value}\n"
+            )
+        };
+        std::fs::create_dir(root.join("pin")).unwrap();
+        std::fs::write(
+            root.join("pin/kustomization.yaml"),
+            format!(
+                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n{}patches:\n- path: authz.yaml\n",
+                generator("false")
+            ),
+        )
+        .unwrap();
+        std::fs::write(root.join("pin/authz.yaml"), patch("false")).unwrap();
+        std::fs::write(
+            root.join("example/kustomization.yaml"),
+            format!(
+                "resources:\n- ../applications/pipeline/upstream/env/platform-agnostic-multi-user\n{}components:\n- ../pin\npatches:\n- path: authz.yaml\n",
+                generator("true")
+            ),
+        )
+        .unwrap();
+        std::fs::write(root.join("example/authz.yaml"), patch("true")).unwrap();
+        let install = crate::checkout::discover::find_optional(&root, None)
+            .unwrap()
+            .unwrap();
+        let mut reaching = Reaching::new(&install);
+        let won: Vec<(u8, String, Option<String>)> =
+            winners(&install, &mut reaching, &root.join("example"))
+                .into_iter()
+                .map(|o| (o.setting.row, o.at(), o.value().map(str::to_string)))
+                .collect();
+        assert_eq!(
+            won,
+            [
+                (
+                    1,
+                    "pin/kustomization.yaml:7".to_string(),
+                    Some("false".to_string())
+                ),
+                (
+                    6,
+                    "example/authz.yaml:11".to_string(),
+                    Some("true".to_string())
+                ),
+            ]
+        );
+        // Every override of every deploying kustomization, each once.
+        let all: Vec<String> = all_overrides(&install, &mut reaching)
+            .iter()
+            .map(|o| format!("{} {}", o.at(), o.shown_value()))
+            .collect();
+        assert_eq!(
+            all,
+            [
+                "applications/pipeline/upstream/env/platform-agnostic-multi-user/override.env:2 true",
+                "applications/pipeline/upstream/env/platform-agnostic-multi-user/ui-authz-patch.yaml:12 true",
+                "example/authz.yaml:11 true",
+                "example/kustomization.yaml:7 true",
+                "pin/authz.yaml:11 false",
+                "pin/kustomization.yaml:7 false",
+            ]
+        );
     }
 
     #[test]

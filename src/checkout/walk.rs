@@ -73,6 +73,36 @@ fn link_count(_meta: Option<fs::Metadata>) -> Option<u64> {
     None
 }
 
+/// Visits every file below `root` in no set order (callers sort what they find), except below a
+/// folder `enter(folder, name)` refuses (the caller says what it prunes): `file(path, name)` for
+/// each. For walks
+/// that read files (the copy scan, a template generator's project), where every folder must be
+/// read anyway, so the leaf rule of [`folders`] saves nothing. Symlinks are not followed.
+pub fn files(root: &Path, enter: impl Fn(&Path, &str) -> bool, mut file: impl FnMut(&Path, &str)) {
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if kind.is_dir() {
+                if enter(&path, name) {
+                    pending.push(path);
+                }
+            } else {
+                file(&path, name);
+            }
+        }
+    }
+}
+
 /// Every folder under `root` that holds a file named one of `names`, sorted, without looking
 /// into folders `skip` refuses.
 pub fn folders_holding(root: &Path, names: &[&str], skip: impl Fn(&Path) -> bool) -> Vec<PathBuf> {

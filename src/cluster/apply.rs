@@ -9,25 +9,38 @@
 //! nothing will ever serve (Istio not installed) or a namespace that nothing creates stops the
 //! command at once, named; and the cluster's own copies of the render's CRDs are read, so that a
 //! newer one the render's copy cannot replace is kept when it serves what the render uses
-//! ([`crate::cluster::crds`]). Only errors that can heal (a CRD just applied, a webhook not yet
+//! ([`crate::cluster::apply::crds`]). Only errors that can heal (a CRD just applied, a webhook not yet
 //! serving, a refused connection) are retried, with backoff, a bounded number of times.
 //!
 //! kubectl is always spawned with an argument vector and the YAML on stdin, never through a
 //! shell. Other commands (`access --apply`) use [`apply_with_prompt`] for the same safety prompt.
+//!
+//! Its parts: the apply order ([`steps`]), each step by several kubectl processes at once
+//! ([`streams`]), only what the cluster does not have already ([`unchanged`]), the render's CRDs
+//! against the cluster's ([`crds`]), bounded waits ([`wait`]) and pruning stale ConfigMaps
+//! ([`prune`]).
+
+pub mod crds;
+pub mod prune;
+pub mod steps;
+pub mod streams;
+pub mod unchanged;
+pub mod wait;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use std::time::{Duration, Instant};
 
-use crate::cluster::crds::{self, NEWER_CRDS_ADVICE};
-use crate::cluster::diagnose::{
+use crate::checkout::model::objects::RenderFacts;
+use crate::checkout::model::objects::{GroupKind, Object};
+use crate::cluster::apply::crds::NEWER_CRDS_ADVICE;
+use crate::cluster::apply::steps::{counts_by_kind, steps};
+use crate::cluster::apply::unchanged::Live;
+use crate::cluster::programs::diagnose::{
     Cause, DROPS_STORED_VERSION, bounded, classify, missing_kind_message, missing_namespace_message,
 };
-use crate::cluster::kubectl::{ClusterInfo, Discovery, Kubectl, parse_api_resources};
-use crate::cluster::objects::{GroupKind, Object, RenderFacts, counts_by_kind, steps};
-use crate::cluster::process::{self, Ran};
-use crate::cluster::streams;
-use crate::cluster::unchanged::Live;
+use crate::cluster::programs::kubectl::{ClusterInfo, Discovery, Kubectl, parse_api_resources};
+use crate::cluster::programs::process::{self, Ran};
 use crate::error::{Failure, Result};
 use crate::output::consent::{Consent, confirm};
 use crate::output::progress::Progress;
@@ -106,12 +119,20 @@ pub fn apply_with_prompt<'o>(
     }
     let mut deadline = options.deadline;
     let facts = RenderFacts::of(objects);
-    let Connection { info, discovery } = match connected {
+    let Connection {
+        info,
+        discovery,
+        crds: crd_list,
+    } = match connected {
         Some(connection) => connection,
         None => {
             let info = kubectl.info(options.deadline)?;
             let discovery = discover(kubectl, &info, options, progress)?;
-            Connection { info, discovery }
+            Connection {
+                info,
+                discovery,
+                crds: None,
+            }
         }
     };
     let checked = check(objects, &facts, &discovery, options.dry_run)?;
@@ -121,7 +142,8 @@ pub fn apply_with_prompt<'o>(
         .map(|o| o.name.as_str())
         .collect();
     // Dry runs check every object; an apply sends only those the cluster does not have as the
-    // apply would leave them. The same read gives the CRDs' states.
+    // apply would leave them. The CRDs' states come from the same read, or from the list read
+    // beside the render.
     let live = match options.dry_run {
         DryRun::None => {
             let all: Vec<&Object> = objects.iter().collect();
@@ -129,11 +151,12 @@ pub fn apply_with_prompt<'o>(
                 kubectl,
                 &all,
                 &discovery.kinds,
+                crd_list,
                 options.deadline,
                 &mut || progress.tick(),
             )?
         }
-        _ => Live::default(),
+        _ => Live::of_crds(crd_list),
     };
     let states = match live.crd_states(&crd_names) {
         Some(states) => states,
@@ -194,11 +217,24 @@ pub fn apply_with_prompt<'o>(
             index += 1;
             format!("step {index}/{total}")
         };
+        let mut created = None;
         if !order.first.is_empty() {
             let label = format!("{} ({})", next(), kinds_phrase(&order.first));
-            let (send, same) = changed(&order.first);
+            let (mut send, same) = changed(&order.first);
+            // The API server establishes new CRDs in about the order they come; those the
+            // custom resources wait for go first.
+            let used: BTreeSet<GroupKind> = order.custom.iter().map(|o| o.group_kind()).collect();
+            send.sort_by_key(|o| !o.defines().is_some_and(|gk| used.contains(&gk)));
             sent += apply_step(kubectl, &label, &send, same, &facts, options, progress)?;
             unchanged += same;
+            created = Some(crds::Created {
+                names: send
+                    .iter()
+                    .filter(|o| o.is_crd() && !states.contains_key(&o.name))
+                    .map(|o| o.name.as_str())
+                    .collect(),
+                by: Instant::now(),
+            });
         }
         if !order.plain.is_empty() {
             let label = format!(
@@ -229,6 +265,7 @@ pub fn apply_with_prompt<'o>(
                     &step,
                     objects,
                     &send,
+                    created.as_ref(),
                     options.deadline,
                     progress,
                 )?;
@@ -501,19 +538,32 @@ fn parse_discovery(texts: &[String]) -> Discovery {
 pub struct Connection {
     pub info: ClusterInfo,
     pub discovery: Discovery,
+    /// The cluster's CRDs (the API server's list), when read beside the render.
+    pub crds: Option<serde_json::Value>,
 }
 
-/// Reads the kubeconfig and the cluster's discovery once, without retries or progress, so that
-/// it can run beside the render. `None` when anything failed: [`apply_with_prompt`] then reads
-/// again, with retries, and says what failed.
-pub fn connect_quietly(kubectl: &Kubectl, deadline: Instant) -> Option<Connection> {
-    let info = kubectl.info(deadline).ok()?;
+/// Reads the cluster's discovery and its CRDs once, without retries or progress, so that it can
+/// run beside the render; `info` is what the kubeconfig says. `None` when discovery failed:
+/// [`apply_with_prompt`] then reads again, with retries, and says what failed. CRDs the cluster
+/// does not list (RBAC) are read again after the render, where a failure is explained.
+pub fn connect_quietly(
+    kubectl: &Kubectl,
+    info: ClusterInfo,
+    deadline: Instant,
+) -> Option<Connection> {
     process::prepare();
-    let runs = crate::parallel::each(
-        &DISCOVERY_CALLS,
+    let crds_call: (&[&str], &str) = (&["get", "--raw", crds::CRDS_PATH], "CRDs");
+    let calls: Vec<(&[&str], &str)> = DISCOVERY_CALLS.into_iter().chain([crds_call]).collect();
+    let mut runs = crate::parallel::each(
+        &calls,
         |(args, _), tick| kubectl.run(args, None, deadline, tick),
         &mut || {},
     );
+    let crds = runs
+        .pop()
+        .and_then(|ran| ran.ok())
+        .filter(Ran::success)
+        .and_then(|ran| serde_json::from_str(&ran.stdout).ok());
     let mut texts = Vec::new();
     for ran in runs {
         let mut ran = ran.ok()?;
@@ -526,6 +576,7 @@ pub fn connect_quietly(kubectl: &Kubectl, deadline: Instant) -> Option<Connectio
     Some(Connection {
         info,
         discovery: parse_discovery(&texts),
+        crds,
     })
 }
 
@@ -665,7 +716,7 @@ fn apply_step(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::objects::{SAMPLE_RENDER as RENDER, split};
+    use crate::checkout::model::objects::{SAMPLE_RENDER as RENDER, split};
     use crate::error::EXIT_CLUSTER;
     #[test]
     fn check_stops_on_kinds_and_namespaces_nothing_creates() {

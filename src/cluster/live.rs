@@ -4,15 +4,19 @@
 //! ask their cluster admin for. Every read is bounded in time.
 //!
 //! Objects read here are [`Object`]s like rendered ones (empty `text`: nothing is ever applied
-//! from them), so the settings are decoded from both by the same code.
+//! from them), so the settings are decoded from both by the same code. What is wrong with the
+//! live objects: [`livecheck`]; the routes to the API that `doctor` explains: [`routes`].
+
+pub mod livecheck;
+pub mod routes;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use yaml_serde::Value;
 
-use crate::cluster::kubectl::{ClusterInfo, Kubectl};
-use crate::cluster::objects::Object;
+use crate::checkout::model::objects::Object;
+use crate::cluster::programs::kubectl::{ClusterInfo, Kubectl};
 use crate::error::{EXIT_CLUSTER, Failure, Result};
 
 /// How long kubectl may wait for one answer, and how long kfpatch waits for kubectl.

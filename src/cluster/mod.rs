@@ -1,31 +1,18 @@
-//! Everything that runs a program or talks to a cluster: child processes with deadlines
-//! ([`process`]), kustomize ([`kustomize`]), one render of a target and its effective settings
-//! ([`render`], [`effective`]), the rendered objects ([`objects`]), kubectl and discovery
-//! ([`kubectl`]), reading its errors ([`diagnose`]), applying in order ([`apply`]), each step by
-//! several kubectl processes at once ([`streams`]), only what the cluster does not have already
-//! ([`unchanged`]), the render's CRDs against the cluster's ([`crds`]), bounded waits ([`wait`]), pruning stale ConfigMaps
-//! ([`prune`]), the token-access objects ([`poddefault`]); and the running cluster, read-only:
-//! get and list ([`live`]), kustomize's ConfigMap name hash ([`confighash`]), settings decoded
-//! from a render or live objects by the same code ([`decode`]), what is wrong with the live
-//! objects ([`livecheck`]) and the routes `doctor` explains ([`routes`]). Never edits the
-//! checkout.
+//! Everything that runs a program or talks to a cluster, by what it does:
+//! - [`programs`]: child processes with deadlines, kubectl and discovery, kustomize, and reading
+//!   kubectl's errors;
+//! - [`render`]: one render of a target and the effective settings it gives;
+//! - [`apply`]: applying a render in order (the steps, several kubectl processes at once, only
+//!   what the cluster does not have, the render's CRDs against the cluster's, bounded waits,
+//!   pruning stale ConfigMaps);
+//! - [`poddefault`]: the token-access objects `access` applies and `doctor` looks for;
+//! - [`live`]: the running cluster, read-only (get and list, what is wrong with the live objects,
+//!   the routes `doctor` explains).
+//!
+//! Never edits the checkout.
 
 pub mod apply;
-pub mod confighash;
-pub mod crds;
-pub mod decode;
-pub mod diagnose;
-pub mod effective;
-pub mod kubectl;
-pub mod kustomize;
 pub mod live;
-pub mod livecheck;
-pub mod objects;
 pub mod poddefault;
-pub mod process;
-pub mod prune;
+pub mod programs;
 pub mod render;
-pub mod routes;
-pub mod streams;
-pub mod unchanged;
-pub mod wait;

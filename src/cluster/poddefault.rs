@@ -8,6 +8,7 @@ use serde::Serialize;
 use yaml_serde::Value;
 
 use crate::error::{Failure, Result};
+use crate::syntax::seq;
 
 /// The PodDefault's name, as upstream documents it; notebooks select it by this label too.
 pub const NAME: &str = "access-ml-pipeline";
@@ -298,10 +299,6 @@ pub fn problems(pd: &Value, audience: &str) -> Vec<String> {
         _ => {}
     }
     problems
-}
-
-fn seq(v: Option<&Value>) -> impl Iterator<Item = &Value> {
-    v.and_then(Value::as_sequence).into_iter().flatten()
 }
 
 #[cfg(test)]

@@ -1,21 +1,23 @@
 //! One render of a target: resolve it, choose kustomize, render once, split into objects and read
-//! the effective settings. `render` prints it; `reinstall` applies it.
+//! the effective settings ([`effective`]). `render` prints it; `reinstall` applies it.
+
+pub mod effective;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use std::path::Path;
 
-use crate::checkout::deploys::Graph;
 use crate::checkout::install::Install;
 use crate::checkout::locate;
+use crate::checkout::model::objects::{self, Object};
+use crate::checkout::overriding::Override;
 use crate::checkout::targets::{self, Target};
 use crate::checkout::trace;
 use crate::checkout::{discover, paths};
-use crate::cluster::effective::{self, Effective};
-use crate::cluster::kustomize::{self, Kustomize};
-use crate::cluster::objects::{self, Object};
-use crate::cluster::process::Timeout;
+use crate::cluster::programs::kustomize::{self, Kustomize};
+use crate::cluster::programs::process::Timeout;
+use crate::cluster::render::effective::Effective;
 use crate::edit::{overlay, overlay_files};
 use crate::error::{Failure, Result};
 use crate::output::escape::quoted;
@@ -33,6 +35,12 @@ pub struct Render {
     pub objects: Vec<Object>,
     pub took: Duration,
     pub effective: Effective,
+    /// The settings (`file:line` relative to the checkout root) a kfpatch overlay being rendered
+    /// switches, and that overlay.
+    pub switched: Vec<(String, usize)>,
+    pub overlay: Option<String>,
+    /// The files above the install that decide a setting, as kfpatch traced them.
+    pub overrides: Vec<Override>,
 }
 
 /// The install a render compares with. A checkout without one whose target reaches remote
@@ -43,11 +51,21 @@ pub fn find_install(dir: &Path, named: Option<&Path>, target: &str) -> Result<In
     if let Some(found) = discover::find_optional(&root, named)? {
         return Ok(found);
     }
-    let remote = if matches!(target, "kfp" | "all") {
-        Vec::new()
+    let (remote, unreadable) = if matches!(target, "kfp" | "all") {
+        (Vec::new(), Vec::new())
     } else {
         kustomize::remote_bases(&root.join(target), &root)
     };
+    if !unreadable.is_empty() {
+        return Err(Failure::new(format!(
+            "no install found, and whether rendering {target} needs the network cannot be told: kustomizations it builds on cannot be read:\n{}\n  fix: make each a readable kustomization file",
+            unreadable
+                .iter()
+                .map(|c| format!("  {}", c.shown()))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )));
+    }
     if remote.is_empty() {
         return locate::find(&root, named);
     }
@@ -125,7 +143,7 @@ pub fn prepare(
         .map_err(|e| Failure::new(format!("the render of {}: {e}", target.shown)))?;
     // A kfpatch overlay as the target carries the single-user values on purpose: the render must
     // agree with the files as the overlay switches them, not with the files as they are.
-    let overlay = match overlay_files::detect(&target.dir)? {
+    let overlay = match overlay_files::detect(&install.root, &target.dir)? {
         Some(found) => Some(overlay::check(&install, &target.dir, &found)?),
         None => None,
     };
@@ -136,11 +154,11 @@ pub fn prepare(
             found.path, found.path
         );
     }
+    let overlay_path = overlay.as_ref().map(|o| o.path.clone());
     let switched = overlay.map(|o| o.switched).unwrap_or_default();
     // Files above the install that decide a setting: the render must agree with them, not with
     // the install's file.
-    let mut graph = Graph::new(&install);
-    let overrides = trace::winners(&install, &mut graph, &target.dir);
+    let overrides = trace::winners(&install, &mut trace::Reaching::new(&install), &target.dir);
     let effective = effective::read(&install, &objects, &switched, &overrides)?;
     Ok(Render {
         install,
@@ -149,6 +167,9 @@ pub fn prepare(
         objects,
         took,
         effective,
+        switched,
+        overlay: overlay_path,
+        overrides,
     })
 }
 

@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::checkout::model::objects;
 use crate::checkout::{paths, safe_read};
 use crate::cli::{AccessArgs, Cli};
 use crate::cluster::apply::{self, ApplyOptions, DryRun};
-use crate::cluster::kubectl::Kubectl;
-use crate::cluster::objects;
 use crate::cluster::poddefault::{
     NAME, PodDefault, build, check_namespace, stream, to_yaml, usage_note,
 };
+use crate::cluster::programs::kubectl::Kubectl;
 use crate::edit::{lock, write};
 use crate::error::{Failure, Result};
 use crate::output::consent::Consent;

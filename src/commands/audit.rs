@@ -24,23 +24,25 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::checkout::above::Above;
 use crate::checkout::catalogue::{Mode, holds, show_value};
 use crate::checkout::drift::{self, Drift, FileChange};
-use crate::checkout::finding::{Finding, Severity};
-use crate::checkout::findings::audit;
 use crate::checkout::git::Checkout;
 use crate::checkout::install::Install;
+use crate::checkout::lint::finding::{Finding, Severity};
+use crate::checkout::lint::findings::audit;
 use crate::checkout::locate;
+use crate::checkout::model::{self, deploying};
 use crate::checkout::overriding::{Editor, OverrideJson};
+use crate::checkout::scan;
 use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
 use crate::checkout::{discover, paths};
-use crate::checkout::{scan, surroundings};
 use crate::cli::{AuditArgs, AuditFormat, Cli, OnOff};
 use crate::edit::{overlay, overlay_files, remote_overlay};
 use crate::error::{Failure, Result};
 use crate::output::escape::quoted;
 use crate::output::{Output, location, paint, to_json, to_yaml, write_out};
+use crate::report::above::Above;
+use crate::report::surroundings;
 
 /// Exit code when the audit found errors or drift (or warnings, with `--strict`).
 pub const EXIT_FINDINGS: i32 = 1;
@@ -132,8 +134,9 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         OnOff::Off => Mode::Off,
     });
     let overlays = overlay::find_all(&install)?;
-    let above = Above::of(&install);
     let mut found = audit(&install, expect)?;
+    let (deploying, unreadable) = deploying::deploying_and_unreadable(&install);
+    let above = Above::of(&install, &deploying);
     if let Some(mode) = expect {
         found.extend(override_expectations(mode, &above));
     }
@@ -146,6 +149,26 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
     let mode = settings::mode_word(&rows);
     let around = surroundings::around(&install);
     let mut findings = findings;
+    let want = match (expect, mode) {
+        (Some(m), _) => Some((m, "--expect wants")),
+        (None, "on") => Some((Mode::On, "the install's files say")),
+        (None, "off") => Some((Mode::Off, "the install's files say")),
+        _ => None,
+    };
+    let said = model::findings::all(
+        &surroundings::unreadable(&unreadable, &around),
+        &deploying,
+        want,
+        install.version.as_ref().ok(),
+    );
+    for f in said {
+        let known = findings
+            .iter()
+            .any(|k| (&k.file, k.line) == (&f.file, f.line));
+        if !known {
+            findings.push(f);
+        }
+    }
     findings.extend(surroundings::copy_findings(&around, mode));
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
@@ -512,7 +535,7 @@ struct RemoteReport {
 /// them (a stale one is a warning); nothing else can be read offline. `--against` and `--expect`
 /// need files, so they are refused.
 fn remote_only(root: &Path, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
-    let remote = scan::scan(root, root, &[]).remote;
+    let remote = scan::remote_or_unreadable(scan::scan(root, root, &[]))?;
     if remote.is_empty() {
         return locate::find(root, None).map(|_| 0);
     }
@@ -613,7 +636,7 @@ fn remote_only(root: &Path, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32
 /// `root`; `FOLDER` when it cannot be read.
 fn base_of(root: &Path, path: &str) -> String {
     let dir = root.join(path);
-    match overlay_files::detect(&dir) {
+    match overlay_files::detect(root, &dir) {
         Ok(Some(overlay)) => paths::relative(root, &paths::absolute(&dir.join(&overlay.resource))),
         _ => "FOLDER".to_string(),
     }

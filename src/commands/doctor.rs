@@ -1,5 +1,5 @@
 //! `kfpatch doctor`: from "there is no user identity header" to the fix, for this cluster. Reads
-//! the live objects ([`crate::cluster::routes`]), then prints a verdict first, the evidence (each
+//! the live objects ([`crate::cluster::live::routes`]), then prints a verdict first, the evidence (each
 //! line naming the object it came from), and every route with its state, fix and client snippet,
 //! the single-user switch last with its cost. Exit 0 when a working route exists for the case
 //! asked (a notebook in `--namespace`, else a client outside the cluster), 1 when none does, 3
@@ -11,8 +11,8 @@ use crate::checkout::locate;
 use crate::checkout::settings::JSON_SCHEMA;
 use crate::cli::{Cli, DoctorArgs, TextOrJson};
 use crate::cluster::live::Live;
+use crate::cluster::live::routes::{self, Case, Diagnosis, Evidence, Route, State};
 use crate::cluster::poddefault;
-use crate::cluster::routes::{self, Case, Diagnosis, Evidence, Route, State};
 use crate::error::{Failure, Result};
 use crate::output::escape::quoted;
 use crate::output::{Output, to_json, write_out};

@@ -6,7 +6,9 @@ use std::fs;
 
 use crate::checkout::catalogue::show_value;
 use crate::checkout::catalogue::{Mode, Scope};
-use crate::checkout::{discover, locate, paths, safe_read, surroundings};
+use crate::checkout::install::Install;
+use crate::checkout::model::deploying;
+use crate::checkout::{discover, locate, paths, safe_read};
 use crate::cli::{Cli, MultiuserArgs, OnOff};
 use crate::edit::outcome::{self, WriteChoice};
 use crate::edit::overlay::{self, OverlayChanges};
@@ -14,6 +16,7 @@ use crate::edit::{lock, overrides, plan, remote_overlay};
 use crate::error::{EXIT_CHANGES, Failure, Result};
 use crate::output::escape::quoted;
 use crate::output::{Output, write_out};
+use crate::report::surroundings;
 
 const ISOLATION_NOTE: &str = "note: with multi-user mode off, every user can see every run, experiment and artifact. To keep isolation between profiles, keep it on and give notebooks token access instead (README, \"Token access\").\n";
 
@@ -35,6 +38,7 @@ pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> 
         Scope::Related
     };
     let mut plan = plan::switch(&install, mode, scope)?;
+    refuse_unreadable(&install)?;
     overrides::add_to_plan(&install, mode, scope, &mut plan)?;
     let title = format!(
         "multiuser {}: {} (KFP {})",
@@ -50,6 +54,23 @@ pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> 
     }
     let _ = io.err.write_all(notes.as_bytes());
     Ok(code)
+}
+
+/// Refuses the switch when a kustomization of the checkout cannot be read (a FIFO, a device, too
+/// large, not UTF-8): whether it pins the other mode above the install cannot be told, and a
+/// switch that says it is done must not leave such an override unsaid. Nothing is written.
+fn refuse_unreadable(install: &Install) -> Result<()> {
+    let unreadable = deploying::reaching_folders(install).unreadable;
+    if unreadable.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(format!(
+        "kustomizations of the checkout cannot be read, so kfpatch cannot tell whether they override the install:\n{}  fix: make each a readable kustomization file (or remove it), then switch again; nothing was written",
+        unreadable
+            .iter()
+            .map(|c| format!("  {}\n", c.shown()))
+            .collect::<String>()
+    )))
 }
 
 /// `--overlay DIR`: `off` writes or updates kfpatch's overlay, `on` removes it.

@@ -5,16 +5,17 @@
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
+use crate::checkout::model::decode::API_SERVER_CONFIG_PREFIX;
+use crate::checkout::model::objects::Object;
 use crate::checkout::targets;
 use crate::cli::{Cli, ReinstallArgs, ServerSide};
+use crate::cluster::apply::prune;
+use crate::cluster::apply::wait;
 use crate::cluster::apply::{self, ApplyOptions, DryRun};
-use crate::cluster::kubectl::Kubectl;
-use crate::cluster::kustomize;
-use crate::cluster::objects::Object;
-use crate::cluster::process::{self, Timeout};
-use crate::cluster::prune::{self, API_SERVER_CONFIG_PREFIX};
+use crate::cluster::programs::kubectl::Kubectl;
+use crate::cluster::programs::kustomize;
+use crate::cluster::programs::process::{self, Timeout};
 use crate::cluster::render::{self, Render};
-use crate::cluster::wait;
 use crate::error::{Failure, Result};
 use crate::output::Output;
 use crate::output::consent::Consent;
@@ -37,14 +38,14 @@ pub fn run(cli: &Cli, args: &ReinstallArgs, io: &mut Output<'_>) -> Result<i32> 
     // The target, the kubeconfig and the context are checked before the render, which can take
     // a while.
     targets::resolve(&install, &args.target)?;
-    kubectl.info(deadline)?;
+    let info = kubectl.info(deadline)?;
     let Output { out, err, .. } = io;
     let mut progress = Progress::new(&mut **out, true);
     // The cluster is read beside the render (which takes seconds on a whole release); a read that
     // fails is done again after it, with retries and the error it gives.
     process::prepare();
     let (connected, prepared) = parallel::beside(
-        || apply::connect_quietly(&kubectl, deadline),
+        || apply::connect_quietly(&kubectl, info, deadline),
         || {
             render::prepare(
                 install,

@@ -1,12 +1,15 @@
 //! `kfpatch render`: render the target once and show the effective KFP settings the cluster would
-//! get, and whether they agree with the files, as text, JSON or YAML.
+//! get, and whether they agree with the files and with the mode they should have (`--expect`,
+//! else the files'), as text, JSON or YAML. Exit 1 when they do not.
 
 use serde::Serialize;
 
+use crate::checkout::catalogue::Mode;
 use crate::checkout::settings::{InstallJson, JSON_SCHEMA};
-use crate::cli::{Cli, RenderArgs, RenderFormat};
-use crate::cluster::effective::EffectiveJson;
-use crate::cluster::process::Timeout;
+use crate::cli::{Cli, OnOff, RenderArgs, RenderFormat};
+use crate::cluster::programs::process::Timeout;
+use crate::cluster::render::effective::EffectiveJson;
+use crate::cluster::render::effective::verdict::{self, Verdict, VerdictJson};
 use crate::cluster::render::{self, Render};
 use crate::error::{Failure, Result};
 use crate::output::progress::Progress;
@@ -23,8 +26,10 @@ struct RenderJson<'a> {
     objects: usize,
     #[serde(flatten)]
     effective: &'a EffectiveJson,
-    /// What makes the exit code 2 (as the error message lists it).
+    /// Where the render differs from the files (each makes the exit code 1).
     disagreements: &'a [String],
+    /// The render held to a mode: `--expect`'s, else the files'.
+    verdict: VerdictJson,
 }
 
 #[derive(Debug, Serialize)]
@@ -36,7 +41,7 @@ struct TargetJson<'a> {
 }
 
 impl<'a> RenderJson<'a> {
-    fn of(p: &'a Render) -> RenderJson<'a> {
+    fn of(p: &'a Render, verdict: &Verdict) -> RenderJson<'a> {
         RenderJson {
             schema: JSON_SCHEMA,
             install: InstallJson::of(&p.install),
@@ -48,6 +53,7 @@ impl<'a> RenderJson<'a> {
             objects: p.objects.len(),
             effective: &p.effective.json,
             disagreements: &p.effective.disagreements,
+            verdict: verdict.json(),
         }
     }
 }
@@ -66,13 +72,37 @@ pub fn run(cli: &Cli, args: &RenderArgs, io: &mut Output<'_>) -> Result<i32> {
         &mut progress,
     )?;
     drop(progress);
-    for line in &prepared.effective.overridden {
+    let expect = args.expect.map(|e| match e {
+        OnOff::On => Mode::On,
+        OnOff::Off => Mode::Off,
+    });
+    let verdict = verdict::judge(
+        &prepared.install,
+        &prepared.target.shown,
+        &prepared.objects,
+        &prepared.effective,
+        &prepared.switched,
+        prepared.overlay.as_deref(),
+        &prepared.overrides,
+        expect,
+    )?;
+    for line in prepared
+        .effective
+        .overridden
+        .iter()
+        .chain(&verdict.warnings())
+    {
         let _ = writeln!(io.err, "warning: {line}");
     }
     let text = match args.format {
-        RenderFormat::Text => format!("{}\n{}", prepared.header(), prepared.effective.text),
-        RenderFormat::Json => to_json(&RenderJson::of(&prepared))?,
-        RenderFormat::Yaml => to_yaml(&RenderJson::of(&prepared))?,
+        RenderFormat::Text => format!(
+            "{}\n{}{}",
+            prepared.header(),
+            prepared.effective.text,
+            verdict.text()
+        ),
+        RenderFormat::Json => to_json(&RenderJson::of(&prepared, &verdict))?,
+        RenderFormat::Yaml => to_yaml(&RenderJson::of(&prepared, &verdict))?,
     };
     write_out(io, &text)?;
     if prepared.effective.api_config.is_none() {
@@ -81,12 +111,5 @@ pub fn run(cli: &Cli, args: &RenderArgs, io: &mut Output<'_>) -> Result<i32> {
             prepared.target.shown, prepared.install.rel
         )));
     }
-    if !prepared.effective.disagreements.is_empty() {
-        return Err(Failure::new(format!(
-            "the render disagrees with the files in {} place(s); an overlay or patch above the install overrides them:\n  {}\nchange the override, or render a target that does not have it",
-            prepared.effective.disagreements.len(),
-            prepared.effective.disagreements.join("\n  ")
-        )));
-    }
-    Ok(0)
+    Ok(verdict.exit_code())
 }

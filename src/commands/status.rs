@@ -7,20 +7,23 @@ mod cluster;
 
 use serde::Serialize;
 
-use crate::checkout::above::Above;
 use crate::checkout::catalogue::Mode;
 use crate::checkout::install::Install;
 use crate::checkout::locate;
+use crate::checkout::model::json::DeployingJson;
+use crate::checkout::model::{self, deploying};
 use crate::checkout::overriding::OverrideJson;
 use crate::checkout::settings::{
     GitState, GitView, InstallJson, JSON_SCHEMA, RowState, git_views, mode_word, overall_mode, rows,
 };
-use crate::checkout::{discover, paths, scan, surroundings};
+use crate::checkout::{discover, paths, scan};
 use crate::cli::{Cli, StatusArgs, StatusFormat};
 use crate::error::{Failure, Result};
 use crate::output::escape::quoted;
 use crate::output::{Output, location, paint, to_json, to_yaml, write_out};
 use crate::parallel;
+use crate::report::above::Above;
+use crate::report::surroundings;
 use std::path::Path;
 
 /// `status -o json` (docs/status.schema.json).
@@ -44,6 +47,8 @@ struct StatusJson {
     remote_bases: Vec<surroundings::RemoteJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     template_generator: Option<surroundings::GeneratorJson>,
+    /// Every kustomization that deploys the install, with what the cluster gets from it.
+    deploying: Vec<DeployingJson>,
 }
 
 #[derive(Debug, Serialize)]
@@ -104,9 +109,16 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     };
     // The repository and the scan around the install are read beside the managed files, whose
     // parse is the longest part of a `status` (and takes a second thread of its own).
-    let ((git, around), (rows, above)) = parallel::beside(
+    let ((git, around), (rows, above, (deploying, unreadable))) = parallel::beside(
         || (git_views(&install), surroundings::around(&install)),
-        || (rows(&install), Above::of(&install)),
+        || {
+            let (deploying, unreadable) = deploying::deploying_and_unreadable(&install);
+            (
+                rows(&install),
+                Above::of(&install, &deploying),
+                (deploying, unreadable),
+            )
+        },
     );
     let rows = rows?;
     let mode = mode_word(&rows);
@@ -125,6 +137,7 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
             generated_copies: surroundings::copies_json(&around, mode),
             remote_bases: surroundings::remote_json(&around.found.remote),
             template_generator: surroundings::generator_json(&around),
+            deploying: deploying.iter().map(DeployingJson::of).collect(),
         };
         let text = match args.format {
             StatusFormat::Yaml => to_yaml(&report)?,
@@ -196,6 +209,25 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
             text.push_str(&format!("  {line}\n"));
         }
     }
+    let want = match mode {
+        "on" => Some((Mode::On, "the install's files say")),
+        "off" => Some((Mode::Off, "the install's files say")),
+        _ => None,
+    };
+    let said = model::findings::all(
+        &surroundings::unreadable(&unreadable, &around),
+        &deploying,
+        want,
+        install.version.as_ref().ok(),
+    );
+    if !said.is_empty() {
+        text.push_str(
+            "deploying kustomizations (what kubectl kustomize of each gives the cluster):\n",
+        );
+        for f in &said {
+            text.push_str(&format!("  {}  {}\n", location(&f.file, f.line), f.message));
+        }
+    }
     text.push_str(&surroundings::status_text(&around, mode));
     write_out(io, &text)?;
     problems_result(&rows)
@@ -204,7 +236,7 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
 /// `status` in a checkout without an install: the remote bases its KFP comes from, or the error
 /// that nothing was found.
 fn remote_only(root: &Path, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
-    let remote = scan::scan(root, root, &[]).remote;
+    let remote = scan::remote_or_unreadable(scan::scan(root, root, &[]))?;
     if remote.is_empty() {
         return locate::find(root, None).map(|_| 0);
     }
@@ -220,6 +252,7 @@ fn remote_only(root: &Path, args: &StatusArgs, io: &mut Output<'_>) -> Result<i3
             generated_copies: Vec::new(),
             remote_bases: surroundings::remote_json(&remote),
             template_generator: None,
+            deploying: Vec::new(),
         };
         let text = match args.format {
             StatusFormat::Yaml => to_yaml(&report)?,

@@ -19,7 +19,6 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use crate::checkout::catalogue::{Mode, Place, Scope};
-use crate::checkout::deploys::Graph;
 use crate::checkout::install::Install;
 use crate::checkout::trace;
 use crate::checkout::{paths, safe_read};
@@ -86,7 +85,7 @@ pub fn find_all(install: &Install) -> Result<Vec<Found>> {
     let mut found = Vec::new();
     let root = &install.root;
     for dir in walk::folders_holding(root, &[KUSTOMIZATION], |dir| dir != root && dir == kfp_tree) {
-        if let Some(overlay) = detect(&dir)? {
+        if let Some(overlay) = detect(root, &dir)? {
             found.push(check(install, &dir, &overlay)?);
         }
     }
@@ -97,7 +96,8 @@ pub fn find_all(install: &Install) -> Result<Vec<Found>> {
 /// Whether `overlay` in `dir` builds on this install, and is what kfpatch would write now.
 pub fn check(install: &Install, dir: &Path, overlay: &Overlay) -> Result<Found> {
     let base = paths::absolute(&dir.join(&overlay.resource));
-    let over_this_install = Graph::new(install).reaches(&base);
+    let mut reaching = trace::Reaching::new(install);
+    let over_this_install = base.canonicalize().is_ok_and(|b| reaching.reaches(&b));
     let mut found = Found {
         path: paths::relative(&install.root, dir),
         over_this_install,
@@ -131,8 +131,7 @@ pub fn check(install: &Install, dir: &Path, overlay: &Overlay) -> Result<Found> 
                 .collect();
             // The overrides below the overlay are overridden by it in turn.
             if let Ok(real) = dir.canonicalize() {
-                let mut graph = Graph::new(install);
-                let chain = graph.chain(&real);
+                let chain = reaching.chain(&real);
                 found.switched.extend(
                     trace::overrides(install, &chain)
                         .into_iter()
@@ -155,7 +154,7 @@ pub fn plan_off(
     scope: Scope,
 ) -> Result<OffPlan> {
     let root = &install.root;
-    let existing = existing_overlay(dir, shown)?;
+    let existing = existing_overlay(root, dir, shown)?;
     let target = match target {
         Some(target) => {
             let path = paths::absolute(&root.join(target));
@@ -187,7 +186,7 @@ pub fn plan_off(
         && let Some(at) = plan.changes.iter().position(is_viewer_change)
     {
         let change = plan.changes.remove(at);
-        let winner = trace::winners(install, &mut Graph::new(install), &target)
+        let winner = trace::winners(install, &mut trace::Reaching::new(install), &target)
             .into_iter()
             .find(|o| matches!(o.setting.place, Place::ViewerAccount));
         let message = match winner {
@@ -281,7 +280,7 @@ pub fn overlay_changes(
 /// `multiuser on --overlay`: removing the files kfpatch wrote, and the folder when kfpatch created
 /// it and nothing else is in it. `None` when `dir` holds no kfpatch overlay.
 pub fn plan_removal(root: &Path, dir: &Path, shown: &str) -> Result<Option<OverlayChanges>> {
-    let Some(overlay) = existing_overlay(dir, shown)? else {
+    let Some(overlay) = existing_overlay(root, dir, shown)? else {
         return Ok(None);
     };
     let mut files = Vec::new();
@@ -412,7 +411,7 @@ fn plural(n: usize) -> &'static str {
 
 /// The kfpatch overlay in `dir`, `None` when there is no kustomization; refuses a folder
 /// somebody else's kustomization lives in.
-pub fn existing_overlay(dir: &Path, shown: &str) -> Result<Option<Overlay>> {
+pub fn existing_overlay(root: &Path, dir: &Path, shown: &str) -> Result<Option<Overlay>> {
     for other in ["kustomization.yml", "Kustomization"] {
         if dir.join(other).exists() {
             return Err(Failure::new(format!(
@@ -420,7 +419,7 @@ pub fn existing_overlay(dir: &Path, shown: &str) -> Result<Option<Overlay>> {
             )));
         }
     }
-    match detect(dir)? {
+    match detect(root, dir)? {
         Some(overlay) => Ok(Some(overlay)),
         None if dir.join(KUSTOMIZATION).exists() => Err(Failure::new(format!(
             "{shown}/{KUSTOMIZATION} was not written by kfpatch (no kfpatch-overlay marker); kfpatch writes and removes only its own overlay. Pick another --overlay folder, or list kfpatch's folder as a resource of yours; nothing was written"

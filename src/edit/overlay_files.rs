@@ -4,14 +4,14 @@
 //! release) and read back by [`detect`].
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::checkout::catalogue::{CATALOGUE, Place, Setting};
-use crate::checkout::deploys::Graph;
 use crate::checkout::install::Install;
+use crate::checkout::model::{self, sections};
+use crate::checkout::safe_read;
 use crate::checkout::{overriding, trace};
 use crate::edit::overrides;
 use crate::edit::plan::{Change, Plan};
@@ -122,14 +122,14 @@ pub struct Overlay {
     pub patches: Vec<String>,
 }
 
-/// Recognises a kfpatch overlay in `dir`: `Ok(None)` when `dir` holds no kustomization.yaml or
-/// one kfpatch did not write; `Err` when kfpatch's marker is there but the file is unreadable.
-pub fn detect(dir: &Path) -> Result<Option<Overlay>> {
+/// Recognises a kfpatch overlay in `dir` (inside `root`, canonical): `Ok(None)` when `dir` holds
+/// no kustomization.yaml or one kfpatch did not write; `Err` when the file cannot be read (read
+/// as the model reads every kustomization: bounded, a FIFO or device refused) or kfpatch's
+/// marker is there but the file is not what kfpatch writes.
+pub fn detect(root: &Path, dir: &Path) -> Result<Option<Overlay>> {
     let path = dir.join(KUSTOMIZATION);
-    let text = match fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Failure::io("read", &path, &e)),
+    let Some(text) = safe_read::read_inside(root, &path, &path.display().to_string())? else {
+        return Ok(None);
     };
     let Some(created_folder) = marker_of(&text) else {
         return Ok(None);
@@ -373,8 +373,7 @@ pub fn effective_viewer(
     install: &Install,
     target: &Path,
 ) -> Result<Option<Option<ConfigMapPatch>>> {
-    let mut graph = Graph::new(install);
-    let Some(winner) = trace::winners(install, &mut graph, target)
+    let Some(winner) = trace::winners(install, &mut trace::Reaching::new(install), target)
         .into_iter()
         .find(|o| matches!(o.setting.place, Place::ViewerAccount))
     else {
@@ -416,7 +415,8 @@ pub fn carries_viewer(files: &[(String, String)]) -> bool {
         .any(|(name, _)| *name == format!("{}{PATCH_SUFFIX}", overriding::VIEWER_CONFIGMAP))
 }
 
-/// The name of the ConfigMap that the kustomization beside an env file generates from it.
+/// The name of the ConfigMap that the kustomization beside an env file generates from it, as the
+/// model reads that kustomization.
 pub fn generator_name(install: &Install, env_file: &str) -> Result<String> {
     let (folder, file_name) = env_file.rsplit_once('/').unwrap_or(("", env_file));
     let file = if folder.is_empty() {
@@ -425,32 +425,28 @@ pub fn generator_name(install: &Install, env_file: &str) -> Result<String> {
         format!("{folder}/{KUSTOMIZATION}")
     };
     let shown = install.display(&file);
-    let text = install.read(&file)?.ok_or_else(|| {
+    let missing = || {
         Failure::new(format!(
             "{shown} is missing; it generates the ConfigMap from {env_file}. Restore it from upstream; nothing was written"
         ))
-    })?;
-    let value: yaml_serde::Value = yaml_serde::from_str(&text)
-        .map_err(|e| Failure::new(format!("{shown}: not valid YAML: {e}")))?;
-    value
-        .get("configMapGenerator")
-        .and_then(|g| g.as_sequence())
-        .into_iter()
-        .flatten()
-        .find(|generator| {
-            ["envs", "env"].iter().any(|key| match generator.get(*key) {
-                Some(yaml_serde::Value::Sequence(list)) => {
-                    list.iter().any(|e| e.as_str() == Some(file_name))
-                }
-                Some(yaml_serde::Value::String(one)) => one == file_name,
-                _ => false,
-            })
-        })
-        .and_then(|generator| generator.get("name").and_then(|n| n.as_str()))
-        .map(str::to_string)
+    };
+    let dir = install
+        .dir
+        .join(folder)
+        .canonicalize()
+        .map_err(|_| missing())?;
+    let loaded = model::load(&install.root, &dir, None)
+        .map_err(|c| Failure::new(format!("{}; nothing was written", c.shown())))?
+        .ok_or_else(missing)?;
+    sections::of(&loaded)
+        .generators
+        .iter()
+        .find(|g| g.envs.iter().any(|(env, _)| env == file_name))
+        .map(|g| g.name.clone())
         .ok_or_else(|| {
             Failure::new(format!(
-                "{shown}: no configMapGenerator reads {file_name}, so an overlay cannot merge into it; compare the file with upstream. Nothing was written"
+                "{}: no configMapGenerator reads {file_name}, so an overlay cannot merge into it; compare the file with upstream. Nothing was written",
+                loaded.shown
             ))
         })
 }

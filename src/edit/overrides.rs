@@ -4,7 +4,6 @@
 //! named with the value the cluster gets through it.
 
 use crate::checkout::catalogue::{Mode, Place, Reading, Scope, holds, show_value};
-use crate::checkout::deploys::{self, Graph};
 use crate::checkout::install::Install;
 use crate::checkout::overriding::{Editor, Override};
 use crate::checkout::trace;
@@ -21,9 +20,7 @@ type Edits = Vec<(Override, Option<String>)>;
 /// Adds the overrides of every kustomization that deploys the install to `plan`: switched ones as
 /// changes and file plans, the others as kept notes.
 pub fn add_to_plan(install: &Install, mode: Mode, scope: Scope, plan: &mut Plan) -> Result<()> {
-    let mut graph = Graph::new(install);
-    let deploys = deploys::deploys(install, &mut graph);
-    let found = trace::all_overrides(install, &mut graph, &deploys);
+    let found = trace::all_overrides(install, &mut trace::Reaching::new(install));
     let mut by_file: Vec<(std::path::PathBuf, String, Edits)> = Vec::new();
     let mut seen = Vec::new();
     for o in found {

@@ -10,8 +10,8 @@
 use crate::checkout::catalogue::{
     self, API_SERVER_KEYS, CATALOGUE, Mode, Place, Reading, Scope, Setting, holds, show_value,
 };
-use crate::checkout::env_lint;
 use crate::checkout::install::{Install, PARAMS_ENV};
+use crate::checkout::lint::env_lint;
 use crate::checkout::parsed::{self, Parsed, Problem};
 use crate::edit::splice;
 use crate::edit::write::{self, FilePlan};

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::checkout::catalogue::{CATALOGUE, Mode, Place, Scope, Setting};
-use crate::checkout::kustomization::KUSTOMIZATION_FILES;
+use crate::checkout::model;
 use crate::checkout::paths;
 use crate::checkout::scan::{self, RemoteKfp};
 use crate::checkout::targets;
@@ -57,14 +57,16 @@ pub fn plan_off(
         return Ok(None);
     };
     let target_dir = paths::absolute(&root.join(target));
-    let Some(text) = KUSTOMIZATION_FILES
-        .iter()
-        .find_map(|name| scan::read_bounded(&target_dir.join(name)))
-    else {
+    let Some(name) = model::present(&target_dir).first().copied() else {
         return Ok(None);
     };
-    let file = paths::relative(root, &target_dir.join("kustomization.yaml"));
-    let remote = scan::remote_in(&text, &file);
+    let remote = scan::remote_of_kustomization(root, &target_dir, name).map_err(|c| {
+        Failure::new(format!(
+            "--target {}: {}\n  fix: make it a readable kustomization file",
+            target.display(),
+            c.shown()
+        ))
+    })?;
     let remote = match remote.as_slice() {
         [] => return Ok(None),
         [one] => one.clone(),
@@ -90,7 +92,7 @@ pub fn plan_off(
     }
     let kfp = release_of(&remote)?;
     let plan = plan_of(&remote, &kfp, scope)?;
-    let existing: Option<Overlay> = overlay::existing_overlay(dir, shown)?;
+    let existing: Option<Overlay> = overlay::existing_overlay(root, dir, shown)?;
     let changes = overlay::overlay_changes(
         overlay::Folder { root, dir, shown },
         existing.as_ref(),
@@ -211,7 +213,7 @@ pub fn find_all(root: &Path) -> Result<Vec<overlay::Found>> {
     let kustomization = crate::edit::overlay_files::KUSTOMIZATION;
     for folder in walk::folders_holding(root, &[kustomization], |_| false) {
         let dir = folder.as_path();
-        let Some(existing) = crate::edit::overlay_files::detect(dir)? else {
+        let Some(existing) = crate::edit::overlay_files::detect(root, dir)? else {
             continue;
         };
         let shown = paths::relative(root, dir);

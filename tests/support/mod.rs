@@ -265,3 +265,18 @@ fn commit(
     repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parent_refs)
         .expect("commit")
 }
+
+/// Every file below `root` and its bytes, to compare a tree before and after byte for byte.
+pub fn files(root: &std::path::Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            (
+                e.path().to_path_buf(),
+                std::fs::read(e.path()).expect("read"),
+            )
+        })
+        .collect()
+}

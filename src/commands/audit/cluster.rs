@@ -1,6 +1,6 @@
 //! `audit --cluster`: the checkout's effective settings (one render of the deploy target) against
 //! the live objects of one or several clusters (`--context`, repeatable), decoded into settings,
-//! with what is wrong with the live objects themselves ([`crate::cluster::livecheck`]). Exit 1
+//! with what is wrong with the live objects themselves ([`crate::cluster::live::livecheck`]). Exit 1
 //! when any cluster drifts or has an error finding, 3 when a cluster cannot be read (the others
 //! are still reported).
 
@@ -9,15 +9,15 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::checkout::catalogue::show_value;
-use crate::checkout::finding::Severity;
 use crate::checkout::install::{Install, PARAMS_ENV};
+use crate::checkout::lint::finding::Severity;
+use crate::checkout::model::decode::{API_SERVER, KFP_NAMESPACE};
+use crate::checkout::model::objects::Object;
 use crate::checkout::settings::{self, InstallJson, JSON_SCHEMA};
 use crate::cli::{AuditArgs, AuditFormat, Cli};
-use crate::cluster::decode::{API_SERVER, KFP_NAMESPACE};
+use crate::cluster::live::livecheck::{self, LiveFinding, SettingDiff};
 use crate::cluster::live::{self, Live};
-use crate::cluster::livecheck::{self, LiveFinding, SettingDiff};
-use crate::cluster::objects::Object;
-use crate::cluster::process;
+use crate::cluster::programs::process;
 use crate::cluster::render::{self, Render};
 use crate::error::{EXIT_CLUSTER, Failure, Result};
 use crate::output::progress::Progress;

@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use crate::checkout::drift::Drift;
-use crate::checkout::finding::{Finding, Severity};
+use crate::checkout::lint::finding::{Finding, Severity};
 use crate::output::sarif::{self, SarifResult};
 
 /// Every finding code with what it means, in the order of the "Findings" table of docs/commands/audit.md (a test
@@ -77,6 +77,14 @@ pub const RULES: &[(&str, &str)] = &[
     (
         "expect-mismatch",
         "--expect: a setting holds the other mode's value",
+    ),
+    (
+        "cannot-trace",
+        "kfpatch cannot tell offline what a deploying kustomization gives the cluster",
+    ),
+    (
+        "deployed-value-differs",
+        "a deploying kustomization gives a setting the other mode's value",
     ),
     (
         "expect-customised",

@@ -6,12 +6,12 @@
 use serde::Serialize;
 
 use crate::checkout::catalogue::{Mode, Scope};
+use crate::checkout::model::decode::{self, API_SERVER, Decoded, KFP_NAMESPACE};
+use crate::checkout::model::objects::Rendered;
 use crate::checkout::settings::JSON_SCHEMA;
 use crate::cli::{Cli, StatusArgs, StatusFormat};
-use crate::cluster::decode::{self, API_SERVER, Decoded, KFP_NAMESPACE};
-use crate::cluster::effective::Rendered;
+use crate::cluster::live::livecheck;
 use crate::cluster::live::{self, Live};
-use crate::cluster::livecheck;
 use crate::error::{EXIT_CLUSTER, Failure, Result};
 use crate::output::escape::quoted;
 use crate::output::{Output, to_json, to_yaml, write_out};

@@ -1,0 +1,449 @@
+//! Every kustomization of the checkout whose build includes the install, and the value each
+//! managed setting gets when it is built: `status` and `audit` report these per kustomization
+//! (`deploying` in `status -o json`, docs/status.schema.json).
+//!
+//! The search goes backwards from the install and parses only what can lead to it: the tree is
+//! walked once, each kustomization's bytes are read and indexed by the last path component of
+//! every word in them, and a kustomization is parsed only when it mentions the folder name of a
+//! folder already known to reach the install (or ends an entry in `..`, below such a folder),
+//! until nothing new is found. Each folder is then built once by [`super::build`] (the builds
+//! with a JSON patch or replacement that selects without a name in a model of their own, which
+//! reads every folder they name).
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use yaml_serde::Value;
+
+use super::build::{Built, Model, Res, kept};
+use super::transform::{Renamed, effective_namespace, rename_refs};
+use super::{CannotTrace, read, vars};
+use crate::checkout::catalogue::Setting;
+use crate::checkout::install::Install;
+use crate::checkout::kustomization::is_remote;
+use crate::checkout::model::confighash;
+use crate::checkout::model::decode::{self, Decoded};
+use crate::checkout::model::objects::Object;
+use crate::checkout::model::objects::Rendered;
+use crate::checkout::paths::relative;
+use crate::checkout::version::Version;
+use crate::checkout::walk;
+
+/// One managed setting as a deploying kustomization gives it.
+#[derive(Debug, Clone)]
+pub struct Effective {
+    pub setting: &'static Setting,
+    /// `None`: the model cannot trace it (see [`Deploying::cannot_trace`]).
+    pub value: Option<Rendered>,
+    /// The `file:line` that decides it, when known.
+    pub from: Option<String>,
+    /// Decided by an overlay `multiuser on|off --overlay` wrote: kfpatch's own switch.
+    pub by_kfpatch_overlay: bool,
+}
+
+/// A kustomization that deploys the install.
+#[derive(Debug, Clone)]
+pub struct Deploying {
+    pub dir: PathBuf,
+    /// The folder, relative to the checkout root.
+    pub shown: String,
+    /// One per catalogue row, in catalogue order.
+    pub effective: Vec<Effective>,
+    pub cannot_trace: Vec<CannotTrace>,
+}
+
+impl Deploying {
+    /// The rows as the cluster decoder gives them, when every row is traced.
+    pub fn decoded(&self) -> Option<Vec<Decoded>> {
+        self.effective
+            .iter()
+            .map(|e| {
+                Some(Decoded {
+                    setting: e.setting,
+                    value: e.value.clone()?,
+                    source: e.from.clone().unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    /// `on`, `off`, `mixed` or `unknown`, as `status --cluster` says it of a render.
+    pub fn mode(&self, version: Option<&Version>) -> Option<&'static str> {
+        self.decoded().map(|rows| decode::mode(&rows, version).0)
+    }
+}
+
+/// Every kustomization of the checkout that deploys the install (outside the install's folder),
+/// sorted by folder, each with its effective settings.
+pub fn deploying(install: &Install) -> Vec<Deploying> {
+    deploying_and_unreadable(install).0
+}
+
+/// [`deploying`], and the kustomization files that cannot be read (a FIFO, a device, a file too
+/// large or not UTF-8): whether those deploy the install cannot be told.
+pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<CannotTrace>) {
+    let mut model = Model::new(&install.root);
+    let mut unreadable = Vec::new();
+    let found = reaching(install, &mut model, &mut unreadable);
+    model.relevant_to(&install.dir, &found);
+    // Those builds read every folder they name, in a model of their own: the others keep
+    // skipping what cannot touch the install.
+    let wide = model.reading_every_folder(&found);
+    let mut every_folder = (!wide.is_empty()).then(|| Model::new(&install.root));
+    let overlays: Vec<String> = found
+        .iter()
+        .filter(|dir| {
+            matches!(model.kustomization(dir).as_ref(), Ok(Some(k)) if k.text
+                .lines()
+                .take_while(|l| l.starts_with('#'))
+                .any(|l| l.starts_with("# kfpatch-overlay: ")))
+        })
+        .map(|dir| format!("{}/", relative(&install.root, dir)))
+        .collect();
+    // Builds that share their objects (the same folder reached twice) are finished once; what
+    // they were refused and where their values come from are part of the key.
+    type Key = (
+        Vec<usize>,
+        Vec<CannotTrace>,
+        Vec<Option<String>>,
+        Vec<(String, usize)>,
+    );
+    let mut done: HashMap<Key, (Vec<Effective>, Vec<CannotTrace>)> = HashMap::new();
+    let mut suffixes = Suffixes::default();
+    let mut out = Vec::new();
+    for dir in found {
+        let built = match every_folder.as_mut() {
+            Some(full) if wide.contains(&dir) => full.build(&dir),
+            _ => model.build(&dir),
+        };
+        let key: Key = (
+            built
+                .objects
+                .iter()
+                .map(|r| Rc::as_ptr(r) as usize)
+                .collect(),
+            built.untraced.clone(),
+            built.from.clone(),
+            built
+                .vars
+                .iter()
+                .map(|v| (v.file.clone(), v.line))
+                .collect(),
+        );
+        let (mut effective, cannot_trace) = done
+            .entry(key)
+            .or_insert_with(|| finish(&built, &mut suffixes))
+            .clone();
+        for e in &mut effective {
+            e.by_kfpatch_overlay = e
+                .from
+                .as_ref()
+                .is_some_and(|f| overlays.iter().any(|o| f.starts_with(o.as_str())));
+        }
+        out.push(Deploying {
+            shown: relative(&install.root, &dir),
+            dir,
+            effective,
+            cannot_trace,
+        });
+    }
+    out.sort_by(|a, b| a.shown.cmp(&b.shown));
+    (out, unreadable)
+}
+
+/// The end of a build as kustomize ends it: generated ConfigMaps get their hash suffix (the
+/// references follow), then the settings are decoded and `$(VAR)`s are looked for.
+fn finish(built: &Built, suffixes: &mut Suffixes) -> (Vec<Effective>, Vec<CannotTrace>) {
+    let mut cannot = built.untraced.clone();
+    cannot.sort();
+    cannot.dedup();
+    let mut hashed = Built {
+        objects: built.objects.clone(),
+        ..Built::default()
+    };
+    let mut renamed = Renamed::new();
+    for r in &mut hashed.objects {
+        if !r.needs_hash {
+            continue;
+        }
+        let suffix = suffixes.of(r);
+        let name = format!("{}-{suffix}", r.name);
+        let ns = effective_namespace(r.namespace.as_deref());
+        renamed.insert((r.kind.clone(), ns, r.name.clone()), name.clone());
+        let r: &mut Res = Rc::make_mut(r);
+        let old = std::mem::replace(&mut r.name, name.clone());
+        r.prev_names.push(old);
+        r.set_meta("name", &name);
+    }
+    rename_refs(&mut hashed, &renamed);
+    let mut resolved = Vec::new();
+    for v in &built.vars {
+        match vars::resolve(&hashed.objects, &v.def) {
+            Ok(pair) => resolved.push(pair),
+            Err(why) => {
+                cannot.push(CannotTrace {
+                    file: v.file.clone(),
+                    line: v.line,
+                    why,
+                });
+            }
+        }
+    }
+    vars::substitute(&mut hashed.objects, &resolved);
+    let objects: Vec<&Object> = hashed
+        .objects
+        .iter()
+        .filter(|r| kept(&r.kind, &r.name))
+        .map(|r| &r.object)
+        .collect();
+    let rows = decode::decode(&objects);
+    let untraced = !cannot.is_empty();
+    let effective = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let var = built.vars.iter().filter_map(|v| v.def.get("name")?.as_str()).find(|v| {
+                let needle = format!("$({v})");
+                matches!(&d.value, Rendered::Literal(s) | Rendered::ValueFrom(s) if s.contains(&needle))
+            });
+            if let Some(v) = var {
+                cannot.push(CannotTrace {
+                    file: built.from[i].clone().unwrap_or_default(),
+                    line: 1,
+                    why: format!("{} holds the var $({v}), not evaluated offline", d.setting.name()),
+                });
+            }
+            let value = (!untraced && var.is_none()).then_some(d.value);
+            Effective {
+                setting: d.setting,
+                from: value.as_ref().and(built.from[i].clone()),
+                value,
+                by_kfpatch_overlay: false,
+            }
+        })
+        .collect();
+    (effective, cannot)
+}
+
+/// The hash suffixes computed so far, by what they hash: the builds that carry a generated
+/// object (a big one is common: a script in a ConfigMap) hash it once.
+#[derive(Default)]
+struct Suffixes {
+    known: Vec<(String, Option<Value>, Option<Value>, String)>,
+}
+
+impl Suffixes {
+    fn of(&mut self, r: &Res) -> String {
+        let (kind_of_secret, data) = (r.value.get("type"), r.value.get("data"));
+        let known = self.known.iter().find(|(kind, t, d, _)| {
+            *kind == r.kind && t.as_ref() == kind_of_secret && d.as_ref() == data
+        });
+        if let Some((.., suffix)) = known {
+            return suffix.clone();
+        }
+        let suffix = hash_suffix(r);
+        self.known.push((
+            r.kind.clone(),
+            kind_of_secret.cloned(),
+            data.cloned(),
+            suffix.clone(),
+        ));
+        suffix
+    }
+}
+
+/// kustomize's hash suffix of a generated ConfigMap or Secret: its data (and a Secret's type).
+fn hash_suffix(r: &Res) -> String {
+    let data: Option<BTreeMap<String, String>> = r.value.get("data").and_then(|d| {
+        d.as_mapping().map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+                .collect()
+        })
+    });
+    if r.kind == "Secret" {
+        let kind_of_secret = r.value.get("type").and_then(|t| t.as_str());
+        confighash::secret_suffix(
+            &data.unwrap_or_default(),
+            kind_of_secret.unwrap_or("Opaque"),
+        )
+    } else {
+        confighash::suffix("", data.as_ref(), None)
+    }
+}
+
+/// The folders (canonical) whose build includes the install, outside the install's folder.
+fn reaching(
+    install: &Install,
+    model: &mut Model,
+    unreadable: &mut Vec<CannotTrace>,
+) -> Vec<PathBuf> {
+    let root = &install.root;
+    let skipped = |dir: &Path| {
+        dir != root
+            && dir
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    };
+    // One walk that also tells which kustomization files each folder holds.
+    let mut folders = walk::folders(root, Vec::new, |found: &mut Vec<_>, dir| {
+        if skipped(dir) {
+            return false;
+        }
+        let names = super::present(dir);
+        if !names.is_empty() {
+            found.push((dir.to_path_buf(), names));
+        }
+        true
+    });
+    folders.sort();
+    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut upward: Vec<usize> = Vec::new();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for (folder, names) in folders {
+        // The walk starts at the canonical root and never follows a symlink.
+        let dir = folder;
+        if dir.starts_with(&install.dir) {
+            continue;
+        }
+        let [name] = names.as_slice() else {
+            // None (gone since the walk), or several: kustomize refuses those when built.
+            upward.push(dirs.len());
+            dirs.push(dir);
+            continue;
+        };
+        let text = match read(root, &dir.join(name)) {
+            Ok(text) => text,
+            Err(why) => {
+                unreadable.push(CannotTrace {
+                    file: relative(root, &dir.join(name)),
+                    line: 1,
+                    why: format!(
+                        "cannot be read ({why}): whether it deploys the install cannot be told"
+                    ),
+                });
+                continue;
+            }
+        };
+        let i = dirs.len();
+        dirs.push(dir);
+        // A remote URL's last component is indexed too: the index only picks candidates.
+        let mut seen: HashSet<&str> = HashSet::new();
+        for word in text.split(|c: char| !(c.is_alphanumeric() || "._-/~".contains(c))) {
+            let word = word.trim_end_matches('/');
+            let last = word.rsplit('/').next().unwrap_or(word);
+            if last == ".." || last == "." {
+                if seen.insert("..") {
+                    upward.push(i);
+                }
+            } else if !last.is_empty() && seen.insert(last) {
+                match index.get_mut(last) {
+                    Some(folders) => folders.push(i),
+                    None => {
+                        index.insert(last.to_string(), vec![i]);
+                    }
+                }
+            }
+        }
+        model.known_text(&dirs[i], name, text);
+    }
+    let mut reaches: HashSet<PathBuf> = HashSet::new();
+    let mut queue = VecDeque::from([install.dir.clone()]);
+    reaches.insert(install.dir.clone());
+    let mut out = Vec::new();
+    while let Some(target) = queue.pop_front() {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // `upward` is sorted by folder, so the folders below `target` are one run of it.
+        let from = upward.partition_point(|i| dirs[*i] < target);
+        let below: Vec<usize> = upward[from..]
+            .iter()
+            .copied()
+            .take_while(|i| dirs[*i].starts_with(&target))
+            .collect();
+        let candidates: Vec<usize> = index
+            .get(&name)
+            .into_iter()
+            .flatten()
+            .copied()
+            .chain(below)
+            .collect();
+        for i in candidates {
+            let dir = &dirs[i];
+            if reaches.contains(dir) {
+                continue;
+            }
+            let k = model.kustomization(dir);
+            let Ok(Some(k)) = k.as_ref() else { continue };
+            let hit = k.entries().any(|(entry, _)| {
+                !is_remote(entry)
+                    && model
+                        .resolve(&k.dir, entry)
+                        .is_some_and(|(p, _)| p == target)
+            });
+            if hit {
+                reaches.insert(dir.clone());
+                out.push(dir.clone());
+                queue.push_back(dir.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The setting's row values as JSON gives them: state and value.
+pub fn json_value(e: &Effective) -> (&'static str, Option<String>) {
+    match &e.value {
+        None => ("cannot-trace", None),
+        Some(v) => {
+            let j = v.json();
+            (j.state, j.value)
+        }
+    }
+}
+
+/// What building the install's folder needs from above: every folder (canonical) whose build
+/// includes the install, outside the install's folder, sorted (where the overrides above the
+/// install are looked for); the outermost of them (those no other builds); the kustomization
+/// files that cannot be read; and the model that read them. The search of [`deploying`] alone,
+/// nothing built.
+pub struct Reaching {
+    pub model: Model,
+    pub all: Vec<PathBuf>,
+    pub outermost: Vec<PathBuf>,
+    pub unreadable: Vec<CannotTrace>,
+}
+
+pub fn reaching_folders(install: &Install) -> Reaching {
+    let mut model = Model::new(&install.root);
+    let mut unreadable = Vec::new();
+    let mut all = reaching(install, &mut model, &mut unreadable);
+    all.sort();
+    let mut built: HashSet<PathBuf> = HashSet::new();
+    for dir in &all {
+        let k = model.kustomization(dir);
+        let Ok(Some(k)) = k.as_ref() else { continue };
+        for (entry, _) in k.entries() {
+            if let Some((path, true)) = (!is_remote(entry))
+                .then(|| model.resolve(&k.dir, entry))
+                .flatten()
+            {
+                built.insert(path);
+            }
+        }
+    }
+    let outermost = all
+        .iter()
+        .filter(|d| !built.contains(*d))
+        .cloned()
+        .collect();
+    Reaching {
+        model,
+        all,
+        outermost,
+        unreadable,
+    }
+}
