@@ -34,6 +34,10 @@ pub struct Tally {
     pub settings: usize,
     pub cannot_trace_allowed: usize,
     pub unbuildable: usize,
+    /// Settings kfpatch says it cannot trace where kustomize builds them: imprecise, and allowed
+    /// by the rule (the value, or "cannot trace"), but counted and shown so that a model
+    /// that gives up too often is seen.
+    pub needless_cannot_trace: Vec<String>,
 }
 
 /// Compares kfpatch's `entry` for kustomization `dir` with `built`. `untraceable_reached`: the
@@ -115,7 +119,7 @@ pub fn compare(
                     if untraceable_reached {
                         tally.cannot_trace_allowed += 1;
                     } else {
-                        problems.push(format!(
+                        tally.needless_cannot_trace.push(format!(
                             "{dir}: NEEDLESS CANNOT-TRACE: row {} {}: kustomize builds it and gives {}",
                             s.row,
                             s.name(),
