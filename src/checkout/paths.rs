@@ -25,6 +25,16 @@ pub fn canonical_root(root: &Path) -> Result<PathBuf> {
 
 /// `path` relative to `root` with `/` separators; `.` for the root itself.
 pub fn relative(root: &Path, path: &Path) -> String {
+    // A path written as the root, `/` and plain names (as every path a walk builds) is shown as
+    // it is written, without taking either apart.
+    if let (Some(root), Some(path)) = (root.to_str(), path.to_str())
+        && let Some(rel) = path.strip_prefix(root).and_then(|p| p.strip_prefix('/'))
+        && rel
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+    {
+        return rel.to_string();
+    }
     match path.strip_prefix(root) {
         Ok(rel) if rel.as_os_str().is_empty() => ".".to_string(),
         Ok(rel) => rel
