@@ -90,8 +90,8 @@ impl Reaching {
             install: install.dir.clone(),
             model,
             set: folders.iter().cloned().collect(),
+            read: HashMap::with_capacity_and_hasher(folders.len(), Default::default()),
             folders,
-            read: HashMap::default(),
         }
     }
 

@@ -264,11 +264,13 @@ impl Model {
                 }
             }
         }
+        relevant.reserve(reaching.len());
         relevant.extend(reaching.iter().cloned());
         // How many builds take each folder's objects: the last one takes them over instead of
         // copying them (a copy costs when a transformer changes every object). The install and
         // the folders that deploy it are kept: their own builds are asked for afterwards.
         let mut consumers: HashMap<PathBuf, usize> = HashMap::default();
+        consumers.reserve(relevant.len());
         self.relevant = Some(relevant.clone());
         for dir in &relevant {
             let mut needs = Vec::new();
@@ -358,6 +360,14 @@ impl Model {
             }
         }
         false
+    }
+
+    /// Makes room for the kustomizations of `folders` folders (a deep tree's maps grow once).
+    pub fn expect(&mut self, folders: usize) {
+        self.texts.reserve(folders);
+        self.loaded.reserve(folders);
+        self.resolved.reserve(folders);
+        self.built.reserve(folders);
     }
 
     /// Keeps the text of the only kustomization file of `dir`, for when it is parsed.

@@ -28,7 +28,7 @@ use crate::checkout::model::confighash;
 use crate::checkout::model::decode::{self, Decoded};
 use crate::checkout::model::objects::Object;
 use crate::checkout::model::objects::Rendered;
-use crate::checkout::paths::relative;
+use crate::checkout::paths::{self, relative};
 use crate::checkout::version::Version;
 use crate::checkout::walk;
 
@@ -168,7 +168,7 @@ pub fn deploying_and_reaching(install: &Install) -> (Vec<Deploying>, Reaching) {
     }
     out.sort_by(|a, b| a.shown.cmp(&b.shown));
     let mut all: Vec<PathBuf> = out.iter().map(|d| d.dir.clone()).collect();
-    all.sort();
+    paths::sort_paths(&mut all, |dir| dir);
     (out, Reaching::of(model, all, unreadable))
 }
 
@@ -317,7 +317,8 @@ fn reaching(
         }
         true
     });
-    folders.sort();
+    paths::sort_paths(&mut folders, |(dir, _)| dir);
+    model.expect(folders.len());
     let mut index: HashMap<String, Vec<usize>> = HashMap::default();
     let mut upward: Vec<usize> = Vec::new();
     let mut dirs: Vec<PathBuf> = Vec::new();
