@@ -205,18 +205,15 @@ pub fn read(root: &Path, path: &Path) -> Result<String, String> {
     text_or_why(safe_read::read_inside(root, path, &shown), &shown)
 }
 
-/// [`read`] of the file `name` in `dir`, a real folder inside `root` (one a walk from `root`
-/// found, never following a symlink): only `name` is looked at, not every folder above it.
+/// [`read`] of the file `name` in `dir`, a real folder inside `root` (one a walk from a real
+/// folder found, never following a symlink): only `name` is looked at, not every folder above it.
 pub fn read_walked(root: &Path, dir: &Path, name: &str) -> Result<String, String> {
     let path = dir.join(name);
     if !dir.starts_with(root) {
         return read(root, &path);
     }
     let shown = relative(root, &path);
-    text_or_why(
-        safe_read::read_below(root, dir, Path::new(name), &shown),
-        &shown,
-    )
+    text_or_why(safe_read::read_entry(root, dir, name, &shown), &shown)
 }
 
 fn text_or_why(read: crate::error::Result<Option<String>>, shown: &str) -> Result<String, String> {
