@@ -46,7 +46,7 @@ fn compare(root: &Path) -> usize {
         let render = String::from_utf8(output.stdout).expect("utf-8");
         let objects = objects::split(&render).expect("split");
         let rows = decode::decode(&objects);
-        for (row, e) in rows.iter().zip(&d.effective) {
+        for (row, e) in rows.iter().zip(d.effective.iter()) {
             if let Some(value) = &e.value {
                 assert_eq!(
                     value,

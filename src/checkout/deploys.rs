@@ -43,9 +43,9 @@ pub struct Graph {
     reaches: BTreeMap<PathBuf, bool>,
     /// The kustomizations that could not be read or parsed, in the order met.
     unreadable: Vec<CannotTrace>,
-    /// `reaches` holds every folder that builds the install (the model's search, in a plain
-    /// checkout): any other does not.
-    reaching_known: bool,
+    /// Every folder that builds the install, sorted, when the model's search has found them (in
+    /// a plain checkout): any other does not.
+    reaching_known: Option<Rc<[PathBuf]>>,
 }
 
 impl Graph {
@@ -60,7 +60,7 @@ impl Graph {
             read: BTreeMap::new(),
             reaches: BTreeMap::new(),
             unreadable: Vec::new(),
-            reaching_known: false,
+            reaching_known: None,
         }
     }
 
@@ -92,11 +92,11 @@ impl Graph {
         if dir == self.install {
             return true;
         }
+        if let Some(all) = &self.reaching_known {
+            return all.binary_search_by(|d| d.as_path().cmp(dir)).is_ok();
+        }
         if let Some(known) = self.reaches.get(dir) {
             return *known;
-        }
-        if self.reaching_known {
-            return false;
         }
         if self.manifests.as_ref().is_some_and(|m| dir.starts_with(m))
             && !dir.starts_with(&self.kfp_tree)
@@ -184,9 +184,17 @@ pub fn own_deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
 /// kustomizations live among upstream's), those the model finds building the install
 /// ([`deploying::reaching_folders`]) that no other of them builds: `example/`, an overlay of the
 /// fork's, an `env/` overlay deployed on its own.
-pub fn deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
+/// `searched`: the model's search, when the caller has made it.
+pub fn deploys(
+    install: &Install,
+    graph: &mut Graph,
+    searched: Option<&deploying::Reaching>,
+) -> Vec<Deploy> {
     if manifests_root(install) == install.root {
-        return plain_deploys(install, graph);
+        return match searched {
+            Some(found) => plain_deploys(install, graph, found),
+            None => plain_deploys(install, graph, &deploying::reaching_folders(install)),
+        };
     }
     let mut all = own_deploys(install, graph);
     if let Ok(dir) = manifests_root(install).join("example").canonicalize()
@@ -202,20 +210,16 @@ pub fn deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
 }
 
 /// The outermost kustomizations of a plain checkout that build the install.
-fn plain_deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
-    let found = deploying::reaching_folders(install);
-    graph.unreadable.extend(found.unreadable);
+fn plain_deploys(install: &Install, graph: &mut Graph, found: &deploying::Reaching) -> Vec<Deploy> {
+    graph.unreadable.extend(found.unreadable.iter().cloned());
     // The model's answer is exact: the graph need not read a kustomization to tell.
-    for dir in &found.all {
-        graph.reaches.insert(dir.clone(), true);
-    }
-    graph.reaching_known = true;
+    graph.reaching_known = Some(found.all.clone());
     let mut out: Vec<Deploy> = found
         .outermost
-        .into_iter()
+        .iter()
         .map(|dir| Deploy {
-            shown: relative(&install.root, &dir),
-            dir,
+            shown: relative(&install.root, dir),
+            dir: dir.clone(),
             direct: true,
         })
         .collect();

@@ -25,6 +25,16 @@ pub fn canonical_root(root: &Path) -> Result<PathBuf> {
 
 /// `path` relative to `root` with `/` separators; `.` for the root itself.
 pub fn relative(root: &Path, path: &Path) -> String {
+    // A path written as the root, `/` and plain names (as every path a walk builds) is shown as
+    // it is written, without taking either apart.
+    if let (Some(root), Some(path)) = (root.to_str(), path.to_str())
+        && let Some(rel) = path.strip_prefix(root).and_then(|p| p.strip_prefix('/'))
+        && rel
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+    {
+        return rel.to_string();
+    }
     match path.strip_prefix(root) {
         Ok(rel) if rel.as_os_str().is_empty() => ".".to_string(),
         Ok(rel) => rel
@@ -87,4 +97,72 @@ pub fn lexical(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// Sorts by `path` as [`Path`]'s `Ord` does (component by component). Paths all written as `/`
+/// and plain names (as a walk builds them) are compared as bytes with `/` below every other
+/// byte: the same order, without taking each apart at every comparison.
+pub fn sort_paths<T>(items: &mut [T], path: impl Fn(&T) -> &Path) {
+    let plain = items.iter().all(|item| {
+        path(item).to_str().is_some_and(|s| {
+            s.strip_prefix('/').is_some_and(|rest| {
+                rest.split('/')
+                    .all(|c| !c.is_empty() && c != "." && c != "..")
+            })
+        })
+    });
+    if !plain {
+        items.sort_by(|a, b| path(a).cmp(path(b)));
+        return;
+    }
+    let key = |c: u8| if c == b'/' { 0 } else { c };
+    items.sort_by(|a, b| {
+        let (a, b) = (
+            path(a).as_os_str().as_encoded_bytes(),
+            path(b).as_os_str().as_encoded_bytes(),
+        );
+        let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+        match (a.get(same), b.get(same)) {
+            (Some(x), Some(y)) => key(*x).cmp(&key(*y)),
+            _ => a.len().cmp(&b.len()),
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorting_walked_paths_keeps_the_order_of_their_components() {
+        let names = [
+            "/r/a-b",
+            "/r/a/b",
+            "/r/a",
+            "/r/a.b/c",
+            "/r/a/b/c",
+            "/r/ab",
+            "/r/a/b-c",
+            "/r/a/b.c",
+            "/r/a b",
+            "/r/A",
+            "/r/a/b/c/d",
+            "/r/é",
+            "/r/z",
+        ];
+        let mut by_components: Vec<PathBuf> = names.iter().map(PathBuf::from).collect();
+        by_components.sort();
+        let mut walked: Vec<PathBuf> = names.iter().rev().map(PathBuf::from).collect();
+        sort_paths(&mut walked, |p| p);
+        assert_eq!(walked, by_components);
+        // A path not written plainly: every comparison by components.
+        let mut mixed: Vec<PathBuf> = ["/r/a/./b", "/r/a-b", "/r//a"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        let mut expected = mixed.clone();
+        expected.sort();
+        sort_paths(&mut mixed, |p| p);
+        assert_eq!(mixed, expected);
+    }
 }

@@ -49,6 +49,36 @@ pub(super) fn read_below(
         .custom_flags(libc::O_NONBLOCK)
         .open(&real)
         .map_err(failed)?;
+    read_open(file, shown)
+}
+
+/// [`read_below`] of the entry `name` of `dir`, a real folder inside `root`, opened without
+/// following a symlink: one `open` instead of an `lstat` then an `open`. A symlink (the open
+/// refuses it) is resolved by [`read_below`].
+pub(super) fn read_entry(
+    root: &Path,
+    dir: &Path,
+    name: &str,
+    shown: &str,
+) -> Result<Option<String>> {
+    let opened = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY)
+        .open(dir.join(name));
+    match opened {
+        Ok(file) => read_open(file, shown),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            read_below(root, dir, Path::new(name), shown)
+        }
+        Err(e) => Err(Failure::io("read", Path::new(shown), &e)),
+    }
+}
+
+/// The text of a file just opened: a regular file (checked once open: a FIFO swapped in after a
+/// check must not hang the read) of at most [`MAX_FILE`] bytes, in UTF-8.
+fn read_open(file: fs::File, shown: &str) -> Result<Option<String>> {
+    let failed = |e: std::io::Error| Failure::io("read", Path::new(shown), &e);
     let meta = file.metadata().map_err(failed)?;
     check_kind(&meta, shown)?;
     // Sized from the file, the read takes two calls; grown from empty, it takes one per doubling.

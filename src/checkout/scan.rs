@@ -253,8 +253,9 @@ pub struct Found {
     pub unreadable: Vec<CannotTrace>,
 }
 
-/// Walks `start` (inside `root`, which paths are shown relative to) once for generated copies and
-/// remote KFP bases, not entering `skip` (the KFP trees of the installs found).
+/// Walks `start` (a real folder inside the canonical `root`, which paths are shown relative to)
+/// once for generated copies and remote KFP bases, not entering `skip` (the KFP trees of the
+/// installs found).
 pub fn scan(root: &Path, start: &Path, skip: &[PathBuf]) -> Found {
     let mut found = Found::default();
     // The kubeflow/manifests checkouts around the installs: their upstream folders are sources.
@@ -269,7 +270,8 @@ pub fn scan(root: &Path, start: &Path, skip: &[PathBuf]) -> Found {
     walk::files(start, enter, |path, name| {
         if let Some(name) = KUSTOMIZATION_FILES.iter().find(|k| **k == name) {
             let dir = path.parent().unwrap_or(root);
-            match remote_of_kustomization(root, dir, name) {
+            // The walk starts in the canonical root and follows no symlink: the folder is real.
+            match remote_of_read(root, dir, name, model::read_walked(root, dir, name)) {
                 Ok(remote) => found.remote.extend(remote),
                 Err(c) => found.unreadable.push(c),
             }
@@ -300,9 +302,18 @@ pub fn remote_of_kustomization(
     dir: &Path,
     name: &'static str,
 ) -> Result<Vec<RemoteKfp>, CannotTrace> {
-    let path = dir.join(name);
-    let shown = relative(root, &path);
-    let text = model::read(root, &path).map_err(|why| CannotTrace {
+    remote_of_read(root, dir, name, model::read(root, &dir.join(name)))
+}
+
+/// [`remote_of_kustomization`] given the file's text, or why it cannot be read.
+fn remote_of_read(
+    root: &Path,
+    dir: &Path,
+    name: &'static str,
+    text: Result<String, String>,
+) -> Result<Vec<RemoteKfp>, CannotTrace> {
+    let shown = relative(root, &dir.join(name));
+    let text = text.map_err(|why| CannotTrace {
         file: shown.clone(),
         line: 1,
         why: format!("cannot be read ({why}): whether it fetches KFP cannot be told"),

@@ -9,7 +9,7 @@
 //! kustomization's generators and patches after building its resources, so along a chain from a
 //! deploying kustomization down to the install the outermost override wins.
 
-use std::collections::{HashMap, HashSet};
+use crate::checkout::model::pathhash::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -75,14 +75,14 @@ pub struct Reaching {
 impl Reaching {
     pub fn new(install: &Install) -> Reaching {
         let found = reaching_folders(install);
-        Reaching::with(install, found.model, found.all)
+        Reaching::with(install, found.model, found.all.to_vec())
     }
 
-    /// The folders the model already found deploying the install (`status`, `audit`): only
-    /// those are read again.
-    pub fn of_deploying(install: &Install, deploying: &[Deploying]) -> Reaching {
+    /// The folders the model already found deploying the install (`status`, `audit`), read by
+    /// the `model` that found them: nothing is read again.
+    pub fn of_deploying(install: &Install, deploying: &[Deploying], model: Model) -> Reaching {
         let folders = deploying.iter().map(|d| d.dir.clone()).collect();
-        Reaching::with(install, Model::new(&install.root), folders)
+        Reaching::with(install, model, folders)
     }
 
     fn with(install: &Install, model: Model, folders: Vec<PathBuf>) -> Reaching {
@@ -90,8 +90,8 @@ impl Reaching {
             install: install.dir.clone(),
             model,
             set: folders.iter().cloned().collect(),
+            read: HashMap::with_capacity_and_hasher(folders.len(), Default::default()),
             folders,
-            read: HashMap::new(),
         }
     }
 
@@ -105,8 +105,11 @@ impl Reaching {
             return known.clone();
         }
         let loaded = self.model.kustomization(dir);
+        let model = &mut self.model;
         let k = match loaded.as_ref() {
-            Ok(Some(l)) => Some(Rc::new(sections::of(l))),
+            Ok(Some(l)) => Some(Rc::new(sections::of_resolved(l, |dir, entry| {
+                model.resolve(dir, entry)
+            }))),
             _ => None,
         };
         self.read.insert(dir.to_path_buf(), k.clone());
@@ -117,7 +120,7 @@ impl Reaching {
     /// them (innermost first). Without recursion: a chain of any length costs its length.
     pub fn chain(&mut self, dir: &Path) -> Vec<Step> {
         let mut out = Vec::new();
-        let mut seen: HashSet<PathBuf> = HashSet::new();
+        let mut seen: HashSet<PathBuf> = HashSet::default();
         let mut stack = vec![(dir.to_path_buf(), false)];
         while let Some((d, expanded)) = stack.pop() {
             let Some(k) = self.get(&d) else { continue };
@@ -145,7 +148,7 @@ impl Reaching {
             return;
         }
         out.push((k.clone(), Part::Generators));
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         for c in &k.components {
             self.component(c, 0, &mut seen, out);
         }
@@ -201,7 +204,7 @@ pub fn all_overrides(install: &Install, reaching: &mut Reaching) -> Vec<Override
         }
     }
     let mut out: Vec<Override> = Vec::new();
-    let mut known = HashSet::new();
+    let mut known = HashSet::default();
     for o in overrides(install, &steps) {
         let key = (
             o.path.clone(),

@@ -112,10 +112,11 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     let ((git, around), (rows, above, (deploying, unreadable))) = parallel::beside(
         || (git_views(&install), surroundings::around(&install)),
         || {
-            let (deploying, unreadable) = deploying::deploying_and_unreadable(&install);
+            let (deploying, searched) = deploying::deploying_and_reaching(&install);
+            let unreadable = searched.unreadable.clone();
             (
                 rows(&install),
-                Above::of(&install, &deploying),
+                Above::of(&install, &deploying, searched),
                 (deploying, unreadable),
             )
         },

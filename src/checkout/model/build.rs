@@ -6,7 +6,7 @@
 //! target selects several objects must apply to each, or kustomize refuses the build); only
 //! ConfigMaps and the KFP Deployments are decoded: nothing else holds a managed setting.
 
-use std::collections::{HashMap, HashSet};
+use super::pathhash::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
@@ -150,9 +150,21 @@ pub struct Built {
     /// Per catalogue row: the value decoded so far, and the `file:line` that last changed it.
     pub last: Vec<Rendered>,
     pub from: Vec<Option<String>>,
+    /// Whether no two objects share kind, name and namespace: asked of a finished build only
+    /// (see [`Model::passed_through`]).
+    pub(super) distinct: std::cell::OnceCell<bool>,
 }
 
 impl Built {
+    fn distinct(&self) -> bool {
+        *self.distinct.get_or_init(|| {
+            let mut ids = HashSet::default();
+            self.objects
+                .iter()
+                .all(|r| ids.insert((&r.kind, &r.name, &r.namespace)))
+        })
+    }
+
     pub(super) fn refuse(&mut self, c: CannotTrace) {
         if self.incomplete && (c.why.contains(MISSING) || c.why.contains(MISSING_MERGE)) {
             return;
@@ -206,12 +218,12 @@ impl Model {
     pub fn new(root: &Path) -> Model {
         Model {
             root: root.to_path_buf(),
-            loaded: HashMap::new(),
-            built: HashMap::new(),
-            resolved: HashMap::new(),
-            texts: HashMap::new(),
+            loaded: HashMap::default(),
+            built: HashMap::default(),
+            resolved: HashMap::default(),
+            texts: HashMap::default(),
             relevant: None,
-            consumers: HashMap::new(),
+            consumers: HashMap::default(),
         }
     }
 
@@ -241,7 +253,7 @@ impl Model {
     /// to `render`.)
     pub fn relevant_to(&mut self, install: &Path, reaching: &[PathBuf]) {
         // What building the install builds: its needs, followed.
-        let mut relevant: HashSet<PathBuf> = HashSet::from([install.to_path_buf()]);
+        let mut relevant: HashSet<PathBuf> = HashSet::from_iter([install.to_path_buf()]);
         let mut stack = vec![install.to_path_buf()];
         while let Some(dir) = stack.pop() {
             let mut needs = Vec::new();
@@ -252,11 +264,13 @@ impl Model {
                 }
             }
         }
+        relevant.reserve(reaching.len());
         relevant.extend(reaching.iter().cloned());
         // How many builds take each folder's objects: the last one takes them over instead of
         // copying them (a copy costs when a transformer changes every object). The install and
         // the folders that deploy it are kept: their own builds are asked for afterwards.
-        let mut consumers: HashMap<PathBuf, usize> = HashMap::new();
+        let mut consumers: HashMap<PathBuf, usize> = HashMap::default();
+        consumers.reserve(relevant.len());
         self.relevant = Some(relevant.clone());
         for dir in &relevant {
             let mut needs = Vec::new();
@@ -295,7 +309,7 @@ impl Model {
     /// kustomize refuses the build where one of them does not take it. Those that have one (or
     /// a component with one), and those that build one of them.
     pub fn reading_every_folder(&mut self, reaching: &[PathBuf]) -> HashSet<PathBuf> {
-        let mut wide: HashSet<PathBuf> = HashSet::new();
+        let mut wide: HashSet<PathBuf> = HashSet::default();
         for dir in reaching {
             if self.selects_unnamed(dir, 0) {
                 wide.insert(dir.clone());
@@ -348,6 +362,14 @@ impl Model {
         false
     }
 
+    /// Makes room for the kustomizations of `folders` folders (a deep tree's maps grow once).
+    pub fn expect(&mut self, folders: usize) {
+        self.texts.reserve(folders);
+        self.loaded.reserve(folders);
+        self.resolved.reserve(folders);
+        self.built.reserve(folders);
+    }
+
     /// Keeps the text of the only kustomization file of `dir`, for when it is parsed.
     pub fn known_text(&mut self, dir: &Path, name: &'static str, text: String) {
         self.texts.insert(dir.to_path_buf(), (name, text));
@@ -394,15 +416,18 @@ impl Model {
     /// What building `dir` (canonical) gives.
     pub fn build(&mut self, dir: &Path) -> Rc<Built> {
         let mut stack = vec![(dir.to_path_buf(), false)];
-        let mut open: HashSet<PathBuf> = HashSet::new();
+        let mut open: HashSet<PathBuf> = HashSet::default();
         while let Some((d, expanded)) = stack.pop() {
             if self.built.contains_key(&d) {
                 continue;
             }
             if expanded {
                 open.remove(&d);
-                let built = self.evaluate(&d);
-                self.built.insert(d, Rc::new(built));
+                let built = match self.passed_through(&d) {
+                    Some(sub) => sub,
+                    None => Rc::new(self.evaluate(&d)),
+                };
+                self.built.insert(d, built);
                 continue;
             }
             if !open.insert(d.clone()) {
@@ -418,6 +443,43 @@ impl Model {
             }
         }
         self.built.get(dir).cloned().unwrap_or_default()
+    }
+
+    /// The build of a kustomization that only names one folder (a level of a chain of
+    /// overlays): that folder's build itself, shared, when building it again would give the same
+    /// (its objects distinct, so none would be added twice; its refusals already counted in
+    /// `incomplete`). `None` for any other kustomization.
+    fn passed_through(&mut self, dir: &Path) -> Option<Rc<Built>> {
+        let k = self.kustomization(dir);
+        let Ok(Some(k)) = k.as_ref() else {
+            return None;
+        };
+        let map = k.value.as_mapping()?;
+        let only_entries = map.keys().all(|key| {
+            key.as_str().is_some_and(|key| {
+                ["resources", "bases", "apiVersion", "kind", "metadata"].contains(&key)
+            })
+        });
+        let mut entries = k.entries();
+        let (Some((entry, false)), None) = (entries.next(), entries.next()) else {
+            return None;
+        };
+        if !only_entries || k.component || !k.unevaluated.is_empty() || is_remote(entry) {
+            return None;
+        }
+        let (real, true) = self.resolve(&k.dir, entry)? else {
+            return None;
+        };
+        if !self.counts(&real)
+            || matches!(self.kustomization(&real).as_ref(), Ok(Some(s)) if s.component)
+        {
+            return None;
+        }
+        let sub = self.built.get(&real)?;
+        if !(sub.incomplete || sub.untraced.is_empty()) || !sub.distinct() {
+            return None;
+        }
+        self.take_built(&real)
     }
 
     fn evaluate(&mut self, dir: &Path) -> Built {
@@ -632,7 +694,7 @@ impl Model {
     /// no object of that name is in the build and kustomize refuses a patch or merge of it.
     pub(super) fn named_in(&self, folders: &[PathBuf], name: &str) -> bool {
         let mut stack: Vec<PathBuf> = folders.to_vec();
-        let mut seen: HashSet<PathBuf> = HashSet::new();
+        let mut seen: HashSet<PathBuf> = HashSet::default();
         while let Some(dir) = stack.pop() {
             if !seen.insert(dir.clone()) {
                 continue;

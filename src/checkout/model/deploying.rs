@@ -10,7 +10,9 @@
 //! with a JSON patch or replacement that selects without a name in a model of their own, which
 //! reads every folder they name).
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use super::pathhash::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -18,7 +20,7 @@ use yaml_serde::Value;
 
 use super::build::{Built, Model, Res, kept};
 use super::transform::{Renamed, effective_namespace, rename_refs};
-use super::{CannotTrace, read, vars};
+use super::{CannotTrace, vars};
 use crate::checkout::catalogue::Setting;
 use crate::checkout::install::Install;
 use crate::checkout::kustomization::is_remote;
@@ -26,7 +28,7 @@ use crate::checkout::model::confighash;
 use crate::checkout::model::decode::{self, Decoded};
 use crate::checkout::model::objects::Object;
 use crate::checkout::model::objects::Rendered;
-use crate::checkout::paths::relative;
+use crate::checkout::paths::{self, relative};
 use crate::checkout::version::Version;
 use crate::checkout::walk;
 
@@ -48,9 +50,10 @@ pub struct Deploying {
     pub dir: PathBuf,
     /// The folder, relative to the checkout root.
     pub shown: String,
-    /// One per catalogue row, in catalogue order.
-    pub effective: Vec<Effective>,
-    pub cannot_trace: Vec<CannotTrace>,
+    /// One per catalogue row, in catalogue order (shared by the kustomizations whose builds
+    /// give the same, such as the levels of a chain of overlays).
+    pub effective: Rc<[Effective]>,
+    pub cannot_trace: Rc<[CannotTrace]>,
 }
 
 impl Deploying {
@@ -77,12 +80,14 @@ impl Deploying {
 /// Every kustomization of the checkout that deploys the install (outside the install's folder),
 /// sorted by folder, each with its effective settings.
 pub fn deploying(install: &Install) -> Vec<Deploying> {
-    deploying_and_unreadable(install).0
+    deploying_and_reaching(install).0
 }
 
-/// [`deploying`], and the kustomization files that cannot be read (a FIFO, a device, a file too
-/// large or not UTF-8): whether those deploy the install cannot be told.
-pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<CannotTrace>) {
+/// [`deploying`], and the search that found them ([`Reaching`]: its kustomization files that
+/// cannot be read, a FIFO, a device, a file too large or not UTF-8, whose deploying the install
+/// cannot be told; and the model that read them, for the readers of overrides to read again
+/// without a second search).
+pub fn deploying_and_reaching(install: &Install) -> (Vec<Deploying>, Reaching) {
     let mut model = Model::new(&install.root);
     let mut unreadable = Vec::new();
     let found = reaching(install, &mut model, &mut unreadable);
@@ -109,7 +114,11 @@ pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<Canno
         Vec<Option<String>>,
         Vec<(String, usize)>,
     );
-    let mut done: HashMap<Key, (Vec<Effective>, Vec<CannotTrace>)> = HashMap::new();
+    type Finished = (Rc<[Effective]>, Rc<[CannotTrace]>);
+    let mut done: HashMap<Key, Finished> = HashMap::default();
+    // The same build (each level of a chain of overlays shares the build of the folder it names)
+    // is not even looked up by its objects again. The build is held so its address stays its own.
+    let mut by_build: HashMap<*const Built, (Rc<Built>, Finished)> = HashMap::default();
     let mut suffixes = Suffixes::default();
     let mut out = Vec::new();
     for dir in found {
@@ -117,30 +126,39 @@ pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<Canno
             Some(full) if wide.contains(&dir) => full.build(&dir),
             _ => model.build(&dir),
         };
-        let key: Key = (
-            built
-                .objects
-                .iter()
-                .map(|r| Rc::as_ptr(r) as usize)
-                .collect(),
-            built.untraced.clone(),
-            built.from.clone(),
-            built
-                .vars
-                .iter()
-                .map(|v| (v.file.clone(), v.line))
-                .collect(),
-        );
-        let (mut effective, cannot_trace) = done
-            .entry(key)
-            .or_insert_with(|| finish(&built, &mut suffixes))
-            .clone();
-        for e in &mut effective {
-            e.by_kfpatch_overlay = e
-                .from
-                .as_ref()
-                .is_some_and(|f| overlays.iter().any(|o| f.starts_with(o.as_str())));
-        }
+        let (effective, cannot_trace) = match by_build.get(&Rc::as_ptr(&built)) {
+            Some((_, finished)) => finished.clone(),
+            None => {
+                let key: Key = (
+                    built
+                        .objects
+                        .iter()
+                        .map(|r| Rc::as_ptr(r) as usize)
+                        .collect(),
+                    built.untraced.clone(),
+                    built.from.clone(),
+                    built
+                        .vars
+                        .iter()
+                        .map(|v| (v.file.clone(), v.line))
+                        .collect(),
+                );
+                let finished = done
+                    .entry(key)
+                    .or_insert_with(|| {
+                        let (mut effective, cannot_trace) = finish(&built, &mut suffixes);
+                        for e in &mut effective {
+                            e.by_kfpatch_overlay = e.from.as_ref().is_some_and(|f| {
+                                overlays.iter().any(|o| f.starts_with(o.as_str()))
+                            });
+                        }
+                        (effective.into(), cannot_trace.into())
+                    })
+                    .clone();
+                by_build.insert(Rc::as_ptr(&built), (built.clone(), finished.clone()));
+                finished
+            }
+        };
         out.push(Deploying {
             shown: relative(&install.root, &dir),
             dir,
@@ -149,7 +167,9 @@ pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<Canno
         });
     }
     out.sort_by(|a, b| a.shown.cmp(&b.shown));
-    (out, unreadable)
+    let mut all: Vec<PathBuf> = out.iter().map(|d| d.dir.clone()).collect();
+    paths::sort_paths(&mut all, |dir| dir);
+    (out, Reaching::of(model, all, unreadable))
 }
 
 /// The end of a build as kustomize ends it: generated ConfigMaps get their hash suffix (the
@@ -297,8 +317,9 @@ fn reaching(
         }
         true
     });
-    folders.sort();
-    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    paths::sort_paths(&mut folders, |(dir, _)| dir);
+    model.expect(folders.len());
+    let mut index: HashMap<String, Vec<usize>> = HashMap::default();
     let mut upward: Vec<usize> = Vec::new();
     let mut dirs: Vec<PathBuf> = Vec::new();
     for (folder, names) in folders {
@@ -313,7 +334,7 @@ fn reaching(
             dirs.push(dir);
             continue;
         };
-        let text = match read(root, &dir.join(name)) {
+        let text = match super::read_walked(root, &dir, name) {
             Ok(text) => text,
             Err(why) => {
                 unreadable.push(CannotTrace {
@@ -329,7 +350,7 @@ fn reaching(
         let i = dirs.len();
         dirs.push(dir);
         // A remote URL's last component is indexed too: the index only picks candidates.
-        let mut seen: HashSet<&str> = HashSet::new();
+        let mut seen: HashSet<&str> = HashSet::default();
         for word in text.split(|c: char| !(c.is_alphanumeric() || "._-/~".contains(c))) {
             let word = word.trim_end_matches('/');
             let last = word.rsplit('/').next().unwrap_or(word);
@@ -348,7 +369,7 @@ fn reaching(
         }
         model.known_text(&dirs[i], name, text);
     }
-    let mut reaches: HashSet<PathBuf> = HashSet::new();
+    let mut reaches: HashSet<PathBuf> = HashSet::default();
     let mut queue = VecDeque::from([install.dir.clone()]);
     reaches.insert(install.dir.clone());
     let mut out = Vec::new();
@@ -408,11 +429,11 @@ pub fn json_value(e: &Effective) -> (&'static str, Option<String>) {
 /// What building the install's folder needs from above: every folder (canonical) whose build
 /// includes the install, outside the install's folder, sorted (where the overrides above the
 /// install are looked for); the outermost of them (those no other builds); the kustomization
-/// files that cannot be read; and the model that read them. The search of [`deploying`] alone,
-/// nothing built.
+/// files that cannot be read; and the model that read them. [`reaching_folders`]: the search of
+/// [`deploying`] alone, nothing built; [`deploying_and_reaching`]: the search its builds came from.
 pub struct Reaching {
     pub model: Model,
-    pub all: Vec<PathBuf>,
+    pub all: Rc<[PathBuf]>,
     pub outermost: Vec<PathBuf>,
     pub unreadable: Vec<CannotTrace>,
 }
@@ -422,28 +443,35 @@ pub fn reaching_folders(install: &Install) -> Reaching {
     let mut unreadable = Vec::new();
     let mut all = reaching(install, &mut model, &mut unreadable);
     all.sort();
-    let mut built: HashSet<PathBuf> = HashSet::new();
-    for dir in &all {
-        let k = model.kustomization(dir);
-        let Ok(Some(k)) = k.as_ref() else { continue };
-        for (entry, _) in k.entries() {
-            if let Some((path, true)) = (!is_remote(entry))
-                .then(|| model.resolve(&k.dir, entry))
-                .flatten()
-            {
-                built.insert(path);
+    Reaching::of(model, all, unreadable)
+}
+
+impl Reaching {
+    /// `all`: sorted.
+    fn of(mut model: Model, all: Vec<PathBuf>, unreadable: Vec<CannotTrace>) -> Reaching {
+        let mut built: HashSet<PathBuf> = HashSet::default();
+        for dir in &all {
+            let k = model.kustomization(dir);
+            let Ok(Some(k)) = k.as_ref() else { continue };
+            for (entry, _) in k.entries() {
+                if let Some((path, true)) = (!is_remote(entry))
+                    .then(|| model.resolve(&k.dir, entry))
+                    .flatten()
+                {
+                    built.insert(path);
+                }
             }
         }
-    }
-    let outermost = all
-        .iter()
-        .filter(|d| !built.contains(*d))
-        .cloned()
-        .collect();
-    Reaching {
-        model,
-        all,
-        outermost,
-        unreadable,
+        let outermost = all
+            .iter()
+            .filter(|d| !built.contains(*d))
+            .cloned()
+            .collect();
+        Reaching {
+            model,
+            all: all.into(),
+            outermost,
+            unreadable,
+        }
     }
 }

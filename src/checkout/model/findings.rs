@@ -2,10 +2,13 @@
 //! trace (a finding `cannot-trace`, pointing to `render`), and every setting a deploying
 //! kustomization gives the cluster at the other mode's value (`deployed-value-differs`).
 
-use super::deploying::Deploying;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use super::deploying::{Deploying, Effective};
 use crate::checkout::catalogue::{Mode, show_value};
 use crate::checkout::lint::finding::{Finding, Severity};
-use crate::checkout::model::decode;
+use crate::checkout::model::decode::{self, Decoded};
 use crate::checkout::version::Version;
 
 /// A `cannot-trace` finding for each kustomization file that cannot be read.
@@ -45,16 +48,18 @@ pub fn findings(
     version: Option<&Version>,
 ) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
+    let mut said = HashSet::new();
     let mut push = |f: Finding| {
-        if !out
-            .iter()
-            .any(|o| (&o.file, o.line, o.code, &o.message) == (&f.file, f.line, f.code, &f.message))
-        {
+        if said.insert((f.file.clone(), f.line, f.code, f.message.clone())) {
             out.push(f);
         }
     };
+    // Kustomizations whose builds give the same rows (the levels of a chain of overlays) share
+    // them: which of them differ is decided once.
+    type Differing = (Rc<[Effective]>, Vec<(Decoded, usize)>);
+    let mut differing: HashMap<*const Effective, Differing> = HashMap::new();
     for d in deploying {
-        for c in &d.cannot_trace {
+        for c in d.cannot_trace.iter() {
             push(Finding {
                 file: c.file.clone(),
                 line: Some(c.line),
@@ -71,17 +76,28 @@ pub fn findings(
                 ),
             });
         }
-        let (Some((want, wanted_by)), Some(rows)) = (want, d.decoded()) else {
+        let Some((want, wanted_by)) = want else {
             continue;
         };
-        for (row, e) in rows.iter().zip(&d.effective) {
-            // kfpatch's own overlays switch the mode on purpose (audit reports them as overlays).
-            if e.by_kfpatch_overlay
-                || !decode::counts(row, version)
-                || row.mode() != Some(want.other())
-            {
-                continue;
-            }
+        let (_, rows) = differing
+            .entry(Rc::as_ptr(&d.effective).cast())
+            .or_insert_with(|| {
+                let rows = d.decoded().unwrap_or_default();
+                let differ = rows
+                    .into_iter()
+                    .zip(0..)
+                    .filter(|(row, i)| {
+                        // kfpatch's own overlays switch the mode on purpose (audit reports them
+                        // as overlays).
+                        !d.effective[*i].by_kfpatch_overlay
+                            && decode::counts(row, version)
+                            && row.mode() == Some(want.other())
+                    })
+                    .collect();
+                (d.effective.clone(), differ)
+            });
+        for (row, i) in rows.iter() {
+            let e = &d.effective[*i];
             let (file, line) = match e.from.as_deref().and_then(|f| f.rsplit_once(':')) {
                 Some((file, line)) => (file.to_string(), line.parse().ok()),
                 None => (format!("{}/kustomization.yaml", d.shown), None),

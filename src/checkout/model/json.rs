@@ -51,7 +51,7 @@ impl DeployingJson {
                     }
                 })
                 .collect(),
-            cannot_trace: d.cannot_trace.clone(),
+            cannot_trace: d.cannot_trace.to_vec(),
         }
     }
 }

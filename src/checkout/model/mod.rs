@@ -25,6 +25,7 @@ pub mod findings;
 pub mod json;
 pub mod objects;
 pub mod patch;
+pub mod pathhash;
 mod replace;
 pub mod sections;
 mod transform;
@@ -201,7 +202,22 @@ pub fn read_in(root: &Path, k: &Loaded, rel: &str) -> Result<String, String> {
 /// Reads a file of the checkout through [`safe_read`], as text or the reason it cannot be read.
 pub fn read(root: &Path, path: &Path) -> Result<String, String> {
     let shown = relative(root, path);
-    match safe_read::read_inside(root, path, &shown) {
+    text_or_why(safe_read::read_inside(root, path, &shown), &shown)
+}
+
+/// [`read`] of the file `name` in `dir`, a real folder inside `root` (one a walk from a real
+/// folder found, never following a symlink): only `name` is looked at, not every folder above it.
+pub fn read_walked(root: &Path, dir: &Path, name: &str) -> Result<String, String> {
+    let path = dir.join(name);
+    if !dir.starts_with(root) {
+        return read(root, &path);
+    }
+    let shown = relative(root, &path);
+    text_or_why(safe_read::read_entry(root, dir, name, &shown), &shown)
+}
+
+fn text_or_why(read: crate::error::Result<Option<String>>, shown: &str) -> Result<String, String> {
+    match read {
         Ok(Some(text)) => Ok(text),
         Ok(None) => Err(format!("{shown} does not exist")),
         // The first line: safe_read's own advice follows on the next.
@@ -268,7 +284,12 @@ fn parse(root: &Path, dir: &Path, name: &str, text: String) -> Result<Loaded, Ca
         line,
         why,
     };
-    let value: Value = match yaml_serde::from_str(crate::syntax::without_bom(&text)) {
+    let text_read = crate::syntax::without_bom(&text);
+    let parsed = match plain_entries(text_read) {
+        Some(value) => Ok(value),
+        None => yaml_serde::from_str(text_read),
+    };
+    let value: Value = match parsed {
         Ok(Value::Null) => Value::Mapping(Default::default()),
         Ok(v @ Value::Mapping(_)) => v,
         Ok(_) => {
@@ -322,4 +343,115 @@ fn parse(root: &Path, dir: &Path, name: &str, text: String) -> Result<Loaded, Ca
     }
     loaded.unevaluated = unevaluated;
     Ok(loaded)
+}
+
+/// The keys [`plain_entries`] reads.
+const PLAIN_KEYS: &[&str] = &["resources", "bases", "components"];
+
+/// The value of a kustomization that only lists folders and files, written the plainest way
+/// (`resources:` then `- ../base` lines, the form of most overlays in a deep tree), read without
+/// a YAML parser; `None` for anything else, which yaml_serde reads. Only what yaml_serde reads
+/// the same is taken: each key once, at the start of its line, with at least one item; items at
+/// one indentation (none or two spaces), each a plain scalar of path characters that cannot be
+/// read as anything but a string (it starts with `./`, `../` or a letter and holds a `/` or a
+/// `.`: no null, boolean or number does); no comment, blank line, tab or carriage return.
+fn plain_entries(text: &str) -> Option<Value> {
+    let mut map = yaml_serde::Mapping::new();
+    let mut open: Option<(&str, Vec<Value>, Option<usize>)> = None;
+    let lines = text.strip_suffix('\n').unwrap_or(text).split('\n');
+    for line in lines {
+        if let Some(key) = line.strip_suffix(':') {
+            if !PLAIN_KEYS.contains(&key) {
+                return None;
+            }
+            close(&mut map, open.take())?;
+            if map.contains_key(key) {
+                return None;
+            }
+            open = Some((key, Vec::new(), None));
+            continue;
+        }
+        let (_, items, indent) = open.as_mut()?;
+        let item_indent = line.len() - line.trim_start_matches(' ').len();
+        if item_indent != 0 && item_indent != 2 || *indent.get_or_insert(item_indent) != item_indent
+        {
+            return None;
+        }
+        let item = line[item_indent..].strip_prefix("- ")?;
+        let path_chars = item
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._/-".contains(&b));
+        let a_string = item.starts_with("./")
+            || item.starts_with("../")
+            || (item.starts_with(|c: char| c.is_ascii_alphabetic()) && item.contains(['/', '.']));
+        if !path_chars || !a_string {
+            return None;
+        }
+        items.push(Value::String(item.to_string()));
+    }
+    close(&mut map, open)?;
+    (!map.is_empty()).then_some(Value::Mapping(map))
+}
+
+/// Ends a key of [`plain_entries`]: `None` when it has no item (YAML reads it as null).
+fn close(
+    map: &mut yaml_serde::Mapping,
+    open: Option<(&str, Vec<Value>, Option<usize>)>,
+) -> Option<()> {
+    match open {
+        None => Some(()),
+        Some((_, items, _)) if items.is_empty() => None,
+        Some((key, items, _)) => {
+            map.insert(Value::String(key.to_string()), Value::Sequence(items));
+            Some(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_entries_read_as_yaml_serde_reads_them_or_not_at_all() {
+        let taken = [
+            "resources:\n- ../l1\n",
+            "resources:\n- ../l1",
+            "resources:\n  - ../../base\n  - ./deployment.yaml\n  - service.yaml\nbases:\n- a/b\n",
+            "components:\n- ../components/x\nresources:\n- deployment.yaml\n",
+        ];
+        for text in taken {
+            let yaml: Value = yaml_serde::from_str(text).expect("valid YAML");
+            assert_eq!(plain_entries(text), Some(yaml), "{text:?}");
+        }
+        let left = [
+            "",
+            "\n",
+            "resources:\n",
+            "resources:\n- ../a\nresources:\n- ../b\n",
+            "resources:\n- ../a\n  - ../b\n",
+            "resources:\n  - ../a\n- ../b\n",
+            "resources:\n-  ../a\n",
+            "resources:\n- ../a \n",
+            "resources:\n- ../a # comment\n",
+            "resources:\n- ../a\n\n",
+            "resources:\r\n- ../a\r\n",
+            "resources:\n\t- ../a\n",
+            "resources:\n- null\n",
+            "resources:\n- true\n",
+            "resources:\n- 1.5\n",
+            "resources:\n- .inf\n",
+            "resources:\n- base\n",
+            "resources:\n- -a/b\n",
+            "resources:\n- 'a/b'\n",
+            "resources:\n- a/b:c\n",
+            "resources: [a/b]\n",
+            "namespace:\n- a/b\n",
+            "- a/b\n",
+            "resources:\n- ../a\nkind: Component\n",
+        ];
+        for text in left {
+            assert_eq!(plain_entries(text), None, "{text:?}");
+        }
+    }
 }

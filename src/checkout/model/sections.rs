@@ -90,6 +90,22 @@ pub fn load(dir: &Path, root: &Path) -> Result<Option<Kustomization>, CannotTrac
 
 /// The sections of a kustomization the model has read.
 pub fn of(loaded: &Loaded) -> Kustomization {
+    of_resolved(loaded, |dir, entry| {
+        // Most entries are files: one `stat` tells, before resolving a folder's real path.
+        let path = dir.join(entry);
+        if !path.is_dir() {
+            return None;
+        }
+        Some((path.canonicalize().ok()?, true))
+    })
+}
+
+/// [`of`], each entry's real path and whether it is a folder told by `resolve` (the model's:
+/// read once for every reader).
+pub fn of_resolved(
+    loaded: &Loaded,
+    mut resolve: impl FnMut(&Path, &str) -> Option<(PathBuf, bool)>,
+) -> Kustomization {
     let dir = loaded.dir.clone();
     let text = loaded.text.clone();
     let value = &loaded.value;
@@ -100,11 +116,7 @@ pub fn of(loaded: &Loaded) -> Kustomization {
         lines.section(key);
         for entry in strings(value.get(key)) {
             let line = lines.find(entry);
-            // Most entries are files: one `stat` tells, before resolving a folder's real path.
-            let path = dir.join(entry);
-            if path.is_dir()
-                && let Ok(real) = path.canonicalize()
-            {
+            if let Some((real, true)) = resolve(&dir, entry) {
                 if key == "components" {
                     components.push(real.clone());
                 }
