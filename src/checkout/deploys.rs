@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use crate::checkout::install::{Install, Layout};
+use crate::checkout::model::deploying::Found;
 use crate::checkout::model::sections::{self, Kustomization};
-use crate::checkout::model::{self, CannotTrace, deploying};
+use crate::checkout::model::{self, CannotTrace};
 use crate::checkout::paths::relative;
 use crate::checkout::walk;
 
@@ -182,11 +183,11 @@ pub fn own_deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
 /// Every kustomization that deploys the install: the checkout's own, then the `example/` of the
 /// manifests root when it builds the install. In a plain checkout (a fork, whose own
 /// kustomizations live among upstream's), those the model finds building the install
-/// ([`deploying::reaching_folders`]) that no other of them builds: `example/`, an overlay of the
-/// fork's, an `env/` overlay deployed on its own.
-pub fn deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
+/// ([`crate::checkout::model::deploying::reaching_folders`]) that no other of them builds: `example/`, an overlay of the
+/// fork's, an `env/` overlay deployed on its own. `found`: that search, already made.
+pub fn deploys(install: &Install, graph: &mut Graph, found: &Found) -> Vec<Deploy> {
     if manifests_root(install) == install.root {
-        return plain_deploys(install, graph);
+        return plain_deploys(install, graph, found);
     }
     let mut all = own_deploys(install, graph);
     if let Ok(dir) = manifests_root(install).join("example").canonicalize()
@@ -202,9 +203,8 @@ pub fn deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
 }
 
 /// The outermost kustomizations of a plain checkout that build the install.
-fn plain_deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
-    let found = deploying::reaching_folders(install);
-    graph.unreadable.extend(found.unreadable);
+fn plain_deploys(install: &Install, graph: &mut Graph, found: &Found) -> Vec<Deploy> {
+    graph.unreadable.extend(found.unreadable.iter().cloned());
     // The model's answer is exact: the graph need not read a kustomization to tell.
     for dir in &found.all {
         graph.reaches.insert(dir.clone(), true);
@@ -212,7 +212,8 @@ fn plain_deploys(install: &Install, graph: &mut Graph) -> Vec<Deploy> {
     graph.reaching_known = true;
     let mut out: Vec<Deploy> = found
         .outermost
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|dir| Deploy {
             shown: relative(&install.root, &dir),
             dir,

@@ -135,8 +135,9 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
     });
     let overlays = overlay::find_all(&install)?;
     let mut found = audit(&install, expect)?;
-    let (deploying, unreadable) = deploying::deploying_and_unreadable(&install);
-    let above = Above::of(&install, &deploying);
+    let (deploying, searched) = deploying::deploying_and_found(&install);
+    let above = Above::of(&install, &deploying, &searched);
+    let unreadable = searched.unreadable;
     if let Some(mode) = expect {
         found.extend(override_expectations(mode, &above));
     }

@@ -112,11 +112,11 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     let ((git, around), (rows, above, (deploying, unreadable))) = parallel::beside(
         || (git_views(&install), surroundings::around(&install)),
         || {
-            let (deploying, unreadable) = deploying::deploying_and_unreadable(&install);
+            let (deploying, found) = deploying::deploying_and_found(&install);
             (
                 rows(&install),
-                Above::of(&install, &deploying),
-                (deploying, unreadable),
+                Above::of(&install, &deploying, &found),
+                (deploying, found.unreadable),
             )
         },
     );

@@ -77,15 +77,25 @@ impl Deploying {
 /// Every kustomization of the checkout that deploys the install (outside the install's folder),
 /// sorted by folder, each with its effective settings.
 pub fn deploying(install: &Install) -> Vec<Deploying> {
-    deploying_and_unreadable(install).0
+    deploying_and_found(install).0
 }
 
-/// [`deploying`], and the kustomization files that cannot be read (a FIFO, a device, a file too
-/// large or not UTF-8): whether those deploy the install cannot be told.
-pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<CannotTrace>) {
+/// [`deploying`], and what its search found ([`reaching_folders`] without the model), with the
+/// kustomization files that cannot be read (a FIFO, a device, a file too large or not UTF-8):
+/// whether those deploy the install cannot be told. For the readers that need both (`status`,
+/// `audit`): the checkout is searched once.
+pub fn deploying_and_found(install: &Install) -> (Vec<Deploying>, Found) {
     let mut model = Model::new(&install.root);
     let mut unreadable = Vec::new();
     let found = reaching(install, &mut model, &mut unreadable);
+    let mut all = found.clone();
+    all.sort();
+    let outermost = outermost(&mut model, &all);
+    let searched = Found {
+        all,
+        outermost,
+        unreadable,
+    };
     model.relevant_to(&install.dir, &found);
     // Those builds read every folder they name, in a model of their own: the others keep
     // skipping what cannot touch the install.
@@ -149,7 +159,7 @@ pub fn deploying_and_unreadable(install: &Install) -> (Vec<Deploying>, Vec<Canno
         });
     }
     out.sort_by(|a, b| a.shown.cmp(&b.shown));
-    (out, unreadable)
+    (out, searched)
 }
 
 /// The end of a build as kustomize ends it: generated ConfigMaps get their hash suffix (the
@@ -298,7 +308,7 @@ fn reaching(
         true
     });
     folders.sort();
-    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut index: HashMap<String, Vec<usize>, Fnv> = HashMap::default();
     let mut upward: Vec<usize> = Vec::new();
     let mut dirs: Vec<PathBuf> = Vec::new();
     for (folder, names) in folders {
@@ -329,23 +339,24 @@ fn reaching(
         let i = dirs.len();
         dirs.push(dir);
         // A remote URL's last component is indexed too: the index only picks candidates.
-        let mut seen: HashSet<&str> = HashSet::new();
-        for word in text.split(|c: char| !(c.is_alphanumeric() || "._-/~".contains(c))) {
-            let word = word.trim_end_matches('/');
-            let last = word.rsplit('/').next().unwrap_or(word);
+        let mut up = false;
+        last_components(&text, |last| {
             if last == ".." || last == "." {
-                if seen.insert("..") {
+                if !up {
+                    up = true;
                     upward.push(i);
                 }
-            } else if !last.is_empty() && seen.insert(last) {
+            } else if !last.is_empty() {
+                // Folders are indexed in order: a folder already listed is the last one.
                 match index.get_mut(last) {
+                    Some(folders) if folders.last() == Some(&i) => {}
                     Some(folders) => folders.push(i),
                     None => {
                         index.insert(last.to_string(), vec![i]);
                     }
                 }
             }
-        }
+        });
         model.known_text(&dirs[i], name, text);
     }
     let mut reaches: HashSet<PathBuf> = HashSet::new();
@@ -394,6 +405,63 @@ fn reaching(
     out
 }
 
+/// The last path component of every word of `text`, in order: a word is a run of letters,
+/// digits and `._-/~`, without its trailing `/`s. ASCII text (nearly every kustomization) is
+/// split by its bytes.
+fn last_components<'a>(text: &'a str, mut each: impl FnMut(&'a str)) {
+    let last = |word: &'a str| {
+        let word = word.trim_end_matches('/');
+        word.rsplit('/').next().unwrap_or(word)
+    };
+    if !text.is_ascii() {
+        let split = text
+            .split(|c: char| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '~')));
+        split
+            .filter(|w| !w.is_empty())
+            .for_each(|word| each(last(word)));
+        return;
+    }
+    let mut start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        if !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/' | b'~')) {
+            if start < i {
+                each(last(&text[start..i]));
+            }
+            start = i + 1;
+        }
+    }
+    if start < text.len() {
+        each(last(&text[start..]));
+    }
+}
+
+/// FNV-1a: the index of [`reaching`] hashes every word of every kustomization of the checkout,
+/// short keys for which the standard SipHash costs several times more (nothing here is chosen
+/// by an adversary who could gain from collisions but a slower search).
+struct FnvHasher(u64);
+
+impl Default for FnvHasher {
+    fn default() -> FnvHasher {
+        FnvHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Fnv = std::hash::BuildHasherDefault<FnvHasher>;
+
 /// The setting's row values as JSON gives them: state and value.
 pub fn json_value(e: &Effective) -> (&'static str, Option<String>) {
     match &e.value {
@@ -417,13 +485,32 @@ pub struct Reaching {
     pub unreadable: Vec<CannotTrace>,
 }
 
+/// [`Reaching`] without its model.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub all: Vec<PathBuf>,
+    pub outermost: Vec<PathBuf>,
+    pub unreadable: Vec<CannotTrace>,
+}
+
 pub fn reaching_folders(install: &Install) -> Reaching {
     let mut model = Model::new(&install.root);
     let mut unreadable = Vec::new();
     let mut all = reaching(install, &mut model, &mut unreadable);
     all.sort();
+    let outermost = outermost(&mut model, &all);
+    Reaching {
+        model,
+        all,
+        outermost,
+        unreadable,
+    }
+}
+
+/// The folders of `all` (sorted) that no other of them builds.
+fn outermost(model: &mut Model, all: &[PathBuf]) -> Vec<PathBuf> {
     let mut built: HashSet<PathBuf> = HashSet::new();
-    for dir in &all {
+    for dir in all {
         let k = model.kustomization(dir);
         let Ok(Some(k)) = k.as_ref() else { continue };
         for (entry, _) in k.entries() {
@@ -435,15 +522,30 @@ pub fn reaching_folders(install: &Install) -> Reaching {
             }
         }
     }
-    let outermost = all
-        .iter()
+    all.iter()
         .filter(|d| !built.contains(*d))
         .cloned()
-        .collect();
-    Reaching {
-        model,
-        all,
-        outermost,
-        unreadable,
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_components;
+
+    fn lasts(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        last_components(text, |w| out.push(w));
+        out
+    }
+
+    #[test]
+    fn every_word_gives_its_last_path_component() {
+        assert_eq!(
+            lasts("resources:\n- ../base/\n- github.com/x/y?ref=v1\n"),
+            ["resources", "-", "base", "-", "y", "ref", "v1"]
+        );
+        // Outside ASCII, letters belong to words and other characters end them.
+        assert_eq!(lasts("a\u{2014}b/\u{e9}/c: d"), ["a", "c", "d"]);
+        assert_eq!(lasts("x/\u{e9}: y"), ["\u{e9}", "y"]);
     }
 }
