@@ -182,12 +182,19 @@ impl Reaching {
 pub fn overrides(install: &Install, chain: &[Step]) -> Vec<Override> {
     let mut out = Vec::new();
     for (k, part) in chain.iter().filter(|(k, _)| !is_kfpatch_overlay(k)) {
+        // Each patch read and parsed once for every row.
+        let patches = if *part == Part::Generators {
+            Vec::new()
+        } else {
+            read_patches(install, k)
+        };
+        let parsed: Vec<PatchBody<'_>> = patches.iter().map(|p| parse_patch(&p.text)).collect();
         for setting in CATALOGUE.iter().filter(|s| s.row != 8) {
             if *part != Part::Patches {
                 generator_overrides(install, k, setting, &mut out);
             }
             if *part != Part::Generators {
-                patch_overrides(install, k, setting, &mut out);
+                patch_overrides(&patches, &parsed, setting, &mut out);
             }
         }
     }
@@ -358,12 +365,39 @@ pub fn json_account(text: &str) -> (Option<usize>, Given) {
     }
 }
 
-fn patch_overrides(
-    install: &Install,
-    k: &Kustomization,
-    setting: &'static Setting,
-    out: &mut Vec<Override>,
-) {
+/// A patch of a kustomization, read.
+struct ReadPatch {
+    text: String,
+    file: String,
+    path: PathBuf,
+    inline: bool,
+    /// The line of the file it starts on (an inline patch's lines count from its kustomization's).
+    first_line: usize,
+    /// The kustomization line that applies it.
+    by: String,
+    target: Option<(Option<String>, Option<String>)>,
+}
+
+/// A patch parsed: a JSON patch's operations, or a strategic merge patch's lossless tree.
+enum PatchBody<'a> {
+    Json(Vec<yaml_serde::Value>),
+    Yaml(Parsed<'a>),
+    Neither,
+}
+
+fn parse_patch(text: &str) -> PatchBody<'_> {
+    match yaml_serde::from_str(without_bom(text)) {
+        Ok(yaml_serde::Value::Sequence(ops)) => PatchBody::Json(ops),
+        _ => match YamlText::parse(text) {
+            Ok(yaml) => PatchBody::Yaml(Parsed::Yaml(yaml)),
+            Err(_) => PatchBody::Neither,
+        },
+    }
+}
+
+/// The patches of `k` that can be read.
+fn read_patches(install: &Install, k: &Kustomization) -> Vec<ReadPatch> {
+    let mut out = Vec::new();
     for patch in &k.patches {
         let (text, file, path) = match &patch.source {
             PatchSource::File(rel) => {
@@ -380,33 +414,59 @@ fn patch_overrides(
             ),
         };
         let inline = matches!(patch.source, PatchSource::Inline(_));
-        // Lines of an inline patch count from the kustomization's line it starts on.
-        let first_line = if inline { patch.line } else { 1 };
-        let by = format!("{}:{}", k.shown, patch.line);
-        let value: Option<yaml_serde::Value> = yaml_serde::from_str(without_bom(&text)).ok();
-        if let Some(ops) = value.as_ref().and_then(|v| v.as_sequence()) {
-            let at = PatchAt {
-                text: &text,
-                first_line,
-                file: &file,
-                path: &path,
-                by: &by,
-            };
-            if let Some(o) = json_patch(setting, patch.target.as_ref(), ops, &at) {
-                out.push(o);
+        out.push(ReadPatch {
+            first_line: if inline { patch.line } else { 1 },
+            by: format!("{}:{}", k.shown, patch.line),
+            target: patch.target.clone(),
+            text,
+            file,
+            path,
+            inline,
+        });
+    }
+    out
+}
+
+fn patch_overrides(
+    patches: &[ReadPatch],
+    parsed: &[PatchBody<'_>],
+    setting: &'static Setting,
+    out: &mut Vec<Override>,
+) {
+    for (patch, parsed) in patches.iter().zip(parsed) {
+        let ReadPatch {
+            text,
+            file,
+            path,
+            inline,
+            first_line,
+            by,
+            ..
+        } = patch;
+        let (inline, first_line) = (*inline, *first_line);
+        let parsed = match parsed {
+            PatchBody::Json(ops) => {
+                let at = PatchAt {
+                    text,
+                    first_line,
+                    file,
+                    path,
+                    by,
+                };
+                if let Some(o) = json_patch(setting, patch.target.as_ref(), ops, &at) {
+                    out.push(o);
+                }
+                continue;
             }
-            continue;
-        }
-        let Ok(yaml) = YamlText::parse(&text) else {
-            continue;
+            PatchBody::Yaml(parsed) => parsed,
+            PatchBody::Neither => continue,
         };
-        let parsed = Parsed::Yaml(yaml);
-        let Parsed::Yaml(yaml) = &parsed else {
+        let Parsed::Yaml(yaml) = parsed else {
             continue;
         };
         let found = match setting.place {
             Place::ContainerEnv { .. } | Place::ViewerAccount => {
-                match catalogue::read(setting, &file, &parsed) {
+                match catalogue::read(setting, file, parsed) {
                     Ok(Reading::Value { value, line }) => Some((
                         Some(first_line + line - 1),
                         Given::Value(Some(value)),
@@ -420,7 +480,7 @@ fn patch_overrides(
                         .configmap_data(VIEWER_CONFIGMAP, VIEWER_KEY)
                         .map(|data| {
                             let (_, given) = json_account(&data.value);
-                            let line = line_of(&text, data.range.start);
+                            let line = line_of(text, data.range.start);
                             (Some(first_line + line - 1), given, Editor::None)
                         }),
                     _ => None,
@@ -428,7 +488,7 @@ fn patch_overrides(
             }
             Place::EnvKey(key) => env_configmap(setting.file).and_then(|cm| {
                 yaml.configmap_data(cm, key).map(|data| {
-                    let line = line_of(&text, data.range.start);
+                    let line = line_of(text, data.range.start);
                     (
                         Some(first_line + line - 1),
                         Given::Value(Some(data.value)),
@@ -444,7 +504,7 @@ fn patch_overrides(
                 path: path.clone(),
                 line,
                 given,
-                by,
+                by: by.clone(),
                 how: if inline {
                     "inline patch".to_string()
                 } else {

@@ -49,6 +49,105 @@ fn full_pass(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// One document as the quick pass reads it, with its top-level `apiVersion`, `kind` and
+/// `metadata` kept as values and the rest only checked: `None` where the quick pass would send
+/// it to the full pass (which then decides, as parsing it whole does), or where it is not a
+/// mapping. A reader that needs an object's identity and labels only is spared building the rest.
+pub fn header(doc: &str) -> Option<yaml_serde::Mapping> {
+    yaml_serde::from_str::<Header>(doc).ok().map(|h| h.0)
+}
+
+/// The keys [`header`] keeps.
+const HEADER_KEYS: [&str; 3] = ["apiVersion", "kind", "metadata"];
+
+struct Header(yaml_serde::Mapping);
+
+impl<'de> Deserialize<'de> for Header {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Header, D::Error> {
+        deserializer.deserialize_any(HeaderVisitor)
+    }
+}
+
+struct HeaderVisitor;
+
+impl<'de> Visitor<'de> for HeaderVisitor {
+    type Value = Header;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an untagged YAML mapping")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
+        let mut keys = Vec::new();
+        let mut kept = yaml_serde::Mapping::new();
+        while let Some(HeaderKey(KeyPrint(key), name)) = map.next_key()? {
+            keys.push(key);
+            match name {
+                Some(name) => {
+                    let value: yaml_serde::Value = map.next_value()?;
+                    kept.insert(yaml_serde::Value::from(name), value);
+                }
+                None => {
+                    map.next_value::<Plain>()?;
+                }
+            }
+        }
+        keys.sort_unstable();
+        if keys.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(de::Error::custom("two keys alike"));
+        }
+        Ok(Header(kept))
+    }
+}
+
+/// A top-level key: its fingerprint, and its name when [`header`] keeps it.
+struct HeaderKey(KeyPrint, Option<&'static str>);
+
+impl<'de> Deserialize<'de> for HeaderKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<HeaderKey, D::Error> {
+        deserializer.deserialize_any(HeaderKeyVisitor)
+    }
+}
+
+struct HeaderKeyVisitor;
+
+impl<'de> Visitor<'de> for HeaderKeyVisitor {
+    type Value = HeaderKey;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a plain scalar key")
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<HeaderKey, E> {
+        KeyVisitor.visit_bool(value).map(|k| HeaderKey(k, None))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<HeaderKey, E> {
+        KeyVisitor.visit_i64(value).map(|k| HeaderKey(k, None))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<HeaderKey, E> {
+        KeyVisitor.visit_u64(value).map(|k| HeaderKey(k, None))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<HeaderKey, E> {
+        KeyVisitor.visit_f64(value).map(|k| HeaderKey(k, None))
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<HeaderKey, E> {
+        let name = HEADER_KEYS.into_iter().find(|k| *k == value);
+        KeyVisitor.visit_str(value).map(|k| HeaderKey(k, name))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<HeaderKey, E> {
+        KeyVisitor.visit_unit().map(|k| HeaderKey(k, None))
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<HeaderKey, E> {
+        KeyVisitor.visit_none().map(|k| HeaderKey(k, None))
+    }
+}
+
 /// A node the quick pass accepts: untagged, with plain scalar keys that differ.
 struct Plain;
 
@@ -214,5 +313,27 @@ mod tests {
         let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: '1'\n  b: \"2\"\n  c: [1, 2, {d: e}]\n---\n- 1\n- ~\n";
         assert!(quick_pass(text));
         assert_eq!(check(text), Ok(()));
+    }
+
+    #[test]
+    fn a_header_is_the_whole_document_s_identity_or_nothing() {
+        let text = "apiVersion: v1\nkind: Service\nspec:\n  ports: [1, 2]\nmetadata:\n  name: a\n  labels: {x: y}\n";
+        let whole: yaml_serde::Value = yaml_serde::from_str(text).unwrap();
+        let mut expected = yaml_serde::Mapping::new();
+        for key in ["apiVersion", "kind", "metadata"] {
+            expected.insert(yaml_serde::Value::from(key), whole[key].clone());
+        }
+        assert_eq!(header(text), Some(expected));
+        // What the quick pass would not accept, and what is not a mapping.
+        for refused in [
+            "kind: A\nspec: 1\nspec: 2\n",
+            "kind: A\nspec:\n  a: 1\n  a: 2\n",
+            "kind: A\nmetadata:\n  name: a\n  name: b\n",
+            "kind: A\n1.5: a\n2.5: b\n",
+            "- a\n",
+            "kind: [\n",
+        ] {
+            assert_eq!(header(refused), None, "{refused:?}");
+        }
     }
 }

@@ -6,6 +6,8 @@
 //! target selects several objects must apply to each, or kustomize refuses the build); only
 //! ConfigMaps and the KFP Deployments are decoded: nothing else holds a managed setting.
 
+use std::borrow::Cow;
+
 use super::pathhash::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
@@ -37,6 +39,11 @@ pub struct Res {
     pub prev_namespaces: Vec<Option<String>>,
     /// A generated ConfigMap whose name gets kustomize's hash suffix at the end of the build.
     pub needs_hash: bool,
+    /// The document's text when only its header (`apiVersion`, `kind`, `metadata`) is in
+    /// `value`: parsed whole ([`Res::full`]) when a patch, a replacement or a var reads the rest.
+    /// Until then every change the build makes to it is to its metadata. Only the kinds that
+    /// never hold or feed a managed setting wait (see [`waits`]).
+    unparsed: Option<Rc<str>>,
 }
 
 impl std::ops::Deref for Res {
@@ -70,7 +77,30 @@ impl Res {
             prev_names: Vec::new(),
             prev_namespaces: Vec::new(),
             needs_hash: false,
+            unparsed: None,
         })
+    }
+
+    /// The whole object: its value, or its text parsed with the metadata the build gave it.
+    pub(super) fn full(&self) -> Cow<'_, Value> {
+        let Some(text) = &self.unparsed else {
+            return Cow::Borrowed(&self.value);
+        };
+        // The text parsed before as far as its header, and accepted (the quick pass of
+        // `strict::header`): it parses.
+        let Ok(mut whole) = yaml_serde::from_str::<Value>(text) else {
+            return Cow::Borrowed(&self.value);
+        };
+        if let (Some(m), Some(meta)) = (whole.as_mapping_mut(), self.value.get("metadata")) {
+            m.insert(Value::from("metadata"), meta.clone());
+        }
+        Cow::Owned(whole)
+    }
+
+    /// Sets the whole object (after a patch or a replacement).
+    pub(super) fn set_full(&mut self, value: Value) {
+        self.value = value;
+        self.unparsed = None;
     }
 
     pub(super) fn names(&self) -> Vec<&str> {
@@ -672,6 +702,10 @@ impl Model {
             Err(why) => return built.refuse(k.here(entry, format!("cannot be read: {why}"))),
         };
         for doc in documents(&text) {
+            if let Some(r) = header_only(doc) {
+                self.add(k, entry, built, Rc::new(r));
+                continue;
+            }
             match yaml_serde::from_str::<Value>(doc) {
                 Ok(value) => {
                     if let Some(r) = Res::of(value) {
@@ -753,6 +787,33 @@ fn resolve_uncached(dir: &Path, entry: &str) -> Option<(PathBuf, bool)> {
         }
     }
     Some((path, is_dir))
+}
+
+/// Whether an object of `kind` can wait to be parsed whole: not a ConfigMap, Secret or
+/// Deployment (what holds, feeds or names a managed setting; their references are renamed and
+/// their data hashed and merged).
+fn waits(kind: &str) -> bool {
+    !matches!(kind, "ConfigMap" | "Secret" | "Deployment")
+}
+
+/// A document of a kind that [`waits`], read as far as its header; `None` for any other (or one
+/// the quick pass does not accept: parsing it whole decides).
+fn header_only(doc: &str) -> Option<Res> {
+    // The kind line, where plain: the kinds parsed whole anyway are not read twice.
+    let plain_kind = doc
+        .lines()
+        .find_map(|l| l.strip_prefix("kind:"))
+        .map(str::trim);
+    if plain_kind.is_some_and(|k| !waits(k)) {
+        return None;
+    }
+    let header = crate::syntax::strict::header(doc)?;
+    let mut r = Res::of(Value::Mapping(header))?;
+    if !waits(&r.kind) {
+        return None;
+    }
+    r.unparsed = Some(Rc::from(doc));
+    Some(r)
 }
 
 /// The documents of a multi-document YAML text.

@@ -350,23 +350,24 @@ fn reaching(
         let i = dirs.len();
         dirs.push(dir);
         // A remote URL's last component is indexed too: the index only picks candidates.
-        let mut seen: HashSet<&str> = HashSet::default();
-        for word in text.split(|c: char| !(c.is_alphanumeric() || "._-/~".contains(c))) {
-            let word = word.trim_end_matches('/');
-            let last = word.rsplit('/').next().unwrap_or(word);
+        let mut up = false;
+        last_components(&text, |last| {
             if last == ".." || last == "." {
-                if seen.insert("..") {
+                if !up {
+                    up = true;
                     upward.push(i);
                 }
-            } else if !last.is_empty() && seen.insert(last) {
+            } else if !last.is_empty() {
+                // Folders are indexed in order: a folder already listed is the last one.
                 match index.get_mut(last) {
+                    Some(folders) if folders.last() == Some(&i) => {}
                     Some(folders) => folders.push(i),
                     None => {
                         index.insert(last.to_string(), vec![i]);
                     }
                 }
             }
-        }
+        });
         model.known_text(&dirs[i], name, text);
     }
     let mut reaches: HashSet<PathBuf> = HashSet::default();
@@ -413,6 +414,36 @@ fn reaching(
         }
     }
     out
+}
+
+/// The last path component of every word of `text`, in order: a word is a run of letters,
+/// digits and `._-/~`, without its trailing `/`s. ASCII text (nearly every kustomization) is
+/// split by its bytes.
+fn last_components<'a>(text: &'a str, mut each: impl FnMut(&'a str)) {
+    let last = |word: &'a str| {
+        let word = word.trim_end_matches('/');
+        word.rsplit('/').next().unwrap_or(word)
+    };
+    if !text.is_ascii() {
+        let split = text
+            .split(|c: char| !(c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '~')));
+        split
+            .filter(|w| !w.is_empty())
+            .for_each(|word| each(last(word)));
+        return;
+    }
+    let mut start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        if !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/' | b'~')) {
+            if start < i {
+                each(last(&text[start..i]));
+            }
+            start = i + 1;
+        }
+    }
+    if start < text.len() {
+        each(last(&text[start..]));
+    }
 }
 
 /// The setting's row values as JSON gives them: state and value.
@@ -473,5 +504,27 @@ impl Reaching {
             outermost,
             unreadable,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_components;
+
+    fn lasts(text: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        last_components(text, |w| out.push(w));
+        out
+    }
+
+    #[test]
+    fn every_word_gives_its_last_path_component() {
+        assert_eq!(
+            lasts("resources:\n- ../base/\n- github.com/x/y?ref=v1\n"),
+            ["resources", "-", "base", "-", "y", "ref", "v1"]
+        );
+        // Outside ASCII, letters belong to words and other characters end them.
+        assert_eq!(lasts("a\u{2014}b/\u{e9}/c: d"), ["a", "c", "d"]);
+        assert_eq!(lasts("x/\u{e9}: y"), ["\u{e9}", "y"]);
     }
 }

@@ -27,61 +27,72 @@ pub fn strategic(target: &Value, patch: &Value) -> Result<Option<Value>, String>
     if directive(patch) == Some("delete") {
         return Ok(None);
     }
-    Ok(Some(merge_value(target, patch, "")?))
+    // One copy, merged into in place (a copy per level costs the object's depth over).
+    let mut out = target.clone();
+    merge_into(&mut out, patch, "")?;
+    Ok(Some(out))
 }
 
 fn directive(v: &Value) -> Option<&str> {
     v.get("$patch").and_then(Value::as_str)
 }
 
-fn merge_value(target: &Value, patch: &Value, field: &str) -> Result<Value, String> {
-    match (target, patch) {
+fn merge_into(target: &mut Value, patch: &Value, field: &str) -> Result<(), String> {
+    match (&mut *target, patch) {
         (Value::Mapping(t), Value::Mapping(p)) => {
             if directive(patch) == Some("replace") {
                 let mut out = p.clone();
                 out.remove("$patch");
-                return Ok(Value::Mapping(out));
+                *target = Value::Mapping(out);
+                return Ok(());
             }
-            let mut out = t.clone();
             for (k, v) in p {
                 let Some(key) = k.as_str() else { continue };
                 if key == "$patch" || key.starts_with("$setElementOrder") || key == "$retainKeys" {
                     continue;
                 }
                 if v.is_null() {
-                    out.remove(key);
+                    t.remove(key);
                     continue;
                 }
-                let merged = match out.get(key) {
-                    Some(old) => merge_value(old, v, key)?,
-                    None => strip_directives(v),
-                };
-                out.insert(k.clone(), merged);
+                match t.get_mut(key) {
+                    Some(old) => merge_into(old, v, key)?,
+                    None => {
+                        t.insert(k.clone(), strip_directives(v));
+                    }
+                }
             }
-            Ok(Value::Mapping(out))
+            Ok(())
         }
         (Value::Sequence(t), Value::Sequence(p)) => match merge_key(field) {
             Some(key) => merge_list(t, p, key, field),
-            None => Ok(strip_directives(patch)),
+            None => {
+                *target = strip_directives(patch);
+                Ok(())
+            }
         },
-        _ => Ok(strip_directives(patch)),
+        _ => {
+            *target = strip_directives(patch);
+            Ok(())
+        }
     }
 }
 
-fn merge_list(t: &[Value], p: &[Value], key: &str, field: &str) -> Result<Value, String> {
+fn merge_list(out: &mut Vec<Value>, p: &[Value], key: &str, field: &str) -> Result<(), String> {
     // An item that is only `$patch: replace` makes the patch's list the whole new list.
     let only_directive = |i: &Value| i.as_mapping().is_some_and(|m| m.len() == 1);
     if p.iter()
         .any(|i| directive(i) == Some("replace") && only_directive(i))
     {
-        let rest: Vec<Value> = p
+        // The rest, as `strip_directives` gives a list.
+        *out = p
             .iter()
             .filter(|i| !(directive(i).is_some() && only_directive(i)))
-            .cloned()
+            .filter(|i| directive(i) != Some("delete"))
+            .map(strip_directives)
             .collect();
-        return Ok(strip_directives(&Value::Sequence(rest)));
+        return Ok(());
     }
-    let mut out: Vec<Value> = t.to_vec();
     for item in p {
         let Some(id) = item.get(key) else {
             return Err(format!("an item of {field} has no {key}"));
@@ -98,11 +109,11 @@ fn merge_list(t: &[Value], p: &[Value], key: &str, field: &str) -> Result<Value,
                     "a merge into one of several items of {field} with the same {key} is not evaluated offline"
                 ));
             }
-            (_, Some(i)) => out[i] = merge_value(&out[i], item, "")?,
+            (_, Some(i)) => merge_into(&mut out[i], item, "")?,
             (_, None) => out.push(strip_directives(item)),
         }
     }
-    Ok(Value::Sequence(out))
+    Ok(())
 }
 
 fn strip_directives(v: &Value) -> Value {

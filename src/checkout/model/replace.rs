@@ -246,9 +246,11 @@ fn replace_one(built: &mut Built, r: &Value) -> Result<bool, String> {
                 .to_string(),
         );
     }
-    let value = get(&object.value, &steps(field)?).cloned().ok_or_else(|| {
-        format!("the replacement source has no {field}: kustomize refuses the build")
-    })?;
+    let value = get(&object.full(), &steps(field)?)
+        .cloned()
+        .ok_or_else(|| {
+            format!("the replacement source has no {field}: kustomize refuses the build")
+        })?;
     let mut changed = false;
     for target in r
         .get("targets")
@@ -299,7 +301,8 @@ fn replace_one(built: &mut Built, r: &Value) -> Result<bool, String> {
             if !picked(&select) || rejects.iter().any(picked) {
                 continue;
             }
-            let mut v = o.value.clone();
+            let full = o.full();
+            let mut v = full.clone().into_owned();
             for p in &paths {
                 if !plain_selectors(p) {
                     return Err(format!(
@@ -314,8 +317,10 @@ fn replace_one(built: &mut Built, r: &Value) -> Result<bool, String> {
                     )
                 })?;
             }
-            if v != o.value {
-                Rc::make_mut(o).value = v;
+            let same = v == *full;
+            drop(full);
+            if !same {
+                Rc::make_mut(o).set_full(v);
                 changed = true;
             }
         }

@@ -428,14 +428,18 @@ fn for_selected(
             &r.selected_namespaces(),
             r.value.get("metadata"),
         ) {
-            match f(&r.value)? {
+            let full = r.full();
+            let patched = f(&full)?;
+            let same = patched.as_ref().is_some_and(|v| *v == *full);
+            drop(full);
+            match patched {
                 None => {
                     built.objects.remove(i);
                     changed = true;
                     continue;
                 }
                 Some(v) => {
-                    if v != r.value {
+                    if !same {
                         let r = Rc::make_mut(&mut built.objects[i]);
                         keep_identity(r, v);
                         changed = true;
@@ -461,7 +465,7 @@ fn keep_identity(r: &mut Res, mut v: Value) {
             }
         }
     }
-    r.value = v;
+    r.set_full(v);
 }
 
 /// A strategic merge patch without a target: applied to the object its own kind and name name.
@@ -502,12 +506,16 @@ fn by_own_id(
         [] => Err(format!("no {kind} {name} {}", super::build::MISSING)),
         [i] => {
             let i = *i;
-            match patch::strategic(&built.objects[i].value, doc)? {
+            let full = built.objects[i].full();
+            let patched = patch::strategic(&full, doc)?;
+            let same = patched.as_ref().is_some_and(|v| *v == *full);
+            drop(full);
+            match patched {
                 None => {
                     built.objects.remove(i);
                     Ok(true)
                 }
-                Some(v) if v == built.objects[i].value => Ok(false),
+                Some(_) if same => Ok(false),
                 Some(v) => {
                     keep_identity(Rc::make_mut(&mut built.objects[i]), v);
                     Ok(true)

@@ -34,7 +34,7 @@ pub fn resolve(objects: &[Rc<Res>], def: &Value) -> Result<(String, String), Str
         .and_then(|f| f.get("fieldpath"))
         .and_then(Value::as_str)
         .unwrap_or("metadata.name");
-    let value = match get(&object.value, &steps(field)?) {
+    let value = match get(&object.full(), &steps(field)?) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
         Some(Value::Bool(b)) => b.to_string(),
