@@ -177,25 +177,26 @@ fn merge(dest: &Value, patch: &Value, at: At, field: &str) -> Merged {
 }
 
 fn merge_map(d: &Mapping, p: &Mapping, at: At) -> Result<Mapping, String> {
-    let mut out = Mapping::new();
+    // The object's map as it is, but for the fields the patch names and those that may hold a
+    // keyed list.
+    let mut out = d.clone();
     for (k, v) in d {
         let key = k.as_str().unwrap_or_default();
-        let merged = match p.get(k) {
-            Some(pv) => merge(v, pv, at.child(key), key)?,
-            None => Some(normalized(v, at.child(key), key)?),
-        };
-        if let Some(m) = merged {
-            out.insert(k.clone(), m);
+        let child = at.child(key);
+        if !matches!(child, At::Other) && !p.contains_key(k) {
+            out.insert(k.clone(), normalized(v, child, key)?);
         }
     }
     for (k, pv) in p {
-        if d.contains_key(k) {
-            continue;
-        }
         let key = k.as_str().unwrap_or_default();
-        if let Some(v) = added(pv, at.child(key), key, false)? {
-            out.insert(k.clone(), v);
-        }
+        let merged = match d.get(k) {
+            Some(v) => merge(v, pv, at.child(key), key)?,
+            None => added(pv, at.child(key), key, false)?,
+        };
+        match merged {
+            Some(m) => out.insert(k.clone(), m),
+            None => out.remove(k),
+        };
     }
     Ok(out)
 }
@@ -248,11 +249,16 @@ fn added(v: &Value, at: At, field: &str, nested: bool) -> Merged {
 /// come out merged with nothing.
 fn normalized(v: &Value, at: At, field: &str) -> Result<Value, String> {
     Ok(match v {
+        // Below a place without keyed lists, every place is one too.
+        _ if matches!(at, At::Other) => v.clone(),
         Value::Mapping(m) => {
-            let mut out = Mapping::new();
+            let mut out = m.clone();
             for (k, v) in m {
                 let key = k.as_str().unwrap_or_default();
-                out.insert(k.clone(), normalized(v, at.child(key), key)?);
+                let child = at.child(key);
+                if !matches!(child, At::Other) {
+                    out.insert(k.clone(), normalized(v, child, key)?);
+                }
             }
             Value::Mapping(out)
         }
