@@ -177,26 +177,25 @@ fn merge(dest: &Value, patch: &Value, at: At, field: &str) -> Merged {
 }
 
 fn merge_map(d: &Mapping, p: &Mapping, at: At) -> Result<Mapping, String> {
-    // The object's map as it is, but for the fields the patch names and those that may hold a
-    // keyed list.
-    let mut out = d.clone();
+    let mut out = Mapping::with_capacity(d.len() + p.len());
     for (k, v) in d {
         let key = k.as_str().unwrap_or_default();
-        let child = at.child(key);
-        if !matches!(child, At::Other) && !p.contains_key(k) {
-            out.insert(k.clone(), normalized(v, child, key)?);
+        let merged = match p.get(k) {
+            Some(pv) => merge(v, pv, at.child(key), key)?,
+            None => Some(normalized(v, at.child(key), key)?),
+        };
+        if let Some(m) = merged {
+            out.insert(k.clone(), m);
         }
     }
     for (k, pv) in p {
+        if d.contains_key(k) {
+            continue;
+        }
         let key = k.as_str().unwrap_or_default();
-        let merged = match d.get(k) {
-            Some(v) => merge(v, pv, at.child(key), key)?,
-            None => added(pv, at.child(key), key, false)?,
-        };
-        match merged {
-            Some(m) => out.insert(k.clone(), m),
-            None => out.remove(k),
-        };
+        if let Some(v) = added(pv, at.child(key), key, false)? {
+            out.insert(k.clone(), v);
+        }
     }
     Ok(out)
 }
@@ -249,16 +248,13 @@ fn added(v: &Value, at: At, field: &str, nested: bool) -> Merged {
 /// come out merged with nothing.
 fn normalized(v: &Value, at: At, field: &str) -> Result<Value, String> {
     Ok(match v {
-        // Below a place without keyed lists, every place is one too.
+        // Below a place without keyed lists, every place is one too: one clone of the whole.
         _ if matches!(at, At::Other) => v.clone(),
         Value::Mapping(m) => {
-            let mut out = m.clone();
+            let mut out = Mapping::with_capacity(m.len());
             for (k, v) in m {
                 let key = k.as_str().unwrap_or_default();
-                let child = at.child(key);
-                if !matches!(child, At::Other) {
-                    out.insert(k.clone(), normalized(v, child, key)?);
-                }
+                out.insert(k.clone(), normalized(v, at.child(key), key)?);
             }
             Value::Mapping(out)
         }
