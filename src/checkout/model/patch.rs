@@ -384,7 +384,7 @@ fn merge_items(
     if tuples.is_empty() {
         return Ok(d);
     }
-    for e in &d {
+    for e in d {
         let mut v = Vec::new();
         for k in &last_keys {
             match e.get(*k) {
@@ -395,7 +395,7 @@ fn merge_items(
         if last_keys.len() > 1 {
             set(&mut items, None, &last_keys, &v);
         }
-        set(&mut items, Some(e.clone()), &last_keys, &v);
+        set(&mut items, Some(e), &last_keys, &v);
     }
     Ok(items)
 }
@@ -512,6 +512,8 @@ fn matches_exactly(e: &Value, keys: &[&str], values: &[String]) -> bool {
 fn set(list: &mut Vec<Value>, elem: Option<Value>, keys: &[&str], values: &[String]) {
     let keyed = keys.first().is_some_and(|k| !k.is_empty())
         && values.first().is_some_and(|v| !v.is_empty());
+    // Where `elem` goes: a placeholder per match, filled at the end (one clone fewer).
+    let mut slots: Vec<usize> = Vec::new();
     let mut found = false;
     for e in std::mem::take(list) {
         if e.is_null() || e.as_mapping().is_some_and(Mapping::is_empty) {
@@ -545,14 +547,21 @@ fn set(list: &mut Vec<Value>, elem: Option<Value>, keys: &[&str], values: &[Stri
             continue;
         }
         found = true;
-        if let Some(el) = &elem {
-            list.push(el.clone());
+        if elem.is_some() {
+            slots.push(list.len());
+            list.push(Value::Null);
         }
     }
-    if let Some(el) = elem
-        && !found
-    {
-        list.push(el);
+    let Some(el) = elem else { return };
+    match slots.split_first() {
+        None if !found => list.push(el),
+        None => {}
+        Some((first, rest)) => {
+            for i in rest {
+                list[*i] = el.clone();
+            }
+            list[*first] = el;
+        }
     }
 }
 
