@@ -294,3 +294,40 @@ fn only_the_build_with_an_unnamed_json_patch_reads_every_folder() {
         ]
     );
 }
+
+/// kustomize puts a strategic merge patch's items first in the merged list: a JSON patch after
+/// it that addresses an env entry by index reaches the entry kustomize moved there (here
+/// `MULTIUSER`, moved from index 1 to 0), and the model must read the same value as the render.
+#[test]
+fn a_json_patch_after_a_strategic_merge_addresses_the_items_in_kustomizes_order() {
+    let temp = tempfile::tempdir().expect("tempdir");
+    let root = temp.path().canonicalize().expect("canonical");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/fork-pinned-multiuser-audit/in");
+    support::copy_tree(&fixture, &root);
+    fs::create_dir_all(root.join("fork")).expect("mkdir");
+    let env = "/spec/template/spec/containers/0/env";
+    fs::write(
+        root.join("fork/kustomization.yaml"),
+        format!(
+            "resources:\n- ../applications/pipeline/upstream/base/installs/multi-user\npatches:\n- target:\n    kind: Deployment\n    name: ml-pipeline\n  patch: |\n    - op: add\n      path: {env}\n      value: [{{name: LOG_LEVEL, value: info}}, {{name: MULTIUSER, value: \"false\"}}]\n- patch: |\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata: {{name: ml-pipeline, namespace: kubeflow}}\n    spec:\n      template:\n        spec:\n          containers:\n          - name: ml-pipeline-api-server\n            env: [{{name: MULTIUSER, value: \"false\"}}]\n- target:\n    kind: Deployment\n    name: ml-pipeline\n  patch: |\n    - op: replace\n      path: {env}/0/value\n      value: \"true\"\n"
+        ),
+    )
+    .expect("write");
+    let render = support::kustomize(&root.join("fork"));
+    assert!(
+        render.contains("- name: MULTIUSER\n          value: \"true\"\n        - name: LOG_LEVEL\n          value: info\n"),
+        "{render}"
+    );
+    let install = discover::find_optional(&root, None)
+        .expect("discover")
+        .expect("an install");
+    let fork = deploying(&install)
+        .into_iter()
+        .find(|d| d.shown == "fork")
+        .expect("fork deploys the install");
+    assert!(fork.cannot_trace.is_empty(), "{:?}", fork.cannot_trace);
+    let rows = decode::decode(&objects::split(&render).expect("split"));
+    assert_eq!(rows[0].value, Rendered::Literal("true".to_string()));
+    assert_eq!(fork.effective[0].value.as_ref(), Some(&rows[0].value));
+}

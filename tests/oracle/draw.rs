@@ -339,10 +339,52 @@ pub fn draw(seed: u64, layouts: &[Layout]) -> Plan {
                 .collect(),
         });
     }
+    // Drawn from a stream of their own, so that every other draw of a seed stays as it was.
+    let mut extra = Rng::new(seed ^ 0xD1B5_4A32_D192_ED03);
+    for overlay in &mut overlays {
+        if extra.chance(15) {
+            overlay.mechs.push(index_patch(&mut extra, flip));
+        }
+    }
     Plan {
         layout: layout_index,
         flip,
         overlays,
         edits,
+    }
+}
+
+/// A JSON patch of the env entry at an index, last in its overlay: after the strategic merges
+/// (of this overlay and the builds below) that reorder the list.
+fn index_patch(rng: &mut Rng, flip: Flip) -> Placed {
+    let envs: Vec<(&'static Setting, EnvVar)> = CATALOGUE
+        .iter()
+        .filter_map(|s| match s.place {
+            Place::ContainerEnv {
+                deployment,
+                container,
+                var,
+                ..
+            } => Some((
+                s,
+                EnvVar {
+                    deployment,
+                    container,
+                    var,
+                },
+            )),
+            _ => None,
+        })
+        .collect();
+    let (setting, var) = *rng.pick(&envs);
+    let (value, kind) = value(rng, setting, flip);
+    Placed {
+        mech: Mech::PatchEnvAt {
+            var,
+            index: rng.below(3),
+            value: value.unwrap_or_default(),
+        },
+        in_component: false,
+        value_kind: Some(kind),
     }
 }

@@ -149,6 +149,14 @@ pub enum Mech {
         form: Form,
         select: Select,
     },
+    /// A JSON patch replacing the value of the env entry at `index` of the Deployment's first
+    /// container: which entry that is depends on the strategic merges before it (kustomize puts
+    /// a merge's items first).
+    PatchEnvAt {
+        var: EnvVar,
+        index: usize,
+        value: String,
+    },
     /// `$patch: delete` of an env entry.
     DeleteEnv {
         var: EnvVar,
@@ -279,6 +287,7 @@ pub const MECHANISMS: &[&str] = &[
     "patch-configmap-key",
     "patch-env",
     "patch-env-over-envFrom",
+    "patch-env-by-index",
     "patch-viewer-template",
     "form-patches-inline-smp",
     "form-patches-file-smp",
@@ -441,6 +450,7 @@ fn mech_names(mech: &Mech) -> Vec<&'static str> {
             names.extend(select_name(*form, *select));
             names
         }
+        Mech::PatchEnvAt { .. } => vec!["patch-env-by-index"],
         Mech::DeleteEnv { .. } => vec!["$patch-delete-env"],
         Mech::ReplaceEnvList { .. } => vec!["$patch-replace-env-list"],
         Mech::SecretRef { .. } => vec!["secretGenerator-secretKeyRef"],

@@ -294,6 +294,22 @@ fn mechanism(b: &mut Builder, mech: &Mech, n: usize) {
                 ),
             },
         ),
+        Mech::PatchEnvAt { var, index, value } => patch(
+            b,
+            n,
+            Patch {
+                form: Form::JsonInline,
+                select: Select::KindName,
+                kind: "Deployment",
+                name: var.deployment,
+                smp: String::new(),
+                json: json_op(
+                    "replace",
+                    &format!("/spec/template/spec/containers/0/env/{index}/value"),
+                    &q(value),
+                ),
+            },
+        ),
         Mech::DeleteEnv { var } => {
             let text = deployment_patch(
                 var,

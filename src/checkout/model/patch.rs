@@ -1,140 +1,567 @@
-//! Patches as kustomize applies them: strategic merge (with the merge keys of the fields a managed
-//! setting lives in, and `$patch: delete`/`replace`) and JSON 6902, and the `target:` selectors
-//! (kind, name, namespace, label and annotation selectors). Every refusal kustomize would make
-//! comes back as an error text.
+//! Patches as kustomize applies them: strategic merge (kustomize's own merge, with the merge keys
+//! of its built-in schema, `$patch` directives, and the order and duplicates it leaves in merged
+//! lists) and JSON 6902, and the `target:` selectors (kind, name, namespace, label and annotation
+//! selectors). Every refusal kustomize would make comes back as an error text.
 
 use yaml_serde::{Mapping, Value};
 
-/// The merge key of a list field of a Deployment or ConfigMap in a strategic merge patch; other
-/// lists are replaced whole (Kubernetes' rule for lists without one).
-fn merge_key(field: &str) -> Option<&'static str> {
-    match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "env"
-        | "volumes"
-        | "imagePullSecrets" => Some("name"),
-        "volumeMounts" => Some("mountPath"),
-        "ports" => Some("containerPort"),
-        _ => None,
+/// Where a node sits in the object, as far as kustomize's built-in schema (Kubernetes 1.21)
+/// gives merge keys to lists there. Objects it has no schema for (custom resources, retired API
+/// versions) get none: kustomize replaces their lists whole.
+#[derive(Clone, Copy)]
+enum At {
+    Other,
+    /// The object, or a map above its pod spec: the fields still to go down to reach it.
+    Pod(&'static [&'static str]),
+    PodSpec,
+    Container,
+    Service,
+    ServiceSpec,
+    /// A list with merge keys (`x-kubernetes-list-map-keys`, else the patch merge key), of
+    /// containers or not.
+    List(&'static [&'static str], bool),
+}
+
+impl At {
+    fn object(v: &Value) -> At {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default();
+        match (s("apiVersion"), s("kind")) {
+            ("apps/v1", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+            | ("batch/v1", "Job")
+            | ("v1", "ReplicationController") => At::Pod(&["spec", "template", "spec"]),
+            ("batch/v1" | "batch/v1beta1", "CronJob") => {
+                At::Pod(&["spec", "jobTemplate", "spec", "template", "spec"])
+            }
+            ("v1", "PodTemplate") => At::Pod(&["template", "spec"]),
+            ("v1", "Pod") => At::Pod(&["spec"]),
+            ("v1", "Service") => At::Service,
+            _ => At::Other,
+        }
+    }
+
+    fn child(self, field: &str) -> At {
+        match (self, field) {
+            (At::Pod([first, rest @ ..]), _) if *first == field => {
+                if rest.is_empty() {
+                    At::PodSpec
+                } else {
+                    At::Pod(rest)
+                }
+            }
+            (At::PodSpec, "containers" | "initContainers" | "ephemeralContainers") => {
+                At::List(&["name"], true)
+            }
+            (At::PodSpec, "volumes" | "imagePullSecrets") | (At::Container, "env") => {
+                At::List(&["name"], false)
+            }
+            (At::PodSpec, "hostAliases") => At::List(&["ip"], false),
+            (At::PodSpec, "topologySpreadConstraints") => {
+                At::List(&["topologyKey", "whenUnsatisfiable"], false)
+            }
+            (At::Container, "ports") => At::List(&["containerPort", "protocol"], false),
+            (At::Container, "volumeMounts") => At::List(&["mountPath"], false),
+            (At::Container, "volumeDevices") => At::List(&["devicePath"], false),
+            (At::Service, "spec") => At::ServiceSpec,
+            (At::ServiceSpec, "ports") => At::List(&["port", "protocol"], false),
+            _ => At::Other,
+        }
+    }
+
+    fn item(self) -> At {
+        match self {
+            At::List(_, true) => At::Container,
+            _ => At::Other,
+        }
+    }
+
+    /// The merge keys of the list here; `None`: the patch's list replaces the object's whole.
+    fn keys(self) -> Option<&'static [&'static str]> {
+        match self {
+            At::List(keys, _) => Some(keys),
+            _ => None,
+        }
     }
 }
 
 /// `patch` merged into `target` as a strategic merge patch; `Ok(None)`: the patch deletes the
-/// object.
+/// object. Like kustomize, the merge walks the whole object: every list with merge keys comes
+/// out in kustomize's order with one item per key, whether or not the patch names it.
 pub fn strategic(target: &Value, patch: &Value) -> Result<Option<Value>, String> {
-    if directive(patch) == Some("delete") {
-        return Ok(None);
+    merge(target, patch, At::object(target), "")
+}
+
+type Merged = Result<Option<Value>, String>;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Directive {
+    Merge,
+    Replace,
+    Delete,
+}
+
+fn directive_named(v: &Value) -> Result<Directive, String> {
+    match scalar_text(v).as_deref() {
+        Some("merge") => Ok(Directive::Merge),
+        Some("replace") => Ok(Directive::Replace),
+        Some("delete") => Ok(Directive::Delete),
+        other => Err(format!(
+            "unknown patch strategy '{}': kustomize refuses it",
+            other.unwrap_or_default()
+        )),
     }
-    // One copy, merged into in place (a copy per level costs the object's depth over).
-    let mut out = target.clone();
-    merge_into(&mut out, patch, "")?;
-    Ok(Some(out))
 }
 
-fn directive(v: &Value) -> Option<&str> {
-    v.get("$patch").and_then(Value::as_str)
-}
-
-fn merge_into(target: &mut Value, patch: &Value, field: &str) -> Result<(), String> {
-    match (&mut *target, patch) {
-        (Value::Mapping(t), Value::Mapping(p)) => {
-            if directive(patch) == Some("replace") {
-                let mut out = p.clone();
-                out.remove("$patch");
-                *target = Value::Mapping(out);
-                return Ok(());
-            }
-            for (k, v) in p {
-                let Some(key) = k.as_str() else { continue };
-                if key == "$patch" || key.starts_with("$setElementOrder") || key == "$retainKeys" {
-                    continue;
-                }
-                if v.is_null() {
-                    t.remove(key);
-                    continue;
-                }
-                match t.get_mut(key) {
-                    Some(old) => merge_into(old, v, key)?,
-                    None => {
-                        t.insert(k.clone(), strip_directives(v));
-                    }
-                }
-            }
-            Ok(())
+/// A map's `$patch` directive, and the map without it.
+fn elide(m: &Mapping) -> Result<(Mapping, Directive), String> {
+    match m.get("$patch") {
+        None => Ok((m.clone(), Directive::Merge)),
+        Some(v) => {
+            let d = directive_named(v)?;
+            let mut m = m.clone();
+            m.remove("$patch");
+            Ok((m, d))
         }
-        (Value::Sequence(t), Value::Sequence(p)) => match merge_key(field) {
-            Some(key) => merge_list(t, p, key, field),
-            None => {
-                *target = strip_directives(patch);
-                Ok(())
+    }
+}
+
+/// A list's `$patch` directive: the first item holding a `$patch` is the list's directive when
+/// it holds nothing else; every item with that same directive then leaves the list.
+fn list_directive(s: &[Value]) -> Result<(Directive, Vec<Value>), String> {
+    let first = s
+        .iter()
+        .filter_map(Value::as_mapping)
+        .find(|m| m.contains_key("$patch"));
+    let Some(first) = first.filter(|m| m.len() == 1) else {
+        return Ok((Directive::Merge, s.to_vec()));
+    };
+    let text = scalar_text(&first["$patch"]).unwrap_or_default();
+    let d = directive_named(&first["$patch"])?;
+    let mut rest = s.to_vec();
+    set(&mut rest, None, &["$patch"], &[text]);
+    Ok((d, rest))
+}
+
+/// kustomize's walk of a node the object has (maybe null) and the patch has.
+fn merge(dest: &Value, patch: &Value, at: At, field: &str) -> Merged {
+    match (dest, patch) {
+        (_, Value::Null) => Ok(None),
+        (Value::Null, _) => added(patch, at, field, false),
+        (Value::Mapping(d), Value::Mapping(p)) => {
+            let (p, directive) = elide(p)?;
+            match directive {
+                Directive::Delete => Ok(None),
+                Directive::Replace => added(&Value::Mapping(p), at, field, true),
+                Directive::Merge => Ok(Some(Value::Mapping(merge_map(d, &p, at)?))),
+            }
+        }
+        (Value::Sequence(d), Value::Sequence(p)) => match at.keys() {
+            None => Ok(Some(patch.clone())),
+            Some(keys) => {
+                let (directive, p) = list_directive(p)?;
+                let items = match directive {
+                    Directive::Delete => return Ok(None),
+                    Directive::Replace => merge_items(p, Items::Same, keys, at.item(), field)?,
+                    Directive::Merge => {
+                        merge_items(d.clone(), Items::Patch(p), keys, at.item(), field)?
+                    }
+                };
+                Ok(Some(Value::Sequence(items)))
             }
         },
-        _ => {
-            *target = strip_directives(patch);
-            Ok(())
-        }
+        (Value::Mapping(_) | Value::Sequence(_), _)
+        | (_, Value::Mapping(_) | Value::Sequence(_)) => Err(format!(
+            "wrong node kind: the patch gives {field} another kind of value than the object has: kustomize refuses it"
+        )),
+        _ => Ok(Some(patch.clone())),
     }
 }
 
-fn merge_list(out: &mut Vec<Value>, p: &[Value], key: &str, field: &str) -> Result<(), String> {
-    // An item that is only `$patch: replace` makes the patch's list the whole new list.
-    let only_directive = |i: &Value| i.as_mapping().is_some_and(|m| m.len() == 1);
-    if p.iter()
-        .any(|i| directive(i) == Some("replace") && only_directive(i))
-    {
-        // The rest, as `strip_directives` gives a list.
-        *out = p
-            .iter()
-            .filter(|i| !(directive(i).is_some() && only_directive(i)))
-            .filter(|i| directive(i) != Some("delete"))
-            .map(strip_directives)
-            .collect();
-        return Ok(());
-    }
-    for item in p {
-        let Some(id) = item.get(key) else {
-            return Err(format!("an item of {field} has no {key}"));
+fn merge_map(d: &Mapping, p: &Mapping, at: At) -> Result<Mapping, String> {
+    let mut out = Mapping::with_capacity(d.len() + p.len());
+    for (k, v) in d {
+        let key = k.as_str().unwrap_or_default();
+        let merged = match p.get(k) {
+            Some(pv) => merge(v, pv, at.child(key), key)?,
+            None => Some(normalized(v, at.child(key), key)?),
         };
-        let at = out.iter().position(|o| o.get(key) == Some(id));
-        // Only env entries hold settings (ports may repeat a containerPort, one per protocol).
-        let several = field == "env" && out.iter().filter(|o| o.get(key) == Some(id)).count() > 1;
-        match (directive(item), at) {
-            // kustomize deletes every item with that key.
-            (Some("delete"), Some(_)) => out.retain(|o| o.get(key) != Some(id)),
-            (Some("delete"), None) => {}
-            (_, Some(_)) if several => {
-                return Err(format!(
-                    "a merge into one of several items of {field} with the same {key} is not evaluated offline"
-                ));
-            }
-            (_, Some(i)) => merge_into(&mut out[i], item, "")?,
-            (_, None) => out.push(strip_directives(item)),
+        if let Some(m) = merged {
+            out.insert(k.clone(), m);
         }
     }
-    Ok(())
+    for (k, pv) in p {
+        if d.contains_key(k) {
+            continue;
+        }
+        let key = k.as_str().unwrap_or_default();
+        if let Some(v) = added(pv, at.child(key), key, false)? {
+            out.insert(k.clone(), v);
+        }
+    }
+    Ok(out)
 }
 
-fn strip_directives(v: &Value) -> Value {
+/// A node of the patch the object lacks, as kustomize adds it: its directives applied and
+/// removed, its null fields dropped, its lists merged with themselves. `nested`: inside a node
+/// added whole, where kustomize also reads a list's own directive (not at the top of one).
+fn added(v: &Value, at: At, field: &str, nested: bool) -> Merged {
     match v {
+        Value::Null => Ok(None),
         Value::Mapping(m) => {
+            let (m, directive) = elide(m)?;
+            if directive == Directive::Delete {
+                return Ok(None);
+            }
             let mut out = Mapping::new();
-            for (k, v) in m {
-                if k.as_str().is_some_and(|k| k.starts_with('$')) {
-                    continue;
+            for (k, v) in &m {
+                let key = k.as_str().unwrap_or_default();
+                if let Some(v) = added(v, at.child(key), key, true)? {
+                    out.insert(k.clone(), v);
                 }
-                out.insert(k.clone(), strip_directives(v));
+            }
+            Ok(Some(Value::Mapping(out)))
+        }
+        Value::Sequence(s) => match at.keys() {
+            None => Ok(Some(v.clone())),
+            Some(keys) => {
+                let s = if nested {
+                    match list_directive(s)? {
+                        (Directive::Delete, _) => return Ok(None),
+                        (_, rest) => rest,
+                    }
+                } else {
+                    s.clone()
+                };
+                Ok(Some(Value::Sequence(merge_items(
+                    s,
+                    Items::Same,
+                    keys,
+                    at.item(),
+                    field,
+                )?)))
+            }
+        },
+        other => Ok(Some(other.clone())),
+    }
+}
+
+/// A node of the object the patch does not name: kustomize walks it too, so its keyed lists
+/// come out merged with nothing.
+fn normalized(v: &Value, at: At, field: &str) -> Result<Value, String> {
+    Ok(match v {
+        // Below a place without keyed lists, every place is one too: one clone of the whole.
+        _ if matches!(at, At::Other) => v.clone(),
+        Value::Mapping(m) => {
+            let mut out = Mapping::with_capacity(m.len());
+            for (k, v) in m {
+                let key = k.as_str().unwrap_or_default();
+                out.insert(k.clone(), normalized(v, at.child(key), key)?);
             }
             Value::Mapping(out)
         }
-        Value::Sequence(s) => Value::Sequence(
-            s.iter()
-                .filter(|i| directive(i) != Some("delete"))
-                .map(strip_directives)
-                .collect(),
-        ),
+        Value::Sequence(s) => match at.keys() {
+            Some(keys) => {
+                Value::Sequence(merge_items(s.clone(), Items::None, keys, at.item(), field)?)
+            }
+            None => v.clone(),
+        },
         other => other.clone(),
+    })
+}
+
+/// The patch's side of a keyed list merge: none, the patch's items, or the object's own list
+/// (a list kustomize adds whole is merged with itself).
+enum Items {
+    None,
+    Patch(Vec<Value>),
+    Same,
+}
+
+/// The keyed list `d` merged with `p` as kustomize v5 (kyaml, items of the patch first) does:
+/// one pass over the distinct key values (the patch's, then the object's) merges the first item
+/// of each side with them into a new list; the object's items then go over that list by key, so
+/// of several items with one key the object's last one stands, at the first one's place, and a
+/// patch item merged into one of several is lost. Lists with two keys (ports: `containerPort`
+/// and `protocol`) treat a missing second key as matching any.
+fn merge_items(
+    mut d: Vec<Value>,
+    mut p: Items,
+    keys: &[&str],
+    at: At,
+    field: &str,
+) -> Result<Vec<Value>, String> {
+    let mut tuples: Vec<Vec<String>> = Vec::new();
+    let patch_items: &[Value] = match &p {
+        Items::Patch(p) => p,
+        _ => &[],
+    };
+    for item in patch_items.iter().chain(&d) {
+        let t = key_values(item, keys, field)?;
+        if !tuples.contains(&t) {
+            tuples.push(t);
+        }
+    }
+    if keys.len() > 1 {
+        merge_values(&mut tuples);
+    }
+    let mut items: Vec<Value> = Vec::new();
+    let mut last_keys: Vec<&str> = keys.to_vec();
+    for values in &tuples {
+        let (vk, vv) = valid_keys(&tuples, values, keys);
+        let (ek, ev) = valid_keys(std::slice::from_ref(values), values, keys);
+        let di = d.iter().position(|e| matches_exactly(e, &ek, &ev));
+        let val = match &mut p {
+            Items::None => match di {
+                None => None,
+                Some(i) => {
+                    d[i] = normalized(&d[i], at, "")?;
+                    Some(d[i].clone())
+                }
+            },
+            Items::Same => match di {
+                None => None,
+                Some(i) => {
+                    let (v, node) = alone(&d[i], at)?;
+                    d[i] = node;
+                    v
+                }
+            },
+            Items::Patch(p) => {
+                let pi = p.iter().position(|e| matches_exactly(e, &ek, &ev));
+                match (di, pi) {
+                    (None, None) => None,
+                    (Some(i), None) => {
+                        d[i] = normalized(&d[i], at, "")?;
+                        Some(d[i].clone())
+                    }
+                    (None, Some(j)) => {
+                        let (v, node) = alone(&p[j], at)?;
+                        p[j] = node;
+                        v
+                    }
+                    (Some(i), Some(j)) => {
+                        let (Value::Mapping(dm), Value::Mapping(pm)) = (&d[i], &p[j]) else {
+                            unreachable!("matched items are maps")
+                        };
+                        let (pm, directive) = elide(pm)?;
+                        match directive {
+                            Directive::Delete => {
+                                p[j] = Value::Mapping(pm);
+                                None
+                            }
+                            // The patch's item replaces the object's here, but the object's
+                            // items go over the list below: kustomize keeps the object's.
+                            Directive::Replace => {
+                                let v = added(&Value::Mapping(pm), at, "", true)?;
+                                p[j] = v.clone().unwrap_or_default();
+                                v
+                            }
+                            Directive::Merge => {
+                                let m = Value::Mapping(merge_map(dm, &pm, at)?);
+                                p[j] = Value::Mapping(pm);
+                                d[i] = m.clone();
+                                Some(m)
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        match val {
+            Some(mut v) if !v.as_mapping().is_some_and(Mapping::is_empty) => {
+                if let Value::Mapping(m) = &mut v {
+                    for (k, x) in vk.iter().zip(&vv) {
+                        if !x.is_empty() && !m.contains_key(*k) {
+                            m.insert(Value::from(*k), Value::String(x.clone()));
+                        }
+                    }
+                }
+                set(&mut items, Some(v), &vk, &vv);
+            }
+            _ => set(&mut d, None, &vk, &vv),
+        }
+        last_keys = vk;
+    }
+    if tuples.is_empty() {
+        return Ok(d);
+    }
+    for e in d {
+        let mut v = Vec::new();
+        for k in &last_keys {
+            match e.get(*k) {
+                None => items.push(e.clone()),
+                Some(x) => v.push(scalar_text(x).unwrap_or_default()),
+            }
+        }
+        if last_keys.len() > 1 {
+            set(&mut items, None, &last_keys, &v);
+        }
+        set(&mut items, Some(e), &last_keys, &v);
+    }
+    Ok(items)
+}
+
+/// An item of a list added whole, walked on its own: the value it merges to (`None`: deleted)
+/// and the item as it stands afterwards (its directive removed).
+fn alone(item: &Value, at: At) -> Result<(Option<Value>, Value), String> {
+    let Value::Mapping(m) = item else {
+        unreachable!("matched items are maps")
+    };
+    let (m, directive) = elide(m)?;
+    if directive == Directive::Delete {
+        return Ok((None, Value::Mapping(m)));
+    }
+    let v = added(&Value::Mapping(m), at, "", true)?.unwrap_or_default();
+    Ok((Some(v.clone()), v))
+}
+
+/// The text of a scalar as kustomize compares keys; `None` for maps, lists and null.
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// An item's values of the merge keys ("" where it has none).
+fn key_values(item: &Value, keys: &[&str], field: &str) -> Result<Vec<String>, String> {
+    let Some(m) = item.as_mapping() else {
+        return Err(format!(
+            "an item of {field} that is not a map is not evaluated offline"
+        ));
+    };
+    keys.iter()
+        .map(|k| match m.get(*k) {
+            None => Ok(String::new()),
+            Some(v) => scalar_text(v).ok_or_else(|| {
+                format!(
+                    "an item of {field} whose {k} is not a plain value is not evaluated offline"
+                )
+            }),
+        })
+        .collect()
+}
+
+/// kyaml's `mergeValues`: key values that agree where both have one are one item.
+fn merge_values(tuples: &mut [Vec<String>]) {
+    for i in 0..tuples.len() {
+        let first = tuples[i].clone();
+        for j in 0..tuples.len() {
+            let mut common = false;
+            let mut merged = Vec::with_capacity(first.len());
+            let agree = first.iter().zip(&tuples[j]).all(|(a, b)| {
+                if a == b {
+                    common = true;
+                    merged.push(a.clone());
+                    true
+                } else if !a.is_empty() && !b.is_empty() {
+                    false
+                } else {
+                    merged.push(if a.is_empty() { b.clone() } else { a.clone() });
+                    true
+                }
+            });
+            if agree && common {
+                tuples[i] = merged.clone();
+                tuples[j] = merged;
+            }
+        }
+    }
+}
+
+/// kyaml's `validateKeys`: the keys some item of `all` has a value of, and `values` of them.
+fn valid_keys<'k>(
+    all: &[Vec<String>],
+    values: &[String],
+    keys: &[&'k str],
+) -> (Vec<&'k str>, Vec<String>) {
+    let used: Vec<bool> = (0..keys.len())
+        .map(|i| all.iter().any(|t| !t[i].is_empty()))
+        .collect();
+    if !used.contains(&true) {
+        return (keys.to_vec(), values.to_vec());
+    }
+    let vk = keys
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| **u)
+        .map(|(k, _)| *k)
+        .collect();
+    let vv = values
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| **u)
+        .map(|(v, _)| v.clone())
+        .collect();
+    (vk, vv)
+}
+
+/// kyaml's element lookup: a map with exactly these values of these keys.
+fn matches_exactly(e: &Value, keys: &[&str], values: &[String]) -> bool {
+    e.as_mapping().is_some_and(|m| {
+        keys.iter()
+            .zip(values)
+            .all(|(k, v)| m.get(*k).and_then(scalar_text).as_ref() == Some(v))
+    })
+}
+
+/// kyaml's `ElementSetter`: every item matching `values` of `keys` (an empty value matches any
+/// item having the key) is replaced by `elem`, or removed when it is `None`; `elem` is appended
+/// when none matched. Null and empty items leave the list, and with no values every item does.
+fn set(list: &mut Vec<Value>, elem: Option<Value>, keys: &[&str], values: &[String]) {
+    let keyed = keys.first().is_some_and(|k| !k.is_empty())
+        && values.first().is_some_and(|v| !v.is_empty());
+    // Where `elem` goes: a placeholder per match, filled at the end (one clone fewer).
+    let mut slots: Vec<usize> = Vec::new();
+    let mut found = false;
+    for e in std::mem::take(list) {
+        if e.is_null() || e.as_mapping().is_some_and(Mapping::is_empty) {
+            continue;
+        }
+        let Some(m) = e.as_mapping() else {
+            if keyed {
+                list.push(e);
+            }
+            continue;
+        };
+        let mut hit = false;
+        let mut matched = true;
+        for (j, k) in keys.iter().enumerate() {
+            if let Some(v) = values.get(j) {
+                hit = match m.get(*k) {
+                    None => false,
+                    Some(_) if v.is_empty() => true,
+                    Some(x) => scalar_text(x).as_ref() == Some(v),
+                };
+            }
+            if !hit {
+                matched = false;
+                break;
+            }
+        }
+        if !matched {
+            if !values.is_empty() {
+                list.push(e);
+            }
+            continue;
+        }
+        found = true;
+        if elem.is_some() {
+            slots.push(list.len());
+            list.push(Value::Null);
+        }
+    }
+    let Some(el) = elem else { return };
+    match slots.split_first() {
+        None if !found => list.push(el),
+        None => {}
+        Some((first, rest)) => {
+            for i in rest {
+                list[*i] = el.clone();
+            }
+            list[*first] = el;
+        }
     }
 }
 
@@ -389,46 +816,180 @@ mod tests {
         yaml_serde::from_str(s).unwrap()
     }
 
+    /// The pod spec kustomize v5.5 leaves when the patch `spec` (flow YAML of a pod spec) goes
+    /// over a Deployment with the pod spec `base`: each case below was run through
+    /// `kubectl kustomize`, and its output is the expectation.
+    fn pod_spec_after(base: &str, spec: &str) -> Result<Value, String> {
+        let object = |pod: &str| {
+            y(&format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d}}\nspec: {{template: {{spec: {pod}}}}}\n"
+            ))
+        };
+        let out = strategic(&object(base), &object(spec))?.unwrap();
+        Ok(out["spec"]["template"]["spec"].clone())
+    }
+
+    fn env_after(env: &str, patch_env: &str) -> Result<Value, String> {
+        let out = pod_spec_after(
+            &format!("{{containers: [{{name: main, env: {env}}}]}}"),
+            &format!("{{containers: [{{name: main, env: {patch_env}}}]}}"),
+        )?;
+        Ok(out["containers"][0]["env"].clone())
+    }
+
     #[test]
-    fn strategic_merge_merges_env_by_name_and_deletes() {
-        let d = y(
-            "spec:\n  containers:\n  - name: a\n    env:\n    - name: X\n      value: '1'\n    - name: Y\n      value: '2'\n",
-        );
-        let p = y(
-            "spec:\n  containers:\n  - name: a\n    env:\n    - name: X\n      value: '3'\n    - name: Y\n      $patch: delete\n    - name: Z\n      value: '4'\n",
-        );
-        let out = strategic(&d, &p).unwrap().unwrap();
-        assert_eq!(
-            out,
-            y(
-                "spec:\n  containers:\n  - name: a\n    env:\n    - name: X\n      value: '3'\n    - name: Z\n      value: '4'\n"
+    fn a_merged_list_holds_the_patch_items_first_then_the_objects_others() {
+        let abc = "[{name: A, value: a}, {name: B, value: b}, {name: C, value: c}]";
+        let cases = [
+            (
+                "[{name: B, value: p}]",
+                "[{name: B, value: p}, {name: A, value: a}, {name: C, value: c}]",
+            ),
+            (
+                "[{name: D, value: p}]",
+                "[{name: D, value: p}, {name: A, value: a}, {name: B, value: b}, {name: C, value: c}]",
+            ),
+            (
+                "[{name: C, value: p}, {name: A, value: q}]",
+                "[{name: C, value: p}, {name: A, value: q}, {name: B, value: b}]",
+            ),
+            ("[]", abc),
+        ];
+        for (patch, want) in cases {
+            assert_eq!(env_after(abc, patch), Ok(y(want)), "{patch}");
+        }
+    }
+
+    #[test]
+    fn an_items_own_replace_keeps_the_objects_item_and_a_list_replace_keeps_the_patchs() {
+        let ab = "[{name: A, value: a, x: '1'}, {name: B, value: b}]";
+        let cases = [
+            (
+                "[{name: B, value: p, $patch: replace}]",
+                "[{name: B, value: b}, {name: A, value: a, x: '1'}]",
+            ),
+            (
+                "[{$patch: replace}, {name: Z, value: z}]",
+                "[{name: Z, value: z}]",
+            ),
+            (
+                "[{name: A, value: p}, {$patch: replace}]",
+                "[{name: A, value: p}]",
+            ),
+            (
+                "[{name: A, value: p, $patch: merge}]",
+                "[{name: A, value: p, x: '1'}, {name: B, value: b}]",
+            ),
+            // An item without the key matches every item having one, which it deletes.
+            ("[{value: nokey}]", "[]"),
+        ];
+        for (patch, want) in cases {
+            assert_eq!(env_after(ab, patch), Ok(y(want)), "{patch}");
+        }
+        // A list the object lacks is added as the patch writes it, merged with itself.
+        let added = |patch: &str| {
+            pod_spec_after(
+                "{containers: [{name: main}]}",
+                &format!("{{containers: [{{name: main, env: {patch}}}]}}"),
             )
-        );
-        assert!(strategic(&d, &y("$patch: delete\n")).unwrap().is_none());
-        let replace = y(
-            "spec:\n  containers:\n  - name: a\n    env:\n    - $patch: replace\n    - name: Z\n      value: ''\n",
+            .map(|s| s["containers"][0]["env"].clone())
+        };
+        assert_eq!(
+            added("[{$patch: replace}, {name: Z, value: z}]"),
+            Ok(y("[{$patch: replace}]"))
         );
         assert_eq!(
-            strategic(&d, &replace).unwrap().unwrap(),
-            y("spec:\n  containers:\n  - name: a\n    env:\n    - name: Z\n      value: ''\n")
+            added("[{name: A, value: p}, {name: A, value: q}, {name: B, value: r}]"),
+            Ok(y("[{name: A, value: q}, {name: B, value: r}]"))
+        );
+        assert_eq!(
+            env_after(ab, "[{name: A, value: p, $patch: bogus}]"),
+            Err("unknown patch strategy 'bogus': kustomize refuses it".to_string())
         );
     }
 
     #[test]
-    fn a_delete_removes_every_item_with_the_key_and_a_merge_into_repeated_ones_is_refused() {
-        let target = y(
-            "spec:\n  env:\n  - {name: A, value: '1'}\n  - {name: B, value: b}\n  - {name: A, value: '2'}\n",
-        );
-        let delete = y("spec:\n  env:\n  - {name: A, $patch: delete}\n");
-        let out = strategic(&target, &delete).unwrap().unwrap();
-        assert_eq!(out, y("spec:\n  env:\n  - {name: B, value: b}\n"));
-        let merge = y("spec:\n  env:\n  - {name: A, value: m}\n");
+    fn a_delete_removes_every_item_with_the_key_and_a_merge_into_repeated_ones_is_lost() {
+        let twice = "[{name: A, value: first}, {name: B, value: b}, {name: A, value: second}]";
+        let kept = "[{name: A, value: second}, {name: B, value: b}]";
         assert_eq!(
-            strategic(&target, &merge),
-            Err(
-                "a merge into one of several items of env with the same name is not evaluated offline"
-                    .to_string()
+            env_after(twice, "[{name: A, $patch: delete}]"),
+            Ok(y("[{name: B, value: b}]"))
+        );
+        assert_eq!(
+            env_after(twice, "[{name: A, valueFrom: {fieldRef: {fieldPath: x}}}]"),
+            Ok(y(kept))
+        );
+        let thrice = "[{name: A, value: one}, {name: A, value: two}, {name: B, value: b}, {name: A, value: three}]";
+        assert_eq!(
+            env_after(thrice, "[{name: A, value: p}]"),
+            Ok(y("[{name: A, value: three}, {name: B, value: b}]"))
+        );
+        let two = "[{name: A, value: one}, {name: A, value: two}]";
+        for patch in [
+            "[{name: A, value: p, extra: z}]",
+            "[{name: A, value: null}]",
+        ] {
+            assert_eq!(
+                env_after(two, patch),
+                Ok(y("[{name: A, value: two}]")),
+                "{patch}"
+            );
+        }
+        assert_eq!(env_after(two, "[{name: A, $patch: delete}]"), Ok(y("[]")));
+        // Of two patch items with one key, the first merges.
+        assert_eq!(
+            env_after(
+                "[{name: A, value: one}, {name: B, value: b}]",
+                "[{name: A, value: p}, {name: A, value: q}]"
+            ),
+            Ok(y("[{name: A, value: p}, {name: B, value: b}]"))
+        );
+    }
+
+    #[test]
+    fn any_strategic_merge_leaves_one_item_per_key_in_every_keyed_list() {
+        let base = "{containers: [{name: main, image: one, env: [{name: A, value: first}, {name: B, value: b}, {name: A, value: second}], volumeMounts: [{mountPath: /a, name: v1}, {mountPath: /b, name: v2}, {mountPath: /a, name: v3}], ports: [{containerPort: 80, name: p1}, {containerPort: 81}, {containerPort: 80, name: p2}, {containerPort: 80, protocol: UDP, name: p3}, {containerPort: 80, protocol: UDP, name: p4}], envFrom: [{prefix: a}, {prefix: a}]}, {name: side}, {name: main, image: two, env: [{name: X}, {name: X}]}], volumes: [{name: v, emptyDir: {}}, {name: w}, {name: v, configMap: {name: c}}], imagePullSecrets: [{name: s}, {name: t}, {name: s}], tolerations: [{key: k}, {key: k}], nodeSelector: null}";
+        let want = "{containers: [{name: main, image: two, env: [{name: X}, {name: X}]}, {name: side}], volumes: [{name: v, configMap: {name: c}}, {name: w}], imagePullSecrets: [{name: s}, {name: t}], tolerations: [{key: k}, {key: k}], nodeSelector: null, serviceAccountName: x}";
+        assert_eq!(pod_spec_after(base, "{serviceAccountName: x}"), Ok(y(want)));
+        let one = "{containers: [{name: main, env: [{name: A, value: first}, {name: B, value: b}, {name: A, value: second}], volumeMounts: [{mountPath: /a, name: v1}, {mountPath: /b, name: v2}, {mountPath: /a, name: v3}], ports: [{containerPort: 80, name: p1}, {containerPort: 81}, {containerPort: 80, name: p2}, {containerPort: 80, protocol: UDP, name: p3}, {containerPort: 80, protocol: UDP, name: p4}]}], hostAliases: [{ip: 1.1.1.1, hostnames: [a]}, {ip: 2.2.2.2, hostnames: [b]}, {ip: 1.1.1.1, hostnames: [c]}]}";
+        let want = "{containers: [{name: main, image: x, env: [{name: A, value: second}, {name: B, value: b}], volumeMounts: [{mountPath: /a, name: v3}, {mountPath: /b, name: v2}], ports: [{containerPort: 81}, {containerPort: 80, name: p2}, {containerPort: 80, protocol: UDP, name: p4}]}], hostAliases: [{ip: 2.2.2.2, hostnames: [z]}, {ip: 1.1.1.1, hostnames: [c]}]}";
+        assert_eq!(
+            pod_spec_after(
+                one,
+                "{containers: [{name: main, image: x}], hostAliases: [{ip: 2.2.2.2, hostnames: [z]}]}"
+            ),
+            Ok(y(want))
+        );
+        // An item without the key takes the whole list.
+        assert_eq!(
+            pod_spec_after(
+                "{containers: [{name: main, env: [{name: A}, {value: nokey}, {name: B}]}]}",
+                "{serviceAccountName: x}"
             )
+            .map(|s| s["containers"][0]["env"].clone()),
+            Ok(y("[{value: nokey}]"))
+        );
+    }
+
+    #[test]
+    fn lists_of_objects_without_a_schema_are_replaced_and_kinds_must_agree() {
+        let d = y(
+            "apiVersion: apps/v1beta1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        env: [{name: A, value: a}, {name: B, value: b}]\n",
+        );
+        let p = y(
+            "spec:\n  template:\n    spec:\n      containers:\n      - name: main\n        env: [{name: B, value: p}]\n",
+        );
+        assert_eq!(
+            strategic(&d, &p),
+            Ok(Some(y(
+                "apiVersion: apps/v1beta1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        env: [{name: B, value: p}]\n"
+            )))
+        );
+        assert!(strategic(&d, &y("$patch: delete\n")).unwrap().is_none());
+        assert_eq!(
+            pod_spec_after("{containers: [{name: main, image: x}]}", "{containers: [{name: main, image: [x]}]}"),
+            Err("wrong node kind: the patch gives image another kind of value than the object has: kustomize refuses it".to_string())
         );
     }
 
