@@ -26,15 +26,6 @@ const MAX_FAILING_TREES: usize = 3;
 /// Time spent shrinking one failing tree.
 const SHRINK_BUDGET: Duration = Duration::from_secs(90);
 
-fn env_number(name: &str) -> Option<u64> {
-    let text = std::env::var(name).ok()?;
-    Some(
-        text.trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={text:?} is not a whole number")),
-    )
-}
-
 fn replay(seed: u64) -> String {
     format!(
         "KFPATCH_ORACLE_SEED={seed} KFPATCH_ORACLE_TREES=1 cargo test --test kustomize_oracle -- --ignored --nocapture"
@@ -51,15 +42,10 @@ fn kfpatch_traces_what_kustomize_builds() {
         kubectl.is_ok_and(|o| o.status.success()),
         "kubectl is not installed: the oracle is `kubectl kustomize`"
     );
-    let trees = env_number("KFPATCH_ORACLE_TREES").unwrap_or(500) as usize;
+    let trees = support::env_number("KFPATCH_ORACLE_TREES").unwrap_or(500) as usize;
     // A soak lists every failing tree (unshrunk) instead of stopping at the first few.
-    let keep_going = env_number("KFPATCH_ORACLE_KEEP_GOING").unwrap_or(0) != 0;
-    let seed = env_number("KFPATCH_ORACLE_SEED").unwrap_or_else(|| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("time after 1970");
-        now.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32)
-    });
+    let keep_going = support::env_number("KFPATCH_ORACLE_KEEP_GOING").unwrap_or(0) != 0;
+    let seed = support::seed("KFPATCH_ORACLE_SEED");
     println!(
         "kustomize oracle: seed {seed}, {trees} trees; replay this run: KFPATCH_ORACLE_SEED={seed} KFPATCH_ORACLE_TREES={trees} cargo test --test kustomize_oracle -- --ignored --nocapture"
     );

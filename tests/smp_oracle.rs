@@ -27,15 +27,6 @@ const BATCH: usize = 250;
 /// Disagreements printed in full.
 const SHOWN: usize = 5;
 
-fn env_number(name: &str) -> Option<u64> {
-    let text = std::env::var(name).ok()?;
-    Some(
-        text.trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={text:?} is not a whole number")),
-    )
-}
-
 fn map(pairs: Vec<(&str, Value)>) -> Value {
     let mut m = Mapping::new();
     for (k, v) in pairs {
@@ -300,13 +291,8 @@ fn yaml(v: &Value) -> String {
 #[test]
 #[ignore = "needs kubectl; run by .ci/run"]
 fn strategic_merge_lists_match_kubectl_kustomize() {
-    let cases = env_number("KFPATCH_SMP_ORACLE_CASES").unwrap_or(2000) as usize;
-    let seed = env_number("KFPATCH_SMP_ORACLE_SEED").unwrap_or_else(|| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("time after 1970");
-        now.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32)
-    });
+    let cases = support::env_number("KFPATCH_SMP_ORACLE_CASES").unwrap_or(2000) as usize;
+    let seed = support::seed("KFPATCH_SMP_ORACLE_SEED");
     println!(
         "strategic merge oracle: seed {seed}, {cases} cases; replay this run: KFPATCH_SMP_ORACLE_SEED={seed} KFPATCH_SMP_ORACLE_CASES={cases} cargo test --test smp_oracle -- --ignored --nocapture"
     );

@@ -280,3 +280,24 @@ pub fn files(root: &std::path::Path) -> std::collections::BTreeMap<PathBuf, Vec<
         })
         .collect()
 }
+
+/// A whole number from the environment variable `name`, if set (a test's size or seed).
+pub fn env_number(name: &str) -> Option<u64> {
+    let text = std::env::var(name).ok()?;
+    Some(
+        text.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={text:?} is not a whole number")),
+    )
+}
+
+/// The seed of a randomised test: `name`'s value, else one drawn from the clock and the pid
+/// (printed by the test, so any run can be replayed).
+pub fn seed(name: &str) -> u64 {
+    env_number(name).unwrap_or_else(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time after 1970");
+        now.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32)
+    })
+}

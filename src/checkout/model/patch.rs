@@ -415,7 +415,7 @@ fn alone(item: &Value, at: At) -> Result<(Option<Value>, Value), String> {
 }
 
 /// The text of a scalar as kustomize compares keys; `None` for maps, lists and null.
-fn scalar_text(v: &Value) -> Option<String> {
+pub(super) fn scalar_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),

@@ -10,7 +10,7 @@ use std::rc::Rc;
 use yaml_serde::{Mapping, Value};
 
 use super::build::{Built, Model};
-use super::patch::Selector;
+use super::patch::{Selector, scalar_text};
 use super::{Loaded, read_in};
 
 /// One step of a field path.
@@ -62,19 +62,10 @@ pub(super) fn steps(path: &str) -> Result<Vec<Step>, String> {
     Ok(out)
 }
 
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 fn element_at(items: &[Value], key: &str, want: &str) -> Option<usize> {
     items
         .iter()
-        .position(|e| e.get(key).and_then(scalar).as_deref() == Some(want))
+        .position(|e| e.get(key).and_then(scalar_text).as_deref() == Some(want))
 }
 
 pub(super) fn get<'a>(v: &'a Value, steps: &[Step]) -> Option<&'a Value> {
@@ -131,7 +122,7 @@ fn set(v: &mut Value, steps: &[Step], new: &Value, create: bool) -> Result<(), (
         (Step::Element(k, want), Value::Sequence(items)) => {
             let matching = |e: &Value| {
                 e.get(k.as_str())
-                    .and_then(scalar)
+                    .and_then(scalar_text)
                     .is_some_and(|s| s.contains(want.as_str()))
             };
             if !items.iter().any(matching) {
