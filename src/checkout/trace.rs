@@ -17,7 +17,7 @@ use crate::checkout::catalogue::{self, CATALOGUE, Place, Reading, Setting};
 use crate::checkout::install::Install;
 use crate::checkout::model;
 use crate::checkout::model::build::Model;
-use crate::checkout::model::deploying::{Deploying, reaching_folders};
+use crate::checkout::model::deploying::{self, Deploying, reaching_folders};
 use crate::checkout::model::sections::{self, Behavior, Kustomization, PatchSource};
 use crate::checkout::overriding::{Editor, Given, Override, VIEWER_CONFIGMAP, VIEWER_KEY};
 use crate::checkout::parsed::Parsed;
@@ -74,7 +74,13 @@ pub struct Reaching {
 
 impl Reaching {
     pub fn new(install: &Install) -> Reaching {
-        let found = reaching_folders(install);
+        Reaching::searched(install, reaching_folders(install))
+    }
+
+    /// The kustomizations a search already found ([`reaching_folders`]), read by the model that
+    /// found them: a caller that looked at the search first (`multiuser`: its unreadable files)
+    /// does not search again.
+    pub fn searched(install: &Install, found: deploying::Reaching) -> Reaching {
         Reaching::with(install, found.model, found.all.to_vec())
     }
 

@@ -41,6 +41,7 @@ use crate::edit::{overlay, overlay_files, remote_overlay};
 use crate::error::{Failure, Result};
 use crate::output::escape::quoted;
 use crate::output::{Output, location, paint, to_json, to_yaml, write_out};
+use crate::parallel;
 use crate::report::above::Above;
 use crate::report::surroundings;
 
@@ -133,22 +134,38 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         OnOff::On => Mode::On,
         OnOff::Off => Mode::Off,
     });
-    let overlays = overlay::find_all(&install)?;
-    let mut found = audit(&install, expect)?;
-    let (deploying, searched) = deploying::deploying_and_reaching(&install);
-    let unreadable = searched.unreadable.clone();
-    let above = Above::of(&install, &deploying, searched);
+    // The install's own files, the overlays, the drift and the scan around the install are read
+    // on a second thread beside the kustomize model, the longest part of an audit.
+    let ((overlays, found, drift, rows, around), (deploying, unreadable, above)) = parallel::beside(
+        || {
+            let drift = args
+                .against
+                .as_ref()
+                .map(|reference| drift::against(&install, reference));
+            (
+                overlay::find_all(&install),
+                audit(&install, expect),
+                drift,
+                settings::rows(&install),
+                surroundings::around(&install),
+            )
+        },
+        || {
+            let (deploying, searched) = deploying::deploying_and_reaching(&install);
+            let unreadable = searched.unreadable.clone();
+            let above = Above::of(&install, &deploying, searched);
+            (deploying, unreadable, above)
+        },
+    );
+    let overlays = overlays?;
+    let mut found = found?;
     if let Some(mode) = expect {
         found.extend(override_expectations(mode, &above));
     }
     let findings = with_overlays(expect, found, &overlays);
-    let drift = match &args.against {
-        Some(reference) => Some(drift::against(&install, reference)?),
-        None => None,
-    };
-    let rows = settings::rows(&install)?;
+    let drift = drift.transpose()?;
+    let rows = rows?;
     let mode = settings::mode_word(&rows);
-    let around = surroundings::around(&install);
     let mut findings = findings;
     let want = match (expect, mode) {
         (Some(m), _) => Some((m, "--expect wants")),

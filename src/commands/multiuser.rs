@@ -6,8 +6,8 @@ use std::fs;
 
 use crate::checkout::catalogue::show_value;
 use crate::checkout::catalogue::{Mode, Scope};
-use crate::checkout::install::Install;
-use crate::checkout::model::deploying;
+use crate::checkout::model::{CannotTrace, deploying};
+use crate::checkout::trace;
 use crate::checkout::{discover, locate, paths, safe_read};
 use crate::cli::{Cli, MultiuserArgs, OnOff};
 use crate::edit::outcome::{self, WriteChoice};
@@ -16,6 +16,7 @@ use crate::edit::{lock, overrides, plan, remote_overlay};
 use crate::error::{EXIT_CHANGES, Failure, Result};
 use crate::output::escape::quoted;
 use crate::output::{Output, write_out};
+use crate::parallel;
 use crate::report::surroundings;
 
 const ISOLATION_NOTE: &str = "note: with multi-user mode off, every user can see every run, experiment and artifact. To keep isolation between profiles, keep it on and give notebooks token access instead (README, \"Token access\").\n";
@@ -38,8 +39,15 @@ pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> 
         Scope::Related
     };
     let mut plan = plan::switch(&install, mode, scope)?;
-    refuse_unreadable(&install)?;
-    overrides::add_to_plan(&install, mode, scope, &mut plan)?;
+    // The scan around the install (for the notes) runs beside the search above it; it reads
+    // nothing the switch writes.
+    let (around, found) = parallel::beside(
+        || surroundings::around(&install),
+        || deploying::reaching_folders(&install),
+    );
+    refuse_unreadable(&found.unreadable)?;
+    let mut reaching = trace::Reaching::searched(&install, found);
+    overrides::add_to_plan(&install, mode, scope, &mut plan, &mut reaching)?;
     let title = format!(
         "multiuser {}: {} (KFP {})",
         mode.word(),
@@ -48,7 +56,7 @@ pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> 
     );
     let code = outcome::finish(&install, &plan, &title, args.write.choice(), &[], io)?;
     // Notes go to standard error, so that standard output redirected to a file is a patch.
-    let mut notes = surroundings::plan_notes(&surroundings::around(&install));
+    let mut notes = surroundings::plan_notes(&around);
     if mode == Mode::Off && !args.write.check {
         notes.push_str(ISOLATION_NOTE);
     }
@@ -59,8 +67,7 @@ pub fn run(cli: &Cli, args: &MultiuserArgs, io: &mut Output<'_>) -> Result<i32> 
 /// Refuses the switch when a kustomization of the checkout cannot be read (a FIFO, a device, too
 /// large, not UTF-8): whether it pins the other mode above the install cannot be told, and a
 /// switch that says it is done must not leave such an override unsaid. Nothing is written.
-fn refuse_unreadable(install: &Install) -> Result<()> {
-    let unreadable = deploying::reaching_folders(install).unreadable;
+fn refuse_unreadable(unreadable: &[CannotTrace]) -> Result<()> {
     if unreadable.is_empty() {
         return Ok(());
     }

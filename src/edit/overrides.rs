@@ -17,10 +17,16 @@ use crate::syntax::yamledit::{self, LeafChange, Splice, YamlText, scalar_like, s
 /// The overrides of one file to switch, each with its new value.
 type Edits = Vec<(Override, Option<String>)>;
 
-/// Adds the overrides of every kustomization that deploys the install to `plan`: switched ones as
-/// changes and file plans, the others as kept notes.
-pub fn add_to_plan(install: &Install, mode: Mode, scope: Scope, plan: &mut Plan) -> Result<()> {
-    let found = trace::all_overrides(install, &mut trace::Reaching::new(install));
+/// Adds the overrides of every kustomization that deploys the install (`reaching`) to `plan`:
+/// switched ones as changes and file plans, the others as kept notes.
+pub fn add_to_plan(
+    install: &Install,
+    mode: Mode,
+    scope: Scope,
+    plan: &mut Plan,
+    reaching: &mut trace::Reaching,
+) -> Result<()> {
+    let found = trace::all_overrides(install, reaching);
     let mut by_file: Vec<(std::path::PathBuf, String, Edits)> = Vec::new();
     let mut seen = Vec::new();
     for o in found {
