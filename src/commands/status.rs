@@ -107,15 +107,20 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     let Some(install) = discover::find_optional(&root, cli.install.as_deref())? else {
         return remote_only(&root, args, io);
     };
-    // The repository and the scan around the install are read beside the managed files, whose
-    // parse is the longest part of a `status` (and takes a second thread of its own).
-    let ((git, around), (rows, above, (deploying, unreadable))) = parallel::beside(
-        || (git_views(&install), surroundings::around(&install)),
+    // The repository, the scan around the install and the managed files (whose strict check takes
+    // a thread of its own) are read beside the kustomize model, the longest part of a `status`.
+    let ((git, around, rows), (above, (deploying, unreadable))) = parallel::beside(
+        || {
+            (
+                git_views(&install),
+                surroundings::around(&install),
+                rows(&install),
+            )
+        },
         || {
             let (deploying, searched) = deploying::deploying_and_reaching(&install);
             let unreadable = searched.unreadable.clone();
             (
-                rows(&install),
                 Above::of(&install, &deploying, searched),
                 (deploying, unreadable),
             )
