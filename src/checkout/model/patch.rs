@@ -1,7 +1,9 @@
 //! Patches as kustomize applies them: strategic merge (kustomize's own merge, with the merge keys
 //! of its built-in schema, `$patch` directives, and the order and duplicates it leaves in merged
 //! lists) and JSON 6902, and the `target:` selectors (kind, name, namespace, label and annotation
-//! selectors). Every refusal kustomize would make comes back as an error text.
+//! selectors). Every refusal kustomize would make comes back as an error text. A strategic merge
+//! is worked out as an [`Edit`] before the object is touched (a refused patch leaves it as it
+//! was), which says whether it changes the object and is carried out in place.
 
 use yaml_serde::{Mapping, Value};
 
@@ -1158,6 +1160,45 @@ mod tests {
             )
             .map(|s| s["containers"][0]["env"].clone()),
             Ok(y("[{value: nokey}]"))
+        );
+    }
+
+    #[test]
+    fn an_edit_changes_the_object_exactly_where_the_merged_object_differs() {
+        let object = |pod: &str| {
+            y(&format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d}}\nspec: {{template: {{spec: {pod}}}}}\n"
+            ))
+        };
+        let ordered = "{containers: [{name: main, image: x, env: [{name: A, value: a}]}]}";
+        let repeated = "{containers: [{name: main, env: [{name: A}, {name: A, value: b}]}]}";
+        let cases = [
+            (ordered, "{containers: [{name: main, image: x}]}", false),
+            (ordered, "{containers: [{name: main, image: y}]}", true),
+            (ordered, "{serviceAccountName: null}", false),
+            (ordered, "{containers: null}", true),
+            // Nothing named, but the object's repeated keys collapse.
+            (repeated, "{serviceAccountName: null}", true),
+            (
+                repeated,
+                "{containers: [{name: main, env: [{name: A, value: b}]}]}",
+                true,
+            ),
+        ];
+        for (base, patch, changes) in cases {
+            let (base, patch) = (object(base), object(patch));
+            let edit = strategic_edit(&base, &patch).unwrap();
+            assert_eq!(edit.changes(), changes, "{patch:?}");
+            let mut merged = base.clone();
+            edit.apply(&mut merged);
+            assert_eq!(merged != base, changes, "{patch:?}");
+        }
+        let pod = object(ordered);
+        assert!(!strategic_edit(&pod, &pod).unwrap().changes());
+        assert!(
+            strategic_edit(&pod, &y("$patch: delete\n"))
+                .unwrap()
+                .deletes()
         );
     }
 
