@@ -615,6 +615,15 @@ pub(super) fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
+/// Whether a scalar's text as kustomize compares keys is `text`: without building the text of a
+/// string (the lookups of a keyed list compare every item's key with every other's).
+fn scalar_is(v: &Value, text: &str) -> bool {
+    match v {
+        Value::String(s) => s == text,
+        other => scalar_text(other).as_deref() == Some(text),
+    }
+}
+
 /// An item's values of the merge keys ("" where it has none).
 fn key_values(item: &Value, keys: &[&str], field: &str) -> Result<Vec<String>, String> {
     let Some(m) = item.as_mapping() else {
@@ -693,7 +702,7 @@ fn matches_exactly(e: &Value, keys: &[&str], values: &[String]) -> bool {
     e.as_mapping().is_some_and(|m| {
         keys.iter()
             .zip(values)
-            .all(|(k, v)| m.get(*k).and_then(scalar_text).as_ref() == Some(v))
+            .all(|(k, v)| m.get(*k).is_some_and(|x| scalar_is(x, v)))
     })
 }
 
@@ -723,7 +732,7 @@ fn set(list: &mut Vec<Value>, elem: Option<Value>, keys: &[&str], values: &[Stri
                 hit = match m.get(*k) {
                     None => false,
                     Some(_) if v.is_empty() => true,
-                    Some(x) => scalar_text(x).as_ref() == Some(v),
+                    Some(x) => scalar_is(x, v),
                 };
             }
             if !hit {
