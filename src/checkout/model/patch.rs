@@ -1,7 +1,9 @@
 //! Patches as kustomize applies them: strategic merge (kustomize's own merge, with the merge keys
 //! of its built-in schema, `$patch` directives, and the order and duplicates it leaves in merged
 //! lists) and JSON 6902, and the `target:` selectors (kind, name, namespace, label and annotation
-//! selectors). Every refusal kustomize would make comes back as an error text.
+//! selectors). Every refusal kustomize would make comes back as an error text. A strategic merge
+//! is worked out as an [`Edit`] before the object is touched (a refused patch leaves it as it
+//! was), which says whether it changes the object and is carried out in place.
 
 use yaml_serde::{Mapping, Value};
 
@@ -87,10 +89,111 @@ impl At {
 /// object. Like kustomize, the merge walks the whole object: every list with merge keys comes
 /// out in kustomize's order with one item per key, whether or not the patch names it.
 pub fn strategic(target: &Value, patch: &Value) -> Result<Option<Value>, String> {
-    merge(target, patch, At::object(target), "")
+    let edit = strategic_edit(target, patch)?;
+    if edit.deletes() {
+        return Ok(None);
+    }
+    let mut merged = target.clone();
+    edit.apply(&mut merged);
+    Ok(Some(merged))
 }
 
-type Merged = Result<Option<Value>, String>;
+/// What the strategic merge of `patch` does to `target` (see [`strategic`]), worked out without
+/// touching it: the model applies it only to an object it changes, in place.
+pub fn strategic_edit(target: &Value, patch: &Value) -> Result<Edit, String> {
+    merge(target, patch, At::object(target), "").map(Edit)
+}
+
+/// A patch's effect on one object: whether it deletes or changes it, and the change.
+pub struct Edit(Plan);
+
+impl Edit {
+    /// The edit that makes `old` into `new`.
+    pub fn replacing(old: &Value, new: Value) -> Edit {
+        Edit(becomes(old, Some(new)))
+    }
+
+    pub fn deletes(&self) -> bool {
+        matches!(self.0, Plan::Delete)
+    }
+
+    /// Whether the object afterwards differs (`!=`) from the object before.
+    pub fn changes(&self) -> bool {
+        !matches!(self.0, Plan::Keep)
+    }
+
+    /// The change made to the object the edit was worked out on (nothing when it deletes it).
+    pub fn apply(self, target: &mut Value) {
+        apply(target, self.0);
+    }
+}
+
+/// What a merge does to one node of the object, worked out before the object is touched (a
+/// patch kustomize refuses leaves it as it was). Every node the merge leaves equal (`==`) to
+/// what it was is `Keep`, so a plan other than `Keep` changes the object; what the object keeps
+/// is moved, never copied, and only the patch's own values are cloned in.
+enum Plan {
+    Keep,
+    Delete,
+    Set(Value),
+    /// A map changed in place: the plans of its entries (by position) that change or delete
+    /// them, then the entries the patch adds.
+    Map(Vec<(usize, Plan)>, Vec<(Value, Value)>),
+    /// A keyed list already in kustomize's order: the plans of the items that change.
+    Items(Vec<(usize, Plan)>),
+}
+
+/// `plan` carried out on `v`, the node it was worked out on (a `Delete` is carried out by the
+/// map holding the node, or by the caller).
+fn apply(v: &mut Value, plan: Plan) {
+    match (v, plan) {
+        (_, Plan::Keep | Plan::Delete) => {}
+        (v, Plan::Set(new)) => *v = new,
+        (Value::Mapping(m), Plan::Map(entries, adds)) => {
+            let mut entries = entries.into_iter().peekable();
+            let mut i = 0;
+            m.retain(|_, v| {
+                let keep = match entries.next_if(|(at, _)| *at == i) {
+                    Some((_, Plan::Delete)) => false,
+                    Some((_, plan)) => {
+                        apply(v, plan);
+                        true
+                    }
+                    None => true,
+                };
+                i += 1;
+                keep
+            });
+            for (k, v) in adds {
+                m.insert(k, v);
+            }
+        }
+        (Value::Sequence(s), Plan::Items(items)) => {
+            for (i, plan) in items {
+                apply(&mut s[i], plan);
+            }
+        }
+        _ => unreachable!("a plan is carried out on the node it was worked out on"),
+    }
+}
+
+/// The plan that leaves `merged` (`None`: nothing) where `old` is.
+fn becomes(old: &Value, merged: Option<Value>) -> Plan {
+    match merged {
+        None => Plan::Delete,
+        Some(v) if v == *old => Plan::Keep,
+        Some(v) => Plan::Set(v),
+    }
+}
+
+/// The plan that puts the patch's `new` where `old` is: cloned only when it differs.
+fn becomes_ref(old: &Value, new: &Value) -> Plan {
+    if old == new {
+        Plan::Keep
+    } else {
+        Plan::Set(new.clone())
+    }
+}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Directive {
@@ -111,16 +214,49 @@ fn directive_named(v: &Value) -> Result<Directive, String> {
     }
 }
 
-/// A map's `$patch` directive, and the map without it.
-fn elide(m: &Mapping) -> Result<(Mapping, Directive), String> {
-    match m.get("$patch") {
-        None => Ok((m.clone(), Directive::Merge)),
-        Some(v) => {
-            let d = directive_named(v)?;
-            let mut m = m.clone();
-            m.remove("$patch");
-            Ok((m, d))
+/// A map of the patch as kustomize reads it: its `$patch` directive, and its other entries, in
+/// the order kyaml leaves them once the directive is gone (the last entry takes its place).
+struct View<'a> {
+    map: &'a Mapping,
+    directive: Directive,
+    /// Where the `$patch` entry is.
+    at: Option<usize>,
+}
+
+impl<'a> View<'a> {
+    fn of(map: &'a Mapping) -> Result<View<'a>, String> {
+        let at = map.keys().position(is_directive);
+        let directive = match at.and_then(|_| map.get("$patch")) {
+            None => Directive::Merge,
+            Some(v) => directive_named(v)?,
+        };
+        Ok(View { map, directive, at })
+    }
+
+    fn get(&self, k: &Value) -> Option<&'a Value> {
+        if self.at.is_some() && is_directive(k) {
+            return None;
         }
+        self.map.get(k)
+    }
+
+    fn entries(&self) -> Vec<(&'a Value, &'a Value)> {
+        let mut entries: Vec<_> = self.map.iter().collect();
+        if let Some(i) = self.at {
+            entries.swap_remove(i);
+        }
+        entries
+    }
+}
+
+fn is_directive(k: &Value) -> bool {
+    matches!(k, Value::String(s) if s == "$patch")
+}
+
+/// A map item of a working list without its `$patch` entry, as kyaml removes it.
+fn strip(item: &mut Value) {
+    if let Value::Mapping(m) = item {
+        m.remove("$patch");
     }
 }
 
@@ -142,83 +278,83 @@ fn list_directive(s: &[Value]) -> Result<(Directive, Vec<Value>), String> {
 }
 
 /// kustomize's walk of a node the object has (maybe null) and the patch has.
-fn merge(dest: &Value, patch: &Value, at: At, field: &str) -> Merged {
+fn merge(dest: &Value, patch: &Value, at: At, field: &str) -> Result<Plan, String> {
     match (dest, patch) {
-        (_, Value::Null) => Ok(None),
-        (Value::Null, _) => added(patch, at, field, false),
+        (_, Value::Null) => Ok(Plan::Delete),
+        (Value::Null, _) => Ok(becomes(dest, added(patch, at, field, false)?)),
         (Value::Mapping(d), Value::Mapping(p)) => {
-            let (p, directive) = elide(p)?;
-            match directive {
-                Directive::Delete => Ok(None),
-                Directive::Replace => added(&Value::Mapping(p), at, field, true),
-                Directive::Merge => Ok(Some(Value::Mapping(merge_map(d, &p, at)?))),
+            let p = View::of(p)?;
+            match p.directive {
+                Directive::Delete => Ok(Plan::Delete),
+                Directive::Replace => Ok(becomes(dest, Some(Value::Mapping(added_map(&p, at)?)))),
+                Directive::Merge => merge_map(d, &p, at),
             }
         }
         (Value::Sequence(d), Value::Sequence(p)) => match at.keys() {
-            None => Ok(Some(patch.clone())),
+            None => Ok(becomes_ref(dest, patch)),
             Some(keys) => {
                 let (directive, p) = list_directive(p)?;
                 let items = match directive {
-                    Directive::Delete => return Ok(None),
+                    Directive::Delete => return Ok(Plan::Delete),
                     Directive::Replace => merge_items(p, Items::Same, keys, at.item(), field)?,
                     Directive::Merge => {
                         merge_items(d.clone(), Items::Patch(p), keys, at.item(), field)?
                     }
                 };
-                Ok(Some(Value::Sequence(items)))
+                Ok(becomes(dest, Some(Value::Sequence(items))))
             }
         },
         (Value::Mapping(_) | Value::Sequence(_), _)
         | (_, Value::Mapping(_) | Value::Sequence(_)) => Err(format!(
             "wrong node kind: the patch gives {field} another kind of value than the object has: kustomize refuses it"
         )),
-        _ => Ok(Some(patch.clone())),
+        _ => Ok(becomes_ref(dest, patch)),
     }
 }
 
-fn merge_map(d: &Mapping, p: &Mapping, at: At) -> Result<Mapping, String> {
-    let mut out = Mapping::with_capacity(d.len() + p.len());
-    for (k, v) in d {
+/// The object's map `d` merged with the patch's `p`: its entries in their order, those the
+/// patch deletes left out, then the patch's new ones.
+fn merge_map(d: &Mapping, p: &View, at: At) -> Result<Plan, String> {
+    let mut entries = Vec::new();
+    for (i, (k, v)) in d.iter().enumerate() {
         let key = k.as_str().unwrap_or_default();
-        let merged = match p.get(k) {
+        let plan = match p.get(k) {
             Some(pv) => merge(v, pv, at.child(key), key)?,
-            None => Some(normalized(v, at.child(key), key)?),
+            None => normalize(v, at.child(key), key)?,
         };
-        if let Some(m) = merged {
-            out.insert(k.clone(), m);
+        if !matches!(plan, Plan::Keep) {
+            entries.push((i, plan));
         }
     }
-    for (k, pv) in p {
+    let mut adds = Vec::new();
+    for (k, pv) in p.entries() {
         if d.contains_key(k) {
             continue;
         }
         let key = k.as_str().unwrap_or_default();
         if let Some(v) = added(pv, at.child(key), key, false)? {
-            out.insert(k.clone(), v);
+            adds.push((k.clone(), v));
         }
     }
-    Ok(out)
+    Ok(if entries.is_empty() && adds.is_empty() {
+        Plan::Keep
+    } else {
+        Plan::Map(entries, adds)
+    })
 }
 
 /// A node of the patch the object lacks, as kustomize adds it: its directives applied and
 /// removed, its null fields dropped, its lists merged with themselves. `nested`: inside a node
 /// added whole, where kustomize also reads a list's own directive (not at the top of one).
-fn added(v: &Value, at: At, field: &str, nested: bool) -> Merged {
+fn added(v: &Value, at: At, field: &str, nested: bool) -> Result<Option<Value>, String> {
     match v {
         Value::Null => Ok(None),
         Value::Mapping(m) => {
-            let (m, directive) = elide(m)?;
-            if directive == Directive::Delete {
+            let m = View::of(m)?;
+            if m.directive == Directive::Delete {
                 return Ok(None);
             }
-            let mut out = Mapping::new();
-            for (k, v) in &m {
-                let key = k.as_str().unwrap_or_default();
-                if let Some(v) = added(v, at.child(key), key, true)? {
-                    out.insert(k.clone(), v);
-                }
-            }
-            Ok(Some(Value::Mapping(out)))
+            Ok(Some(Value::Mapping(added_map(&m, at)?)))
         }
         Value::Sequence(s) => match at.keys() {
             None => Ok(Some(v.clone())),
@@ -244,28 +380,89 @@ fn added(v: &Value, at: At, field: &str, nested: bool) -> Merged {
     }
 }
 
+/// The entries of a patch map added whole (its directive set aside).
+fn added_map(m: &View, at: At) -> Result<Mapping, String> {
+    let mut out = Mapping::new();
+    for (k, v) in m.entries() {
+        let key = k.as_str().unwrap_or_default();
+        if let Some(v) = added(v, at.child(key), key, true)? {
+            out.insert(k.clone(), v);
+        }
+    }
+    Ok(out)
+}
+
 /// A node of the object the patch does not name: kustomize walks it too, so its keyed lists
 /// come out merged with nothing.
-fn normalized(v: &Value, at: At, field: &str) -> Result<Value, String> {
+fn normalize(v: &Value, at: At, field: &str) -> Result<Plan, String> {
     Ok(match v {
-        // Below a place without keyed lists, every place is one too: one clone of the whole.
-        _ if matches!(at, At::Other) => v.clone(),
+        // Below a place without keyed lists, every place is one too.
+        _ if matches!(at, At::Other) => Plan::Keep,
         Value::Mapping(m) => {
-            let mut out = Mapping::with_capacity(m.len());
-            for (k, v) in m {
+            let mut entries = Vec::new();
+            for (i, (k, v)) in m.iter().enumerate() {
                 let key = k.as_str().unwrap_or_default();
-                out.insert(k.clone(), normalized(v, at.child(key), key)?);
+                let plan = normalize(v, at.child(key), key)?;
+                if !matches!(plan, Plan::Keep) {
+                    entries.push((i, plan));
+                }
             }
-            Value::Mapping(out)
+            if entries.is_empty() {
+                Plan::Keep
+            } else {
+                Plan::Map(entries, Vec::new())
+            }
         }
         Value::Sequence(s) => match at.keys() {
-            Some(keys) => {
-                Value::Sequence(merge_items(s.clone(), Items::None, keys, at.item(), field)?)
+            Some(keys) if in_order(s, keys, field) => {
+                let mut items = Vec::new();
+                for (i, item) in s.iter().enumerate() {
+                    let plan = normalize(item, at.item(), "")?;
+                    if !matches!(plan, Plan::Keep) {
+                        items.push((i, plan));
+                    }
+                }
+                if items.is_empty() {
+                    Plan::Keep
+                } else {
+                    Plan::Items(items)
+                }
             }
-            None => v.clone(),
+            Some(keys) => becomes(
+                v,
+                Some(Value::Sequence(merge_items(
+                    s.clone(),
+                    Items::None,
+                    keys,
+                    at.item(),
+                    field,
+                )?)),
+            ),
+            None => Plan::Keep,
         },
-        other => other.clone(),
+        _ => Plan::Keep,
     })
+}
+
+/// An item of a keyed list the patch does not name, walked as kustomize walks it.
+fn normalize_item(item: &mut Value, at: At) -> Result<(), String> {
+    let plan = normalize(item, at, "")?;
+    apply(item, plan);
+    Ok(())
+}
+
+/// Whether [`merge_items`] with nothing from the patch leaves the keyed list `s` in its order:
+/// so when every item is a map with a value of every key and no two items have the same
+/// values (each then takes its own place, in turn). The merge still walks into each item.
+fn in_order(s: &[Value], keys: &[&str], field: &str) -> bool {
+    let mut seen: Vec<Vec<String>> = Vec::with_capacity(s.len());
+    for item in s {
+        match key_values(item, keys, field) {
+            Ok(t) if t.iter().all(|v| !v.is_empty()) && !seen.contains(&t) => seen.push(t),
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// The patch's side of a keyed list merge: none, the patch's items, or the object's own list
@@ -313,53 +510,45 @@ fn merge_items(
             Items::None => match di {
                 None => None,
                 Some(i) => {
-                    d[i] = normalized(&d[i], at, "")?;
+                    normalize_item(&mut d[i], at)?;
                     Some(d[i].clone())
                 }
             },
             Items::Same => match di {
                 None => None,
-                Some(i) => {
-                    let (v, node) = alone(&d[i], at)?;
-                    d[i] = node;
-                    v
-                }
+                Some(i) => alone(&mut d[i], at)?,
             },
             Items::Patch(p) => {
                 let pi = p.iter().position(|e| matches_exactly(e, &ek, &ev));
                 match (di, pi) {
                     (None, None) => None,
                     (Some(i), None) => {
-                        d[i] = normalized(&d[i], at, "")?;
+                        normalize_item(&mut d[i], at)?;
                         Some(d[i].clone())
                     }
-                    (None, Some(j)) => {
-                        let (v, node) = alone(&p[j], at)?;
-                        p[j] = node;
-                        v
-                    }
+                    (None, Some(j)) => alone(&mut p[j], at)?,
                     (Some(i), Some(j)) => {
                         let (Value::Mapping(dm), Value::Mapping(pm)) = (&d[i], &p[j]) else {
                             unreachable!("matched items are maps")
                         };
-                        let (pm, directive) = elide(pm)?;
-                        match directive {
+                        let pm = View::of(pm)?;
+                        match pm.directive {
                             Directive::Delete => {
-                                p[j] = Value::Mapping(pm);
+                                strip(&mut p[j]);
                                 None
                             }
                             // The patch's item replaces the object's here, but the object's
                             // items go over the list below: kustomize keeps the object's.
                             Directive::Replace => {
-                                let v = added(&Value::Mapping(pm), at, "", true)?;
-                                p[j] = v.clone().unwrap_or_default();
-                                v
+                                let v = Value::Mapping(added_map(&pm, at)?);
+                                p[j] = v.clone();
+                                Some(v)
                             }
                             Directive::Merge => {
-                                let m = Value::Mapping(merge_map(dm, &pm, at)?);
-                                p[j] = Value::Mapping(pm);
-                                d[i] = m.clone();
-                                Some(m)
+                                let plan = merge_map(dm, &pm, at)?;
+                                strip(&mut p[j]);
+                                apply(&mut d[i], plan);
+                                Some(d[i].clone())
                             }
                         }
                     }
@@ -400,18 +589,20 @@ fn merge_items(
     Ok(items)
 }
 
-/// An item of a list added whole, walked on its own: the value it merges to (`None`: deleted)
-/// and the item as it stands afterwards (its directive removed).
-fn alone(item: &Value, at: At) -> Result<(Option<Value>, Value), String> {
+/// An item of a list added whole, walked on its own: the value it merges to (`None`: deleted),
+/// which the item (its directive removed) becomes too.
+fn alone(item: &mut Value, at: At) -> Result<Option<Value>, String> {
     let Value::Mapping(m) = item else {
         unreachable!("matched items are maps")
     };
-    let (m, directive) = elide(m)?;
-    if directive == Directive::Delete {
-        return Ok((None, Value::Mapping(m)));
+    let m = View::of(m)?;
+    if m.directive == Directive::Delete {
+        strip(item);
+        return Ok(None);
     }
-    let v = added(&Value::Mapping(m), at, "", true)?.unwrap_or_default();
-    Ok((Some(v.clone()), v))
+    let v = Value::Mapping(added_map(&m, at)?);
+    *item = v.clone();
+    Ok(Some(v))
 }
 
 /// The text of a scalar as kustomize compares keys; `None` for maps, lists and null.
@@ -421,6 +612,15 @@ pub(super) fn scalar_text(v: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
+    }
+}
+
+/// Whether a scalar's text as kustomize compares keys is `text`: without building the text of a
+/// string (the lookups of a keyed list compare every item's key with every other's).
+fn scalar_is(v: &Value, text: &str) -> bool {
+    match v {
+        Value::String(s) => s == text,
+        other => scalar_text(other).as_deref() == Some(text),
     }
 }
 
@@ -502,7 +702,7 @@ fn matches_exactly(e: &Value, keys: &[&str], values: &[String]) -> bool {
     e.as_mapping().is_some_and(|m| {
         keys.iter()
             .zip(values)
-            .all(|(k, v)| m.get(*k).and_then(scalar_text).as_ref() == Some(v))
+            .all(|(k, v)| m.get(*k).is_some_and(|x| scalar_is(x, v)))
     })
 }
 
@@ -532,7 +732,7 @@ fn set(list: &mut Vec<Value>, elem: Option<Value>, keys: &[&str], values: &[Stri
                 hit = match m.get(*k) {
                     None => false,
                     Some(_) if v.is_empty() => true,
-                    Some(x) => scalar_text(x).as_ref() == Some(v),
+                    Some(x) => scalar_is(x, v),
                 };
             }
             if !hit {
@@ -969,6 +1169,45 @@ mod tests {
             )
             .map(|s| s["containers"][0]["env"].clone()),
             Ok(y("[{value: nokey}]"))
+        );
+    }
+
+    #[test]
+    fn an_edit_changes_the_object_exactly_where_the_merged_object_differs() {
+        let object = |pod: &str| {
+            y(&format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d}}\nspec: {{template: {{spec: {pod}}}}}\n"
+            ))
+        };
+        let ordered = "{containers: [{name: main, image: x, env: [{name: A, value: a}]}]}";
+        let repeated = "{containers: [{name: main, env: [{name: A}, {name: A, value: b}]}]}";
+        let cases = [
+            (ordered, "{containers: [{name: main, image: x}]}", false),
+            (ordered, "{containers: [{name: main, image: y}]}", true),
+            (ordered, "{serviceAccountName: null}", false),
+            (ordered, "{containers: null}", true),
+            // Nothing named, but the object's repeated keys collapse.
+            (repeated, "{serviceAccountName: null}", true),
+            (
+                repeated,
+                "{containers: [{name: main, env: [{name: A, value: b}]}]}",
+                true,
+            ),
+        ];
+        for (base, patch, changes) in cases {
+            let (base, patch) = (object(base), object(patch));
+            let edit = strategic_edit(&base, &patch).unwrap();
+            assert_eq!(edit.changes(), changes, "{patch:?}");
+            let mut merged = base.clone();
+            edit.apply(&mut merged);
+            assert_eq!(merged != base, changes, "{patch:?}");
+        }
+        let pod = object(ordered);
+        assert!(!strategic_edit(&pod, &pod).unwrap().changes());
+        assert!(
+            strategic_edit(&pod, &y("$patch: delete\n"))
+                .unwrap()
+                .deletes()
         );
     }
 

@@ -1,12 +1,13 @@
 //! A kustomization's generators and transformers, as kustomize runs them (see [`super::build`]).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use yaml_serde::{Mapping, Value};
 
 use super::build::{Behavior, Built, Model, Res, documents};
-use super::patch::{self, Selector};
+use super::patch::{self, Edit, Selector};
 use super::{Loaded, read_in};
 use crate::checkout::model::confighash;
 
@@ -357,7 +358,9 @@ impl Model {
                         .to_string(),
                 ),
                 (Value::Sequence(ops), Some(t)) => {
-                    for_selected(built, t, |v| patch::json6902(v, ops).map(Some))
+                    for_selected(built, t, |v| {
+                        patch::json6902(v, ops).map(|new| Edit::replacing(v, new))
+                    })
                 }
                 (Value::Sequence(_), None) => {
                     Err("a JSON patch without a target: kustomize refuses it".to_string())
@@ -367,7 +370,7 @@ impl Model {
                         .to_string(),
                 ),
                 (Value::Mapping(_), Some(t)) => {
-                    for_selected(built, t, |v| patch::strategic(v, doc))
+                    for_selected(built, t, |v| patch::strategic_edit(v, doc))
                 }
                 (Value::Mapping(_), None) => {
                     let skipped = built.skipped.clone();
@@ -415,7 +418,7 @@ fn cluster_scoped(kind: &str) -> bool {
 fn for_selected(
     built: &mut Built,
     t: &Selector,
-    f: impl Fn(&Value) -> Result<Option<Value>, String>,
+    f: impl Fn(&Value) -> Result<Edit, String>,
 ) -> Result<bool, String> {
     let mut changed = false;
     let mut i = 0;
@@ -429,27 +432,40 @@ fn for_selected(
             r.value.get("metadata"),
         ) {
             let full = r.full();
-            let patched = f(&full)?;
-            let same = patched.as_ref().is_some_and(|v| *v == *full);
-            drop(full);
-            match patched {
-                None => {
-                    built.objects.remove(i);
-                    changed = true;
-                    continue;
-                }
-                Some(v) => {
-                    if !same {
-                        let r = Rc::make_mut(&mut built.objects[i]);
-                        keep_identity(r, v);
-                        changed = true;
-                    }
-                }
+            let edit = f(&full)?;
+            if edit.deletes() {
+                built.objects.remove(i);
+                changed = true;
+                continue;
+            }
+            if edit.changes() {
+                let parsed = into_owned(full);
+                carry_out(&mut built.objects[i], parsed, edit);
+                changed = true;
             }
         }
         i += 1;
     }
     Ok(changed)
+}
+
+/// The object [`Res::full`] parsed anew, if it did: the edit goes on it; else it goes on the
+/// object's own value.
+fn into_owned(full: Cow<'_, Value>) -> Option<Value> {
+    match full {
+        Cow::Owned(v) => Some(v),
+        Cow::Borrowed(_) => None,
+    }
+}
+
+/// `edit`, worked out on the whole object `r` (`parsed`: that object, parsed from its text),
+/// carried out in place: the object's value is moved out and back, copied only when another
+/// build shares it.
+fn carry_out(r: &mut Rc<Res>, parsed: Option<Value>, edit: Edit) {
+    let r = Rc::make_mut(r);
+    let mut v = parsed.unwrap_or_else(|| std::mem::take(&mut r.value));
+    edit.apply(&mut v);
+    keep_identity(r, v);
 }
 
 /// A patch changes content, never the identity kustomize knows the object by.
@@ -507,19 +523,16 @@ fn by_own_id(
         [i] => {
             let i = *i;
             let full = built.objects[i].full();
-            let patched = patch::strategic(&full, doc)?;
-            let same = patched.as_ref().is_some_and(|v| *v == *full);
-            drop(full);
-            match patched {
-                None => {
-                    built.objects.remove(i);
-                    Ok(true)
-                }
-                Some(_) if same => Ok(false),
-                Some(v) => {
-                    keep_identity(Rc::make_mut(&mut built.objects[i]), v);
-                    Ok(true)
-                }
+            let edit = patch::strategic_edit(&full, doc)?;
+            if edit.deletes() {
+                built.objects.remove(i);
+                Ok(true)
+            } else if edit.changes() {
+                let parsed = into_owned(full);
+                carry_out(&mut built.objects[i], parsed, edit);
+                Ok(true)
+            } else {
+                Ok(false)
             }
         }
         _ => Err(format!(
