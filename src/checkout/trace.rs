@@ -10,6 +10,7 @@
 //! deploying kustomization down to the install the outermost override wins.
 
 use crate::checkout::model::pathhash::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -63,13 +64,14 @@ pub enum Part {
 pub type Step = (Rc<Kustomization>, Part);
 
 /// The kustomizations above the install, as the model finds them: every folder whose build
-/// includes the install, each read once.
+/// includes the install, each read once. (Folders by their bytes: see
+/// [`crate::checkout::model::pathhash`].)
 pub struct Reaching {
     install: PathBuf,
     model: Model,
     folders: Vec<PathBuf>,
-    set: HashSet<PathBuf>,
-    read: HashMap<PathBuf, Option<Rc<Kustomization>>>,
+    set: HashSet<OsString>,
+    read: HashMap<OsString, Option<Rc<Kustomization>>>,
 }
 
 impl Reaching {
@@ -89,7 +91,7 @@ impl Reaching {
         Reaching {
             install: install.dir.clone(),
             model,
-            set: folders.iter().cloned().collect(),
+            set: folders.iter().map(|d| d.as_os_str().to_owned()).collect(),
             read: HashMap::with_capacity_and_hasher(folders.len(), Default::default()),
             folders,
         }
@@ -97,11 +99,11 @@ impl Reaching {
 
     /// Whether building `dir` (canonical) builds the install.
     pub fn reaches(&self, dir: &Path) -> bool {
-        dir == self.install || self.set.contains(dir)
+        dir == self.install || self.set.contains(dir.as_os_str())
     }
 
     fn get(&mut self, dir: &Path) -> Option<Rc<Kustomization>> {
-        if let Some(known) = self.read.get(dir) {
+        if let Some(known) = self.read.get(dir.as_os_str()) {
             return known.clone();
         }
         let loaded = self.model.kustomization(dir);
@@ -112,7 +114,7 @@ impl Reaching {
             }))),
             _ => None,
         };
-        self.read.insert(dir.to_path_buf(), k.clone());
+        self.read.insert(dir.as_os_str().to_owned(), k.clone());
         k
     }
 
@@ -120,7 +122,7 @@ impl Reaching {
     /// them (innermost first). Without recursion: a chain of any length costs its length.
     pub fn chain(&mut self, dir: &Path) -> Vec<Step> {
         let mut out = Vec::new();
-        let mut seen: HashSet<PathBuf> = HashSet::default();
+        let mut seen: HashSet<OsString> = HashSet::default();
         let mut stack = vec![(dir.to_path_buf(), false)];
         while let Some((d, expanded)) = stack.pop() {
             let Some(k) = self.get(&d) else { continue };
@@ -128,7 +130,10 @@ impl Reaching {
                 self.steps(&k, &mut out);
                 continue;
             }
-            if d.starts_with(&self.install) || !self.reaches(&d) || !seen.insert(d.clone()) {
+            if d.starts_with(&self.install)
+                || !self.reaches(&d)
+                || !seen.insert(d.as_os_str().to_owned())
+            {
                 continue;
             }
             stack.push((d, true));
@@ -159,10 +164,10 @@ impl Reaching {
         &mut self,
         dir: &Path,
         depth: usize,
-        seen: &mut HashSet<PathBuf>,
+        seen: &mut HashSet<OsString>,
         out: &mut Vec<Step>,
     ) {
-        if depth > MAX_COMPONENT_DEPTH || !seen.insert(dir.to_path_buf()) {
+        if depth > MAX_COMPONENT_DEPTH || !seen.insert(dir.as_os_str().to_owned()) {
             return;
         }
         let Some(c) = self.get(dir) else { return };

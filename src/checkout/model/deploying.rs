@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use super::pathhash::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -123,7 +124,7 @@ pub fn deploying_and_reaching(install: &Install) -> (Vec<Deploying>, Reaching) {
     let mut out = Vec::new();
     for dir in found {
         let built = match every_folder.as_mut() {
-            Some(full) if wide.contains(&dir) => full.build(&dir),
+            Some(full) if wide.contains(dir.as_os_str()) => full.build(&dir),
             _ => model.build(&dir),
         };
         let (effective, cannot_trace) = match by_build.get(&Rc::as_ptr(&built)) {
@@ -370,9 +371,9 @@ fn reaching(
         });
         model.known_text(&dirs[i], name, text);
     }
-    let mut reaches: HashSet<PathBuf> = HashSet::default();
+    let mut reaches: HashSet<OsString> = HashSet::default();
     let mut queue = VecDeque::from([install.dir.clone()]);
-    reaches.insert(install.dir.clone());
+    reaches.insert(install.dir.as_os_str().to_owned());
     let mut out = Vec::new();
     while let Some(target) = queue.pop_front() {
         let name = target
@@ -395,7 +396,7 @@ fn reaching(
             .collect();
         for i in candidates {
             let dir = &dirs[i];
-            if reaches.contains(dir) {
+            if reaches.contains(dir.as_os_str()) {
                 continue;
             }
             let k = model.kustomization(dir);
@@ -407,7 +408,7 @@ fn reaching(
                         .is_some_and(|(p, _)| p == target)
             });
             if hit {
-                reaches.insert(dir.clone());
+                reaches.insert(dir.as_os_str().to_owned());
                 out.push(dir.clone());
                 queue.push_back(dir.clone());
             }
@@ -480,7 +481,7 @@ pub fn reaching_folders(install: &Install) -> Reaching {
 impl Reaching {
     /// `all`: sorted.
     fn of(mut model: Model, all: Vec<PathBuf>, unreadable: Vec<CannotTrace>) -> Reaching {
-        let mut built: HashSet<PathBuf> = HashSet::default();
+        let mut built: HashSet<OsString> = HashSet::default();
         for dir in &all {
             let k = model.kustomization(dir);
             let Ok(Some(k)) = k.as_ref() else { continue };
@@ -489,13 +490,13 @@ impl Reaching {
                     .then(|| model.resolve(&k.dir, entry))
                     .flatten()
                 {
-                    built.insert(path);
+                    built.insert(path.into_os_string());
                 }
             }
         }
         let outermost = all
             .iter()
-            .filter(|d| !built.contains(*d))
+            .filter(|d| !built.contains(d.as_os_str()))
             .cloned()
             .collect();
         Reaching {
