@@ -145,6 +145,8 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
             _ => to_json(&report)?,
         };
         write_out(io, &text)?;
+        // As below: the process's exit frees it.
+        std::mem::forget((deploying, above, around, report));
         return problems_result(&rows);
     }
     let mut text = String::new();
@@ -231,6 +233,9 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     }
     text.push_str(&surroundings::status_text(&around, mode));
     write_out(io, &text)?;
+    // The command ends here: the process's exit frees what it read (one kustomization each, in a
+    // deep tree) at once.
+    std::mem::forget((deploying, above, around));
     problems_result(&rows)
 }
 

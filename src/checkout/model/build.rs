@@ -243,8 +243,10 @@ pub struct Model {
     resolving: OsString,
     /// The folders that build the install or are built by it (`None`: every folder counts).
     relevant: Option<HashSet<OsString>>,
-    /// Kustomization texts read before they are parsed (by the search for deploying folders).
-    texts: HashMap<OsString, (&'static str, String)>,
+    /// Kustomization texts read before they are parsed (by the search for deploying folders),
+    /// taken when parsed. Its folders are real ones (a walk follows no symlink): resolving an
+    /// entry that names one needs no `lstat`.
+    texts: HashMap<OsString, Option<(&'static str, String)>>,
     /// Folders whose build is taken by a known number of other builds (see
     /// [`Model::relevant_to`]); the others are kept.
     consumers: HashMap<OsString, usize>,
@@ -281,7 +283,8 @@ impl Model {
         let found = match self.resolved.get(&key) {
             Some(known) => known.clone(),
             None => {
-                let found = resolve_uncached(dir, entry);
+                let walked = |folder: &Path| self.texts.contains_key(folder.as_os_str());
+                let found = resolve_uncached(dir, entry, walked);
                 self.resolved.insert(key.clone(), found.clone());
                 found
             }
@@ -420,7 +423,8 @@ impl Model {
 
     /// Keeps the text of the only kustomization file of `dir`, for when it is parsed.
     pub fn known_text(&mut self, dir: &Path, name: &'static str, text: String) {
-        self.texts.insert(dir.as_os_str().to_owned(), (name, text));
+        self.texts
+            .insert(dir.as_os_str().to_owned(), Some((name, text)));
     }
 
     /// The kustomization of a canonical folder, read once.
@@ -428,7 +432,7 @@ impl Model {
         if let Some(k) = self.loaded.get(dir.as_os_str()) {
             return k.clone();
         }
-        let known = self.texts.remove(dir.as_os_str());
+        let known = self.texts.get_mut(dir.as_os_str()).and_then(Option::take);
         let k = Rc::new(load(&self.root, dir, known));
         self.loaded.insert(dir.as_os_str().to_owned(), k.clone());
         k
@@ -765,7 +769,7 @@ impl Model {
                 if is_remote(entry) {
                     return true;
                 }
-                match resolve_uncached(&dir, entry) {
+                match resolve_uncached(&dir, entry, |_| false) {
                     Some((path, true)) => stack.push(path),
                     Some((path, false)) => {
                         if super::read(&self.root, &path).is_ok_and(|t| t.contains(name)) {
@@ -780,7 +784,12 @@ impl Model {
     }
 }
 
-fn resolve_uncached(dir: &Path, entry: &str) -> Option<(PathBuf, bool)> {
+/// `walked`: whether a folder is known to be a real one (not a symlink).
+fn resolve_uncached(
+    dir: &Path,
+    entry: &str,
+    walked: impl Fn(&Path) -> bool,
+) -> Option<(PathBuf, bool)> {
     let mut path = dir.to_path_buf();
     let mut is_dir = true;
     for part in Path::new(entry).components() {
@@ -791,6 +800,10 @@ fn resolve_uncached(dir: &Path, entry: &str) -> Option<(PathBuf, bool)> {
             }
             Component::Normal(name) => {
                 path.push(name);
+                if walked(&path) {
+                    is_dir = true;
+                    continue;
+                }
                 let meta = std::fs::symlink_metadata(&path).ok()?;
                 if meta.file_type().is_symlink() {
                     let real = dir.join(entry).canonicalize().ok()?;
