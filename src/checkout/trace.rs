@@ -102,6 +102,21 @@ impl Reaching {
         dir == self.install || self.set.contains(dir.as_os_str())
     }
 
+    /// Whether the kustomization of `dir` has a section an override can come from (generators,
+    /// patches, or components, which may have them): the levels of a chain of overlays that only
+    /// name the next are not read into sections at all.
+    fn may_override(&mut self, dir: &Path) -> bool {
+        const SECTIONS: &[&str] = &[
+            "configMapGenerator",
+            "patchesStrategicMerge",
+            "patches",
+            "patchesJson6902",
+            "components",
+        ];
+        let loaded = self.model.kustomization(dir);
+        matches!(loaded.as_ref(), Ok(Some(l)) if SECTIONS.iter().any(|key| l.value.get(key).is_some()))
+    }
+
     fn get(&mut self, dir: &Path) -> Option<Rc<Kustomization>> {
         if let Some(known) = self.read.get(dir.as_os_str()) {
             return known.clone();
@@ -211,6 +226,9 @@ pub fn overrides(install: &Install, chain: &[Step]) -> Vec<Override> {
 pub fn all_overrides(install: &Install, reaching: &mut Reaching) -> Vec<Override> {
     let mut steps = Vec::new();
     for dir in reaching.folders.clone() {
+        if !reaching.may_override(&dir) {
+            continue;
+        }
         if let Some(k) = reaching.get(&dir) {
             reaching.steps(&k, &mut steps);
         }
