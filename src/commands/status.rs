@@ -109,18 +109,29 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     };
     // The repository and the scan around the install are read beside the managed files, whose
     // parse is the longest part of a `status` (and takes a second thread of its own).
-    let ((git, around), (rows, above, (deploying, unreadable))) = parallel::beside(
-        || (git_views(&install), surroundings::around(&install)),
+    // The kustomization files the scan meets are read by the search (all of them, in a deep tree
+    // of kustomizations): the scan reads only the others.
+    let ((git, (around, met)), (rows, above, (deploying, unreadable, read))) = parallel::beside(
         || {
-            let (deploying, searched) = deploying::deploying_and_reaching(&install);
+            (
+                git_views(&install),
+                surroundings::around_but_kustomizations(&install),
+            )
+        },
+        || {
+            let (deploying, mut searched) = deploying::deploying_and_reaching(&install);
             let unreadable = searched.unreadable.clone();
+            let read = std::mem::take(&mut searched.read);
             (
                 rows(&install),
                 Above::of(&install, &deploying, searched),
-                (deploying, unreadable),
+                (deploying, unreadable, read),
             )
         },
     );
+    let around = surroundings::with_kustomizations(&install, around, met, &|dir| {
+        read.get(dir.as_os_str()).map(Option::as_deref)
+    });
     let rows = rows?;
     let mode = mode_word(&rows);
     if args.format != StatusFormat::Text {
@@ -146,7 +157,7 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
         };
         write_out(io, &text)?;
         // As below: the process's exit frees it.
-        std::mem::forget((deploying, above, around, report));
+        std::mem::forget((deploying, above, around, read, report));
         return problems_result(&rows);
     }
     let mut text = String::new();
@@ -235,7 +246,7 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     write_out(io, &text)?;
     // The command ends here: the process's exit frees what it read (one kustomization each, in a
     // deep tree) at once.
-    std::mem::forget((deploying, above, around));
+    std::mem::forget((deploying, above, around, read));
     problems_result(&rows)
 }
 

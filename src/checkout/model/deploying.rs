@@ -24,7 +24,7 @@ use super::transform::{Renamed, effective_namespace, rename_refs};
 use super::{CannotTrace, vars};
 use crate::checkout::catalogue::Setting;
 use crate::checkout::install::Install;
-use crate::checkout::kustomization::is_remote;
+use crate::checkout::kustomization::{KFP_HOST, is_remote};
 use crate::checkout::model::confighash;
 use crate::checkout::model::decode::{self, Decoded};
 use crate::checkout::model::objects::Object;
@@ -91,7 +91,8 @@ pub fn deploying(install: &Install) -> Vec<Deploying> {
 pub fn deploying_and_reaching(install: &Install) -> (Vec<Deploying>, Reaching) {
     let mut model = Model::new(&install.root);
     let mut unreadable = Vec::new();
-    let found = reaching(install, &mut model, &mut unreadable);
+    let mut read = HashMap::default();
+    let found = reaching(install, &mut model, &mut unreadable, &mut read);
     model.relevant_to(&install.dir, &found);
     // Those builds read every folder they name, in a model of their own: the others keep
     // skipping what cannot touch the install.
@@ -170,7 +171,7 @@ pub fn deploying_and_reaching(install: &Install) -> (Vec<Deploying>, Reaching) {
     out.sort_by(|a, b| a.shown.cmp(&b.shown));
     let mut all: Vec<PathBuf> = out.iter().map(|d| d.dir.clone()).collect();
     paths::sort_paths(&mut all, |dir| dir);
-    (out, Reaching::of(model, all, unreadable))
+    (out, Reaching::of(model, all, unreadable, read))
 }
 
 /// The end of a build as kustomize ends it: generated ConfigMaps get their hash suffix (the
@@ -295,10 +296,12 @@ fn hash_suffix(r: &Res) -> String {
 }
 
 /// The folders (canonical) whose build includes the install, outside the install's folder.
+/// `read`: see [`Reaching::read`].
 fn reaching(
     install: &Install,
     model: &mut Model,
     unreadable: &mut Vec<CannotTrace>,
+    read: &mut HashMap<OsString, Option<String>>,
 ) -> Vec<PathBuf> {
     let root = &install.root;
     let skipped = |dir: &Path| {
@@ -320,6 +323,7 @@ fn reaching(
     });
     paths::sort_paths(&mut folders, |(dir, _)| dir);
     model.expect(folders.len());
+    read.reserve(folders.len());
     let mut index: HashMap<String, Vec<usize>> = HashMap::default();
     let mut upward: Vec<usize> = Vec::new();
     let mut dirs: Vec<PathBuf> = Vec::new();
@@ -348,6 +352,10 @@ fn reaching(
                 continue;
             }
         };
+        read.insert(
+            dir.as_os_str().to_owned(),
+            text.contains(KFP_HOST).then(|| text.clone()),
+        );
         let i = dirs.len();
         dirs.push(dir);
         // A remote URL's last component is indexed too: the index only picks candidates.
@@ -468,19 +476,29 @@ pub struct Reaching {
     pub all: Rc<[PathBuf]>,
     pub outermost: Vec<PathBuf>,
     pub unreadable: Vec<CannotTrace>,
+    /// The folders (by their bytes) whose only kustomization file the search read, with its
+    /// text when it names [`KFP_HOST`]: the scan for remote bases around the install needs
+    /// nothing more of them (see [`crate::checkout::scan::read_met`]).
+    pub read: HashMap<OsString, Option<String>>,
 }
 
 pub fn reaching_folders(install: &Install) -> Reaching {
     let mut model = Model::new(&install.root);
     let mut unreadable = Vec::new();
-    let mut all = reaching(install, &mut model, &mut unreadable);
+    let mut read = HashMap::default();
+    let mut all = reaching(install, &mut model, &mut unreadable, &mut read);
     all.sort();
-    Reaching::of(model, all, unreadable)
+    Reaching::of(model, all, unreadable, read)
 }
 
 impl Reaching {
     /// `all`: sorted.
-    fn of(mut model: Model, all: Vec<PathBuf>, unreadable: Vec<CannotTrace>) -> Reaching {
+    fn of(
+        mut model: Model,
+        all: Vec<PathBuf>,
+        unreadable: Vec<CannotTrace>,
+        read: HashMap<OsString, Option<String>>,
+    ) -> Reaching {
         let mut built: HashSet<OsString> = HashSet::default();
         for dir in &all {
             let k = model.kustomization(dir);
@@ -504,6 +522,7 @@ impl Reaching {
             all: all.into(),
             outermost,
             unreadable,
+            read,
         }
     }
 }
