@@ -6,6 +6,10 @@
 pub const KUSTOMIZATION_FILES: &[&str] =
     &["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
+/// The host every form of remote URL to KFP's manifests names: a kustomization without it fetches
+/// no KFP (and needs no parsing to tell).
+pub const KFP_HOST: &str = "github.com";
+
 /// kustomize's remote targets: URLs, `github.com/...`, `git@...`, `git::...`.
 pub fn is_remote(entry: &str) -> bool {
     entry.contains("://")

@@ -77,15 +77,26 @@ pub(super) fn read_entry(
 
 /// The text of a file just opened: a regular file (checked once open: a FIFO swapped in after a
 /// check must not hang the read) of at most [`MAX_FILE`] bytes, in UTF-8.
-fn read_open(file: fs::File, shown: &str) -> Result<Option<String>> {
+fn read_open(mut file: fs::File, shown: &str) -> Result<Option<String>> {
     let failed = |e: std::io::Error| Failure::io("read", Path::new(shown), &e);
     let meta = file.metadata().map_err(failed)?;
     check_kind(&meta, shown)?;
-    // Sized from the file, the read takes two calls; grown from empty, it takes one per doubling.
-    let mut bytes = Vec::with_capacity(meta.len().min(MAX_FILE) as usize + 1);
-    file.take(MAX_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(failed)?;
+    // Sized from the file, with a byte to spare: a read that returns as many bytes as the file
+    // has stopped at its end, so one call reads it (the second, which sees the end, only where
+    // the file changed since `fstat`; grown from empty, a read takes one call per doubling).
+    let mut bytes = vec![0; meta.len().min(MAX_FILE) as usize + 1];
+    let first = loop {
+        match file.read(&mut bytes) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => break other.map_err(failed)?,
+        }
+    };
+    bytes.truncate(first);
+    if first as u64 != meta.len() {
+        file.take(MAX_FILE + 1 - first as u64)
+            .read_to_end(&mut bytes)
+            .map_err(failed)?;
+    }
     if bytes.len() as u64 > MAX_FILE {
         return Err(too_large(shown, meta.len().max(bytes.len() as u64)));
     }

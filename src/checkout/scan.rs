@@ -15,7 +15,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::checkout::install::{Install, Layout};
-use crate::checkout::kustomization::KUSTOMIZATION_FILES;
+use crate::checkout::kustomization::{KFP_HOST, KUSTOMIZATION_FILES};
 use crate::checkout::model::{self, CannotTrace, entries};
 use crate::checkout::paths::relative;
 use crate::checkout::version::Version;
@@ -257,7 +257,20 @@ pub struct Found {
 /// once for generated copies and remote KFP bases, not entering `skip` (the KFP trees of the
 /// installs found).
 pub fn scan(root: &Path, start: &Path, skip: &[PathBuf]) -> Found {
+    let (mut found, met) = scan_copies(root, start, skip);
+    read_met(root, &mut found, met, &|_| None);
+    found
+}
+
+/// The kustomization files a scan met, each a folder (real, inside the root) and a name: read
+/// by [`read_met`], which can be given the texts another reader already has.
+pub type Met = Vec<(PathBuf, &'static str)>;
+
+/// [`scan`] without reading the kustomization files it meets: the generated copies, and the
+/// kustomization files for [`read_met`].
+pub fn scan_copies(root: &Path, start: &Path, skip: &[PathBuf]) -> (Found, Met) {
     let mut found = Found::default();
+    let mut met = Met::new();
     // The kubeflow/manifests checkouts around the installs: their upstream folders are sources.
     let upstream_roots: Vec<PathBuf> = skip.iter().filter_map(|tree| upstream_root(tree)).collect();
     let enter = |path: &Path, name: &str| {
@@ -269,12 +282,8 @@ pub fn scan(root: &Path, start: &Path, skip: &[PathBuf]) -> Found {
     };
     walk::files(start, enter, |path, name| {
         if let Some(name) = KUSTOMIZATION_FILES.iter().find(|k| **k == name) {
-            let dir = path.parent().unwrap_or(root);
             // The walk starts in the canonical root and follows no symlink: the folder is real.
-            match remote_of_read(root, dir, name, model::read_walked(root, dir, name)) {
-                Ok(remote) => found.remote.extend(remote),
-                Err(c) => found.unreadable.push(c),
-            }
+            met.push((path.parent().unwrap_or(root).to_path_buf(), name));
         } else if [".yaml", ".yml"].iter().any(|ext| name.ends_with(ext))
             && let Some(text) = read_bounded(path)
             && text.contains("MULTIUSER")
@@ -288,11 +297,35 @@ pub fn scan(root: &Path, start: &Path, skip: &[PathBuf]) -> Found {
     found
         .copies
         .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    (found, met)
+}
+
+/// The remote KFP bases (and the unreadable files) of the kustomization files `met`, added to
+/// `found`. `known(folder)`: `None` when it must be read here, `Some` when the only
+/// kustomization file of the folder was read already, with its text when it names
+/// [`KFP_HOST`] (the search for deploying kustomizations reads most of them: a deep tree's are
+/// not read twice).
+pub fn read_met<'a>(
+    root: &Path,
+    found: &mut Found,
+    met: Met,
+    known: &dyn Fn(&Path) -> Option<Option<&'a str>>,
+) {
+    for (dir, name) in met {
+        let text = match known(&dir) {
+            Some(None) => continue,
+            Some(Some(text)) => Ok(text.to_string()),
+            None => model::read_walked(root, &dir, name),
+        };
+        match remote_of_read(root, &dir, name, text) {
+            Ok(remote) => found.remote.extend(remote),
+            Err(c) => found.unreadable.push(c),
+        }
+    }
     found
         .remote
         .sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     found.unreadable.sort();
-    found
 }
 
 /// The remote KFP bases of the kustomization file `name` in `dir`, read by the model's one
@@ -319,7 +352,7 @@ fn remote_of_read(
         why: format!("cannot be read ({why}): whether it fetches KFP cannot be told"),
     })?;
     // Every form of KFP URL names github.com: most kustomizations need no parsing.
-    if !text.contains("github.com") {
+    if !text.contains(KFP_HOST) {
         return Ok(Vec::new());
     }
     match model::load(root, dir, Some((name, text.clone()))) {

@@ -10,6 +10,7 @@
 //! deploying kustomization down to the install the outermost override wins.
 
 use crate::checkout::model::pathhash::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -63,13 +64,14 @@ pub enum Part {
 pub type Step = (Rc<Kustomization>, Part);
 
 /// The kustomizations above the install, as the model finds them: every folder whose build
-/// includes the install, each read once.
+/// includes the install, each read once. (Folders by their bytes: see
+/// [`crate::checkout::model::pathhash`].)
 pub struct Reaching {
     install: PathBuf,
     model: Model,
     folders: Vec<PathBuf>,
-    set: HashSet<PathBuf>,
-    read: HashMap<PathBuf, Option<Rc<Kustomization>>>,
+    set: HashSet<OsString>,
+    read: HashMap<OsString, Option<Rc<Kustomization>>>,
 }
 
 impl Reaching {
@@ -95,7 +97,7 @@ impl Reaching {
         Reaching {
             install: install.dir.clone(),
             model,
-            set: folders.iter().cloned().collect(),
+            set: folders.iter().map(|d| d.as_os_str().to_owned()).collect(),
             read: HashMap::with_capacity_and_hasher(folders.len(), Default::default()),
             folders,
         }
@@ -103,11 +105,26 @@ impl Reaching {
 
     /// Whether building `dir` (canonical) builds the install.
     pub fn reaches(&self, dir: &Path) -> bool {
-        dir == self.install || self.set.contains(dir)
+        dir == self.install || self.set.contains(dir.as_os_str())
+    }
+
+    /// Whether the kustomization of `dir` has a section an override can come from (generators,
+    /// patches, or components, which may have them): the levels of a chain of overlays that only
+    /// name the next are not read into sections at all.
+    fn may_override(&mut self, dir: &Path) -> bool {
+        const SECTIONS: &[&str] = &[
+            "configMapGenerator",
+            "patchesStrategicMerge",
+            "patches",
+            "patchesJson6902",
+            "components",
+        ];
+        let loaded = self.model.kustomization(dir);
+        matches!(loaded.as_ref(), Ok(Some(l)) if SECTIONS.iter().any(|key| l.value.get(key).is_some()))
     }
 
     fn get(&mut self, dir: &Path) -> Option<Rc<Kustomization>> {
-        if let Some(known) = self.read.get(dir) {
+        if let Some(known) = self.read.get(dir.as_os_str()) {
             return known.clone();
         }
         let loaded = self.model.kustomization(dir);
@@ -118,7 +135,7 @@ impl Reaching {
             }))),
             _ => None,
         };
-        self.read.insert(dir.to_path_buf(), k.clone());
+        self.read.insert(dir.as_os_str().to_owned(), k.clone());
         k
     }
 
@@ -126,7 +143,7 @@ impl Reaching {
     /// them (innermost first). Without recursion: a chain of any length costs its length.
     pub fn chain(&mut self, dir: &Path) -> Vec<Step> {
         let mut out = Vec::new();
-        let mut seen: HashSet<PathBuf> = HashSet::default();
+        let mut seen: HashSet<OsString> = HashSet::default();
         let mut stack = vec![(dir.to_path_buf(), false)];
         while let Some((d, expanded)) = stack.pop() {
             let Some(k) = self.get(&d) else { continue };
@@ -134,7 +151,10 @@ impl Reaching {
                 self.steps(&k, &mut out);
                 continue;
             }
-            if d.starts_with(&self.install) || !self.reaches(&d) || !seen.insert(d.clone()) {
+            if d.starts_with(&self.install)
+                || !self.reaches(&d)
+                || !seen.insert(d.as_os_str().to_owned())
+            {
                 continue;
             }
             stack.push((d, true));
@@ -165,10 +185,10 @@ impl Reaching {
         &mut self,
         dir: &Path,
         depth: usize,
-        seen: &mut HashSet<PathBuf>,
+        seen: &mut HashSet<OsString>,
         out: &mut Vec<Step>,
     ) {
-        if depth > MAX_COMPONENT_DEPTH || !seen.insert(dir.to_path_buf()) {
+        if depth > MAX_COMPONENT_DEPTH || !seen.insert(dir.as_os_str().to_owned()) {
             return;
         }
         let Some(c) = self.get(dir) else { return };
@@ -212,6 +232,9 @@ pub fn overrides(install: &Install, chain: &[Step]) -> Vec<Override> {
 pub fn all_overrides(install: &Install, reaching: &mut Reaching) -> Vec<Override> {
     let mut steps = Vec::new();
     for dir in reaching.folders.clone() {
+        if !reaching.may_override(&dir) {
+            continue;
+        }
         if let Some(k) = reaching.get(&dir) {
             reaching.steps(&k, &mut steps);
         }

@@ -109,23 +109,29 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     };
     // The repository, the scan around the install and the managed files (whose strict check takes
     // a thread of its own) are read beside the kustomize model, the longest part of a `status`.
-    let ((git, around, rows), (above, (deploying, unreadable))) = parallel::beside(
+    // The kustomization files the scan meets are read by the search (all of them, in a deep tree
+    // of kustomizations): the scan reads only the others.
+    let ((git, (around, met), rows), (above, (deploying, unreadable, read))) = parallel::beside(
         || {
             (
                 git_views(&install),
-                surroundings::around(&install),
+                surroundings::around_but_kustomizations(&install),
                 rows(&install),
             )
         },
         || {
-            let (deploying, searched) = deploying::deploying_and_reaching(&install);
+            let (deploying, mut searched) = deploying::deploying_and_reaching(&install);
             let unreadable = searched.unreadable.clone();
+            let read = std::mem::take(&mut searched.read);
             (
                 Above::of(&install, &deploying, searched),
-                (deploying, unreadable),
+                (deploying, unreadable, read),
             )
         },
     );
+    let around = surroundings::with_kustomizations(&install, around, met, &|dir| {
+        read.get(dir.as_os_str()).map(Option::as_deref)
+    });
     let rows = rows?;
     let mode = mode_word(&rows);
     if args.format != StatusFormat::Text {
@@ -150,6 +156,8 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
             _ => to_json(&report)?,
         };
         write_out(io, &text)?;
+        // As below: the process's exit frees it.
+        std::mem::forget((deploying, above, around, read, report));
         return problems_result(&rows);
     }
     let mut text = String::new();
@@ -236,6 +244,9 @@ pub fn run(cli: &Cli, args: &StatusArgs, io: &mut Output<'_>) -> Result<i32> {
     }
     text.push_str(&surroundings::status_text(&around, mode));
     write_out(io, &text)?;
+    // The command ends here: the process's exit frees what it read (one kustomization each, in a
+    // deep tree) at once.
+    std::mem::forget((deploying, above, around, read));
     problems_result(&rows)
 }
 

@@ -26,10 +26,12 @@ impl Above {
         let mut graph = Graph::new(install);
         let deploys = deploys::deploys(install, &mut graph, Some(&searched));
         let kfp = own_kfp(&deploys, install).map(|d| d.shown);
-        let overrides = all_overrides(
-            install,
-            &mut Reaching::of_deploying(install, deploying, searched.model),
-        );
+        let mut reaching = Reaching::of_deploying(install, deploying, searched.model);
+        let overrides = all_overrides(install, &mut reaching);
+        // Not freed: `status` and `audit` end soon after this, and the process's exit frees it
+        // at once, where freeing every kustomization and build the model holds, one by one, cost
+        // about a tenth of a `status` in a deep tree.
+        std::mem::forget(reaching);
         Above {
             deploys,
             kfp,

@@ -11,8 +11,8 @@ use crate::checkout::lint::finding::{Finding, Severity};
 use crate::checkout::model::{self, CannotTrace};
 use crate::checkout::paths::relative;
 use crate::checkout::scan::{
-    Copy, CopyMode, Found, PRUNED, RemoteKfp, kfp_of_ref, read_bounded, remote_lines, scan,
-    scan_start, skip_for,
+    Copy, CopyMode, Found, Met, PRUNED, RemoteKfp, kfp_of_ref, read_bounded, read_met,
+    remote_lines, scan_copies, scan_start, skip_for,
 };
 use crate::checkout::walk;
 use crate::output::escape::quoted;
@@ -26,11 +26,29 @@ pub struct Surroundings {
 
 /// Scans the checkout around `install` (one walk) and looks for a template generator above it.
 pub fn around(install: &Install) -> Surroundings {
-    let mut found = scan(&install.root, &scan_start(install), &skip_for(install));
+    let (around, met) = around_but_kustomizations(install);
+    with_kustomizations(install, around, met, &|_| None)
+}
+
+/// [`around`] but the kustomization files the scan met, left for [`with_kustomizations`].
+pub fn around_but_kustomizations(install: &Install) -> (Surroundings, Met) {
+    let (mut found, met) = scan_copies(&install.root, &scan_start(install), &skip_for(install));
     let generator = generator(install, &mut found.unreadable);
-    found.unreadable.sort();
-    found.unreadable.dedup();
-    Surroundings { found, generator }
+    (Surroundings { found, generator }, met)
+}
+
+/// Ends [`around_but_kustomizations`]: the remote bases of the kustomization files `met`, each
+/// read unless `known` has it (see [`read_met`]).
+pub fn with_kustomizations<'a>(
+    install: &Install,
+    mut around: Surroundings,
+    met: Met,
+    known: &dyn Fn(&Path) -> Option<Option<&'a str>>,
+) -> Surroundings {
+    read_met(&install.root, &mut around.found, met, known);
+    around.found.unreadable.sort();
+    around.found.unreadable.dedup();
+    around
 }
 
 /// The kustomization files the deploying search could not read (`model`), then those only the

@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 
 use super::pathhash::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
@@ -230,18 +231,25 @@ pub fn decoded(objects: &[Rc<Res>]) -> Vec<Rendered> {
 }
 
 /// The model of one checkout: kustomizations read once, folders built once.
+///
+/// Its maps are keyed by the bytes of canonical folders (see [`super::pathhash`]).
 pub struct Model {
     root: PathBuf,
-    loaded: HashMap<PathBuf, Rc<Result<Option<Loaded>, CannotTrace>>>,
-    built: HashMap<PathBuf, Rc<Built>>,
-    resolved: HashMap<(PathBuf, String), Option<(PathBuf, bool)>>,
+    loaded: HashMap<OsString, Rc<Result<Option<Loaded>, CannotTrace>>>,
+    built: HashMap<OsString, Rc<Built>>,
+    /// By the folder's bytes, a NUL (in no path) and the entry.
+    resolved: HashMap<OsString, Option<(PathBuf, bool)>>,
+    /// The key of the last lookup in `resolved`, kept for its buffer.
+    resolving: OsString,
     /// The folders that build the install or are built by it (`None`: every folder counts).
-    relevant: Option<HashSet<PathBuf>>,
-    /// Kustomization texts read before they are parsed (by the search for deploying folders).
-    texts: HashMap<PathBuf, (&'static str, String)>,
+    relevant: Option<HashSet<OsString>>,
+    /// Kustomization texts read before they are parsed (by the search for deploying folders),
+    /// taken when parsed. Its folders are real ones (a walk follows no symlink): resolving an
+    /// entry that names one needs no `lstat`.
+    texts: HashMap<OsString, Option<(&'static str, String)>>,
     /// Folders whose build is taken by a known number of other builds (see
     /// [`Model::relevant_to`]); the others are kept.
-    consumers: HashMap<PathBuf, usize>,
+    consumers: HashMap<OsString, usize>,
 }
 
 impl Model {
@@ -251,6 +259,7 @@ impl Model {
             loaded: HashMap::default(),
             built: HashMap::default(),
             resolved: HashMap::default(),
+            resolving: OsString::new(),
             texts: HashMap::default(),
             relevant: None,
             consumers: HashMap::default(),
@@ -266,12 +275,21 @@ impl Model {
     /// only the components the entry adds are looked at (one `lstat` each), and a symlink among
     /// them sends the rest to `canonicalize`. Cached: the build asks twice.
     pub fn resolve(&mut self, dir: &Path, entry: &str) -> Option<(PathBuf, bool)> {
-        let key = (dir.to_path_buf(), entry.to_string());
-        if let Some(known) = self.resolved.get(&key) {
-            return known.clone();
-        }
-        let found = resolve_uncached(dir, entry);
-        self.resolved.insert(key, found.clone());
+        let mut key = std::mem::take(&mut self.resolving);
+        key.clear();
+        key.push(dir.as_os_str());
+        key.push("\0");
+        key.push(entry);
+        let found = match self.resolved.get(&key) {
+            Some(known) => known.clone(),
+            None => {
+                let walked = |folder: &Path| self.texts.contains_key(folder.as_os_str());
+                let found = resolve_uncached(dir, entry, walked);
+                self.resolved.insert(key.clone(), found.clone());
+                found
+            }
+        };
+        self.resolving = key;
         found
     }
 
@@ -283,35 +301,36 @@ impl Model {
     /// to `render`.)
     pub fn relevant_to(&mut self, install: &Path, reaching: &[PathBuf]) {
         // What building the install builds: its needs, followed.
-        let mut relevant: HashSet<PathBuf> = HashSet::from_iter([install.to_path_buf()]);
+        let mut relevant: HashSet<OsString> = HashSet::from_iter([install.as_os_str().to_owned()]);
         let mut stack = vec![install.to_path_buf()];
         while let Some(dir) = stack.pop() {
             let mut needs = Vec::new();
             self.needs(&dir, 0, &mut needs);
             for n in needs {
-                if relevant.insert(n.clone()) {
+                if relevant.insert(n.as_os_str().to_owned()) {
                     stack.push(n);
                 }
             }
         }
         relevant.reserve(reaching.len());
-        relevant.extend(reaching.iter().cloned());
+        relevant.extend(reaching.iter().map(|d| d.as_os_str().to_owned()));
         // How many builds take each folder's objects: the last one takes them over instead of
         // copying them (a copy costs when a transformer changes every object). The install and
         // the folders that deploy it are kept: their own builds are asked for afterwards.
-        let mut consumers: HashMap<PathBuf, usize> = HashMap::default();
+        let mut consumers: HashMap<OsString, usize> = HashMap::default();
         consumers.reserve(relevant.len());
-        self.relevant = Some(relevant.clone());
-        for dir in &relevant {
+        let folders: Vec<PathBuf> = relevant.iter().map(PathBuf::from).collect();
+        self.relevant = Some(relevant);
+        for dir in &folders {
             let mut needs = Vec::new();
             self.needs(dir, 0, &mut needs);
             for n in needs {
-                *consumers.entry(n).or_default() += 1;
+                *consumers.entry(n.into_os_string()).or_default() += 1;
             }
         }
-        consumers.remove(install);
+        consumers.remove(install.as_os_str());
         for dir in reaching {
-            consumers.remove(dir);
+            consumers.remove(dir.as_os_str());
         }
         self.consumers = consumers;
         self.build(install);
@@ -319,6 +338,7 @@ impl Model {
 
     /// The build of `dir` for one build that takes its objects: the last of them takes it over.
     fn take_built(&mut self, dir: &Path) -> Option<Rc<Built>> {
+        let dir = dir.as_os_str();
         let last = match self.consumers.get_mut(dir) {
             Some(left) => {
                 *left = left.saturating_sub(1);
@@ -338,24 +358,25 @@ impl Model {
     /// or a replacement whose target names no object applies to every object it selects, and
     /// kustomize refuses the build where one of them does not take it. Those that have one (or
     /// a component with one), and those that build one of them.
-    pub fn reading_every_folder(&mut self, reaching: &[PathBuf]) -> HashSet<PathBuf> {
-        let mut wide: HashSet<PathBuf> = HashSet::default();
+    /// (By their bytes, see [`super::pathhash`].)
+    pub fn reading_every_folder(&mut self, reaching: &[PathBuf]) -> HashSet<OsString> {
+        let mut wide: HashSet<OsString> = HashSet::default();
         for dir in reaching {
             if self.selects_unnamed(dir, 0) {
-                wide.insert(dir.clone());
+                wide.insert(dir.as_os_str().to_owned());
             }
         }
         let mut grew = !wide.is_empty();
         while grew {
             grew = false;
             for dir in reaching {
-                if wide.contains(dir) {
+                if wide.contains(dir.as_os_str()) {
                     continue;
                 }
                 let mut needs = Vec::new();
                 self.needs(dir, 0, &mut needs);
-                if needs.iter().any(|n| wide.contains(n)) {
-                    wide.insert(dir.clone());
+                if needs.iter().any(|n| wide.contains(n.as_os_str())) {
+                    wide.insert(dir.as_os_str().to_owned());
                     grew = true;
                 }
             }
@@ -402,17 +423,18 @@ impl Model {
 
     /// Keeps the text of the only kustomization file of `dir`, for when it is parsed.
     pub fn known_text(&mut self, dir: &Path, name: &'static str, text: String) {
-        self.texts.insert(dir.to_path_buf(), (name, text));
+        self.texts
+            .insert(dir.as_os_str().to_owned(), Some((name, text)));
     }
 
     /// The kustomization of a canonical folder, read once.
     pub fn kustomization(&mut self, dir: &Path) -> Rc<Result<Option<Loaded>, CannotTrace>> {
-        if let Some(k) = self.loaded.get(dir) {
+        if let Some(k) = self.loaded.get(dir.as_os_str()) {
             return k.clone();
         }
-        let known = self.texts.remove(dir);
+        let known = self.texts.get_mut(dir.as_os_str()).and_then(Option::take);
         let k = Rc::new(load(&self.root, dir, known));
-        self.loaded.insert(dir.to_path_buf(), k.clone());
+        self.loaded.insert(dir.as_os_str().to_owned(), k.clone());
         k
     }
 
@@ -440,39 +462,41 @@ impl Model {
 
     /// Whether a folder's build can touch the install's (see [`Model::relevant_to`]).
     fn counts(&self, dir: &Path) -> bool {
-        self.relevant.as_ref().is_none_or(|r| r.contains(dir))
+        self.relevant
+            .as_ref()
+            .is_none_or(|r| r.contains(dir.as_os_str()))
     }
 
     /// What building `dir` (canonical) gives.
     pub fn build(&mut self, dir: &Path) -> Rc<Built> {
         let mut stack = vec![(dir.to_path_buf(), false)];
-        let mut open: HashSet<PathBuf> = HashSet::default();
+        let mut open: HashSet<OsString> = HashSet::default();
         while let Some((d, expanded)) = stack.pop() {
-            if self.built.contains_key(&d) {
+            if self.built.contains_key(d.as_os_str()) {
                 continue;
             }
             if expanded {
-                open.remove(&d);
+                open.remove(d.as_os_str());
                 let built = match self.passed_through(&d) {
                     Some(sub) => sub,
                     None => Rc::new(self.evaluate(&d)),
                 };
-                self.built.insert(d, built);
+                self.built.insert(d.into_os_string(), built);
                 continue;
             }
-            if !open.insert(d.clone()) {
+            if !open.insert(d.as_os_str().to_owned()) {
                 continue;
             }
-            stack.push((d.clone(), true));
             let mut needs = Vec::new();
             self.needs(&d, 0, &mut needs);
+            stack.push((d, true));
             for n in needs.into_iter().rev() {
-                if !self.built.contains_key(&n) && !open.contains(&n) {
+                if !self.built.contains_key(n.as_os_str()) && !open.contains(n.as_os_str()) {
                     stack.push((n, false));
                 }
             }
         }
-        self.built.get(dir).cloned().unwrap_or_default()
+        self.built.get(dir.as_os_str()).cloned().unwrap_or_default()
     }
 
     /// The build of a kustomization that only names one folder (a level of a chain of
@@ -505,7 +529,7 @@ impl Model {
         {
             return None;
         }
-        let sub = self.built.get(&real)?;
+        let sub = self.built.get(real.as_os_str())?;
         if !(sub.incomplete || sub.untraced.is_empty()) || !sub.distinct() {
             return None;
         }
@@ -745,7 +769,7 @@ impl Model {
                 if is_remote(entry) {
                     return true;
                 }
-                match resolve_uncached(&dir, entry) {
+                match resolve_uncached(&dir, entry, |_| false) {
                     Some((path, true)) => stack.push(path),
                     Some((path, false)) => {
                         if super::read(&self.root, &path).is_ok_and(|t| t.contains(name)) {
@@ -760,7 +784,12 @@ impl Model {
     }
 }
 
-fn resolve_uncached(dir: &Path, entry: &str) -> Option<(PathBuf, bool)> {
+/// `walked`: whether a folder is known to be a real one (not a symlink).
+fn resolve_uncached(
+    dir: &Path,
+    entry: &str,
+    walked: impl Fn(&Path) -> bool,
+) -> Option<(PathBuf, bool)> {
     let mut path = dir.to_path_buf();
     let mut is_dir = true;
     for part in Path::new(entry).components() {
@@ -771,6 +800,10 @@ fn resolve_uncached(dir: &Path, entry: &str) -> Option<(PathBuf, bool)> {
             }
             Component::Normal(name) => {
                 path.push(name);
+                if walked(&path) {
+                    is_dir = true;
+                    continue;
+                }
                 let meta = std::fs::symlink_metadata(&path).ok()?;
                 if meta.file_type().is_symlink() {
                     let real = dir.join(entry).canonicalize().ok()?;

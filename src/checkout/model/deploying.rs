@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use super::pathhash::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -23,7 +24,7 @@ use super::transform::{Renamed, effective_namespace, rename_refs};
 use super::{CannotTrace, vars};
 use crate::checkout::catalogue::Setting;
 use crate::checkout::install::Install;
-use crate::checkout::kustomization::is_remote;
+use crate::checkout::kustomization::{KFP_HOST, is_remote};
 use crate::checkout::model::confighash;
 use crate::checkout::model::decode::{self, Decoded};
 use crate::checkout::model::objects::Object;
@@ -90,7 +91,8 @@ pub fn deploying(install: &Install) -> Vec<Deploying> {
 pub fn deploying_and_reaching(install: &Install) -> (Vec<Deploying>, Reaching) {
     let mut model = Model::new(&install.root);
     let mut unreadable = Vec::new();
-    let found = reaching(install, &mut model, &mut unreadable);
+    let mut read = HashMap::default();
+    let found = reaching(install, &mut model, &mut unreadable, &mut read);
     model.relevant_to(&install.dir, &found);
     // Those builds read every folder they name, in a model of their own: the others keep
     // skipping what cannot touch the install.
@@ -123,7 +125,7 @@ pub fn deploying_and_reaching(install: &Install) -> (Vec<Deploying>, Reaching) {
     let mut out = Vec::new();
     for dir in found {
         let built = match every_folder.as_mut() {
-            Some(full) if wide.contains(&dir) => full.build(&dir),
+            Some(full) if wide.contains(dir.as_os_str()) => full.build(&dir),
             _ => model.build(&dir),
         };
         let (effective, cannot_trace) = match by_build.get(&Rc::as_ptr(&built)) {
@@ -169,7 +171,7 @@ pub fn deploying_and_reaching(install: &Install) -> (Vec<Deploying>, Reaching) {
     out.sort_by(|a, b| a.shown.cmp(&b.shown));
     let mut all: Vec<PathBuf> = out.iter().map(|d| d.dir.clone()).collect();
     paths::sort_paths(&mut all, |dir| dir);
-    (out, Reaching::of(model, all, unreadable))
+    (out, Reaching::of(model, all, unreadable, read))
 }
 
 /// The end of a build as kustomize ends it: generated ConfigMaps get their hash suffix (the
@@ -294,10 +296,12 @@ fn hash_suffix(r: &Res) -> String {
 }
 
 /// The folders (canonical) whose build includes the install, outside the install's folder.
+/// `read`: see [`Reaching::read`].
 fn reaching(
     install: &Install,
     model: &mut Model,
     unreadable: &mut Vec<CannotTrace>,
+    read: &mut HashMap<OsString, Option<String>>,
 ) -> Vec<PathBuf> {
     let root = &install.root;
     let skipped = |dir: &Path| {
@@ -319,6 +323,7 @@ fn reaching(
     });
     paths::sort_paths(&mut folders, |(dir, _)| dir);
     model.expect(folders.len());
+    read.reserve(folders.len());
     let mut index: HashMap<String, Vec<usize>> = HashMap::default();
     let mut upward: Vec<usize> = Vec::new();
     let mut dirs: Vec<PathBuf> = Vec::new();
@@ -347,6 +352,10 @@ fn reaching(
                 continue;
             }
         };
+        read.insert(
+            dir.as_os_str().to_owned(),
+            text.contains(KFP_HOST).then(|| text.clone()),
+        );
         let i = dirs.len();
         dirs.push(dir);
         // A remote URL's last component is indexed too: the index only picks candidates.
@@ -370,9 +379,9 @@ fn reaching(
         });
         model.known_text(&dirs[i], name, text);
     }
-    let mut reaches: HashSet<PathBuf> = HashSet::default();
+    let mut reaches: HashSet<OsString> = HashSet::default();
     let mut queue = VecDeque::from([install.dir.clone()]);
-    reaches.insert(install.dir.clone());
+    reaches.insert(install.dir.as_os_str().to_owned());
     let mut out = Vec::new();
     while let Some(target) = queue.pop_front() {
         let name = target
@@ -395,7 +404,7 @@ fn reaching(
             .collect();
         for i in candidates {
             let dir = &dirs[i];
-            if reaches.contains(dir) {
+            if reaches.contains(dir.as_os_str()) {
                 continue;
             }
             let k = model.kustomization(dir);
@@ -407,7 +416,7 @@ fn reaching(
                         .is_some_and(|(p, _)| p == target)
             });
             if hit {
-                reaches.insert(dir.clone());
+                reaches.insert(dir.as_os_str().to_owned());
                 out.push(dir.clone());
                 queue.push_back(dir.clone());
             }
@@ -467,20 +476,30 @@ pub struct Reaching {
     pub all: Rc<[PathBuf]>,
     pub outermost: Vec<PathBuf>,
     pub unreadable: Vec<CannotTrace>,
+    /// The folders (by their bytes) whose only kustomization file the search read, with its
+    /// text when it names [`KFP_HOST`]: the scan for remote bases around the install needs
+    /// nothing more of them (see [`crate::checkout::scan::read_met`]).
+    pub read: HashMap<OsString, Option<String>>,
 }
 
 pub fn reaching_folders(install: &Install) -> Reaching {
     let mut model = Model::new(&install.root);
     let mut unreadable = Vec::new();
-    let mut all = reaching(install, &mut model, &mut unreadable);
+    let mut read = HashMap::default();
+    let mut all = reaching(install, &mut model, &mut unreadable, &mut read);
     all.sort();
-    Reaching::of(model, all, unreadable)
+    Reaching::of(model, all, unreadable, read)
 }
 
 impl Reaching {
     /// `all`: sorted.
-    fn of(mut model: Model, all: Vec<PathBuf>, unreadable: Vec<CannotTrace>) -> Reaching {
-        let mut built: HashSet<PathBuf> = HashSet::default();
+    fn of(
+        mut model: Model,
+        all: Vec<PathBuf>,
+        unreadable: Vec<CannotTrace>,
+        read: HashMap<OsString, Option<String>>,
+    ) -> Reaching {
+        let mut built: HashSet<OsString> = HashSet::default();
         for dir in &all {
             let k = model.kustomization(dir);
             let Ok(Some(k)) = k.as_ref() else { continue };
@@ -489,13 +508,13 @@ impl Reaching {
                     .then(|| model.resolve(&k.dir, entry))
                     .flatten()
                 {
-                    built.insert(path);
+                    built.insert(path.into_os_string());
                 }
             }
         }
         let outermost = all
             .iter()
-            .filter(|d| !built.contains(*d))
+            .filter(|d| !built.contains(d.as_os_str()))
             .cloned()
             .collect();
         Reaching {
@@ -503,6 +522,7 @@ impl Reaching {
             all: all.into(),
             outermost,
             unreadable,
+            read,
         }
     }
 }

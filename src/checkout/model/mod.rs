@@ -232,10 +232,15 @@ fn text_or_why(read: crate::error::Result<Option<String>>, shown: &str) -> Resul
 
 /// The kustomization file names present in `dir`.
 pub fn present(dir: &Path) -> Vec<&'static str> {
+    // One path for the three names (a folder of a deep tree costs its `lstat`s, not its joins).
+    let mut path = dir.join(KUSTOMIZATION_FILES[0]);
     KUSTOMIZATION_FILES
         .iter()
         .copied()
-        .filter(|name| dir.join(name).symlink_metadata().is_ok())
+        .filter(|name| {
+            path.set_file_name(name);
+            path.symlink_metadata().is_ok()
+        })
         .collect()
 }
 

@@ -1,8 +1,13 @@
 //! The hash of the model's maps and sets, keyed by the checkout's folders: no adversary picks
-//! those keys, and a path is hashed a component at a time, where SipHash's cost per write was
-//! most of a lookup (and lookups by folder most of the model's cost per kustomization in a deep
-//! tree). FxHash's multiply-and-rotate per word, finished with splitmix64's mix so that the low
-//! bits a table indexes by depend on every word.
+//! those keys, and SipHash's cost per write was most of a lookup (and lookups by folder most of
+//! the model's cost per kustomization in a deep tree). FxHash's multiply-and-rotate per word,
+//! finished with splitmix64's mix so that the low bits a table indexes by depend on every word.
+//!
+//! The folders are keyed by their bytes (`OsString`, looked up by `path.as_os_str()`), not as
+//! `PathBuf`: `Path`'s own `Hash` parses the path into components (so that `a//b` and `a/./b`
+//! hash alike), a loop over every byte that cost more than the table. The model's folders are
+//! canonical (the walk's, `canonicalize`'s, or built from those a component at a time), so equal
+//! folders have equal bytes.
 
 use std::hash::{BuildHasherDefault, Hasher};
 
