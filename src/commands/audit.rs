@@ -135,28 +135,35 @@ pub fn run(cli: &Cli, args: &AuditArgs, io: &mut Output<'_>) -> Result<i32> {
         OnOff::Off => Mode::Off,
     });
     // The install's own files, the overlays, the drift and the scan around the install are read
-    // on a second thread beside the kustomize model, the longest part of an audit.
-    let ((overlays, found, drift, rows, around), (deploying, unreadable, above)) = parallel::beside(
-        || {
-            let drift = args
-                .against
-                .as_ref()
-                .map(|reference| drift::against(&install, reference));
-            (
-                overlay::find_all(&install),
-                audit(&install, expect),
-                drift,
-                settings::rows(&install),
-                surroundings::around(&install),
-            )
-        },
-        || {
-            let (deploying, searched) = deploying::deploying_and_reaching(&install);
-            let unreadable = searched.unreadable.clone();
-            let above = Above::of(&install, &deploying, searched);
-            (deploying, unreadable, above)
-        },
-    );
+    // on a second thread beside the kustomize model, the longest part of an audit. The scan's
+    // kustomization files are read by the search (all of them, in a deep tree of
+    // kustomizations): the scan reads only the others.
+    let ((overlays, found, drift, rows, (around, met)), (deploying, unreadable, above, read)) =
+        parallel::beside(
+            || {
+                let drift = args
+                    .against
+                    .as_ref()
+                    .map(|reference| drift::against(&install, reference));
+                (
+                    overlay::find_all(&install),
+                    audit(&install, expect),
+                    drift,
+                    settings::rows(&install),
+                    surroundings::around_but_kustomizations(&install),
+                )
+            },
+            || {
+                let (deploying, mut searched) = deploying::deploying_and_reaching(&install);
+                let unreadable = searched.unreadable.clone();
+                let read = std::mem::take(&mut searched.read);
+                let above = Above::of(&install, &deploying, searched);
+                (deploying, unreadable, above, read)
+            },
+        );
+    let around = surroundings::with_kustomizations(&install, around, met, &|dir| {
+        read.get(dir.as_os_str()).map(Option::as_deref)
+    });
     let overlays = overlays?;
     let mut found = found?;
     if let Some(mode) = expect {
